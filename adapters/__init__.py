@@ -1,0 +1,1 @@
+"""Implementations of the domain's ports: store settings, clock, transcoding."""

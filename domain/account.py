@@ -1,0 +1,324 @@
+"""The Account: a customer organisation, its billing details, contacts and users.
+
+Manage Billing is the permission every self-service operation needs. Administrators
+hold it from the moment they join and cannot lose it while they are administrators;
+an administrator grants or revokes it for any other user. Up to 100 identity licenses
+are free per account; the 101st is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from uuid import UUID
+
+from domain.base import LedgerAggregate
+from domain.catalog import FREE_IDENTITY_LICENSES, Edition
+from domain.cause import Cause
+from domain.errors import (
+    AlreadyExists,
+    IdentityLicenseLimitReached,
+    InvalidValue,
+    NotFound,
+    PermissionRule,
+)
+from domain.money import minor_unit
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A payment-method reference is a provider token; anything shaped like a card
+# number (13 to 19 digits, spaces or dashes allowed) is refused so a PAN is never stored.
+_CARD_NUMBER = re.compile(r"^[\d \-]{13,23}$")
+
+
+def _required(value: str, field: str, limit: int = 200) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidValue(f"{field} must not be empty")
+    if len(value) > limit:
+        raise InvalidValue(f"{field} must be at most {limit} characters")
+    return value
+
+
+def _email(value: str, field: str = "email") -> str:
+    value = value.strip()
+    if not _EMAIL.match(value):
+        raise InvalidValue(f"{field} {value!r} is not an e-mail address")
+    return value
+
+
+@dataclass(frozen=True)
+class BillingDetails:
+    legal_name: str
+    address_line1: str
+    city: str
+    postal_code: str
+    country: str  # ISO 3166-1 alpha-2; selects the tax rate
+    invoice_email: str
+    address_line2: str = ""
+    region: str = ""
+    tax_id: str = ""
+
+    def __post_init__(self) -> None:
+        _required(self.legal_name, "legal name")
+        _required(self.address_line1, "address")
+        _required(self.city, "city")
+        _required(self.postal_code, "postal code", 20)
+        if not re.fullmatch(r"[A-Z]{2}", self.country):
+            raise InvalidValue(f"country must be an ISO 3166 two-letter code, got {self.country!r}")
+        _email(self.invoice_email, "invoice e-mail")
+
+
+class ContactRole(Enum):
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    PRIMARY = "primary"
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: ContactRole
+    name: str
+    email: str
+    phone: str = ""
+
+    def __post_init__(self) -> None:
+        _required(self.name, "contact name")
+        _email(self.email, "contact e-mail")
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    name: str
+    email: str
+    administrator: bool = False
+
+    def __post_init__(self) -> None:
+        _required(self.user_id, "user id", 100)
+        _required(self.name, "user name")
+        _email(self.email)
+
+
+class Account(LedgerAggregate):
+    class AccountOpened(LedgerAggregate.Created):
+        name: str
+        edition: Edition
+        currency: str
+        billing: BillingDetails
+        administrator: User
+
+    class BillingDetailsChanged(LedgerAggregate.Event):
+        billing: BillingDetails
+
+        def apply(self, account: Account) -> None:
+            account.billing = self.billing
+
+    class PaymentMethodSet(LedgerAggregate.Event):
+        reference: str
+
+        def apply(self, account: Account) -> None:
+            account.payment_method = self.reference
+
+    class ContactAdded(LedgerAggregate.Event):
+        contact_id: str
+        contact: Contact
+
+        def apply(self, account: Account) -> None:
+            account.contacts[self.contact_id] = self.contact
+
+    class ContactChanged(LedgerAggregate.Event):
+        contact_id: str
+        contact: Contact
+
+        def apply(self, account: Account) -> None:
+            account.contacts[self.contact_id] = self.contact
+
+    class ContactRemoved(LedgerAggregate.Event):
+        contact_id: str
+
+        def apply(self, account: Account) -> None:
+            del account.contacts[self.contact_id]
+
+    class UserAdded(LedgerAggregate.Event):
+        user: User
+
+        def apply(self, account: Account) -> None:
+            account.users[self.user.user_id] = self.user
+            if self.user.administrator:
+                account.manage_billing.append(self.user.user_id)
+
+    class ManageBillingGranted(LedgerAggregate.Event):
+        user_id: str
+
+        def apply(self, account: Account) -> None:
+            account.manage_billing.append(self.user_id)
+
+    class ManageBillingRevoked(LedgerAggregate.Event):
+        user_id: str
+
+        def apply(self, account: Account) -> None:
+            account.manage_billing.remove(self.user_id)
+
+    class IdentityLicenseAssigned(LedgerAggregate.Event):
+        user_id: str
+
+        def apply(self, account: Account) -> None:
+            account.identity_licenses.append(self.user_id)
+
+    class IdentityLicenseReleased(LedgerAggregate.Event):
+        user_id: str
+
+        def apply(self, account: Account) -> None:
+            account.identity_licenses.remove(self.user_id)
+
+    class UpgradeRequested(LedgerAggregate.Event):
+        edition: Edition
+        note: str
+
+        def apply(self, account: Account) -> None:
+            account.upgrade_requested = self.edition
+
+    class EditionChanged(LedgerAggregate.Event):
+        edition: Edition
+
+        def apply(self, account: Account) -> None:
+            account.edition = self.edition
+            account.upgrade_requested = None
+
+    def __init__(
+        self, name: str, edition: Edition, currency: str, billing: BillingDetails, administrator: User
+    ) -> None:
+        self.name = name
+        self.edition = edition
+        self.currency = currency
+        self.billing = billing
+        self.payment_method: str | None = None
+        self.contacts: dict[str, Contact] = {}
+        self.users: dict[str, User] = {administrator.user_id: administrator}
+        self.manage_billing: list[str] = [administrator.user_id]
+        self.identity_licenses: list[str] = []
+        self.upgrade_requested: Edition | None = None
+
+    @classmethod
+    def open(
+        cls,
+        account_id: UUID,
+        name: str,
+        edition: Edition,
+        currency: str,
+        billing: BillingDetails,
+        administrator: User,
+        cause: Cause,
+    ) -> Account:
+        minor_unit(currency)  # refuses an unknown currency
+        if not administrator.administrator:
+            raise PermissionRule("the first user of an account must be an administrator")
+        return cls._begin(
+            cls.AccountOpened,
+            account_id,
+            cause,
+            name=_required(name, "account name"),
+            edition=edition,
+            currency=currency,
+            billing=billing,
+            administrator=administrator,
+        )
+
+    # -- billing details -------------------------------------------------------------
+
+    def change_billing_details(self, billing: BillingDetails, cause: Cause) -> None:
+        if billing == self.billing:
+            return  # nothing changed: no event, so retries and no-op saves stay quiet
+        self._record(self.BillingDetailsChanged, cause, billing=billing)
+
+    def set_payment_method(self, reference: str, cause: Cause) -> None:
+        reference = _required(reference, "payment-method reference", 100)
+        if _CARD_NUMBER.fullmatch(reference):
+            raise InvalidValue(
+                "a payment-method reference is the provider's token, never a card number"
+            )
+        self._record(self.PaymentMethodSet, cause, reference=reference)
+
+    # -- contacts ---------------------------------------------------------------------
+
+    def add_contact(self, contact_id: str, contact: Contact, cause: Cause) -> None:
+        if contact_id in self.contacts:
+            raise AlreadyExists(f"contact {contact_id} already exists")
+        self._record(self.ContactAdded, cause, contact_id=contact_id, contact=contact)
+
+    def change_contact(self, contact_id: str, contact: Contact, cause: Cause) -> None:
+        self._contact(contact_id)
+        self._record(self.ContactChanged, cause, contact_id=contact_id, contact=contact)
+
+    def remove_contact(self, contact_id: str, cause: Cause) -> None:
+        self._contact(contact_id)
+        self._record(self.ContactRemoved, cause, contact_id=contact_id)
+
+    def _contact(self, contact_id: str) -> Contact:
+        try:
+            return self.contacts[contact_id]
+        except KeyError:
+            raise NotFound(f"no contact {contact_id} in this account") from None
+
+    # -- users and Manage Billing -----------------------------------------------------
+
+    def add_user(self, user: User, cause: Cause) -> None:
+        if user.user_id in self.users:
+            raise AlreadyExists(f"user {user.user_id} already belongs to this account")
+        if any(u.email.lower() == user.email.lower() for u in self.users.values()):
+            raise AlreadyExists(f"a user with e-mail {user.email} already belongs to this account")
+        self._record(self.UserAdded, cause, user=user)
+
+    def user(self, user_id: str) -> User:
+        try:
+            return self.users[user_id]
+        except KeyError:
+            raise NotFound(f"no user {user_id} in this account") from None
+
+    def has_manage_billing(self, user_id: str) -> bool:
+        return user_id in self.manage_billing
+
+    def grant_manage_billing(self, user_id: str, cause: Cause) -> None:
+        self.user(user_id)
+        if self.has_manage_billing(user_id):
+            raise AlreadyExists(f"user {user_id} already has Manage Billing")
+        self._record(self.ManageBillingGranted, cause, user_id=user_id)
+
+    def revoke_manage_billing(self, user_id: str, cause: Cause) -> None:
+        if self.user(user_id).administrator:
+            raise PermissionRule(
+                f"user {user_id} is a system administrator and holds Manage Billing by default"
+            )
+        if not self.has_manage_billing(user_id):
+            raise NotFound(f"user {user_id} does not have Manage Billing")
+        self._record(self.ManageBillingRevoked, cause, user_id=user_id)
+
+    # -- identity licenses ------------------------------------------------------------
+
+    def assign_identity_license(self, user_id: str, cause: Cause) -> None:
+        self.user(user_id)
+        if user_id in self.identity_licenses:
+            raise AlreadyExists(f"user {user_id} already has an identity license")
+        if len(self.identity_licenses) >= FREE_IDENTITY_LICENSES:
+            raise IdentityLicenseLimitReached(FREE_IDENTITY_LICENSES)
+        self._record(self.IdentityLicenseAssigned, cause, user_id=user_id)
+
+    def release_identity_license(self, user_id: str, cause: Cause) -> None:
+        if user_id not in self.identity_licenses:
+            raise NotFound(f"user {user_id} has no identity license")
+        self._record(self.IdentityLicenseReleased, cause, user_id=user_id)
+
+    # -- editions ---------------------------------------------------------------------
+
+    def request_upgrade(self, edition: Edition, note: str, cause: Cause) -> None:
+        """Ask for a higher edition; an account manager follows up (not self-served)."""
+        self.edition.check_upgrade_to(edition)
+        self._record(self.UpgradeRequested, cause, edition=edition, note=note.strip()[:2000])
+
+    def change_edition(self, edition: Edition, cause: Cause) -> None:
+        """Staff carry out an upgrade (or a negotiated downgrade), always with a reason."""
+        cause.require_reason("changing the edition")
+        if edition == self.edition:
+            raise InvalidValue(f"the account is already on {edition.value}")
+        self._record(self.EditionChanged, cause, edition=edition)

@@ -1,0 +1,37 @@
+"""The base aggregate and event of the ledger.
+
+Events carry the ``Provenance`` of the command that caused them and are stamped with
+the command's recorded time (``Cause.at``) rather than the wall clock, so that a
+controllable clock can write a year of history that is then queryable as of any day.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.cause import Cause, Provenance
+
+A = TypeVar("A", bound="LedgerAggregate")
+
+
+class LedgerAggregate(Aggregate):
+    class Event(Aggregate.Event):
+        class_version: ClassVar[int] = 1
+        meta: Provenance
+
+    class Created(Event, Aggregate.Created):
+        class_version: ClassVar[int] = 1
+
+    def _record(self, event_class: type[LedgerAggregate.Event], cause: Cause, **fields: Any) -> None:
+        self.trigger_event(event_class, timestamp=cause.at, meta=cause.provenance, **fields)
+
+    @classmethod
+    def _begin(
+        cls: type[A], event_class: type[LedgerAggregate.Created], aggregate_id: UUID, cause: Cause, **fields: Any
+    ) -> A:
+        return cls._create(
+            event_class, id=aggregate_id, timestamp=cause.at, meta=cause.provenance, **fields
+        )

@@ -1,0 +1,165 @@
+"""Every refusal the domain can make, each its own exception.
+
+``code`` is a stable machine-readable name (it becomes the problem type over HTTP);
+the message says what was refused and why, in words a customer can act on.
+"""
+
+
+class DomainError(Exception):
+    """A command the ledger refuses. Nothing is written when one is raised."""
+
+    code = "domain-error"
+
+
+class InvalidValue(DomainError):
+    """A value is malformed: empty, negative, out of range."""
+
+    code = "invalid-value"
+
+
+class QuantityNotPositive(InvalidValue):
+    code = "quantity-not-positive"
+
+    def __init__(self, quantity: int) -> None:
+        super().__init__(f"quantity must be a positive whole number, got {quantity}")
+        self.quantity = quantity
+
+
+class AmountNotPositive(InvalidValue):
+    code = "amount-not-positive"
+
+
+class UnknownCurrency(InvalidValue):
+    code = "unknown-currency"
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"{currency!r} is not a supported ISO 4217 currency")
+        self.currency = currency
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency-mismatch"
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(f"currency mismatch: expected {expected}, got {got}")
+        self.expected = expected
+        self.got = got
+
+
+class UnknownProduct(DomainError):
+    code = "unknown-product"
+
+    def __init__(self, product_code: str) -> None:
+        super().__init__(f"no product or add-on {product_code!r} in the catalog")
+        self.product_code = product_code
+
+
+class ProductNotInEdition(DomainError):
+    code = "product-not-in-edition"
+
+    def __init__(self, product_code: str, edition: str) -> None:
+        super().__init__(f"{product_code!r} is not sold in the {edition} edition")
+        self.product_code = product_code
+        self.edition = edition
+
+
+class PriceNotAvailable(DomainError):
+    code = "price-not-available"
+
+
+class NotFound(DomainError):
+    """A referenced part of an aggregate (contact, user, line) does not exist."""
+
+    code = "not-found"
+
+
+class AlreadyExists(DomainError):
+    code = "already-exists"
+
+
+class IdentityLicenseLimitReached(DomainError):
+    code = "identity-license-limit-reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"all {limit} free identity licenses of this account are assigned; "
+            "release one before assigning another"
+        )
+        self.limit = limit
+
+
+class SeatsExhausted(DomainError):
+    code = "seats-exhausted"
+
+    def __init__(self, product_code: str, held: int) -> None:
+        super().__init__(
+            f"all {held} seats of {product_code!r} are assigned; add licenses first"
+        )
+        self.product_code = product_code
+        self.held = held
+
+
+class SeatsInUse(DomainError):
+    code = "seats-in-use"
+
+    def __init__(self, product_code: str, assigned: int, wanted: int) -> None:
+        super().__init__(
+            f"{assigned} seats of {product_code!r} are assigned; "
+            f"cannot hold only {wanted}: unassign users first"
+        )
+
+
+class PermissionRule(DomainError):
+    """A rule about who holds which permission in an account."""
+
+    code = "permission-rule"
+
+
+class UpgradeNotHigher(DomainError):
+    code = "upgrade-not-higher"
+
+    def __init__(self, current: str, requested: str) -> None:
+        super().__init__(
+            f"an upgrade must be to a higher edition than {current}; {requested} is not"
+        )
+
+
+class ContractNotActive(DomainError):
+    code = "contract-not-active"
+
+    def __init__(self, status: str, action: str) -> None:
+        super().__init__(f"cannot {action}: the contract is {status}")
+        self.status = status
+
+
+class RenewalRule(DomainError):
+    """Renewal refused: none scheduled, not yet due, or already scheduled."""
+
+    code = "renewal-rule"
+
+
+class DateOutsideTerm(DomainError):
+    code = "date-outside-term"
+
+
+class InvoiceNotOpen(DomainError):
+    code = "invoice-not-open"
+
+    def __init__(self, status: str, action: str) -> None:
+        super().__init__(f"cannot {action}: the invoice is {status}")
+        self.status = status
+
+
+class PaymentExceedsBalance(DomainError):
+    code = "payment-exceeds-balance"
+
+
+class CreditExceedsInvoice(DomainError):
+    code = "credit-exceeds-invoice"
+
+
+class ReasonRequired(DomainError):
+    code = "reason-required"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action} needs a reason")

@@ -1,0 +1,125 @@
+"""Money: a Decimal amount in an ISO 4217 currency. Never floats.
+
+Amounts are rounded half-up to the currency's minor unit once per invoice line;
+totals are sums of rounded lines, so a total always equals what the lines show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from domain.errors import CurrencyMismatch, InvalidValue, UnknownCurrency
+
+# Minor units of the currencies the ledger accepts (ISO 4217 exponent).
+MINOR_UNITS: dict[str, int] = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "SEK": 2,
+    "JPY": 0,
+    "KWD": 3,
+}
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: 0.01 for USD, 1 for JPY."""
+    try:
+        return Decimal(1).scaleb(-MINOR_UNITS[currency])
+    except KeyError:
+        raise UnknownCurrency(currency) from None
+
+
+def round_half_up(value: Fraction | Decimal | int, currency: str) -> Decimal:
+    """Round an exact value to the currency's minor unit, halves away from zero."""
+    unit = minor_unit(currency)
+    if isinstance(value, Fraction):
+        scaled = value / Fraction(unit)
+        magnitude = (abs(scaled) + Fraction(1, 2)).__floor__()
+        units = magnitude if scaled >= 0 else -magnitude
+        return (Decimal(units) * unit).quantize(unit)
+    return Decimal(value).quantize(unit, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, order=False)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            if isinstance(self.amount, bool) or not isinstance(self.amount, int | str):
+                raise InvalidValue(f"money amount must be a Decimal, got {self.amount!r}")
+            object.__setattr__(self, "amount", Decimal(self.amount))
+        if not self.amount.is_finite():
+            raise InvalidValue(f"money amount must be finite, got {self.amount}")
+        minor_unit(self.currency)  # refuses unknown currencies
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0).quantize(minor_unit(currency)), currency)
+
+    @classmethod
+    def of(cls, amount: str | int | Decimal, currency: str) -> Money:
+        return cls(Decimal(amount), currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(self.currency, other.currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount >= other.amount
+
+    def times(self, factor: int | Fraction) -> Money:
+        """Multiply exactly and round half-up to the minor unit (one invoice line)."""
+        return Money(round_half_up(Fraction(self.amount) * factor, self.currency), self.currency)
+
+    def rounded(self) -> Money:
+        return Money(round_half_up(self.amount, self.currency), self.currency)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    @property
+    def is_positive(self) -> bool:
+        return self.amount > 0
+
+    def __str__(self) -> str:
+        return f"{self.amount.quantize(minor_unit(self.currency))} {self.currency}"
+
+
+def total(amounts: list[Money], currency: str) -> Money:
+    """Sum of amounts in one currency (zero when empty)."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

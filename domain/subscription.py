@@ -1,0 +1,318 @@
+"""The Subscription: a contract with a term, a billing period and priced lines.
+
+A line keeps the unit price it was sold at (per billing period). The renewal plan is
+explicit: auto-renewing contracts carry a scheduled renewal (term length, lines with
+quantities and prices) that the customer can change or cancel until the term ends.
+Seats added mid-term are carried into the scheduled renewal as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import Enum
+from uuid import UUID
+
+from domain.base import LedgerAggregate
+from domain.cause import Cause
+from domain.errors import (
+    AlreadyExists,
+    ContractNotActive,
+    CurrencyMismatch,
+    DateOutsideTerm,
+    InvalidValue,
+    NotFound,
+    QuantityNotPositive,
+    RenewalRule,
+)
+from domain.money import Money
+from domain.period import BillingPeriod, DateRange, term_of
+
+
+class SubscriptionStatus(Enum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+def positive(quantity: int) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise QuantityNotPositive(quantity)
+    return quantity
+
+
+@dataclass(frozen=True)
+class Line:
+    """One product or add-on on a contract: how many units, at what price per period."""
+
+    line_id: str
+    product_code: str
+    quantity: int
+    unit_price: Money
+
+    def __post_init__(self) -> None:
+        positive(self.quantity)
+        if self.unit_price.amount < 0:
+            raise InvalidValue("a unit price cannot be negative")
+
+    @property
+    def amount(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+class Subscription(LedgerAggregate):
+    class SubscriptionStarted(LedgerAggregate.Created):
+        account_id: UUID
+        currency: str
+        billing_period: BillingPeriod
+        term_start: date
+        term_end: date
+        lines: tuple[Line, ...]
+
+    class LineQuantityIncreased(LedgerAggregate.Event):
+        line_id: str
+        added: int
+        effective_at: date
+
+        def apply(self, sub: Subscription) -> None:
+            line = sub.lines[self.line_id]
+            sub.lines[self.line_id] = replace(line, quantity=line.quantity + self.added)
+            if sub.renewal is not None:
+                sub.renewal = sub.renewal.with_added(line, self.added)
+
+    class ProductAdded(LedgerAggregate.Event):
+        line: Line
+        effective_at: date
+
+        def apply(self, sub: Subscription) -> None:
+            sub.lines[self.line.line_id] = self.line
+            if sub.renewal is not None:
+                sub.renewal = sub.renewal.with_added(self.line, self.line.quantity)
+
+    class RenewalScheduled(LedgerAggregate.Event):
+        term_months: int
+        lines: tuple[Line, ...]
+        effective_at: date  # the first day of the new term
+
+        def apply(self, sub: Subscription) -> None:
+            sub.renewal = Renewal(self.term_months, tuple(self.lines))
+
+    class RenewalChanged(RenewalScheduled):
+        pass
+
+    class RenewalCancelled(LedgerAggregate.Event):
+        effective_at: date  # the day the contract now ends
+
+        def apply(self, sub: Subscription) -> None:
+            sub.renewal = None
+
+    class SubscriptionRenewed(LedgerAggregate.Event):
+        term_start: date
+        term_end: date
+        lines: tuple[Line, ...]
+
+        def apply(self, sub: Subscription) -> None:
+            sub.term = DateRange(self.term_start, self.term_end)
+            sub.lines = {line.line_id: line for line in self.lines}
+            sub.renewal = None
+            sub.terms_served += 1
+
+    class SubscriptionCancelled(LedgerAggregate.Event):
+        effective_at: date
+
+        def apply(self, sub: Subscription) -> None:
+            sub.status = SubscriptionStatus.CANCELLED
+            sub.renewal = None
+            sub.ended_on = self.effective_at
+
+    class SubscriptionExpired(LedgerAggregate.Event):
+        effective_at: date
+
+        def apply(self, sub: Subscription) -> None:
+            sub.status = SubscriptionStatus.EXPIRED
+            sub.ended_on = self.effective_at
+
+    def __init__(
+        self,
+        account_id: UUID,
+        currency: str,
+        billing_period: BillingPeriod,
+        term_start: date,
+        term_end: date,
+        lines: tuple[Line, ...],
+    ) -> None:
+        self.account_id = account_id
+        self.currency = currency
+        self.billing_period = billing_period
+        self.term = DateRange(term_start, term_end)
+        self.lines: dict[str, Line] = {line.line_id: line for line in lines}
+        self.renewal: Renewal | None = None
+        self.status = SubscriptionStatus.ACTIVE
+        self.ended_on: date | None = None
+        self.terms_served = 1
+
+    @classmethod
+    def start(
+        cls,
+        subscription_id: UUID,
+        account_id: UUID,
+        currency: str,
+        billing_period: BillingPeriod,
+        term_start: date,
+        term_months: int,
+        lines: list[Line],
+        cause: Cause,
+    ) -> Subscription:
+        term = term_of(term_start, term_months)
+        if not lines:
+            raise InvalidValue("a contract needs at least one line")
+        _check_lines(lines, currency)
+        return cls._begin(
+            cls.SubscriptionStarted,
+            subscription_id,
+            cause,
+            account_id=account_id,
+            currency=currency,
+            billing_period=billing_period,
+            term_start=term.start,
+            term_end=term.end,
+            lines=tuple(lines),
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is SubscriptionStatus.ACTIVE
+
+    def _require_active(self, action: str) -> None:
+        if not self.is_active:
+            raise ContractNotActive(self.status.value, action)
+
+    def _require_in_term(self, day: date) -> None:
+        if day not in self.term:
+            raise DateOutsideTerm(f"{day} is outside the current term {self.term.start} .. {self.term.end}")
+
+    def line(self, line_id: str) -> Line:
+        try:
+            return self.lines[line_id]
+        except KeyError:
+            raise NotFound(f"no line {line_id} on this contract") from None
+
+    def line_for(self, product_code: str) -> Line | None:
+        return next((ln for ln in self.lines.values() if ln.product_code == product_code), None)
+
+    @property
+    def period_amount(self) -> Money:
+        """What one full billing period of every line costs, before tax."""
+        result = Money.zero(self.currency)
+        for line in self.lines.values():
+            result = result + line.amount
+        return result
+
+    # -- mid-term changes -------------------------------------------------------------
+
+    def add_licenses(self, line_id: str, quantity: int, effective: date, cause: Cause) -> Line:
+        self._require_active("add licenses")
+        positive(quantity)
+        self.line(line_id)
+        self._require_in_term(effective)
+        self._record(
+            self.LineQuantityIncreased, cause, line_id=line_id, added=quantity, effective_at=effective
+        )
+        return self.lines[line_id]
+
+    def add_product(self, line: Line, effective: date, cause: Cause) -> None:
+        self._require_active("add a product")
+        _check_lines([line], self.currency)
+        if line.line_id in self.lines or self.line_for(line.product_code) is not None:
+            raise AlreadyExists(
+                f"{line.product_code!r} is already on this contract: add licenses to its line"
+            )
+        self._require_in_term(effective)
+        self._record(self.ProductAdded, cause, line=line, effective_at=effective)
+
+    # -- renewal ----------------------------------------------------------------------
+
+    def schedule_renewal(self, term_months: int, lines: list[Line], cause: Cause) -> None:
+        self._require_active("schedule a renewal")
+        if self.renewal is not None:
+            raise RenewalRule("a renewal is already scheduled: change it instead")
+        self._record(self.RenewalScheduled, cause, **self._renewal_fields(term_months, lines))
+
+    def change_renewal(self, term_months: int, lines: list[Line], cause: Cause) -> None:
+        self._require_active("change the renewal")
+        if self.renewal is None:
+            raise RenewalRule("no renewal is scheduled: schedule one instead")
+        self._record(self.RenewalChanged, cause, **self._renewal_fields(term_months, lines))
+
+    def _renewal_fields(self, term_months: int, lines: list[Line]) -> dict[str, object]:
+        term_of(self.term.end, term_months)  # refuses a term shorter than a month
+        if not lines:
+            raise InvalidValue("a renewal needs at least one line")
+        _check_lines(lines, self.currency)
+        return {"term_months": term_months, "lines": tuple(lines), "effective_at": self.term.end}
+
+    def cancel_renewal(self, cause: Cause) -> None:
+        self._require_active("cancel the renewal")
+        if self.renewal is None:
+            raise RenewalRule("no renewal is scheduled")
+        self._record(self.RenewalCancelled, cause, effective_at=self.term.end)
+
+    def renew(self, cause: Cause) -> Renewal:
+        self._require_active("renew")
+        if self.renewal is None:
+            raise RenewalRule("no renewal is scheduled")
+        if cause.today < self.term.end:
+            raise RenewalRule(f"the term runs until {self.term.end}; it cannot renew before then")
+        renewal = self.renewal
+        new_term = term_of(self.term.end, renewal.term_months)
+        self._record(
+            self.SubscriptionRenewed,
+            cause,
+            term_start=new_term.start,
+            term_end=new_term.end,
+            lines=renewal.lines,
+        )
+        return renewal
+
+    # -- ending -----------------------------------------------------------------------
+
+    def cancel(self, effective: date, cause: Cause) -> None:
+        """Staff end a contract early (a correction or a negotiated exit), with a reason."""
+        cause.require_reason("cancelling a contract")
+        self._require_active("cancel")
+        if effective < self.term.start or effective > self.term.end:
+            raise DateOutsideTerm(f"{effective} is outside the current term")
+        self._record(self.SubscriptionCancelled, cause, effective_at=effective)
+
+    def expire(self, cause: Cause) -> None:
+        self._require_active("expire")
+        if self.renewal is not None:
+            raise RenewalRule("a renewal is scheduled: the contract renews rather than expires")
+        if cause.today < self.term.end:
+            raise RenewalRule(f"the term runs until {self.term.end}; it cannot expire before then")
+        self._record(self.SubscriptionExpired, cause, effective_at=self.term.end)
+
+
+@dataclass(frozen=True)
+class Renewal:
+    term_months: int
+    lines: tuple[Line, ...]
+
+    def with_added(self, line: Line, added: int) -> Renewal:
+        current = next((ln for ln in self.lines if ln.line_id == line.line_id), None)
+        if current is None:
+            return Renewal(self.term_months, (*self.lines, replace(line, quantity=added)))
+        grown = replace(current, quantity=current.quantity + added)
+        return Renewal(
+            self.term_months, tuple(grown if ln is current else ln for ln in self.lines)
+        )
+
+
+def _check_lines(lines: list[Line], currency: str) -> None:
+    seen: set[str] = set()
+    for line in lines:
+        if line.unit_price.currency != currency:
+            raise CurrencyMismatch(currency, line.unit_price.currency)
+        if line.product_code in seen:
+            raise AlreadyExists(f"{line.product_code!r} appears twice; use one line per product")
+        seen.add(line.product_code)

@@ -1,0 +1,558 @@
+"""The Ledger application: one method per use case.
+
+Each use case loads what it needs, asks the aggregates to change, and saves every
+aggregate it touched in one transaction. A stale save (another request changed the
+same aggregate first) is retried once on fresh state: every use case re-runs its
+checks on the fresh state, so the retry can only succeed if the change is still valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+from typing import TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from adapters.clock import SystemClock
+from adapters.transcoding import register_domain_transcodings
+from domain import catalog
+from domain.account import Account, BillingDetails, Contact, User
+from domain.base import LedgerAggregate
+from domain.catalog import Edition
+from domain.cause import Cause
+from domain.clock import Clock
+from domain.errors import DomainError, InvalidValue, NotFound
+from domain.invoice import Invoice, InvoiceLine
+from domain.license import License, license_id
+from domain.money import Money
+from domain.period import BillingPeriod, DateRange, billing_periods, period_containing
+from domain.subscription import Line, Subscription
+from domain.support_case import SupportCase
+from domain.tax import tax_rate
+from domain.values import ENUM_TYPES, VALUE_TYPES
+from service.context import CommandContext
+from service.errors import ConcurrencyConflict
+
+PAYMENT_TERMS = timedelta(days=30)
+
+T = TypeVar("T", bound=LedgerAggregate)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a command wrote: the aggregate it concerns and the log position of its last event."""
+
+    aggregate_id: UUID
+    position: int | None
+    refund: Money | None = None
+
+
+class Ledger(Application[UUID]):
+    name = "subledger"
+
+    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+        super().__init__(env=env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder, VALUE_TYPES, ENUM_TYPES)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _change(
+        self, ctx: CommandContext, work: Callable[[Cause], list[LedgerAggregate]], subject: UUID
+    ) -> Receipt:
+        """Run ``work`` and save what it returns atomically, retrying once if stale."""
+        for attempt in (1, 2):
+            aggregates = work(ctx.cause(self.clock.now()))
+            try:
+                recordings = self.save(*aggregates)
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConcurrencyConflict(
+                        "the ledger changed under this request twice; retry it"
+                    ) from None
+                continue
+            position = recordings[-1].notification.id if recordings else None
+            return Receipt(subject, position)
+        raise AssertionError("unreachable")
+
+    def _load(self, cls: type[T], aggregate_id: UUID, what: str) -> T:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no {what} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {what} {aggregate_id}")
+        return aggregate
+
+    def account(self, account_id: UUID) -> Account:
+        return self._load(Account, account_id, "account")
+
+    def subscription(self, subscription_id: UUID) -> Subscription:
+        return self._load(Subscription, subscription_id, "subscription")
+
+    def invoice(self, invoice_id: UUID) -> Invoice:
+        return self._load(Invoice, invoice_id, "invoice")
+
+    def license(self, account_id: UUID, product_code: str) -> License:
+        return self._load(License, license_id(account_id, product_code), "license")
+
+    def support_case(self, case_id: UUID) -> SupportCase:
+        return self._load(SupportCase, case_id, "support case")
+
+    def head_position(self) -> int:
+        """The position of the newest event in the global log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def open_account(
+        self,
+        ctx: CommandContext,
+        name: str,
+        edition: Edition,
+        currency: str,
+        billing: BillingDetails,
+        administrator: User,
+        account_id: UUID | None = None,
+    ) -> Receipt:
+        new_id = account_id or uuid4()
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            return [Account.open(new_id, name, edition, currency, billing, administrator, cause)]
+
+        return self._change(ctx, work, new_id)
+
+    def _on_account(
+        self, ctx: CommandContext, account_id: UUID, act: Callable[[Account, Cause], None]
+    ) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            account = self.account(account_id)
+            act(account, cause)
+            return [account]
+
+        return self._change(ctx, work, account_id)
+
+    def change_billing_details(
+        self, ctx: CommandContext, account_id: UUID, billing: BillingDetails
+    ) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.change_billing_details(billing, c))
+
+    def set_payment_method(self, ctx: CommandContext, account_id: UUID, reference: str) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.set_payment_method(reference, c))
+
+    def add_contact(
+        self, ctx: CommandContext, account_id: UUID, contact: Contact, contact_id: str | None = None
+    ) -> Receipt:
+        new_id = contact_id or uuid4().hex
+        return self._on_account(ctx, account_id, lambda a, c: a.add_contact(new_id, contact, c))
+
+    def change_contact(
+        self, ctx: CommandContext, account_id: UUID, contact_id: str, contact: Contact
+    ) -> Receipt:
+        return self._on_account(
+            ctx, account_id, lambda a, c: a.change_contact(contact_id, contact, c)
+        )
+
+    def remove_contact(self, ctx: CommandContext, account_id: UUID, contact_id: str) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.remove_contact(contact_id, c))
+
+    def add_user(self, ctx: CommandContext, account_id: UUID, user: User) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.add_user(user, c))
+
+    def grant_manage_billing(self, ctx: CommandContext, account_id: UUID, user_id: str) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.grant_manage_billing(user_id, c))
+
+    def revoke_manage_billing(
+        self, ctx: CommandContext, account_id: UUID, user_id: str
+    ) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.revoke_manage_billing(user_id, c))
+
+    def assign_identity_license(
+        self, ctx: CommandContext, account_id: UUID, user_id: str
+    ) -> Receipt:
+        return self._on_account(
+            ctx, account_id, lambda a, c: a.assign_identity_license(user_id, c)
+        )
+
+    def release_identity_license(
+        self, ctx: CommandContext, account_id: UUID, user_id: str
+    ) -> Receipt:
+        return self._on_account(
+            ctx, account_id, lambda a, c: a.release_identity_license(user_id, c)
+        )
+
+    def request_upgrade(
+        self, ctx: CommandContext, account_id: UUID, edition: Edition, note: str = ""
+    ) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.request_upgrade(edition, note, c))
+
+    def change_edition(self, ctx: CommandContext, account_id: UUID, edition: Edition) -> Receipt:
+        return self._on_account(ctx, account_id, lambda a, c: a.change_edition(edition, c))
+
+    def open_support_case(
+        self, ctx: CommandContext, account_id: UUID, subject: str, description: str
+    ) -> Receipt:
+        case_id = uuid4()
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            self.account(account_id)
+            return [SupportCase.open(case_id, account_id, subject, description, cause)]
+
+        return self._change(ctx, work, case_id)
+
+    # -- contracts --------------------------------------------------------------------
+
+    def start_subscription(
+        self,
+        ctx: CommandContext,
+        account_id: UUID,
+        quantities: Mapping[str, int],
+        term_months: int = 12,
+        billing_period: BillingPeriod = BillingPeriod.ANNUAL,
+        term_start: date | None = None,
+        auto_renew: bool = True,
+        subscription_id: UUID | None = None,
+    ) -> Receipt:
+        """Buy products: the contract, its seats, and the invoice for its first period."""
+        new_id = subscription_id or uuid4()
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            account = self.account(account_id)
+            start = term_start or cause.today
+            lines = self._price_lines(account, quantities, billing_period, start)
+            sub = Subscription.start(
+                new_id, account_id, account.currency, billing_period, start, term_months, lines, cause
+            )
+            changed: list[LedgerAggregate] = [sub]
+            for line in lines:
+                changed += self._add_seats(account_id, sub.id, line.product_code, line.quantity, start, cause)
+            if auto_renew:
+                sub.schedule_renewal(
+                    term_months, self._renewal_lines(account, sub, None), cause
+                )
+            first_period = billing_periods(sub.term, billing_period)[0]
+            changed.append(self._period_invoice(account, sub, first_period, cause))
+            return changed
+
+        return self._change(ctx, work, new_id)
+
+    def _price_lines(
+        self, account: Account, quantities: Mapping[str, int], period: BillingPeriod, on: date
+    ) -> list[Line]:
+        if not quantities:
+            raise InvalidValue("name at least one product and its quantity")
+        return [
+            Line(
+                code,
+                code,
+                quantity,
+                catalog.unit_price(code, account.edition, account.currency, period, on),
+            )
+            for code, quantity in quantities.items()
+        ]
+
+    def _add_seats(
+        self, account_id: UUID, subscription_id: UUID, product_code: str, quantity: int, on: date, cause: Cause
+    ) -> list[LedgerAggregate]:
+        """Put bought seats into the account's License for a per-seat product."""
+        if not catalog.product(product_code).per_seat:
+            return []
+        try:
+            lic = self.license(account_id, product_code)
+        except NotFound:
+            lic = License.open(account_id, product_code, cause)
+        lic.add(subscription_id, quantity, on, cause)
+        return [lic]
+
+    def _renewal_lines(
+        self, account: Account, sub: Subscription, quantities: Mapping[str, int] | None
+    ) -> list[Line]:
+        """Lines of the next term, priced from the catalog on its first day."""
+        wanted = dict(quantities) if quantities is not None else {
+            line.product_code: line.quantity for line in sub.lines.values()
+        }
+        kept = {code: qty for code, qty in wanted.items() if qty != 0}
+        return self._price_lines(account, kept, sub.billing_period, sub.term.end)
+
+    def _period_invoice(
+        self, account: Account, sub: Subscription, period: DateRange, cause: Cause
+    ) -> Invoice:
+        """The invoice for one whole billing period; its id is fixed by the period, so it is issued once."""
+        rate = tax_rate(account.billing.country)
+        lines = [
+            InvoiceLine.charge(
+                f"{catalog.product(line.product_code).name}, {period.start} to {period.end}",
+                line.product_code,
+                line.quantity,
+                line.unit_price,
+                period,
+                Fraction(1),
+                rate,
+            )
+            for line in sub.lines.values()
+        ]
+        invoice_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{sub.id}:period:{period.start}")
+        return self._issue(invoice_id, account, sub, lines, cause)
+
+    def _issue(
+        self, invoice_id: UUID, account: Account, sub: Subscription, lines: list[InvoiceLine], cause: Cause
+    ) -> Invoice:
+        number = f"INV-{cause.at:%Y%m}-{invoice_id.hex[:8].upper()}"
+        return Invoice.issue(
+            invoice_id, account.id, sub.id, number, account.currency, lines, cause.today + PAYMENT_TERMS, cause
+        )
+
+    def invoice_billing_period(
+        self, ctx: CommandContext, subscription_id: UUID, period_start: date
+    ) -> Receipt:
+        """Issue the invoice of the billing period starting on ``period_start`` (idempotent)."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            account = self.account(sub.account_id)
+            periods = {p.start: p for p in billing_periods(sub.term, sub.billing_period)}
+            if period_start not in periods:
+                raise InvalidValue(f"no billing period of the current term starts on {period_start}")
+            invoice = self._period_invoice(account, sub, periods[period_start], cause)
+            if self._exists(invoice.id):
+                return []
+            return [invoice]
+
+        sub_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{subscription_id}:period:{period_start}")
+        return self._change(ctx, work, sub_id)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(list(self.events.get(aggregate_id, lte=1)))
+
+    def _prorated_invoice(
+        self, account: Account, sub: Subscription, line: Line, quantity: int, effective: date, cause: Cause
+    ) -> Invoice:
+        """Charge ``quantity`` more units from ``effective`` to the end of the current period."""
+        period = period_containing(sub.term, sub.billing_period, effective)
+        share = period.remaining_fraction(effective)
+        name = catalog.product(line.product_code).name
+        charge = InvoiceLine.charge(
+            f"{name}: {quantity} added, prorated {effective} to {period.end}",
+            line.product_code,
+            quantity,
+            line.unit_price,
+            period,
+            share,
+            tax_rate(account.billing.country),
+        )
+        invoice_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{sub.id}:change:{sub.version}")
+        return self._issue(invoice_id, account, sub, [charge], cause)
+
+    def add_licenses(
+        self,
+        ctx: CommandContext,
+        subscription_id: UUID,
+        product_code: str,
+        quantity: int,
+        effective: date | None = None,
+    ) -> Receipt:
+        """Add seats to a line mid-term: prorated to the end of the period and invoiced at once."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            account = self.account(sub.account_id)
+            line = sub.line_for(product_code)
+            if line is None:
+                raise NotFound(f"{product_code!r} is not on this contract: add the product instead")
+            on = effective or cause.today
+            sub.add_licenses(line.line_id, quantity, on, cause)
+            seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            return [sub, *seats, invoice]
+
+        return self._change(ctx, work, subscription_id)
+
+    def add_product(
+        self,
+        ctx: CommandContext,
+        subscription_id: UUID,
+        product_code: str,
+        quantity: int,
+        effective: date | None = None,
+    ) -> Receipt:
+        """Add a product or add-on to a contract at today's list price, prorated and invoiced."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            account = self.account(sub.account_id)
+            on = effective or cause.today
+            (line,) = self._price_lines(account, {product_code: quantity}, sub.billing_period, on)
+            sub.add_product(line, on, cause)
+            seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            return [sub, *seats, invoice]
+
+        return self._change(ctx, work, subscription_id)
+
+    def schedule_renewal(
+        self,
+        ctx: CommandContext,
+        subscription_id: UUID,
+        term_months: int = 12,
+        quantities: Mapping[str, int] | None = None,
+    ) -> Receipt:
+        """Schedule the next term, or change the one already scheduled (quantity 0 drops a line)."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            account = self.account(sub.account_id)
+            lines = self._renewal_lines(account, sub, quantities)
+            if sub.renewal is None:
+                sub.schedule_renewal(term_months, lines, cause)
+            else:
+                sub.change_renewal(term_months, lines, cause)
+            return [sub]
+
+        return self._change(ctx, work, subscription_id)
+
+    def cancel_renewal(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            sub.cancel_renewal(cause)
+            return [sub]
+
+        return self._change(ctx, work, subscription_id)
+
+    def renew(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
+        """Start the scheduled next term: seats follow its quantities, its first period is
+        invoiced, and the contract goes on auto-renewing with the same quantities."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            account = self.account(sub.account_id)
+            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            renewal = sub.renew(cause)
+            changed: list[LedgerAggregate] = [sub]
+            after = {line.product_code: line.quantity for line in sub.lines.values()}
+            changed += self._move_seats(sub, before, after, cause)
+            sub.schedule_renewal(renewal.term_months, self._renewal_lines(account, sub, None), cause)
+            first_period = billing_periods(sub.term, sub.billing_period)[0]
+            changed.append(self._period_invoice(account, sub, first_period, cause))
+            return changed
+
+        return self._change(ctx, work, subscription_id)
+
+    def _move_seats(
+        self, sub: Subscription, before: dict[str, int], after: dict[str, int], cause: Cause
+    ) -> list[LedgerAggregate]:
+        changed: list[LedgerAggregate] = []
+        on = sub.term.start if sub.is_active else (sub.ended_on or cause.today)
+        for code in sorted(set(before) | set(after)):
+            if not catalog.product(code).per_seat:
+                continue
+            delta = after.get(code, 0) - before.get(code, 0)
+            if delta > 0:
+                changed += self._add_seats(sub.account_id, sub.id, code, delta, on, cause)
+            elif delta < 0:
+                lic = self.license(sub.account_id, code)
+                lic.remove(sub.id, -delta, on, cause)
+                changed.append(lic)
+        return changed
+
+    def expire(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
+        """End a contract whose renewal was cancelled, at its term end; its seats go."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            sub.expire(cause)
+            return [sub, *self._move_seats(sub, before, {}, cause)]
+
+        return self._change(ctx, work, subscription_id)
+
+    def cancel_subscription(
+        self, ctx: CommandContext, subscription_id: UUID, effective: date | None = None
+    ) -> Receipt:
+        """Staff end a contract early, with a reason; its seats go."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            sub.cancel(effective or cause.today, cause)
+            return [sub, *self._move_seats(sub, before, {}, cause)]
+
+        return self._change(ctx, work, subscription_id)
+
+    # -- seats ------------------------------------------------------------------------
+
+    def assign_seat(
+        self, ctx: CommandContext, account_id: UUID, product_code: str, user_id: str
+    ) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            self.account(account_id).user(user_id)
+            lic = self.license(account_id, product_code)
+            lic.assign(user_id, cause)
+            return [lic]
+
+        return self._change(ctx, work, license_id(account_id, product_code))
+
+    def unassign_seat(
+        self, ctx: CommandContext, account_id: UUID, product_code: str, user_id: str
+    ) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            lic = self.license(account_id, product_code)
+            lic.unassign(user_id, cause)
+            return [lic]
+
+        return self._change(ctx, work, license_id(account_id, product_code))
+
+    # -- invoices ---------------------------------------------------------------------
+
+    def record_payment(
+        self,
+        ctx: CommandContext,
+        invoice_id: UUID,
+        amount: Money,
+        method_reference: str | None = None,
+        payment_id: str | None = None,
+    ) -> Receipt:
+        """Record money received against an invoice (from the account's payment method
+        unless another is named)."""
+        new_id = payment_id or uuid4().hex
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            invoice = self.invoice(invoice_id)
+            method = method_reference or self.account(invoice.account_id).payment_method
+            if not method:
+                raise InvalidValue("the account has no payment method; name one to pay with")
+            invoice.record_payment(new_id, amount, method, cause)
+            return [invoice]
+
+        return self._change(ctx, work, invoice_id)
+
+    def void_invoice(self, ctx: CommandContext, invoice_id: UUID) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            invoice = self.invoice(invoice_id)
+            invoice.void(cause)
+            return [invoice]
+
+        return self._change(ctx, work, invoice_id)
+
+    def issue_credit_note(
+        self, ctx: CommandContext, invoice_id: UUID, amount: Money, credit_note_id: str | None = None
+    ) -> Receipt:
+        new_id = credit_note_id or uuid4().hex
+        refund: list[Money] = []
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            invoice = self.invoice(invoice_id)
+            refund[:] = [invoice.issue_credit_note(new_id, amount, cause)]
+            return [invoice]
+
+        receipt = self._change(ctx, work, invoice_id)
+        return Receipt(receipt.aggregate_id, receipt.position, refund[0])
+
+
