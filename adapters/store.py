@@ -38,7 +38,9 @@ class PostgresSettings:
     schema: str
 
     def describe(self) -> str:
-        return f"PostgreSQL {self.user}@{self.host}:{self.port}/{self.dbname} (schema {self.schema})"
+        return (
+            f"PostgreSQL {self.user}@{self.host}:{self.port}/{self.dbname} (schema {self.schema})"
+        )
 
     def conninfo(self) -> str:
         return psycopg.conninfo.make_conninfo(
@@ -125,7 +127,9 @@ def parse_postgres_url(url: str) -> PostgresSettings:
 def _prepare_postgres(pg: PostgresSettings) -> None:
     try:
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(pg.schema)))
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(pg.schema))
+            )
     except psycopg.Error as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StoreUnreachable(f"cannot reach {pg.describe()}: {reason}") from None

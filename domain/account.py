@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -173,8 +174,15 @@ class Account(LedgerAggregate):
             account.identity_licenses.remove(self.user_id)
 
     class UpgradeRequested(LedgerAggregate.Event):
+        """v2 added ``note`` (what the customer tells the account manager)."""
+
+        class_version = 2
         edition: Edition
         note: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["note"] = ""
 
         def apply(self, account: Account) -> None:
             account.upgrade_requested = self.edition
@@ -187,7 +195,12 @@ class Account(LedgerAggregate):
             account.upgrade_requested = None
 
     def __init__(
-        self, name: str, edition: Edition, currency: str, billing: BillingDetails, administrator: User
+        self,
+        name: str,
+        edition: Edition,
+        currency: str,
+        billing: BillingDetails,
+        administrator: User,
     ) -> None:
         self.name = name
         self.edition = edition

@@ -25,12 +25,18 @@ class LedgerAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         class_version: ClassVar[int] = 1
 
-    def _record(self, event_class: type[LedgerAggregate.Event], cause: Cause, **fields: Any) -> None:
+    def _record(
+        self, event_class: type[LedgerAggregate.Event], cause: Cause, **fields: Any
+    ) -> None:
         self.trigger_event(event_class, timestamp=cause.at, meta=cause.provenance, **fields)
 
     @classmethod
     def _begin(
-        cls: type[A], event_class: type[LedgerAggregate.Created], aggregate_id: UUID, cause: Cause, **fields: Any
+        cls: type[A],
+        event_class: type[LedgerAggregate.Created],
+        aggregate_id: UUID,
+        cause: Cause,
+        **fields: Any,
     ) -> A:
         return cls._create(
             event_class, id=aggregate_id, timestamp=cause.at, meta=cause.provenance, **fields

@@ -66,15 +66,18 @@ PRODUCTS: dict[str, Product] = {
         Product("file-storage", "File Storage", ProductKind.ADD_ON, "10 GB", False, ALL_EDITIONS),
         Product("inbox", "Inbox", ProductKind.ADD_ON, "seat", True, PROFESSIONAL_UP),
         Product(
-            "lightning-dialer", "Lightning Dialer", ProductKind.ADD_ON, "seat", True, PROFESSIONAL_UP
+            "lightning-dialer",
+            "Lightning Dialer",
+            ProductKind.ADD_ON,
+            "seat",
+            True,
+            PROFESSIONAL_UP,
         ),
     ]
 }
 
 # The free license that lets a user without product access use the billing app.
-IDENTITY_LICENSE = Product(
-    "identity", "Identity", ProductKind.PRODUCT, "user", True, ALL_EDITIONS
-)
+IDENTITY_LICENSE = Product("identity", "Identity", ProductKind.PRODUCT, "user", True, ALL_EDITIONS)
 FREE_IDENTITY_LICENSES = 100
 
 
@@ -89,7 +92,11 @@ def _version(effective_from: date, usd: dict[tuple[str, Edition], str]) -> Price
 
 
 def _per_edition(code: str, e: str, p: str, n: str) -> dict[tuple[str, Edition], str]:
-    return {(code, Edition.ESSENTIALS): e, (code, Edition.PROFESSIONAL): p, (code, Edition.ENTERPRISE): n}
+    return {
+        (code, Edition.ESSENTIALS): e,
+        (code, Edition.PROFESSIONAL): p,
+        (code, Edition.ENTERPRISE): n,
+    }
 
 
 def _flat(code: str, price: str, editions: frozenset[Edition]) -> dict[tuple[str, Edition], str]:
@@ -136,7 +143,9 @@ def product_for_edition(code: str, edition: Edition) -> Product:
 def price_version(on: date) -> PriceVersion:
     in_force = [v for v in PRICE_VERSIONS if v.effective_from <= on]
     if not in_force:
-        raise PriceNotAvailable(f"the catalog has no prices before {PRICE_VERSIONS[0].effective_from}")
+        raise PriceNotAvailable(
+            f"the catalog has no prices before {PRICE_VERSIONS[0].effective_from}"
+        )
     return max(in_force, key=lambda v: v.effective_from)
 
 

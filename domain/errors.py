@@ -92,9 +92,7 @@ class SeatsExhausted(DomainError):
     code = "seats-exhausted"
 
     def __init__(self, product_code: str, held: int) -> None:
-        super().__init__(
-            f"all {held} seats of {product_code!r} are assigned; add licenses first"
-        )
+        super().__init__(f"all {held} seats of {product_code!r} are assigned; add licenses first")
         self.product_code = product_code
         self.held = held
 

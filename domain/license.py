@@ -102,7 +102,8 @@ class License(LedgerAggregate):
         positive(quantity)
         if quantity > self.held_by_contract.get(str(subscription_id), 0):
             raise InvalidValue(
-                f"contract {subscription_id} holds fewer than {quantity} seats of {self.product_code!r}"
+                f"contract {subscription_id} holds fewer than {quantity} seats"
+                f" of {self.product_code!r}"
             )
         for user_id in reversed(self.assigned[max(self.held - quantity, 0) :]):
             self._record(self.SeatUnassigned, cause, user_id=user_id)

@@ -189,7 +189,9 @@ class Subscription(LedgerAggregate):
 
     def _require_in_term(self, day: date) -> None:
         if day not in self.term:
-            raise DateOutsideTerm(f"{day} is outside the current term {self.term.start} .. {self.term.end}")
+            raise DateOutsideTerm(
+                f"{day} is outside the current term {self.term.start} .. {self.term.end}"
+            )
 
     def line(self, line_id: str) -> Line:
         try:
@@ -216,7 +218,11 @@ class Subscription(LedgerAggregate):
         self.line(line_id)
         self._require_in_term(effective)
         self._record(
-            self.LineQuantityIncreased, cause, line_id=line_id, added=quantity, effective_at=effective
+            self.LineQuantityIncreased,
+            cause,
+            line_id=line_id,
+            added=quantity,
+            effective_at=effective,
         )
         return self.lines[line_id]
 
@@ -303,9 +309,7 @@ class Renewal:
         if current is None:
             return Renewal(self.term_months, (*self.lines, replace(line, quantity=added)))
         grown = replace(current, quantity=current.quantity + added)
-        return Renewal(
-            self.term_months, tuple(grown if ln is current else ln for ln in self.lines)
-        )
+        return Renewal(self.term_months, tuple(grown if ln is current else ln for ln in self.lines))
 
 
 def _check_lines(lines: list[Line], currency: str) -> None:

@@ -8,6 +8,7 @@ month, cancels its renewal and expires.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -41,7 +42,9 @@ class DemoSummary:
         out = [f"demo history written: {self.events} events"]
         for name, account_id in self.accounts.items():
             account = ledger.account(account_id)
-            out.append(f"  account {name} ({account.edition.value}, {account.currency}): {account_id}")
+            out.append(
+                f"  account {name} ({account.edition.value}, {account.currency}): {account_id}"
+            )
         for name, sub_id in self.subscriptions.items():
             sub = ledger.subscription(sub_id)
             out.append(
@@ -50,7 +53,9 @@ class DemoSummary:
         open_balance: dict[str, Money] = {}
         for invoice_id in self.invoices:
             inv = ledger.invoice(invoice_id)
-            open_balance[inv.currency] = open_balance.get(inv.currency, Money.zero(inv.currency)) + inv.balance
+            open_balance[inv.currency] = (
+                open_balance.get(inv.currency, Money.zero(inv.currency)) + inv.balance
+            )
         balances = ", ".join(str(m) for m in open_balance.values())
         out.append(f"  {len(self.invoices)} invoices, open balance {balances}")
         return out
@@ -68,7 +73,6 @@ class Demo:
         self.ledger = ledger
         self.clock = clock
         self.summary = DemoSummary()
-
 
     def invoice_of(self, receipt_position: int | None) -> UUID:
         """The invoice the last command issued (read back from the log)."""
@@ -92,10 +96,8 @@ class Demo:
             pending.sort(key=lambda item: (item[0], item[1]))
             moment, n, story = pending.pop(0)
             self.clock.set(moment)
-            try:
+            with contextlib.suppress(StopIteration):
                 pending.append((next(story), n, story))
-            except StopIteration:
-                pass
 
     def northwind(self) -> Story:
         ledger, s = self.ledger, self.summary
@@ -107,8 +109,14 @@ class Demo:
             Edition.ESSENTIALS,
             "USD",
             BillingDetails(
-                "Northwind Traders Inc.", "12 Harbor Way", "Portland", "97209", "US",
-                "billing@northwind.example", region="OR", tax_id="US-93-1234567",
+                "Northwind Traders Inc.",
+                "12 Harbor Way",
+                "Portland",
+                "97209",
+                "US",
+                "billing@northwind.example",
+                region="OR",
+                tax_id="US-93-1234567",
             ),
             User("ada", "Ada Lovelace", "ada@northwind.example", administrator=True),
             account_id=NORTHWIND,
@@ -116,7 +124,10 @@ class Demo:
         s.accounts["Northwind Traders"] = NORTHWIND
         ledger.set_payment_method(ada, NORTHWIND, "pm_card_visa")
         ledger.add_contact(
-            ada, NORTHWIND, Contact(ContactRole.BILLING, "Bo Jensen", "bo@northwind.example"), "billing"
+            ada,
+            NORTHWIND,
+            Contact(ContactRole.BILLING, "Bo Jensen", "bo@northwind.example"),
+            "billing",
         )
         sub_id = uuid5(NAMESPACE_URL, "subledger:demo:northwind:sales")
         ledger.start_subscription(ada, NORTHWIND, {"sales-cloud": 5}, subscription_id=sub_id)
@@ -182,8 +193,13 @@ class Demo:
             Edition.PROFESSIONAL,
             "EUR",
             BillingDetails(
-                "Lumen GmbH", "Torstrasse 5", "Berlin", "10119", "DE",
-                "rechnung@lumen.example", tax_id="DE123456789",
+                "Lumen GmbH",
+                "Torstrasse 5",
+                "Berlin",
+                "10119",
+                "DE",
+                "rechnung@lumen.example",
+                tax_id="DE123456789",
             ),
             User("jonas", "Jonas Weber", "jonas@lumen.example", administrator=True),
             account_id=LUMEN,
@@ -211,9 +227,7 @@ class Demo:
         yield at(term.end, 4)
         ledger.expire(billing, sub_id)
 
-    def _period_invoice(
-        self, sub_id: UUID, start: date, ctx: CommandContext = STAFF
-    ) -> UUID:
+    def _period_invoice(self, sub_id: UUID, start: date, ctx: CommandContext = STAFF) -> UUID:
         receipt = self.ledger.invoice_billing_period(ctx, sub_id, start)
         self.summary.invoices.append(receipt.aggregate_id)
         return receipt.aggregate_id

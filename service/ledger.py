@@ -26,7 +26,7 @@ from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
-from domain.errors import DomainError, InvalidValue, NotFound
+from domain.errors import InvalidValue, NotFound
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License, license_id
 from domain.money import Money
@@ -85,7 +85,7 @@ class Ledger(Application[UUID]):
 
     def _load(self, cls: type[T], aggregate_id: UUID, what: str) -> T:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {what} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -170,17 +170,13 @@ class Ledger(Application[UUID]):
     def grant_manage_billing(self, ctx: CommandContext, account_id: UUID, user_id: str) -> Receipt:
         return self._on_account(ctx, account_id, lambda a, c: a.grant_manage_billing(user_id, c))
 
-    def revoke_manage_billing(
-        self, ctx: CommandContext, account_id: UUID, user_id: str
-    ) -> Receipt:
+    def revoke_manage_billing(self, ctx: CommandContext, account_id: UUID, user_id: str) -> Receipt:
         return self._on_account(ctx, account_id, lambda a, c: a.revoke_manage_billing(user_id, c))
 
     def assign_identity_license(
         self, ctx: CommandContext, account_id: UUID, user_id: str
     ) -> Receipt:
-        return self._on_account(
-            ctx, account_id, lambda a, c: a.assign_identity_license(user_id, c)
-        )
+        return self._on_account(ctx, account_id, lambda a, c: a.assign_identity_license(user_id, c))
 
     def release_identity_license(
         self, ctx: CommandContext, account_id: UUID, user_id: str
@@ -229,15 +225,22 @@ class Ledger(Application[UUID]):
             start = term_start or cause.today
             lines = self._price_lines(account, quantities, billing_period, start)
             sub = Subscription.start(
-                new_id, account_id, account.currency, billing_period, start, term_months, lines, cause
+                new_id,
+                account_id,
+                account.currency,
+                billing_period,
+                start,
+                term_months,
+                lines,
+                cause,
             )
             changed: list[LedgerAggregate] = [sub]
             for line in lines:
-                changed += self._add_seats(account_id, sub.id, line.product_code, line.quantity, start, cause)
-            if auto_renew:
-                sub.schedule_renewal(
-                    term_months, self._renewal_lines(account, sub, None), cause
+                changed += self._add_seats(
+                    account_id, sub.id, line.product_code, line.quantity, start, cause
                 )
+            if auto_renew:
+                sub.schedule_renewal(term_months, self._renewal_lines(account, sub, None), cause)
             first_period = billing_periods(sub.term, billing_period)[0]
             changed.append(self._period_invoice(account, sub, first_period, cause))
             return changed
@@ -260,7 +263,13 @@ class Ledger(Application[UUID]):
         ]
 
     def _add_seats(
-        self, account_id: UUID, subscription_id: UUID, product_code: str, quantity: int, on: date, cause: Cause
+        self,
+        account_id: UUID,
+        subscription_id: UUID,
+        product_code: str,
+        quantity: int,
+        on: date,
+        cause: Cause,
     ) -> list[LedgerAggregate]:
         """Put bought seats into the account's License for a per-seat product."""
         if not catalog.product(product_code).per_seat:
@@ -276,16 +285,18 @@ class Ledger(Application[UUID]):
         self, account: Account, sub: Subscription, quantities: Mapping[str, int] | None
     ) -> list[Line]:
         """Lines of the next term, priced from the catalog on its first day."""
-        wanted = dict(quantities) if quantities is not None else {
-            line.product_code: line.quantity for line in sub.lines.values()
-        }
+        wanted = (
+            dict(quantities)
+            if quantities is not None
+            else {line.product_code: line.quantity for line in sub.lines.values()}
+        )
         kept = {code: qty for code, qty in wanted.items() if qty != 0}
         return self._price_lines(account, kept, sub.billing_period, sub.term.end)
 
     def _period_invoice(
         self, account: Account, sub: Subscription, period: DateRange, cause: Cause
     ) -> Invoice:
-        """The invoice for one whole billing period; its id is fixed by the period, so it is issued once."""
+        """The invoice for one whole billing period; its id is fixed by the period (issued once)."""
         rate = tax_rate(account.billing.country)
         lines = [
             InvoiceLine.charge(
@@ -303,11 +314,23 @@ class Ledger(Application[UUID]):
         return self._issue(invoice_id, account, sub, lines, cause)
 
     def _issue(
-        self, invoice_id: UUID, account: Account, sub: Subscription, lines: list[InvoiceLine], cause: Cause
+        self,
+        invoice_id: UUID,
+        account: Account,
+        sub: Subscription,
+        lines: list[InvoiceLine],
+        cause: Cause,
     ) -> Invoice:
         number = f"INV-{cause.at:%Y%m}-{invoice_id.hex[:8].upper()}"
         return Invoice.issue(
-            invoice_id, account.id, sub.id, number, account.currency, lines, cause.today + PAYMENT_TERMS, cause
+            invoice_id,
+            account.id,
+            sub.id,
+            number,
+            account.currency,
+            lines,
+            cause.today + PAYMENT_TERMS,
+            cause,
         )
 
     def invoice_billing_period(
@@ -320,7 +343,9 @@ class Ledger(Application[UUID]):
             account = self.account(sub.account_id)
             periods = {p.start: p for p in billing_periods(sub.term, sub.billing_period)}
             if period_start not in periods:
-                raise InvalidValue(f"no billing period of the current term starts on {period_start}")
+                raise InvalidValue(
+                    f"no billing period of the current term starts on {period_start}"
+                )
             invoice = self._period_invoice(account, sub, periods[period_start], cause)
             if self._exists(invoice.id):
                 return []
@@ -333,7 +358,13 @@ class Ledger(Application[UUID]):
         return bool(list(self.events.get(aggregate_id, lte=1)))
 
     def _prorated_invoice(
-        self, account: Account, sub: Subscription, line: Line, quantity: int, effective: date, cause: Cause
+        self,
+        account: Account,
+        sub: Subscription,
+        line: Line,
+        quantity: int,
+        effective: date,
+        cause: Cause,
     ) -> Invoice:
         """Charge ``quantity`` more units from ``effective`` to the end of the current period."""
         period = period_containing(sub.term, sub.billing_period, effective)
@@ -438,7 +469,9 @@ class Ledger(Application[UUID]):
             changed: list[LedgerAggregate] = [sub]
             after = {line.product_code: line.quantity for line in sub.lines.values()}
             changed += self._move_seats(sub, before, after, cause)
-            sub.schedule_renewal(renewal.term_months, self._renewal_lines(account, sub, None), cause)
+            sub.schedule_renewal(
+                renewal.term_months, self._renewal_lines(account, sub, None), cause
+            )
             first_period = billing_periods(sub.term, sub.billing_period)[0]
             changed.append(self._period_invoice(account, sub, first_period, cause))
             return changed
@@ -542,7 +575,11 @@ class Ledger(Application[UUID]):
         return self._change(ctx, work, invoice_id)
 
     def issue_credit_note(
-        self, ctx: CommandContext, invoice_id: UUID, amount: Money, credit_note_id: str | None = None
+        self,
+        ctx: CommandContext,
+        invoice_id: UUID,
+        amount: Money,
+        credit_note_id: str | None = None,
     ) -> Receipt:
         new_id = credit_note_id or uuid4().hex
         refund: list[Money] = []
@@ -554,5 +591,3 @@ class Ledger(Application[UUID]):
 
         receipt = self._change(ctx, work, invoice_id)
         return Receipt(receipt.aggregate_id, receipt.position, refund[0])
-
-

@@ -15,7 +15,9 @@ COUNTRY_OF = {"USD": "US", "EUR": "DE"}
 
 
 def billing(country: str = "US", legal_name: str = "Acme Corp") -> BillingDetails:
-    return BillingDetails(legal_name, "1 Main St", "Springfield", "12345", country, "ap@acme.example")
+    return BillingDetails(
+        legal_name, "1 Main St", "Springfield", "12345", country, "ap@acme.example"
+    )
 
 
 def administrator(user_id: str = "ada") -> User:
@@ -36,6 +38,8 @@ def open_account(
 
 
 def cause(
-    at: datetime = datetime(2026, 1, 5, 9, tzinfo=UTC), reason: str | None = None, actor: str = "ada"
+    at: datetime = datetime(2026, 1, 5, 9, tzinfo=UTC),
+    reason: str | None = None,
+    actor: str = "ada",
 ) -> Cause:
     return Cause(at, actor, "admin", "req-1", "corr-1", reason)

@@ -38,7 +38,9 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-POSTGRES_URL = os.environ.get("SUBLEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "SUBLEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
@@ -79,7 +81,9 @@ class FreshSchema:
         base = _postgres_base()
         self.name = f"t_{uuid.uuid4().hex[:16]}"
         self.settings = StoreSettings(
-            postgres=PostgresSettings(base.host, base.port, base.dbname, base.user, base.password, self.name)
+            postgres=PostgresSettings(
+                base.host, base.port, base.dbname, base.user, base.password, self.name
+            )
         )
 
     def drop(self) -> None:
@@ -89,7 +93,9 @@ class FreshSchema:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreSettings]:
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreSettings]:
     """The settings of an empty store: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("store") / "ledger.db"
