@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/subledger demo --if-empty
+	$(BIN)/subledger serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check domain projections adapters service tests bench

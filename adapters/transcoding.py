@@ -8,11 +8,14 @@ downstream consumers that never import this code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import date
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
 
 
 class DateAsISO(Transcoding):
@@ -63,3 +66,30 @@ def register_domain_transcodings(
         transcoder.register(DataclassAsDict(value_type))
     for enum_type in enum_types:
         transcoder.register(EnumAsValue(enum_type))
+
+
+class TupleRestoringMapper(Mapper[UUID]):
+    """JSON has no tuples: fields declared as tuples come back from the store as lists.
+
+    Events are immutable values, so after decoding, every field whose declared type is
+    a tuple is made a tuple again; read-back events then equal the ones written.
+    """
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        for name in _tuple_fields(type(event)):
+            value = event.__dict__.get(name)
+            if isinstance(value, list):
+                event.__dict__[name] = tuple(value)
+        return event
+
+
+@functools.cache
+def _tuple_fields(cls: type) -> tuple[str, ...]:
+    if not dataclasses.is_dataclass(cls):
+        return ()
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if str(f.type).replace("typing.", "").startswith("tuple")
+    )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import Enum
 
 from domain.errors import PriceNotAvailable, ProductNotInEdition, UnknownProduct, UpgradeNotHigher
-from domain.money import Money
+from domain.money import Money, minor_unit
 from domain.period import BillingPeriod
 
 
@@ -154,6 +154,7 @@ def unit_price(
 ) -> Money:
     """List price of one unit for one billing period, in force on ``on``."""
     product_for_edition(code, edition)
+    minor_unit(currency)  # an unknown currency is named as such
     try:
         monthly = price_version(on).monthly[(code, edition, currency)]
     except KeyError:

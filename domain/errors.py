@@ -97,16 +97,6 @@ class SeatsExhausted(DomainError):
         self.held = held
 
 
-class SeatsInUse(DomainError):
-    code = "seats-in-use"
-
-    def __init__(self, product_code: str, assigned: int, wanted: int) -> None:
-        super().__init__(
-            f"{assigned} seats of {product_code!r} are assigned; "
-            f"cannot hold only {wanted}: unassign users first"
-        )
-
-
 class PermissionRule(DomainError):
     """A rule about who holds which permission in an account."""
 

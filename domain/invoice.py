@@ -29,6 +29,7 @@ from domain.errors import (
 )
 from domain.money import Money, total
 from domain.period import DateRange
+from domain.subscription import positive
 
 
 class InvoiceStatus(Enum):
@@ -63,6 +64,7 @@ class InvoiceLine:
         """Price ``quantity`` units for ``share`` of a billing period (1 for a whole one)."""
         if not 0 < share <= 1:
             raise InvalidValue(f"a charge covers part of one period, not {share}")
+        positive(quantity)
         amount = unit_price.times(quantity * share)
         return cls(
             description,
@@ -160,11 +162,12 @@ class Invoice(LedgerAggregate):
         if not lines:
             raise InvalidValue("an invoice needs at least one line")
         for line in lines:
-            if line.amount.currency != currency or line.tax.currency != currency:
-                raise CurrencyMismatch(currency, line.amount.currency)
+            for money in (line.amount, line.tax):
+                if money.currency != currency:
+                    raise CurrencyMismatch(currency, money.currency)
         if due_on < cause.today:
             raise InvalidValue(f"an invoice cannot fall due ({due_on}) before it is issued")
-        return cls._begin(
+        invoice = cls._begin(
             cls.InvoiceIssued,
             invoice_id,
             cause,
@@ -176,6 +179,8 @@ class Invoice(LedgerAggregate):
             issued_on=cause.today,
             due_on=due_on,
         )
+        invoice._settle_if_zero(cause)  # nothing to pay (e.g. free seats): settled at once
+        return invoice
 
     @property
     def subtotal(self) -> Money:

@@ -78,7 +78,7 @@ class Subscription(LedgerAggregate):
             line = sub.lines[self.line_id]
             sub.lines[self.line_id] = replace(line, quantity=line.quantity + self.added)
             if sub.renewal is not None:
-                sub.renewal = sub.renewal.with_added(line, self.added)
+                sub.renewal = sub.renewal.grown(line, self.added)
 
     class ProductAdded(LedgerAggregate.Event):
         line: Line
@@ -87,7 +87,7 @@ class Subscription(LedgerAggregate):
         def apply(self, sub: Subscription) -> None:
             sub.lines[self.line.line_id] = self.line
             if sub.renewal is not None:
-                sub.renewal = sub.renewal.with_added(self.line, self.line.quantity)
+                sub.renewal = sub.renewal.with_product(self.line)
 
     class RenewalScheduled(LedgerAggregate.Event):
         term_months: int
@@ -167,6 +167,7 @@ class Subscription(LedgerAggregate):
         if not lines:
             raise InvalidValue("a contract needs at least one line")
         _check_lines(lines, currency)
+        cls._require_reason_if_backdated(term.start, cause)
         return cls._begin(
             cls.SubscriptionStarted,
             subscription_id,
@@ -193,6 +194,12 @@ class Subscription(LedgerAggregate):
                 f"{day} is outside the current term {self.term.start} .. {self.term.end}"
             )
 
+    @staticmethod
+    def _require_reason_if_backdated(effective: date, cause: Cause) -> None:
+        """A change effective before the day it is recorded is a correction: it needs a reason."""
+        if effective < cause.today:
+            cause.require_reason("a backdated change")
+
     def line(self, line_id: str) -> Line:
         try:
             return self.lines[line_id]
@@ -217,6 +224,7 @@ class Subscription(LedgerAggregate):
         positive(quantity)
         self.line(line_id)
         self._require_in_term(effective)
+        self._require_reason_if_backdated(effective, cause)
         self._record(
             self.LineQuantityIncreased,
             cause,
@@ -234,6 +242,7 @@ class Subscription(LedgerAggregate):
                 f"{line.product_code!r} is already on this contract: add licenses to its line"
             )
         self._require_in_term(effective)
+        self._require_reason_if_backdated(effective, cause)
         self._record(self.ProductAdded, cause, line=line, effective_at=effective)
 
     # -- renewal ----------------------------------------------------------------------
@@ -286,8 +295,8 @@ class Subscription(LedgerAggregate):
         """Staff end a contract early (a correction or a negotiated exit), with a reason."""
         cause.require_reason("cancelling a contract")
         self._require_active("cancel")
-        if effective < self.term.start or effective > self.term.end:
-            raise DateOutsideTerm(f"{effective} is outside the current term")
+        self._require_in_term(effective)
+        self._require_reason_if_backdated(effective, cause)
         self._record(self.SubscriptionCancelled, cause, effective_at=effective)
 
     def expire(self, cause: Cause) -> None:
@@ -304,12 +313,21 @@ class Renewal:
     term_months: int
     lines: tuple[Line, ...]
 
-    def with_added(self, line: Line, added: int) -> Renewal:
-        current = next((ln for ln in self.lines if ln.line_id == line.line_id), None)
+    def grown(self, line: Line, added: int) -> Renewal:
+        """Seats added mid-term carry into the next term, unless the customer already
+        dropped that product from the renewal (their choice stands)."""
+        # Matched by product, not line id: a renewal holds one line per product.
+        current = next((ln for ln in self.lines if ln.product_code == line.product_code), None)
         if current is None:
-            return Renewal(self.term_months, (*self.lines, replace(line, quantity=added)))
-        grown = replace(current, quantity=current.quantity + added)
-        return Renewal(self.term_months, tuple(grown if ln is current else ln for ln in self.lines))
+            return self
+        more = replace(current, quantity=current.quantity + added)
+        return Renewal(self.term_months, tuple(more if ln is current else ln for ln in self.lines))
+
+    def with_product(self, line: Line) -> Renewal:
+        """A product bought mid-term renews too, at the price it was bought at."""
+        if any(ln.product_code == line.product_code for ln in self.lines):
+            return self.grown(line, line.quantity)
+        return Renewal(self.term_months, (*self.lines, line))
 
 
 def _check_lines(lines: list[Line], currency: str) -> None:

@@ -6,28 +6,61 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from uuid import UUID
 
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
+from domain.errors import DomainError
+from service.bootstrap import bootstrap
+from service.context import CommandContext
 from service.demo import load_demo
+from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
 from service.ledger import Ledger
+from service.tokens import Role, Tokens
+
+CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="subledger", description=__doc__)
+    parser = argparse.ArgumentParser(prog="subledger", description="The subscription ledger.")
     commands = parser.add_subparsers(dest="command", required=True)
+
     demo = commands.add_parser("demo", help="write 14 months of demo history with a test clock")
     demo.add_argument(
-        "--if-empty",
-        action="store_true",
-        help="load only into an empty store; otherwise say so and exit 0",
+        "--if-empty", action="store_true", help="load only into an empty store; else exit 0"
     )
+
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo history into an empty store first, and print the demo tokens",
+    )
+
+    tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = token_commands.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--account", type=UUID, default=None)
+    create.add_argument("--user", default=None)
+    create.add_argument("--label", default="")
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_id", type=UUID)
     return parser
 
 
-def _demo(if_empty: bool) -> int:
+def _settings() -> StoreSettings:
     settings = StoreSettings.from_environ(os.environ)
     settings.prepare()
+    return settings
+
+
+def _demo(if_empty: bool) -> int:
+    settings = _settings()
     env = settings.eventsourcing_env()
     try:
         ledger, summary = load_demo(lambda clock: Ledger(env=env, clock=clock))
@@ -40,6 +73,51 @@ def _demo(if_empty: bool) -> int:
     print(f"store: {settings.describe()}")
     for line in summary.lines(ledger):
         print(line)
+    issue_demo_tokens(ledger)
+    print(f"demo tokens written to {DEMO_TOKENS_PATH}")
+    return 0
+
+
+def _serve(host: str, port: int, workers: int, demo: bool) -> int:
+    import uvicorn
+
+    if demo:
+        _demo(if_empty=True)
+        tokens = read_demo_tokens()
+        if tokens is None:
+            tokens = issue_demo_tokens(bootstrap())
+        print("demo tokens (Authorization: Bearer <token>):")
+        for name, token in tokens.items():
+            print(f"  {name:12} {token}")
+    else:
+        _settings()  # fail fast, with one line, if the store is unreachable
+    print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
+    uvicorn.run(
+        "service.http.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    tokens = Tokens(bootstrap())
+    if args.tokens_command == "create":
+        issued = tokens.issue(CLI_OPERATOR, Role(args.role), args.account, args.user, args.label)
+        print(f"token id: {issued.token_id}")
+        print(f"token:    {issued.token}")
+        print("(shown once: only its hash is stored)")
+    elif args.tokens_command == "list":
+        for token in tokens.all():
+            state = "revoked" if token.revoked else "active"
+            scope = f" account={token.account_id} user={token.user_id}" if token.account_id else ""
+            print(f"{token.id}  {token.role.value:15} {state:8} {token.label}{scope}")
+    else:
+        tokens.revoke(CLI_OPERATOR, args.token_id)
+        print(f"revoked {args.token_id}")
     return 0
 
 
@@ -48,10 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args.if_empty)
+        if args.command == "serve":
+            return _serve(args.host, args.port, args.workers, args.demo)
+        return _tokens(args)
     except (StoreUnreachable, StoreMisconfigured) as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
-    raise AssertionError(args.command)
+    except DomainError as error:
+        print(f"subledger: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

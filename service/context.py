@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
@@ -17,17 +17,23 @@ def _new_id() -> str:
 class CommandContext:
     actor_id: str
     actor_role: str
-    request_id: str = field(default_factory=_new_id)
+    request_id: str = ""  # empty: each command gets an id of its own
     correlation_id: str = ""
     reason: str | None = None
+    # Set by the HTTP layer: the version named by If-Match, and the Idempotency-Key with a
+    # fingerprint of the request it came with.
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
 
     def cause(self, at: datetime) -> Cause:
+        request_id = self.request_id or _new_id()
         return Cause(
             at=at,
             actor_id=self.actor_id,
             actor_role=self.actor_role,
-            request_id=self.request_id,
-            correlation_id=self.correlation_id or self.request_id,
+            request_id=request_id,
+            correlation_id=self.correlation_id or request_id,
             reason=self.reason,
         )
 

@@ -9,5 +9,16 @@ class ConcurrencyConflict(DomainError):
     code = "concurrency-conflict"
 
 
+class PreconditionFailed(DomainError):
+    """If-Match named a version the aggregate has moved on from; nothing was written."""
+
+    code = "precondition-failed"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"the resource is at version {actual}, not {expected}; reload and retry")
+        self.expected = expected
+        self.actual = actual
+
+
 class DemoAlreadyLoaded(Exception):
     pass

@@ -1,0 +1,44 @@
+"""Tokens for trying the demo: one per role, written to var/demo-tokens.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from service.context import CommandContext
+from service.demo import LUMEN, NORTHWIND
+from service.ledger import Ledger
+from service.tokens import Role, Tokens
+
+DEMO_TOKENS_PATH = Path("var/demo-tokens.json")
+OPERATOR = CommandContext("subledger-demo", "operator")
+
+# name -> (role, account, user): the demo's people (see service/demo.py)
+DEMO_PRINCIPALS = {
+    "admin": (Role.ADMIN, NORTHWIND, "ada"),
+    "user": (Role.USER, NORTHWIND, "ben"),
+    "identity": (Role.IDENTITY, NORTHWIND, "cara"),
+    "other_admin": (Role.ADMIN, LUMEN, "jonas"),
+    "staff": (Role.BILLING_STAFF, None, None),
+    "auditor": (Role.AUDITOR, None, None),
+    "operator": (Role.OPERATOR, None, None),
+}
+
+
+def issue_demo_tokens(ledger: Ledger, path: Path = DEMO_TOKENS_PATH) -> dict[str, str]:
+    tokens = Tokens(ledger)
+    issued = {
+        name: tokens.issue(OPERATOR, role, account, user, label=f"demo {name}").token
+        for name, (role, account, user) in DEMO_PRINCIPALS.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(issued, indent=2) + "\n")
+    path.chmod(0o600)
+    return issued
+
+
+def read_demo_tokens(path: Path = DEMO_TOKENS_PATH) -> dict[str, str] | None:
+    if not path.exists():
+        return None
+    loaded: dict[str, str] = json.loads(path.read_text())
+    return loaded

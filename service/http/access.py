@@ -1,0 +1,85 @@
+"""Who may call what: bearer tokens, roles, Manage Billing and tenant isolation.
+
+Every route declares one access level. Customer tokens (admin, user, identity) act only
+on their own account, and only while their user holds Manage Billing there: it is read
+from the account on each request, so a revocation takes effect at once. Another
+account's resources answer 404 exactly as a missing one would.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request
+
+from domain.account import Account
+from domain.errors import NotFound
+from service.http.problems import forbidden, unauthorized
+from service.ledger import Ledger
+from service.tokens import CUSTOMER_ROLES, Principal, Role, Tokens
+
+
+class Access(Enum):
+    PUBLIC = "public"
+    CATALOG = "catalog"
+    ACCOUNT_READ = "account-read"
+    SELF_SERVICE = "self-service"
+    STAFF = "staff"
+    EDITION = "edition"
+    AUDIT = "audit"
+    OPERATOR = "operator"
+
+
+# Roles allowed at each level; customer roles additionally need Manage Billing on the
+# account concerned (marked in docs/security.md).
+ALLOWED: dict[Access, frozenset[Role]] = {
+    Access.PUBLIC: frozenset(Role),
+    Access.CATALOG: frozenset(Role),
+    Access.ACCOUNT_READ: CUSTOMER_ROLES | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR},
+    Access.SELF_SERVICE: CUSTOMER_ROLES | {Role.BILLING_STAFF},
+    Access.STAFF: frozenset({Role.BILLING_STAFF}),
+    Access.EDITION: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER}),
+    Access.AUDIT: frozenset({Role.BILLING_STAFF, Role.AUDITOR}),
+    Access.OPERATOR: frozenset({Role.OPERATOR}),
+}
+
+MANAGE_BILLING = "manage_billing"
+
+
+def access_extra(level: Access) -> dict[str, Any]:
+    """OpenAPI extension naming a route's access level (read by the permission-matrix test)."""
+    return {"x-access": level.value}
+
+
+def authenticate(request: Request, tokens: Tokens, presented: str | None) -> Principal:
+    if not presented or not presented.strip():
+        raise unauthorized("send a bearer token: Authorization: Bearer <token>")
+    principal = tokens.verify(presented.strip())
+    if principal is None:
+        raise unauthorized("the bearer token is unknown or revoked")
+    request.state.principal = principal
+    return principal
+
+
+def require(principal: Principal, level: Access) -> None:
+    if principal.role not in ALLOWED[level]:
+        raise forbidden(f"the {principal.role.value} role may not do this ({level.value})")
+
+
+def account_for(
+    ledger: Ledger, principal: Principal, account_id: UUID, level: Access, what: str = "account"
+) -> Account:
+    """The account a request concerns, if this principal may act on it at ``level``."""
+    require(principal, level)
+    if principal.role in CUSTOMER_ROLES:
+        if principal.account_id != account_id:
+            raise NotFound(f"no {what}")
+        account = ledger.account(account_id)
+        if not account.has_manage_billing(principal.user_id or ""):
+            raise forbidden(
+                "this needs the Manage Billing permission on the account", MANAGE_BILLING
+            )
+        return account
+    return ledger.account(account_id)

@@ -1,0 +1,325 @@
+"""Accounts: billing details, payment method, contacts, users, Manage Billing, identity
+licenses, upgrade requests and support cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from domain.errors import NotFound
+from service.http.access import Access, access_extra, account_for, require
+from service.http.deps import ContextDep, LedgerDep, PrincipalDep
+from service.http.problems import PROBLEM_RESPONSES
+from service.http.responses import versioned, written
+from service.http.schemas import (
+    AccountIn,
+    AccountOut,
+    BillingDetailsPatch,
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    EditionChangeIn,
+    IdentityLicenseIn,
+    PaymentMethodIn,
+    SupportCaseIn,
+    SupportCaseOut,
+    UpgradeRequestIn,
+    UserIn,
+)
+from service.ledger import Ledger, Receipt
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
+
+
+def _account_after(ledger: Ledger, receipt: Receipt, response: Response) -> AccountOut:
+    written(response, receipt, ledger)
+    return AccountOut.of(ledger.account(receipt.aggregate_id, receipt.version))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.STAFF),
+    summary="Open an account (staff)",
+)
+def open_account(
+    body: AccountIn, ledger: LedgerDep, principal: PrincipalDep, ctx: ContextDep, response: Response
+) -> AccountOut:
+    require(principal, Access.STAFF)
+    receipt = ledger.open_account(
+        ctx,
+        body.name,
+        body.edition,
+        body.currency,
+        body.billing_details.to_domain(),
+        body.administrator.to_domain(administrator=True),
+    )
+    response.headers["Location"] = f"/v1/accounts/{receipt.aggregate_id}"
+    return _account_after(ledger, receipt, response)
+
+
+@router.get("/{account_id}", openapi_extra=access_extra(Access.ACCOUNT_READ), summary="An account")
+def get_account(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+) -> AccountOut:
+    account = account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    versioned(response, account.version)
+    return AccountOut.of(account)
+
+
+@router.patch(
+    "/{account_id}/billing-details",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Change billing details (only the fields given)",
+)
+def change_billing_details(
+    account_id: UUID,
+    body: BillingDetailsPatch,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account = account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.change_billing_details(ctx, account_id, body.merged(account.billing))
+    return _account_after(ledger, receipt, response)
+
+
+@router.put(
+    "/{account_id}/payment-method",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Set the payment-method reference",
+)
+def set_payment_method(
+    account_id: UUID,
+    body: PaymentMethodIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.set_payment_method(ctx, account_id, body.reference)
+    return _account_after(ledger, receipt, response)
+
+
+@router.post(
+    "/{account_id}/contacts",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add a contact",
+)
+def add_contact(
+    account_id: UUID,
+    body: ContactIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> ContactOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.add_contact(ctx, account_id, body.to_domain())
+    written(response, receipt, ledger)
+    account = ledger.account(account_id, receipt.version)
+    # the contact this command added is the one the previous version did not have
+    before = ledger.account(account_id, receipt.version - 1) if receipt.version > 1 else None
+    (contact_id,) = [c for c in account.contacts if before is None or c not in before.contacts]
+    contact = account.contacts[contact_id]
+    return ContactOut(
+        id=contact_id,
+        role=contact.role,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+    )
+
+
+@router.patch(
+    "/{account_id}/contacts/{contact_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Change a contact (only the fields given)",
+)
+def change_contact(
+    account_id: UUID,
+    contact_id: str,
+    body: ContactPatch,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account = account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    current = account.contacts.get(contact_id)
+    if current is None:
+        raise NotFound(f"no contact {contact_id} in this account")
+    receipt = ledger.change_contact(ctx, account_id, contact_id, body.merged(current))
+    return _account_after(ledger, receipt, response)
+
+
+@router.delete(
+    "/{account_id}/contacts/{contact_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Remove a contact",
+)
+def remove_contact(
+    account_id: UUID,
+    contact_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.remove_contact(ctx, account_id, contact_id)
+    return _account_after(ledger, receipt, response)
+
+
+@router.post(
+    "/{account_id}/users",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add a user",
+)
+def add_user(
+    account_id: UUID,
+    body: UserIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.add_user(ctx, account_id, body.to_domain())
+    return _account_after(ledger, receipt, response)
+
+
+@router.put(
+    "/{account_id}/users/{user_id}/permissions/manage_billing",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Grant Manage Billing to a user",
+)
+def grant_manage_billing(
+    account_id: UUID,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.grant_manage_billing(ctx, account_id, user_id)
+    return _account_after(ledger, receipt, response)
+
+
+@router.delete(
+    "/{account_id}/users/{user_id}/permissions/manage_billing",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Revoke Manage Billing from a user",
+)
+def revoke_manage_billing(
+    account_id: UUID,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.revoke_manage_billing(ctx, account_id, user_id)
+    return _account_after(ledger, receipt, response)
+
+
+@router.post(
+    "/{account_id}/identity-licenses",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Assign a free identity license (100 per account)",
+)
+def assign_identity_license(
+    account_id: UUID,
+    body: IdentityLicenseIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.assign_identity_license(ctx, account_id, body.user_id)
+    return _account_after(ledger, receipt, response)
+
+
+@router.delete(
+    "/{account_id}/identity-licenses/{user_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Release an identity license",
+)
+def release_identity_license(
+    account_id: UUID,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.release_identity_license(ctx, account_id, user_id)
+    return _account_after(ledger, receipt, response)
+
+
+@router.post(
+    "/{account_id}/upgrade-requests",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Ask for a higher edition (an account manager follows up)",
+)
+def request_upgrade(
+    account_id: UUID,
+    body: UpgradeRequestIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.request_upgrade(ctx, account_id, body.edition, body.note)
+    return _account_after(ledger, receipt, response)
+
+
+@router.put(
+    "/{account_id}/edition",
+    openapi_extra=access_extra(Access.EDITION),
+    summary="Change the edition (staff or account manager, with a reason)",
+)
+def change_edition(
+    account_id: UUID,
+    body: EditionChangeIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.EDITION)
+    receipt = ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)
+    return _account_after(ledger, receipt, response)
+
+
+@router.post(
+    "/{account_id}/support-cases",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Open a support case",
+)
+def open_support_case(
+    account_id: UUID,
+    body: SupportCaseIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SupportCaseOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.open_support_case(ctx, account_id, body.subject, body.description)
+    written(response, receipt, ledger)
+    return SupportCaseOut.of(ledger.support_case(receipt.aggregate_id))

@@ -1,0 +1,123 @@
+"""Invoices: view, pay; staff void and credit notes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from domain.errors import InvalidValue
+from domain.invoice import Invoice
+from service.http.access import Access, access_extra, account_for
+from service.http.deps import ContextDep, LedgerDep, PrincipalDep
+from service.http.problems import PROBLEM_RESPONSES
+from service.http.responses import versioned, written
+from service.http.schemas import (
+    CreditNoteIn,
+    CreditNoteOut,
+    InvoiceOut,
+    MoneyOut,
+    PaymentIn,
+    VoidIn,
+    money_in,
+)
+from service.ledger import Ledger
+from service.tokens import Principal
+
+router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
+
+
+def invoice_for(ledger: Ledger, principal: Principal, invoice_id: UUID, level: Access) -> Invoice:
+    invoice = ledger.invoice(invoice_id)
+    account_for(ledger, principal, invoice.account_id, level, f"invoice {invoice_id}")
+    return invoice
+
+
+@router.get(
+    "/v1/accounts/{account_id}/invoices",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="The account's invoices",
+)
+def list_invoices(account_id: UUID, ledger: LedgerDep, principal: PrincipalDep) -> list[InvoiceOut]:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    return [InvoiceOut.of(i) for i in ledger.invoices_of(account_id)]
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="An invoice",
+)
+def get_invoice(
+    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+) -> InvoiceOut:
+    invoice = invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    versioned(response, invoice.version)
+    return InvoiceOut.of(invoice)
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Pay the balance or part of it",
+)
+def pay_invoice(
+    invoice_id: UUID,
+    body: PaymentIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> InvoiceOut:
+    invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
+    amount = money_in(body.amount, invoice.currency) if body.amount else invoice.balance
+    if not amount.is_positive:
+        raise InvalidValue("nothing is due on this invoice")
+    receipt = ledger.record_payment(ctx, invoice_id, amount, body.payment_method)
+    written(response, receipt, ledger)
+    return InvoiceOut.of(ledger.invoice(invoice_id, receipt.version))
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/void",
+    openapi_extra=access_extra(Access.STAFF),
+    summary="Void an unpaid invoice (staff, with a reason)",
+)
+def void_invoice(
+    invoice_id: UUID,
+    body: VoidIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> InvoiceOut:
+    invoice_for(ledger, principal, invoice_id, Access.STAFF)
+    receipt = ledger.void_invoice(replace(ctx, reason=body.reason), invoice_id)
+    written(response, receipt, ledger)
+    return InvoiceOut.of(ledger.invoice(invoice_id, receipt.version))
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/credit-notes",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.STAFF),
+    summary="Credit part of an invoice (staff, with a reason); beyond the balance it is a refund",
+)
+def issue_credit_note(
+    invoice_id: UUID,
+    body: CreditNoteIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> CreditNoteOut:
+    invoice = invoice_for(ledger, principal, invoice_id, Access.STAFF)
+    receipt = ledger.issue_credit_note(
+        replace(ctx, reason=body.reason), invoice_id, money_in(body.amount, invoice.currency)
+    )
+    written(response, receipt, ledger)
+    after = ledger.invoice(invoice_id, receipt.version)
+    refund = receipt.refund if receipt.refund is not None else after.paid - after.paid
+    return CreditNoteOut(invoice=InvoiceOut.of(after), refund=MoneyOut.of(refund))

@@ -1,0 +1,177 @@
+"""ASGI middleware: request ids and the one-line request log, and the body guard.
+
+Both are plain ASGI so that they see every response, including the ones FastAPI's
+exception handlers produce, and so that the body guard can refuse a body before any
+of it is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.http.problems import PROBLEM_JSON
+
+MAX_BODY_BYTES = 64 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+log = structlog.get_logger("subledger.http")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestLog:
+    """Give each request an id (X-Request-ID, or a new one), echo it, and log one line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = _header(scope, b"x-request-id")
+        request_id = offered if offered and _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            route = scope.get("route")
+            log.info(
+                "request",
+                request_id=request_id,
+                method=scope["method"],
+                route=getattr(route, "path", scope["path"]),
+                status=status,
+                actor=principal.actor_id if principal else None,
+                role=principal.role.value if principal else None,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+
+
+async def _refuse(send: Send, status: int, code: str, title: str, detail: str, path: str) -> None:
+    body = json.dumps(
+        {
+            "type": f"/problems/{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": path,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyGuard:
+    """Refuse bodies over MAX_BODY_BYTES (413) and bodies that are not JSON (415)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await _refuse(
+                send,
+                413,
+                "body-too-large",
+                "Content Too Large",
+                f"the body exceeds {self.limit} bytes",
+                path,
+            )
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _refuse(
+                    send,
+                    413,
+                    "body-too-large",
+                    "Content Too Large",
+                    f"the body exceeds {self.limit} bytes",
+                    path,
+                )
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if body and content_type not in _JSON_TYPES:
+            await _refuse(
+                send,
+                415,
+                "unsupported-media-type",
+                "Unsupported Media Type",
+                "send the body as application/json",
+                path,
+            )
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def configure_logging() -> None:
+    """structlog as one JSON object per line on stdout."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,530 @@
+"""Request and response bodies, declared once (pydantic), and their mapping to the domain.
+
+Amounts travel as decimal strings ("12.50"), never as JSON numbers, so no float ever
+touches money.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain import catalog
+from domain.account import Account, BillingDetails, Contact, ContactRole, User
+from domain.catalog import Edition, ProductKind
+from domain.invoice import Invoice, InvoiceLine
+from domain.license import License
+from domain.money import Money
+from domain.period import BillingPeriod
+from domain.subscription import Line, Subscription
+from domain.support_case import SupportCase
+from service.tokens import ApiToken, Role
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)]
+Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Quantity = Annotated[int, Field(ge=1, le=100_000)]
+Months = Annotated[int, Field(ge=1, le=60)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- money ------------------------------------------------------------------------------
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(examples=["1500.00"])
+    currency: str = Field(examples=["USD"])
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyOut:
+        return cls(amount=str(money.rounded().amount), currency=money.currency)
+
+
+# -- accounts ---------------------------------------------------------------------------
+
+
+class BillingDetailsIn(Body):
+    legal_name: Text
+    address_line1: Text
+    address_line2: Annotated[str, StringConstraints(max_length=200)] = ""
+    city: Text
+    postal_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
+    ]
+    region: Annotated[str, StringConstraints(max_length=100)] = ""
+    country: Country
+    tax_id: Annotated[str, StringConstraints(max_length=50)] = ""
+    invoice_email: Email
+
+    def to_domain(self) -> BillingDetails:
+        return BillingDetails(**self.model_dump())
+
+
+class BillingDetailsPatch(Body):
+    legal_name: Text | None = None
+    address_line1: Text | None = None
+    address_line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Text | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: Country | None = None
+    tax_id: Annotated[str, StringConstraints(max_length=50)] | None = None
+    invoice_email: Email | None = None
+
+    def merged(self, current: BillingDetails) -> BillingDetails:
+        return dataclasses.replace(current, **self.model_dump(exclude_none=True))
+
+
+class BillingDetailsOut(BaseModel):
+    legal_name: str
+    address_line1: str
+    address_line2: str
+    city: str
+    postal_code: str
+    region: str
+    country: str
+    tax_id: str
+    invoice_email: str
+
+    @classmethod
+    def of(cls, billing: BillingDetails) -> BillingDetailsOut:
+        return cls(**{name: getattr(billing, name) for name in cls.model_fields})
+
+
+class UserIn(Body):
+    user_id: UserId
+    name: Text
+    email: Email
+
+    def to_domain(self, administrator: bool = False) -> User:
+        return User(self.user_id, self.name, self.email, administrator)
+
+
+class AccountIn(Body):
+    name: Text
+    edition: Edition
+    currency: Currency
+    billing_details: BillingDetailsIn
+    administrator: UserIn
+
+
+class PaymentMethodIn(Body):
+    reference: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)
+    ] = Field(description="The payment provider's token, e.g. pm_card_visa; never a card number.")
+
+
+class ContactIn(Body):
+    role: ContactRole
+    name: Text
+    email: Email
+    phone: Annotated[str, StringConstraints(max_length=40)] = ""
+
+    def to_domain(self) -> Contact:
+        return Contact(self.role, self.name, self.email, self.phone)
+
+
+class ContactPatch(Body):
+    role: ContactRole | None = None
+    name: Text | None = None
+    email: Email | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+    def merged(self, current: Contact) -> Contact:
+        return dataclasses.replace(current, **self.model_dump(exclude_none=True))
+
+
+class ContactOut(BaseModel):
+    id: str
+    role: ContactRole
+    name: str
+    email: str
+    phone: str
+
+
+class UserOut(BaseModel):
+    user_id: str
+    name: str
+    email: str
+    administrator: bool
+    manage_billing: bool
+    identity_license: bool
+
+
+class IdentityLicensesOut(BaseModel):
+    used: int
+    limit: int
+
+
+class AccountOut(BaseModel):
+    id: UUID
+    version: int
+    name: str
+    edition: Edition
+    currency: str
+    billing_details: BillingDetailsOut
+    payment_method: str | None
+    contacts: list[ContactOut]
+    users: list[UserOut]
+    identity_licenses: IdentityLicensesOut
+    upgrade_requested: Edition | None
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(
+            id=account.id,
+            version=account.version,
+            name=account.name,
+            edition=account.edition,
+            currency=account.currency,
+            billing_details=BillingDetailsOut.of(account.billing),
+            payment_method=account.payment_method,
+            contacts=[
+                ContactOut(id=cid, role=c.role, name=c.name, email=c.email, phone=c.phone)
+                for cid, c in account.contacts.items()
+            ],
+            users=[
+                UserOut(
+                    user_id=u.user_id,
+                    name=u.name,
+                    email=u.email,
+                    administrator=u.administrator,
+                    manage_billing=account.has_manage_billing(u.user_id),
+                    identity_license=u.user_id in account.identity_licenses,
+                )
+                for u in account.users.values()
+            ],
+            identity_licenses=IdentityLicensesOut(
+                used=len(account.identity_licenses), limit=catalog.FREE_IDENTITY_LICENSES
+            ),
+            upgrade_requested=account.upgrade_requested,
+        )
+
+
+class IdentityLicenseIn(Body):
+    user_id: UserId
+
+
+class UpgradeRequestIn(Body):
+    edition: Edition
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class EditionChangeIn(Body):
+    edition: Edition
+    reason: Reason
+
+
+class SupportCaseIn(Body):
+    subject: Text
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+    ]
+
+
+class SupportCaseOut(BaseModel):
+    id: UUID
+    account_id: UUID
+    subject: str
+    description: str
+    opened_by: str
+
+    @classmethod
+    def of(cls, case: SupportCase) -> SupportCaseOut:
+        return cls(
+            id=case.id,
+            account_id=case.account_id,
+            subject=case.subject,
+            description=case.description,
+            opened_by=case.opened_by,
+        )
+
+
+# -- contracts --------------------------------------------------------------------------
+
+
+class LineIn(Body):
+    product_code: Code
+    quantity: Quantity
+
+
+class SubscriptionIn(Body):
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=20)]
+    term_months: Months = 12
+    billing_period: BillingPeriod = BillingPeriod.ANNUAL
+    auto_renew: bool = True
+
+
+class LicensesIn(Body):
+    product_code: Code
+    quantity: Quantity
+    effective: date | None = Field(
+        None, description="Defaults to today; a past date needs a reason"
+    )
+    reason: Reason | None = None
+
+
+class RenewalIn(Body):
+    term_months: Months = 12
+    quantities: dict[Code, Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
+        None, description="Quantity per product for the next term; 0 drops it. Default: as now."
+    )
+
+
+class CancellationIn(Body):
+    reason: Reason
+    effective: date | None = None
+
+
+class LineOut(BaseModel):
+    line_id: str
+    product_code: str
+    product_name: str
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut
+
+    @classmethod
+    def of(cls, line: Line) -> LineOut:
+        return cls(
+            line_id=line.line_id,
+            product_code=line.product_code,
+            product_name=catalog.product(line.product_code).name,
+            quantity=line.quantity,
+            unit_price=MoneyOut.of(line.unit_price),
+            amount=MoneyOut.of(line.amount),
+        )
+
+
+class RenewalOut(BaseModel):
+    starts_on: date
+    term_months: int
+    lines: list[LineOut]
+
+
+class SubscriptionOut(BaseModel):
+    id: UUID
+    version: int
+    account_id: UUID
+    status: Literal["active", "cancelled", "expired"]
+    currency: str
+    billing_period: BillingPeriod
+    term_start: date
+    term_end: date
+    lines: list[LineOut]
+    period_amount: MoneyOut
+    renewal: RenewalOut | None
+    ended_on: date | None
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionOut:
+        return cls(
+            id=sub.id,
+            version=sub.version,
+            account_id=sub.account_id,
+            status=sub.status.value,
+            currency=sub.currency,
+            billing_period=sub.billing_period,
+            term_start=sub.term.start,
+            term_end=sub.term.end,
+            lines=[LineOut.of(line) for line in sub.lines.values()],
+            period_amount=MoneyOut.of(sub.period_amount),
+            renewal=None
+            if sub.renewal is None
+            else RenewalOut(
+                starts_on=sub.term.end,
+                term_months=sub.renewal.term_months,
+                lines=[LineOut.of(line) for line in sub.renewal.lines],
+            ),
+            ended_on=sub.ended_on,
+        )
+
+
+class SubscriptionChangeOut(BaseModel):
+    subscription: SubscriptionOut
+    invoice_id: UUID | None = Field(None, description="The invoice this change issued, if any")
+
+
+class LicenseOut(BaseModel):
+    product_code: str
+    held: int
+    assigned: list[str]
+    available: int
+
+    @classmethod
+    def of(cls, lic: License) -> LicenseOut:
+        return cls(
+            product_code=lic.product_code,
+            held=lic.held,
+            assigned=list(lic.assigned),
+            available=lic.available,
+        )
+
+
+# -- invoices ---------------------------------------------------------------------------
+
+
+class PaymentIn(Body):
+    amount: Amount | None = Field(None, description="Decimal string; default: the whole balance")
+    payment_method: Annotated[str, StringConstraints(min_length=3, max_length=100)] | None = Field(
+        None, description="A provider token; default: the account's payment method"
+    )
+
+
+class VoidIn(Body):
+    reason: Reason
+
+
+class CreditNoteIn(Body):
+    amount: Amount
+    reason: Reason
+
+
+class InvoiceLineOut(BaseModel):
+    description: str
+    product_code: str
+    quantity: int
+    unit_price: MoneyOut
+    period_start: date
+    period_end: date
+    amount: MoneyOut
+    tax_rate: str
+    tax: MoneyOut
+
+    @classmethod
+    def of(cls, line: InvoiceLine) -> InvoiceLineOut:
+        return cls(
+            description=line.description,
+            product_code=line.product_code,
+            quantity=line.quantity,
+            unit_price=MoneyOut.of(line.unit_price),
+            period_start=line.period_start,
+            period_end=line.period_end,
+            amount=MoneyOut.of(line.amount),
+            tax_rate=str(line.tax_rate),
+            tax=MoneyOut.of(line.tax),
+        )
+
+
+class InvoiceOut(BaseModel):
+    id: UUID
+    version: int
+    number: str
+    account_id: UUID
+    subscription_id: UUID | None
+    status: Literal["open", "paid", "void"]
+    currency: str
+    issued_on: date
+    due_on: date
+    lines: list[InvoiceLineOut]
+    subtotal: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+    paid: MoneyOut
+    credited: MoneyOut
+    balance: MoneyOut
+    paid_on: date | None
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls(
+            id=invoice.id,
+            version=invoice.version,
+            number=invoice.number,
+            account_id=invoice.account_id,
+            subscription_id=invoice.subscription_id,
+            status=invoice.status.value,
+            currency=invoice.currency,
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            lines=[InvoiceLineOut.of(line) for line in invoice.lines],
+            subtotal=MoneyOut.of(invoice.subtotal),
+            tax=MoneyOut.of(invoice.tax),
+            total=MoneyOut.of(invoice.total),
+            paid=MoneyOut.of(invoice.paid),
+            credited=MoneyOut.of(invoice.credited),
+            balance=MoneyOut.of(invoice.balance),
+            paid_on=invoice.paid_on,
+        )
+
+
+class CreditNoteOut(BaseModel):
+    invoice: InvoiceOut
+    refund: MoneyOut
+
+
+def money_in(amount: str, currency: str) -> Money:
+    return Money(Decimal(amount), currency)
+
+
+# -- catalog ----------------------------------------------------------------------------
+
+
+class PriceOut(BaseModel):
+    edition: Edition
+    billing_period: BillingPeriod
+    unit_price: MoneyOut
+
+
+class ProductOut(BaseModel):
+    code: str
+    name: str
+    kind: ProductKind
+    unit: str
+    per_seat: bool
+    editions: list[Edition]
+    prices: list[PriceOut]
+
+
+class CatalogOut(BaseModel):
+    prices_on: date
+    editions: list[Edition]
+    products: list[ProductOut]
+    free_identity_licenses: int
+
+
+# -- tokens -----------------------------------------------------------------------------
+
+
+class TokenIn(Body):
+    role: Role
+    account_id: UUID | None = None
+    user_id: UserId | None = None
+    label: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class TokenOut(BaseModel):
+    id: UUID
+    role: Role
+    account_id: UUID | None
+    user_id: str | None
+    label: str
+    revoked: bool
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls(
+            id=token.id,
+            role=token.role,
+            account_id=token.account_id,
+            user_id=token.user_id,
+            label=token.label,
+            revoked=token.revoked,
+        )
+
+
+class TokenIssuedOut(TokenOut):
+    token: str = Field(description="The bearer token; shown only in this response")

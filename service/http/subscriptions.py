@@ -1,0 +1,259 @@
+"""Contracts: buying products, adding licenses, renewals, seats."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from domain.invoice import Invoice
+from domain.subscription import Subscription
+from service.http.access import Access, access_extra, account_for
+from service.http.deps import ContextDep, LedgerDep, PrincipalDep
+from service.http.problems import PROBLEM_RESPONSES
+from service.http.responses import versioned, written
+from service.http.schemas import (
+    CancellationIn,
+    LicenseOut,
+    LicensesIn,
+    RenewalIn,
+    SubscriptionChangeOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from service.ledger import Ledger, Receipt
+from service.tokens import Principal
+
+router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
+
+
+def subscription_for(
+    ledger: Ledger, principal: Principal, subscription_id: UUID, level: Access
+) -> Subscription:
+    """The subscription, if visible to the principal at ``level`` (else 404 / 403)."""
+    sub = ledger.subscription(subscription_id)
+    account_for(ledger, principal, sub.account_id, level, f"subscription {subscription_id}")
+    return sub
+
+
+def _change_out(ledger: Ledger, receipt: Receipt, response: Response) -> SubscriptionChangeOut:
+    written(response, receipt, ledger)
+    invoice_id = next(
+        (i for i in receipt.created if isinstance(ledger.repository.get(i), Invoice)), None
+    )
+    return SubscriptionChangeOut(
+        subscription=SubscriptionOut.of(ledger.subscription(receipt.aggregate_id, receipt.version)),
+        invoice_id=invoice_id,
+    )
+
+
+@router.get(
+    "/v1/accounts/{account_id}/subscriptions",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="The account's contracts",
+)
+def list_subscriptions(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep
+) -> list[SubscriptionOut]:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    return [SubscriptionOut.of(s) for s in ledger.subscriptions_of(account_id)]
+
+
+@router.post(
+    "/v1/accounts/{account_id}/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Buy products: a new contract, invoiced for its first period",
+)
+def start_subscription(
+    account_id: UUID,
+    body: SubscriptionIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    quantities: dict[str, int] = {}
+    for line in body.lines:
+        quantities[line.product_code] = quantities.get(line.product_code, 0) + line.quantity
+    receipt = ledger.start_subscription(
+        ctx,
+        account_id,
+        quantities,
+        term_months=body.term_months,
+        billing_period=body.billing_period,
+        auto_renew=body.auto_renew,
+    )
+    response.headers["Location"] = f"/v1/subscriptions/{receipt.aggregate_id}"
+    return _change_out(ledger, receipt, response)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="A contract",
+)
+def get_subscription(
+    subscription_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+) -> SubscriptionOut:
+    sub = subscription_for(ledger, principal, subscription_id, Access.ACCOUNT_READ)
+    versioned(response, sub.version)
+    return SubscriptionOut.of(sub)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/licenses",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add licenses to a line: prorated to the period end and invoiced at once",
+)
+def add_licenses(
+    subscription_id: UUID,
+    body: LicensesIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    receipt = ledger.add_licenses(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+    return _change_out(ledger, receipt, response)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/products",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add a product or add-on: prorated to the period end and invoiced at once",
+)
+def add_product(
+    subscription_id: UUID,
+    body: LicensesIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    receipt = ledger.add_product(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+    return _change_out(ledger, receipt, response)
+
+
+@router.put(
+    "/v1/subscriptions/{subscription_id}/renewal",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Schedule the next renewal, or change the scheduled one",
+)
+def schedule_renewal(
+    subscription_id: UUID,
+    body: RenewalIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    receipt = ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.delete(
+    "/v1/subscriptions/{subscription_id}/renewal",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Cancel the next renewal: the contract ends at its term end",
+)
+def cancel_renewal(
+    subscription_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    receipt = ledger.cancel_renewal(ctx, subscription_id)
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/cancellation",
+    openapi_extra=access_extra(Access.STAFF),
+    summary="End a contract early (staff, with a reason)",
+)
+def cancel_subscription(
+    subscription_id: UUID,
+    body: CancellationIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.STAFF)
+    receipt = ledger.cancel_subscription(
+        replace(ctx, reason=body.reason), subscription_id, body.effective
+    )
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.get(
+    "/v1/accounts/{account_id}/licenses",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="Seats held and assigned per product",
+)
+def list_licenses(account_id: UUID, ledger: LedgerDep, principal: PrincipalDep) -> list[LicenseOut]:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    return [LicenseOut.of(lic) for lic in ledger.licenses_of(account_id)]
+
+
+@router.put(
+    "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Assign a seat to a user",
+)
+def assign_seat(
+    account_id: UUID,
+    product_code: str,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> LicenseOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.assign_seat(ctx, account_id, product_code, user_id)
+    written(response, receipt, ledger)
+    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))
+
+
+@router.delete(
+    "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Take a seat back from a user",
+)
+def unassign_seat(
+    account_id: UUID,
+    product_code: str,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> LicenseOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.unassign_seat(ctx, account_id, product_code, user_id)
+    written(response, receipt, ledger)
+    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))
