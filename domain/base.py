@@ -7,6 +7,7 @@ controllable clock can write a year of history that is then queryable as of any 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -16,11 +17,23 @@ from domain.cause import Cause, Provenance
 
 A = TypeVar("A", bound="LedgerAggregate")
 
+# The fields that carry an event's effective time, by the name each event gives it:
+# the day a change applies, a term's first day, an invoice's due date.
+EFFECTIVE_FIELDS = ("effective_at", "term_start", "due_on")
+
 
 class LedgerAggregate(Aggregate):
     class Event(Aggregate.Event):
         class_version: ClassVar[int] = 1
         meta: Provenance
+
+        def effective(self) -> date | None:
+            """The business date the event takes effect, where it carries one."""
+            for name in EFFECTIVE_FIELDS:
+                value = getattr(self, name, None)
+                if isinstance(value, date):
+                    return value
+            return None
 
     class Created(Event, Aggregate.Created):
         class_version: ClassVar[int] = 1

@@ -13,16 +13,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 from eventsourcing.utils import get_topic
 
 from adapters.clock import SystemClock
 from adapters.log_position import position_of
 from adapters.transcoding import TupleRestoringMapper, register_domain_transcodings
+from adapters.wakeup import Pulse
 from domain import catalog
 from domain.account import Account, BillingDetails, Contact, User
 from domain.base import LedgerAggregate
@@ -66,7 +67,13 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.saved = Pulse()
         super().__init__(env=env)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        self.saved.pulse()  # wakes an in-process projection runner
+        return recordings
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(self.construct_transcoder(), TupleRestoringMapper)

@@ -1,0 +1,168 @@
+"""The audit trail: one row per event of the global log, with who, when and why.
+
+It is also the ledger's index of recorded time: (aggregate, version, recorded_at) lets a
+point-in-time read find the last version of an aggregate recorded at or before an
+instant without scanning its events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from domain.account import Account
+from projections.event_json import event_data, event_type
+from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.store import Sql
+
+TABLE = "audit_events"
+
+
+def recorded(moment: datetime) -> str:
+    """Recorded time as sortable text: UTC, microseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def account_of(aggregate: Any) -> UUID | None:
+    if isinstance(aggregate, Account):
+        return aggregate.id
+    account_id = getattr(aggregate, "account_id", None)
+    return account_id if isinstance(account_id, UUID) else None
+
+
+class AuditTrail:
+    name = "audit_trail"
+    version = 1
+    tables: tuple[str, ...] = (TABLE,)
+
+    def __init__(self, load: LoadAggregate) -> None:
+        self.folder = AggregateFolder(load)
+
+    def create(self, sql: Sql) -> None:
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+                position BIGINT PRIMARY KEY,
+                recorded_at TEXT NOT NULL,
+                effective_on TEXT,
+                aggregate_type TEXT NOT NULL,
+                aggregate_id TEXT NOT NULL,
+                aggregate_version INTEGER NOT NULL,
+                account_id TEXT,
+                event_type TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                role TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                correlation_id TEXT NOT NULL,
+                reason TEXT,
+                payload TEXT NOT NULL
+            )"""
+        )
+        for name, columns in {
+            "account": "account_id, position",
+            "aggregate": "aggregate_id, aggregate_version",
+            "type": "event_type, position",
+            "actor": "actor, position",
+            "recorded": "recorded_at",
+        }.items():
+            sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} ({columns})")
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        event = logged.event
+        aggregate = self.folder.after(event)
+        effective = event.effective()
+        account_id = account_of(aggregate)
+        sql.execute(
+            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                logged.position,
+                recorded(event.timestamp),
+                effective.isoformat() if effective else None,
+                type(aggregate).__name__,
+                str(event.originator_id),
+                event.originator_version,
+                str(account_id) if account_id else None,
+                event_type(event),
+                event.meta.actor_id,
+                event.meta.actor_role,
+                event.meta.request_id,
+                event.meta.correlation_id,
+                event.meta.reason,
+                json.dumps(event_data(event), sort_keys=True),
+            ),
+        )
+
+    def forget(self) -> None:
+        self.folder.forget()
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    account_id: UUID | None = None
+    aggregate_id: UUID | None = None
+    actor: str | None = None
+    event_type: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None  # exclusive
+    after: int = 0  # the cursor: rows with a greater position
+
+
+COLUMNS = (
+    "position",
+    "recorded_at",
+    "effective_on",
+    "aggregate_type",
+    "aggregate_id",
+    "aggregate_version",
+    "account_id",
+    "event_type",
+    "actor",
+    "role",
+    "request_id",
+    "correlation_id",
+    "reason",
+    "payload",
+)
+
+
+def audit_rows(sql: Sql, where: AuditFilter, limit: int) -> list[dict[str, Any]]:
+    """Rows matching ``where``, in log order, after its cursor; payload parsed."""
+    clauses: list[str] = ["position > ?"]
+    params: list[object] = [where.after]
+    for column, value in (
+        ("account_id", where.account_id),
+        ("aggregate_id", where.aggregate_id),
+        ("actor", where.actor),
+        ("event_type", where.event_type),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(str(value))
+    if where.recorded_from is not None:
+        clauses.append("recorded_at >= ?")
+        params.append(recorded(where.recorded_from))
+    if where.recorded_to is not None:
+        clauses.append("recorded_at < ?")
+        params.append(recorded(where.recorded_to))
+    rows = sql.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE {' AND '.join(clauses)} "
+        "ORDER BY position LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    found = []
+    for row in rows:
+        item = dict(zip(COLUMNS, row, strict=True))
+        item["payload"] = json.loads(item["payload"])
+        found.append(item)
+    return found
+
+
+def version_as_of(sql: Sql, aggregate_id: UUID, as_of: datetime) -> int | None:
+    """The aggregate's last version recorded at or before ``as_of`` (None: not yet born)."""
+    value = sql.scalar(
+        f"SELECT MAX(aggregate_version) FROM {TABLE} WHERE aggregate_id = ? AND recorded_at <= ?",
+        (str(aggregate_id), recorded(as_of)),
+    )
+    return None if value is None else int(value)

@@ -1,0 +1,77 @@
+"""What a projection is: tables of its own, built from the global log one event at a time.
+
+Most read models want the state of the aggregate an event belongs to, not the event
+alone. ``AggregateProjection`` folds each event onto the aggregate's previous state with
+the domain's own ``mutate`` (so a read model can never disagree with a replay), keeping
+recently seen aggregates in memory and loading any other from the event store at the
+version just before the event.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.base import LedgerAggregate
+from projections.store import Sql
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event with its position in the global log."""
+
+    position: int
+    event: LedgerAggregate.Event
+
+
+# Loads an aggregate as it was at a version (None if it did not exist yet).
+LoadAggregate = Callable[[UUID, int], Aggregate | None]
+
+
+class Projection(Protocol):
+    name: str
+    # Bumped when the tables change shape: a projection at another version is rebuilt.
+    version: int
+    tables: tuple[str, ...]
+
+    def create(self, sql: Sql) -> None:
+        """Create the tables (IF NOT EXISTS)."""
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        """Fold one event into the tables, inside the runner's transaction."""
+
+    def forget(self) -> None:
+        """Drop any in-memory state (after a failed transaction or a rebuild)."""
+
+
+class AggregateFolder:
+    """The state of each aggregate after each event, from a bounded cache or the store."""
+
+    def __init__(self, load: LoadAggregate, capacity: int = 20_000) -> None:
+        self._load = load
+        self._capacity = capacity
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def after(self, event: LedgerAggregate.Event) -> Any:
+        aggregate_id = event.originator_id
+        previous: Aggregate | None = self._cache.pop(aggregate_id, None)
+        if previous is None or previous.version != event.originator_version - 1:
+            previous = (
+                self._load(aggregate_id, event.originator_version - 1)
+                if event.originator_version > 1
+                else None
+            )
+        aggregate = event.mutate(previous)
+        assert aggregate is not None
+        self._cache[aggregate_id] = aggregate
+        if len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return aggregate
+
+    def forget(self) -> None:
+        self._cache.clear()

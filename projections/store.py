@@ -1,0 +1,165 @@
+"""The read store: where projections keep their tables and their positions.
+
+Projections write plain SQL that both SQLite and PostgreSQL accept, with ``?``
+placeholders (turned into ``%s`` for psycopg). Amounts are stored as integers of minor
+units with their currency, so sums in SQL stay exact on both databases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, Protocol
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+Dialect = Literal["sqlite", "postgres"]
+
+# Errors after which the connection is dropped and made again.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,  # the event store's, as the library raises them
+    InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Sql:
+    """A cursor that speaks ``?`` placeholders on either database."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Sql:
+        if self.dialect == "postgres":
+            statement = statement.replace("%", "%%").replace("?", "%s")
+        self._cursor.execute(statement, tuple(params))
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(statement, params).fetchone()
+        return None if row is None else row[0]
+
+
+class ReadStore:
+    """One connection to the read store, made again after it fails."""
+
+    def __init__(self, connect: Callable[[], Any], dialect: Dialect) -> None:
+        self._connect = connect
+        self.dialect: Dialect = dialect
+        self._connection: Any = None
+
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Sql]:
+        """A transaction: committed if the block succeeds, rolled back if it raises."""
+        connection = self.connection
+        try:
+            if self.dialect == "sqlite":
+                connection.execute("BEGIN IMMEDIATE")
+            cursor = connection.cursor()
+            yield Sql(cursor, self.dialect)
+            connection.commit()
+        except CONNECTION_ERRORS:
+            self.reset()
+            raise
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        try:
+            self.connection.rollback()
+        except CONNECTION_ERRORS:
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget the connection (it failed); the next transaction makes a new one."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        self.reset()
+
+
+def sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=30000")
+        return connection
+
+    return connect
+
+
+def postgres_connector(conninfo: str, schema: str) -> Callable[[], psycopg.Connection[Any]]:
+    def connect() -> psycopg.Connection[Any]:
+        connection = psycopg.connect(conninfo, options=f"-c search_path={schema}")
+        return connection
+
+    return connect
+
+
+class ReaderPool:
+    """Connections for queries from many threads (the runner keeps its own)."""
+
+    def __init__(self, connect: Callable[[], Any], dialect: Dialect, pool: Any = None) -> None:
+        self._connect = connect
+        self.dialect: Dialect = dialect
+        self._pool = pool  # a psycopg_pool.ConnectionPool for PostgreSQL
+
+    @contextmanager
+    def transaction(self) -> Iterator[Sql]:
+        if self._pool is not None:
+            with self._pool.connection() as connection, connection.transaction():
+                yield Sql(connection.cursor(), self.dialect)
+            return
+        connection = self._connect()
+        try:
+            yield Sql(connection.cursor(), self.dialect)
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+def postgres_reader_pool(conninfo: str, schema: str, size: int = 4) -> ReaderPool:
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(
+        conninfo,
+        kwargs={"options": f"-c search_path={schema}"},
+        min_size=1,
+        max_size=size,
+        open=True,
+        check=ConnectionPool.check_connection,
+    )
+    return ReaderPool(postgres_connector(conninfo, schema), "postgres", pool)

@@ -1,0 +1,173 @@
+"""The read side, wired: projections, their runner, and queries that wait for them.
+
+One runner per store applies the log to every projection (a lock elects it among
+processes); any process can query the read models, and a query that names a log
+position waits, bounded, until the projections have reached it (read your writes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from adapters.runner_lock import RunnerLock
+from adapters.store import StoreSettings
+from adapters.wakeup import PostgresWakeup
+from domain.base import LedgerAggregate
+from projections.audit_trail import AuditTrail
+from projections.projection import LoggedEvent, Projection
+from projections.runner import ProjectionRunner, Wait, positions
+from projections.store import (
+    ReaderPool,
+    ReadStore,
+    postgres_connector,
+    postgres_reader_pool,
+    sqlite_connector,
+)
+from service.ledger import Ledger
+
+log = logging.getLogger("subledger.read_side")
+
+
+class LockLost(Exception):
+    pass
+
+
+class ProjectionsBehind(Exception):
+    """The read models have not reached the asked position within the bound."""
+
+    def __init__(self, position: int, reached: int) -> None:
+        super().__init__(f"the read models are at position {reached}, not yet {position}")
+        self.position = position
+        self.reached = reached
+
+
+def build_projections(ledger: Ledger) -> list[Projection]:
+    def load(aggregate_id: UUID, version: int) -> Aggregate | None:
+        try:
+            aggregate: Aggregate = ledger.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        return aggregate
+
+    return [AuditTrail(load)]
+
+
+class ReadSide:
+    def __init__(self, settings: StoreSettings, ledger: Ledger) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.projections = build_projections(ledger)
+        if settings.postgres is not None:
+            pg = settings.postgres
+            connect = postgres_connector(pg.conninfo(), pg.schema)
+            self.store = ReadStore(connect, "postgres")
+            self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
+        else:
+            assert settings.sqlite_path is not None
+            sqlite_connect = sqlite_connector(settings.sqlite_path)
+            self.store = ReadStore(sqlite_connect, "sqlite")
+            self.readers = ReaderPool(sqlite_connect, "sqlite")
+        self.runner = ProjectionRunner(
+            self.store, self.read_log, ledger.head_position, self.projections
+        )
+        self.names = [p.name for p in self.projections]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.running_here = False
+
+    def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
+        notifications = self.ledger.recorder.select_notifications(after + 1, limit)
+        logged = []
+        for notification in notifications:
+            event = self.ledger.mapper.to_domain_event(notification)
+            assert isinstance(event, LedgerAggregate.Event)
+            logged.append(LoggedEvent(notification.id, event))
+        return logged
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(f"no projection {name!r}; there are: {', '.join(self.names)}")
+
+    # -- running ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the projections in a background thread of this process (if elected)."""
+        self._thread = threading.Thread(target=self.run, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def run(self, poll: float = 1.0) -> None:
+        """Wait to be the one runner for this store, then keep the projections current."""
+        lock = RunnerLock(self.settings)
+        while not self._stop.is_set():
+            try:
+                elected = lock.try_acquire()
+            except Exception as error:
+                log.warning("cannot take the projection lock yet: %s", error)
+                elected = False
+            if not elected:
+                self._stop.wait(2.0)
+                continue
+            self.running_here = True
+            try:
+                self.runner.run(self._stop, self._waiter(lock), poll=poll)
+            except LockLost:
+                log.warning("lost the projection lock; waiting to be elected again")
+            finally:
+                self.running_here = False
+                lock.release()
+
+    def _waiter(self, lock: RunnerLock) -> Wait:
+        local = self.ledger.saved
+        if self.settings.postgres is not None:
+            channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
+            wakeup = PostgresWakeup(self.settings, channel, local)
+        else:
+            wakeup = None
+
+        def wait(timeout: float) -> None:
+            if not lock.still_held():
+                raise LockLost()
+            if wakeup is not None:
+                wakeup.wait(timeout)
+            else:
+                local.wait(timeout)
+
+        return wait
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.ledger.saved.pulse()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.store.close()
+        self.readers.close()
+
+    # -- reading ----------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.readers.transaction() as sql:
+            return positions(sql, self.names)
+
+    def lag(self) -> dict[str, int]:
+        head = self.ledger.head_position()
+        return {name: max(head - at, 0) for name, at in self.positions().items()}
+
+    def wait_for(self, position: int, timeout: float = 2.0) -> None:
+        """Return once every projection has reached ``position``; else ProjectionsBehind."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reached = min(self.positions().values(), default=0)
+            if reached >= position:
+                return
+            if time.monotonic() >= deadline:
+                raise ProjectionsBehind(position, reached)
+            time.sleep(0.02)
