@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from uuid import UUID
 
+from adapters.runner_lock import RunnerLock
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
 from domain.errors import DomainError
+from projections.runner import ProjectionRunner
 from service.bootstrap import bootstrap
 from service.context import CommandContext
 from service.demo import load_demo
 from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
 from service.ledger import Ledger
+from service.progress import ProgressBar
+from service.read_side import ReadSide
 from service.tokens import Role, Tokens
 
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
@@ -39,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the demo history into an empty store first, and print the demo tokens",
     )
+
+    projections = commands.add_parser("projections", help="run, rebuild and inspect read models")
+    projection_commands = projections.add_subparsers(dest="projections_command", required=True)
+    run = projection_commands.add_parser("run", help="keep the read models current (a worker)")
+    run.add_argument(
+        "--exit-if-running",
+        action="store_true",
+        help="exit at once if another runner holds the lock (default: wait for it)",
+    )
+    rebuild = projection_commands.add_parser("rebuild", help="rebuild one read model from 0")
+    rebuild.add_argument("name")
+    projection_commands.add_parser("status", help="each read model's position and lag")
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -121,6 +139,62 @@ def _tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _projections(args: argparse.Namespace) -> int:
+    settings = _settings()
+    read_side = ReadSide(settings, Ledger(env=settings.eventsourcing_env()))
+    try:
+        if args.projections_command == "status":
+            for name, lag in read_side.lag().items():
+                print(f"{name:20} position {read_side.positions()[name]:>10}  lag {lag}")
+            return 0
+        if args.projections_command == "rebuild":
+            return _rebuild(read_side, args.name)
+        return _run_worker(read_side, args.exit_if_running)
+    finally:
+        read_side.stop()
+
+
+def _rebuild(read_side: ReadSide, name: str) -> int:
+    try:
+        projection = read_side.projection(name)
+    except KeyError as error:
+        print(f"subledger: {error.args[0]}", file=sys.stderr)
+        return 1
+    lock = RunnerLock(read_side.settings)
+    if not lock.try_acquire():
+        print(
+            "subledger: a projection runner is active on this store; stop it, then rebuild",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        runner = ProjectionRunner(
+            read_side.store, read_side.read_log, read_side.ledger.head_position, [projection]
+        )
+        runner.prepare()
+        runner.reset(projection)
+        bar = ProgressBar(f"rebuilding {name}", read_side.ledger.head_position())
+        runner.catch_up(progress=bar.advance)
+        bar.finish()
+    finally:
+        lock.release()
+    return 0
+
+
+def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
+    if exit_if_running:
+        lock = RunnerLock(read_side.settings)
+        if not lock.try_acquire():
+            print("subledger: another projection runner is active on this store", file=sys.stderr)
+            return 1
+        lock.release()
+    print(f"projections: {', '.join(read_side.names)}; waiting to be the runner", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: read_side.stop_soon())
+    with contextlib.suppress(KeyboardInterrupt):
+        read_side.run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -128,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args.if_empty)
         if args.command == "serve":
             return _serve(args.host, args.port, args.workers, args.demo)
+        if args.command == "projections":
+            return _projections(args)
         return _tokens(args)
     except (StoreUnreachable, StoreMisconfigured) as error:
         print(f"subledger: {error}", file=sys.stderr)

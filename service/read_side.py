@@ -78,9 +78,18 @@ class ReadSide:
             self.store, self.read_log, ledger.head_position, self.projections
         )
         self.names = [p.name for p in self.projections]
+        self._prepare()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.running_here = False
+
+    def _prepare(self) -> None:
+        """Create the read models' tables; two processes starting at once may collide once."""
+        try:
+            self.runner.prepare()
+        except Exception:
+            time.sleep(0.5)
+            self.runner.prepare()
 
     def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
         notifications = self.ledger.recorder.select_notifications(after + 1, limit)
@@ -142,6 +151,11 @@ class ReadSide:
                 local.wait(timeout)
 
         return wait
+
+    def stop_soon(self) -> None:
+        """Ask a running ``run()`` to return after its current batch."""
+        self._stop.set()
+        self.ledger.saved.pulse()
 
     def stop(self) -> None:
         self._stop.set()
