@@ -75,6 +75,24 @@ def billing_periods(term: DateRange, period: BillingPeriod) -> list[DateRange]:
         n += 1
 
 
+def billed_share(
+    period: DateRange, billing: BillingPeriod, from_day: date | None = None
+) -> Fraction:
+    """The share of a full billing period's price due for ``period`` from ``from_day``.
+
+    Days left in the period over the days of a *full* period starting the same day: a
+    whole period is 1, and so is the price of a full year for a full year; the short last
+    period of an 18-month term billed annually costs 6 months' worth of days, not a year.
+    """
+    start = period.start if from_day is None else from_day
+    if start not in period:
+        raise DateOutsideTerm(f"{start} is outside the period {period.start} .. {period.end}")
+    # A period that starts on a clamped day (28 Feb, from a term starting 31 Jan) ends on
+    # the term's anniversary (31 Mar), later than a period counted from its own start.
+    full = DateRange(period.start, max(period.end, add_months(period.start, billing.months)))
+    return Fraction((period.end - start).days, full.days)
+
+
 def period_containing(term: DateRange, period: BillingPeriod, day: date) -> DateRange:
     for candidate in billing_periods(term, period):
         if day in candidate:

@@ -32,9 +32,17 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 )"""
 
 
-def position_of(sql: Sql, name: str) -> tuple[int, int] | None:
+def position_of(sql: Sql, name: str, claim: bool = False) -> tuple[int, int] | None:
+    """Where ``name`` has reached; ``claim`` locks its row until the transaction ends.
+
+    A claimed position keeps two runners from applying the same batch: one elected
+    while another has not yet noticed it lost the lock (a dropped lock connection)
+    waits for that batch to commit, then reads the position it left. SQLite needs no
+    row lock: its ``BEGIN IMMEDIATE`` already admits one writer at a time.
+    """
+    lock = " FOR UPDATE" if claim and sql.dialect == "postgres" else ""
     row = sql.execute(
-        "SELECT position, version FROM projection_positions WHERE name = ?", (name,)
+        f"SELECT position, version FROM projection_positions WHERE name = ?{lock}", (name,)
     ).fetchone()
     return None if row is None else (int(row[0]), int(row[1]))
 
@@ -106,7 +114,8 @@ class ProjectionRunner:
         """Apply the next batch to one projection; returns how many events it applied."""
         try:
             with self.store.transaction() as sql:
-                position, version = position_of(sql, projection.name) or (0, projection.version)
+                claimed = position_of(sql, projection.name, claim=True)
+                position, version = claimed or (0, projection.version)
                 batch = self.read_log(position, self.batch_size)
                 for logged in batch:
                     projection.apply(sql, logged)

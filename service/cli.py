@@ -19,6 +19,7 @@ from service.context import CommandContext
 from service.demo import load_demo
 from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
+from service.history import show_history
 from service.ledger import Ledger
 from service.progress import ProgressBar
 from service.read_side import ReadSide
@@ -57,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = projection_commands.add_parser("rebuild", help="rebuild one read model from 0")
     rebuild.add_argument("name")
     projection_commands.add_parser("status", help="each read model's position and lag")
+
+    history = commands.add_parser(
+        "history", help="an account's state and timeline at a point in time (ADR 0004)"
+    )
+    history.add_argument("account_id", type=UUID)
+    history.add_argument(
+        "--as-of", help="recorded time, ISO 8601 (default: now; a bare date means its end, UTC)"
+    )
+    history.add_argument("--effective", help="business date YYYY-MM-DD (default: as-of's day)")
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -204,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args.host, args.port, args.workers, args.demo)
         if args.command == "projections":
             return _projections(args)
+        if args.command == "history":
+            return show_history(args.account_id, args.as_of, args.effective)
         return _tokens(args)
     except (StoreUnreachable, StoreMisconfigured) as error:
         print(f"subledger: {error}", file=sys.stderr)

@@ -9,14 +9,14 @@ checks on the fresh state, so the retry can only succeed if the change is still 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 from eventsourcing.utils import get_topic
 
@@ -30,11 +30,17 @@ from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
-from domain.errors import InvalidValue, NotFound
+from domain.errors import ContractNotActive, InvalidValue, NotFound
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License, license_id
 from domain.money import Money
-from domain.period import BillingPeriod, DateRange, billing_periods, period_containing
+from domain.period import (
+    BillingPeriod,
+    DateRange,
+    billed_share,
+    billing_periods,
+    period_containing,
+)
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
@@ -45,6 +51,8 @@ from service.errors import ConcurrencyConflict, PreconditionFailed
 from service.idempotency import IdempotencyRecord
 
 PAYMENT_TERMS = timedelta(days=30)
+
+log = logging.getLogger("subledger.ledger")
 
 T = TypeVar("T", bound=LedgerAggregate)
 
@@ -64,6 +72,13 @@ class Receipt:
 
 class Ledger(Application[UUID]):
     name = "subledger"
+    # Snapshots keep point-in-time reads of long histories fast (a cache, never the truth).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Account: 50,
+        Subscription: 50,
+        License: 50,
+        Invoice: 50,
+    }
 
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
@@ -74,6 +89,14 @@ class Ledger(Application[UUID]):
         recordings = super().save(*objs, **kwargs)
         self.saved.pulse()  # wakes an in-process projection runner
         return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are a cache written after the events commit: failing to write one must
+        not make a committed command look failed (``_change`` would even retry it)."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            log.exception("could not take a snapshot; reads fold from the events instead")
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(self.construct_transcoder(), TupleRestoringMapper)
@@ -424,7 +447,7 @@ class Ledger(Application[UUID]):
                 line.quantity,
                 line.unit_price,
                 period,
-                Fraction(1),
+                billed_share(period, sub.billing_period),
                 rate,
             )
             for line in sub.lines.values()
@@ -465,6 +488,9 @@ class Ledger(Application[UUID]):
                 raise InvalidValue(
                     f"no billing period of the current term starts on {period_start}"
                 )
+            if sub.ended_on is not None and period_start >= sub.ended_on:
+                # The contract ended before this period began: nothing is owed for it.
+                raise ContractNotActive(sub.status.value, f"invoice the period from {period_start}")
             invoice = self._period_invoice(account, sub, periods[period_start], cause)
             if self._exists(invoice.id):
                 return []
@@ -487,7 +513,7 @@ class Ledger(Application[UUID]):
     ) -> Invoice:
         """Charge ``quantity`` more units from ``effective`` to the end of the current period."""
         period = period_containing(sub.term, sub.billing_period, effective)
-        share = period.remaining_fraction(effective)
+        share = billed_share(period, sub.billing_period, effective)
         name = catalog.product(line.product_code).name
         charge = InvoiceLine.charge(
             f"{name}: {quantity} added, prorated {effective} to {period.end}",

@@ -20,7 +20,9 @@ from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from adapters.wakeup import PostgresWakeup
 from domain.base import LedgerAggregate
+from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
+from projections.book import Book
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner, Wait, positions
 from projections.store import (
@@ -56,7 +58,7 @@ def build_projections(ledger: Ledger) -> list[Projection]:
             return None
         return aggregate
 
-    return [AuditTrail(load)]
+    return [AuditTrail(load), AccountOverview(load), Book(ledger.events)]
 
 
 class ReadSide:

@@ -102,6 +102,7 @@ class ApiToken(LedgerAggregate):
 class IssuedToken:
     token: str  # shown once, never stored
     token_id: UUID
+    position: int  # of the TokenIssued event in the global log
 
 
 class Tokens:
@@ -137,8 +138,8 @@ class Tokens:
             user_id=user_id,
             label=name,
         )
-        self.ledger.save(api_token)
-        return IssuedToken(token, token_id)
+        recordings = self.ledger.save(api_token)
+        return IssuedToken(token, token_id, recordings[-1].notification.id)
 
     def verify(self, presented: str) -> Principal | None:
         """The principal of a live token, or None (unknown, malformed or revoked)."""
@@ -155,10 +156,11 @@ class Tokens:
             return None
         return api_token.principal
 
-    def revoke(self, ctx: CommandContext, token_id: UUID) -> None:
+    def revoke(self, ctx: CommandContext, token_id: UUID) -> int:
+        """Revoke a token; answers the log position of the TokenRevoked event."""
         api_token = self.get(token_id)
         api_token.revoke(ctx.cause(self.ledger.clock.now()))
-        self.ledger.save(api_token)
+        return self.ledger.save(api_token)[-1].notification.id
 
     def get(self, token_id: UUID) -> ApiToken:
         try:

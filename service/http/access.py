@@ -63,6 +63,11 @@ def authenticate(request: Request, tokens: Tokens, presented: str | None) -> Pri
     return principal
 
 
+def declared_level(request: Request) -> Access:
+    """The access level the matched route declares (a route without one fails closed)."""
+    return Access(request.scope["route"].openapi_extra["x-access"])
+
+
 def require(principal: Principal, level: Access) -> None:
     if principal.role not in ALLOWED[level]:
         raise forbidden(f"the {principal.role.value} role may not do this ({level.value})")

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.context import CommandContext
-from service.http.access import authenticate
+from service.http.access import authenticate, declared_level, require
 from service.http.problems import ApiError
 from service.ledger import Ledger
 from service.tokens import Principal, Tokens
@@ -34,7 +34,11 @@ def get_principal(
     tokens: Annotated[Tokens, Depends(get_tokens)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    return authenticate(request, tokens, credentials.credentials if credentials else None)
+    principal = authenticate(request, tokens, credentials.credentials if credentials else None)
+    # The route's role check runs here, before the body is validated: a role that may not
+    # call a route is told so (403), whatever it sent.
+    require(principal, declared_level(request))
+    return principal
 
 
 def _if_match(header: str | None) -> int | None:

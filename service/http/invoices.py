@@ -7,9 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from domain.errors import InvalidValue
 from domain.invoice import Invoice
-from service.http.access import Access, access_extra, account_for
+from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.responses import versioned, written
@@ -29,6 +28,9 @@ router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
 
 
 def invoice_for(ledger: Ledger, principal: Principal, invoice_id: UUID, level: Access) -> Invoice:
+    """The invoice, if visible to the principal at ``level`` (else 404 / 403; the role is
+    checked before the lookup, so a refused role cannot learn which ids exist)."""
+    require(principal, level)
     invoice = ledger.invoice(invoice_id)
     account_for(ledger, principal, invoice.account_id, level, f"invoice {invoice_id}")
     return invoice
@@ -72,9 +74,9 @@ def pay_invoice(
     response: Response,
 ) -> InvoiceOut:
     invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
+    # A zero balance is refused by the ledger, after it has looked for a replay: a retry of
+    # "pay the balance" must get the first answer, not "nothing is due".
     amount = money_in(body.amount, invoice.currency) if body.amount else invoice.balance
-    if not amount.is_positive:
-        raise InvalidValue("nothing is due on this invoice")
     receipt = ledger.record_payment(ctx, invoice_id, amount, body.payment_method)
     written(response, receipt, ledger)
     return InvoiceOut.of(ledger.invoice(invoice_id, receipt.version))

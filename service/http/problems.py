@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
@@ -131,11 +132,13 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
 
 async def on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    code = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(
+        error.status_code, "http-error"
+    )
     return problem(
         error.status_code,
         code,
-        str(error.detail),
+        HTTPStatus(error.status_code).phrase,
         str(error.detail),
         request,
         dict(error.headers or {}),
@@ -150,6 +153,7 @@ async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
     for status, description in {
+        400: "The body cannot be read (e.g. not UTF-8)",
         401: "No valid bearer token",
         403: "The token lacks the permission",
         404: "No such resource (or not visible to this token)",

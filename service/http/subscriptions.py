@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from domain.invoice import Invoice
 from domain.subscription import Subscription
-from service.http.access import Access, access_extra, account_for
+from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.responses import versioned, written
@@ -31,7 +31,10 @@ router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
 def subscription_for(
     ledger: Ledger, principal: Principal, subscription_id: UUID, level: Access
 ) -> Subscription:
-    """The subscription, if visible to the principal at ``level`` (else 404 / 403)."""
+    """The subscription, if visible to the principal at ``level`` (else 404 / 403).
+
+    The role is checked before the lookup, so a refused role cannot learn which ids exist."""
+    require(principal, level)
     sub = ledger.subscription(subscription_id)
     account_for(ledger, principal, sub.account_id, level, f"subscription {subscription_id}")
     return sub

@@ -22,7 +22,7 @@ def test_the_audit_trail_has_one_row_per_event_in_log_order(read_side, ledger, s
 
     applied = read_side.runner.catch_up()
 
-    assert applied == ledger.head_position()
+    assert applied == ledger.head_position() * len(read_side.projections)
     with read_side.readers.transaction() as sql:
         rows = audit_rows(sql, AuditFilter(), 1000)
     assert [r["position"] for r in rows] == list(range(1, ledger.head_position() + 1))
@@ -32,12 +32,13 @@ def test_the_audit_trail_has_one_row_per_event_in_log_order(read_side, ledger, s
 
 
 def test_catching_up_twice_applies_each_event_once(read_side, ledger, staff):
+    every = len(read_side.projections)  # one event, applied once to each projection
     open_account(ledger, staff)
-    assert read_side.runner.catch_up() == 1
+    assert read_side.runner.catch_up() == every
     assert read_side.runner.catch_up() == 0
     open_account(ledger, staff)
-    assert read_side.runner.catch_up() == 1
-    assert read_side.lag() == {"audit_trail": 0}
+    assert read_side.runner.catch_up() == every
+    assert read_side.lag() == dict.fromkeys(read_side.names, 0)
 
 
 def test_a_reset_projection_rebuilds_to_the_same_rows(read_side, ledger, staff, admin):

@@ -11,6 +11,7 @@ from domain.period import (
     BillingPeriod,
     DateRange,
     add_months,
+    billed_share,
     billing_periods,
     period_containing,
     term_of,
@@ -130,3 +131,12 @@ def test_the_remaining_fraction_from_a_day_outside_the_period_is_refused(day):
 
 def test_a_billing_period_knows_its_months():
     assert (BillingPeriod.MONTHLY.months, BillingPeriod.ANNUAL.months) == (1, 12)
+
+
+def test_a_whole_period_is_billed_in_full_and_a_short_last_period_by_its_days():
+    term = term_of(date(2026, 1, 1), 18)
+    first, last = billing_periods(term, BillingPeriod.ANNUAL)
+    assert billed_share(first, BillingPeriod.ANNUAL) == 1
+    # 1 Jan to 1 Jul 2027 is 181 of the 365 days of a full year from 1 Jan 2027
+    assert billed_share(last, BillingPeriod.ANNUAL) == Fraction(181, 365)
+    assert billed_share(first, BillingPeriod.ANNUAL, date(2026, 12, 1)) == Fraction(31, 365)

@@ -1,0 +1,385 @@
+"""The account overview: one row per account, contract, seat pool, invoice and support case.
+
+Each row holds the aggregate's JSON document (the shape the HTTP API answers with, see
+``projections.documents``) and, beside it, the columns that queries filter, order and
+sum on: statuses, dates as ISO text (which sorts as dates do), and amounts as integers
+of minor units so sums are exact on both databases. Rows are written from the state of
+the aggregate right after each event, folded with the domain's own code, so a row is
+always what a replay of the aggregate says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypedDict
+from uuid import UUID
+
+from domain import catalog
+from domain.account import Account
+from domain.base import LedgerAggregate
+from domain.invoice import Invoice, InvoiceStatus
+from domain.license import License
+from domain.subscription import Subscription, SubscriptionStatus
+from domain.support_case import SupportCase
+from projections.documents import (
+    Document,
+    MoneyDocument,
+    account_document,
+    invoice_document,
+    license_document,
+    minor_units,
+    money_of_units,
+    renewal_value,
+    subscription_document,
+    support_case_document,
+)
+from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.store import Sql
+
+ACCOUNTS = "overview_accounts"
+SUBSCRIPTIONS = "overview_subscriptions"
+LICENSES = "overview_licenses"
+INVOICES = "overview_invoices"
+SUPPORT_CASES = "overview_support_cases"
+
+Row = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Table:
+    """The table of one aggregate type: its own columns and how a state fills them."""
+
+    name: str
+    aggregate: type[LedgerAggregate]
+    columns: str  # DDL of the columns beyond those every table has
+    indexes: dict[str, str]
+    row: Callable[[Any], Row]  # the aggregate's state as its row (without the id)
+
+
+def _account_row(account: Account) -> Row:
+    return {
+        "account_id": str(account.id),
+        "name": account.name,
+        "edition": account.edition.value,
+        "currency": account.currency,
+        "payment_method": account.payment_method,
+        "identity_licenses_used": len(account.identity_licenses),
+        "upgrade_requested": None
+        if account.upgrade_requested is None
+        else account.upgrade_requested.value,
+    }
+
+
+def _subscription_row(sub: Subscription) -> Row:
+    renewal = renewal_value(sub)
+    return {
+        "account_id": str(sub.account_id),
+        "status": sub.status.value,
+        "currency": sub.currency,
+        "billing_period": sub.billing_period.value,
+        "term_start": sub.term.start.isoformat(),
+        "term_end": sub.term.end.isoformat(),
+        "period_amount": minor_units(sub.period_amount),
+        "renewal_starts_on": None if sub.renewal is None else sub.term.end.isoformat(),
+        "renewal_term_months": None if sub.renewal is None else sub.renewal.term_months,
+        "renewal_value": None if renewal is None else minor_units(renewal),
+    }
+
+
+def _license_row(lic: License) -> Row:
+    return {
+        "account_id": str(lic.account_id),
+        "product_code": lic.product_code,
+        "held": lic.held,
+        "assigned_count": len(lic.assigned),
+    }
+
+
+def _invoice_row(invoice: Invoice) -> Row:
+    return {
+        "account_id": str(invoice.account_id),
+        "subscription_id": None
+        if invoice.subscription_id is None
+        else str(invoice.subscription_id),
+        "number": invoice.number,
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat(),
+        "total": minor_units(invoice.total),
+        "paid": minor_units(invoice.paid),
+        "credited": minor_units(invoice.credited),
+        "balance": minor_units(invoice.balance),
+    }
+
+
+def _support_case_row(case: SupportCase) -> Row:
+    return {"account_id": str(case.account_id)}
+
+
+def _with_document(
+    row: Callable[[Any], Row], document: Callable[[Any], Document]
+) -> Callable[[Any], Row]:
+    def both(aggregate: Any) -> Row:
+        return {
+            **row(aggregate),
+            "version": aggregate.version,
+            "document": json.dumps(document(aggregate), separators=(",", ":")),
+        }
+
+    return both
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        ACCOUNTS,
+        Account,
+        """name TEXT NOT NULL,
+        edition TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        payment_method TEXT,
+        identity_licenses_used INTEGER NOT NULL,
+        upgrade_requested TEXT""",
+        {},
+        _with_document(_account_row, account_document),
+    ),
+    Table(
+        SUBSCRIPTIONS,
+        Subscription,
+        """status TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        billing_period TEXT NOT NULL,
+        term_start TEXT NOT NULL,
+        term_end TEXT NOT NULL,
+        period_amount BIGINT NOT NULL,
+        renewal_starts_on TEXT,
+        renewal_term_months INTEGER,
+        renewal_value BIGINT""",
+        {"renewal": "status, renewal_starts_on"},
+        _with_document(_subscription_row, subscription_document),
+    ),
+    Table(
+        LICENSES,
+        License,
+        """product_code TEXT NOT NULL,
+        held INTEGER NOT NULL,
+        assigned_count INTEGER NOT NULL""",
+        {},
+        _with_document(_license_row, license_document),
+    ),
+    Table(
+        INVOICES,
+        Invoice,
+        """subscription_id TEXT,
+        number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        issued_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        total BIGINT NOT NULL,
+        paid BIGINT NOT NULL,
+        credited BIGINT NOT NULL,
+        balance BIGINT NOT NULL""",
+        {"open": "status, currency, due_on"},
+        _with_document(_invoice_row, invoice_document),
+    ),
+    Table(
+        SUPPORT_CASES,
+        SupportCase,
+        "",
+        {},
+        _with_document(_support_case_row, support_case_document),
+    ),
+)
+
+
+class AccountOverview:
+    name = "account_overview"
+    version = 1
+    tables: tuple[str, ...] = tuple(table.name for table in TABLES)
+
+    def __init__(self, load: LoadAggregate) -> None:
+        self.folder = AggregateFolder(load)
+
+    def create(self, sql: Sql) -> None:
+        for table in TABLES:
+            # Every table: the aggregate's id and account, its version, the log position
+            # of its creation (lists keep that order) and its document.
+            own = f"{table.columns}," if table.columns else ""
+            sql.execute(
+                f"""CREATE TABLE IF NOT EXISTS {table.name} (
+                    id TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL,
+                    {own}
+                    version INTEGER NOT NULL,
+                    created_position BIGINT NOT NULL,
+                    document TEXT NOT NULL
+                )"""
+            )
+            indexes = {"account": "account_id, created_position", **table.indexes}
+            for name, columns in indexes.items():
+                sql.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table.name}_{name} ON {table.name} ({columns})"
+                )
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        event = logged.event
+        table = next((t for t in TABLES if isinstance(event, t.aggregate.Event)), None)
+        if table is None:
+            return  # tokens, idempotency records: not part of any account's overview
+        row = table.row(self.folder.after(event))
+        if event.originator_version == 1:
+            row |= {"id": str(event.originator_id), "created_position": logged.position}
+            marks = ", ".join("?" for _ in row)
+            sql.execute(
+                f"INSERT INTO {table.name} ({', '.join(row)}) VALUES ({marks})",
+                tuple(row.values()),
+            )
+        else:
+            sets = ", ".join(f"{column} = ?" for column in row)
+            sql.execute(
+                f"UPDATE {table.name} SET {sets} WHERE id = ?",
+                (*row.values(), str(event.originator_id)),
+            )
+
+    def forget(self) -> None:
+        self.folder.forget()
+
+
+# -- queries ----------------------------------------------------------------------------
+
+
+def _document(sql: Sql, table: str, aggregate_id: UUID) -> Document | None:
+    text = sql.scalar(f"SELECT document FROM {table} WHERE id = ?", (str(aggregate_id),))
+    return None if text is None else dict(json.loads(text))
+
+
+def _documents_of(sql: Sql, table: str, account_id: UUID) -> list[Document]:
+    """The account's documents in one table, oldest first (log order of creation)."""
+    rows = sql.execute(
+        f"SELECT document FROM {table} WHERE account_id = ? ORDER BY created_position",
+        (str(account_id),),
+    ).fetchall()
+    return [dict(json.loads(text)) for (text,) in rows]
+
+
+def account(sql: Sql, account_id: UUID) -> Document | None:
+    """The account's document (``AccountOut``), or None if there is no such account."""
+    return _document(sql, ACCOUNTS, account_id)
+
+
+def subscription(sql: Sql, subscription_id: UUID) -> Document | None:
+    """A contract's document (``SubscriptionOut``)."""
+    return _document(sql, SUBSCRIPTIONS, subscription_id)
+
+
+def invoice(sql: Sql, invoice_id: UUID) -> Document | None:
+    """An invoice's document (``InvoiceOut``)."""
+    return _document(sql, INVOICES, invoice_id)
+
+
+def subscriptions_of(sql: Sql, account_id: UUID) -> list[Document]:
+    """The account's contracts (``SubscriptionOut``), in the order they were started."""
+    return _documents_of(sql, SUBSCRIPTIONS, account_id)
+
+
+def invoices_of(sql: Sql, account_id: UUID) -> list[Document]:
+    """The account's invoices (``InvoiceOut``), in the order they were issued."""
+    return _documents_of(sql, INVOICES, account_id)
+
+
+def support_cases_of(sql: Sql, account_id: UUID) -> list[Document]:
+    """The account's support cases (``SupportCaseOut``), in the order they were opened."""
+    return _documents_of(sql, SUPPORT_CASES, account_id)
+
+
+_CATALOG_ORDER = {code: n for n, code in enumerate(catalog.PRODUCTS)}
+
+
+def _catalog_rank(product_code: str) -> int:
+    return _CATALOG_ORDER.get(product_code, len(_CATALOG_ORDER))
+
+
+def licenses_of(sql: Sql, account_id: UUID) -> list[Document]:
+    """The account's seat pools (``LicenseOut``), in catalog order."""
+    found = _documents_of(sql, LICENSES, account_id)
+    return sorted(found, key=lambda doc: _catalog_rank(doc["product_code"]))
+
+
+class Seats(TypedDict):
+    product_code: str
+    product_name: str
+    held: int
+    assigned: int
+    available: int
+
+
+class NextRenewal(TypedDict):
+    subscription_id: str
+    starts_on: str
+    term_months: int
+    value: MoneyDocument  # one billing period of the renewal's lines, before tax
+
+
+class Overview(TypedDict):
+    account: Document  # AccountOut: edition, billing details, contacts, identity licenses
+    contracts: list[Document]  # SubscriptionOut, every contract with its lines
+    seats: list[Seats]  # per product, catalog order
+    next_renewal: NextRenewal | None  # the earliest scheduled renewal of an active contract
+    open_balance: list[MoneyDocument]  # per currency; the account's own always included
+    open_invoices: int
+
+
+def overview(sql: Sql, account_id: UUID) -> Overview | None:
+    """What the account's home screen shows, or None if there is no such account."""
+    found = account(sql, account_id)
+    if found is None:
+        return None
+    key = (str(account_id),)
+    seats = sorted(
+        sql.execute(
+            f"SELECT product_code, held, assigned_count FROM {LICENSES} WHERE account_id = ?", key
+        ).fetchall(),
+        key=lambda row: _catalog_rank(row[0]),
+    )
+    renewal = sql.execute(
+        f"SELECT id, renewal_starts_on, renewal_term_months, renewal_value, currency "
+        f"FROM {SUBSCRIPTIONS} WHERE account_id = ? AND status = ? "
+        "AND renewal_starts_on IS NOT NULL ORDER BY renewal_starts_on, created_position LIMIT 1",
+        (*key, SubscriptionStatus.ACTIVE.value),
+    ).fetchone()
+    balances = {found["currency"]: 0}
+    open_invoices = 0
+    for currency, balance, count in sql.execute(
+        f"SELECT currency, SUM(balance), COUNT(*) FROM {INVOICES} "
+        "WHERE account_id = ? AND status = ? GROUP BY currency",
+        (*key, InvoiceStatus.OPEN.value),
+    ).fetchall():
+        balances[currency] = int(balance)
+        open_invoices += int(count)
+    return {
+        "account": found,
+        "contracts": subscriptions_of(sql, account_id),
+        "seats": [
+            {
+                "product_code": code,
+                "product_name": catalog.product(code).name,
+                "held": int(held),
+                "assigned": int(assigned),
+                "available": int(held) - int(assigned),
+            }
+            for code, held, assigned in seats
+        ],
+        "next_renewal": None
+        if renewal is None
+        else {
+            "subscription_id": renewal[0],
+            "starts_on": renewal[1],
+            "term_months": int(renewal[2]),
+            "value": money_of_units(int(renewal[3]), renewal[4]),
+        },
+        "open_balance": [money_of_units(units, c) for c, units in sorted(balances.items())],
+        "open_invoices": open_invoices,
+    }

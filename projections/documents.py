@@ -1,0 +1,202 @@
+"""Aggregates as JSON documents: the shapes the HTTP API answers with, as plain dicts.
+
+Each function gives, field for field, what the matching response model in
+``service/http/schemas.py`` dumps (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
+``InvoiceOut``, ``SupportCaseOut``), so a read model can store the document and the HTTP
+layer can validate it back into the model; a test keeps the two equal. Projections may
+not import the service layer, hence this second spelling of the shapes.
+
+Amounts travel as decimal strings rounded to the currency's minor unit; read models
+that sum money keep integers of minor units instead (``minor_units``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from domain import catalog
+from domain.account import Account
+from domain.invoice import Invoice, InvoiceLine
+from domain.license import License
+from domain.money import MINOR_UNITS, Money, minor_unit
+from domain.subscription import Line, Subscription
+from domain.support_case import SupportCase
+
+Document = dict[str, Any]
+
+
+class MoneyDocument(TypedDict):
+    amount: str
+    currency: str
+
+
+def money(value: Money) -> MoneyDocument:
+    return {"amount": str(value.rounded().amount), "currency": value.currency}
+
+
+def minor_units(value: Money) -> int:
+    """The amount as a whole number of the currency's minor unit (cents for USD)."""
+    return int(value.rounded().amount.scaleb(MINOR_UNITS[value.currency]))
+
+
+def money_of_units(units: int, currency: str) -> MoneyDocument:
+    """The inverse of ``minor_units``, as a document."""
+    unit = minor_unit(currency)
+    return {"amount": str((Decimal(units) * unit).quantize(unit)), "currency": currency}
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def account_document(account: Account) -> Document:
+    return {
+        "id": str(account.id),
+        "version": account.version,
+        "name": account.name,
+        "edition": account.edition.value,
+        "currency": account.currency,
+        "billing_details": {
+            "legal_name": account.billing.legal_name,
+            "address_line1": account.billing.address_line1,
+            "address_line2": account.billing.address_line2,
+            "city": account.billing.city,
+            "postal_code": account.billing.postal_code,
+            "region": account.billing.region,
+            "country": account.billing.country,
+            "tax_id": account.billing.tax_id,
+            "invoice_email": account.billing.invoice_email,
+        },
+        "payment_method": account.payment_method,
+        "contacts": [
+            {
+                "id": contact_id,
+                "role": contact.role.value,
+                "name": contact.name,
+                "email": contact.email,
+                "phone": contact.phone,
+            }
+            for contact_id, contact in account.contacts.items()
+        ],
+        "users": [
+            {
+                "user_id": user.user_id,
+                "name": user.name,
+                "email": user.email,
+                "administrator": user.administrator,
+                "manage_billing": account.has_manage_billing(user.user_id),
+                "identity_license": user.user_id in account.identity_licenses,
+            }
+            for user in account.users.values()
+        ],
+        "identity_licenses": {
+            "used": len(account.identity_licenses),
+            "limit": catalog.FREE_IDENTITY_LICENSES,
+        },
+        "upgrade_requested": None
+        if account.upgrade_requested is None
+        else account.upgrade_requested.value,
+    }
+
+
+def line_document(line: Line) -> Document:
+    return {
+        "line_id": line.line_id,
+        "product_code": line.product_code,
+        "product_name": catalog.product(line.product_code).name,
+        "quantity": line.quantity,
+        "unit_price": money(line.unit_price),
+        "amount": money(line.amount),
+    }
+
+
+def subscription_document(sub: Subscription) -> Document:
+    return {
+        "id": str(sub.id),
+        "version": sub.version,
+        "account_id": str(sub.account_id),
+        "status": sub.status.value,
+        "currency": sub.currency,
+        "billing_period": sub.billing_period.value,
+        "term_start": sub.term.start.isoformat(),
+        "term_end": sub.term.end.isoformat(),
+        "lines": [line_document(line) for line in sub.lines.values()],
+        "period_amount": money(sub.period_amount),
+        "renewal": None
+        if sub.renewal is None
+        else {
+            "starts_on": sub.term.end.isoformat(),
+            "term_months": sub.renewal.term_months,
+            "lines": [line_document(line) for line in sub.renewal.lines],
+        },
+        "ended_on": _iso(sub.ended_on),
+    }
+
+
+def renewal_value(sub: Subscription) -> Money | None:
+    """One billing period of the scheduled renewal's lines, before tax (None: none scheduled)."""
+    if sub.renewal is None:
+        return None
+    result = Money.zero(sub.currency)
+    for line in sub.renewal.lines:
+        result = result + line.amount
+    return result
+
+
+def license_document(lic: License) -> Document:
+    return {
+        "product_code": lic.product_code,
+        "held": lic.held,
+        "assigned": list(lic.assigned),
+        "available": lic.available,
+    }
+
+
+def invoice_line_document(line: InvoiceLine) -> Document:
+    return {
+        "description": line.description,
+        "product_code": line.product_code,
+        "quantity": line.quantity,
+        "unit_price": money(line.unit_price),
+        "period_start": line.period_start.isoformat(),
+        "period_end": line.period_end.isoformat(),
+        "amount": money(line.amount),
+        "tax_rate": str(line.tax_rate),
+        "tax": money(line.tax),
+    }
+
+
+def invoice_document(invoice: Invoice) -> Document:
+    return {
+        "id": str(invoice.id),
+        "version": invoice.version,
+        "number": invoice.number,
+        "account_id": str(invoice.account_id),
+        "subscription_id": None
+        if invoice.subscription_id is None
+        else str(invoice.subscription_id),
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat(),
+        "lines": [invoice_line_document(line) for line in invoice.lines],
+        "subtotal": money(invoice.subtotal),
+        "tax": money(invoice.tax),
+        "total": money(invoice.total),
+        "paid": money(invoice.paid),
+        "credited": money(invoice.credited),
+        "balance": money(invoice.balance),
+        "paid_on": _iso(invoice.paid_on),
+    }
+
+
+def support_case_document(case: SupportCase) -> Document:
+    return {
+        "id": str(case.id),
+        "account_id": str(case.account_id),
+        "subject": case.subject,
+        "description": case.description,
+        "opened_by": case.opened_by,
+    }

@@ -1,0 +1,151 @@
+"""Business time: the day each event takes effect, and the state in force on a day.
+
+The rules (ADR 0004):
+
+- An event is *in force* from its effective date (``effective()``: ``effective_at``,
+  ``term_start``, ``due_on``), or from the day it was recorded (UTC) if it has none.
+- Renewal-plan events (``RenewalScheduled``, ``RenewalChanged``, ``RenewalCancelled``)
+  change the plan when they are recorded: their ``effective_at`` names the first day of
+  the next term, which is what the plan is *about*, not when the plan itself changed.
+- A creation event is in force on every day: it gives the aggregate its identity and
+  its terms, and whether the thing itself was in force on a day is read from those
+  terms (``in_force``): a contract from its term start, an invoice from its issue day.
+
+- A change is in force no earlier than the latest earlier fact it builds on (seats on a
+  line, seats of a contract's holding): ``in_force_days``.
+
+The state in force on day E folds, in version order, the creation event and every
+other event in force on or before E; the rest are *deferred*: known, but not yet in
+force on E.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date
+from typing import Any, TypeVar
+
+from domain.account import Account
+from domain.base import LedgerAggregate
+from domain.invoice import Invoice
+from domain.license import License
+from domain.subscription import Subscription
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+# Events that change the renewal plan when recorded (their effective_at is the next term's start).
+RECORDED_DAY_EVENTS: tuple[type[LedgerAggregate.Event], ...] = (
+    Subscription.RenewalScheduled,
+    Subscription.RenewalChanged,
+    Subscription.RenewalCancelled,
+)
+RECORDED_DAY_EVENT_TYPES: tuple[str, ...] = tuple(c.__qualname__ for c in RECORDED_DAY_EVENTS)
+
+
+def recorded_day(event: LedgerAggregate.Event) -> date:
+    return event.timestamp.astimezone(UTC).date()
+
+
+def in_force_on(event: LedgerAggregate.Event) -> date | None:
+    """The first day ``event`` is in force; None for a creation event (in force every day)."""
+    if isinstance(event, LedgerAggregate.Created):
+        return None
+    if type(event) in RECORDED_DAY_EVENTS:
+        return recorded_day(event)
+    return event.effective() or recorded_day(event)
+
+
+def _builds_on(event: LedgerAggregate.Event) -> tuple[str, str] | None:
+    """The fact an event adds to (kind, key), or None."""
+    if isinstance(event, Subscription.ProductAdded):
+        return ("line", event.line.line_id)
+    if isinstance(event, Subscription.LineQuantityIncreased):
+        return ("line", event.line_id)
+    if isinstance(event, License.LicenseAdded | License.LicenseRemoved):
+        return ("holding", str(event.subscription_id))
+    return None
+
+
+def in_force_days(
+    events: Iterable[LedgerAggregate.Event],
+) -> Iterator[tuple[LedgerAggregate.Event, date | None]]:
+    """Each event (in version order) with the first day it is in force in this history.
+
+    A change is in force no earlier than the latest earlier fact it builds on: seats added
+    to a line, no earlier than the line's latest ``ProductAdded``; seats removed from a
+    contract's holding, no earlier than the latest ``LicenseAdded`` to it. (Staff can
+    backdate seats to before their product was added, and cancel a contract from before
+    seats it added for a later day: without this the line, or the holding, would not
+    exist yet on the days in between.)
+    """
+    since: dict[tuple[str, str], date] = {}
+    for event in events:
+        day = in_force_on(event)
+        fact = _builds_on(event)
+        if day is not None and fact is not None:
+            if isinstance(event, Subscription.LineQuantityIncreased | License.LicenseRemoved):
+                day = max(day, since.get(fact, day))
+            else:
+                since[fact] = day
+        yield event, day
+
+
+def apply_in_force(aggregate: Any, event: LedgerAggregate.Event) -> None:
+    """Apply ``event`` although events before it may have been skipped.
+
+    ``mutate`` refuses a version that does not follow the aggregate's; a fold that skips
+    deferred events applies the rest with ``apply`` and moves the version itself.
+    """
+    event.apply(aggregate)
+    aggregate.version = event.originator_version
+    aggregate.modified_on = event.timestamp
+
+
+@dataclass
+class InForce:
+    """The state in force on a day, and the events known but not yet in force then."""
+
+    aggregate: Any
+    deferred: list[LedgerAggregate.Event]
+
+
+def fold_in_force(
+    events: Iterable[LedgerAggregate.Event], on: date, aggregate: Any = None
+) -> InForce:
+    """Fold ``events`` (in version order) onto ``aggregate``, skipping those not in force on ``on``.
+
+    Starting from None, the first event must be the creation event.
+    """
+    deferred: list[LedgerAggregate.Event] = []
+    for event, day in in_force_days(events):
+        if aggregate is None:
+            aggregate = event.mutate(None)
+        elif day is None or day <= on:
+            apply_in_force(aggregate, event)
+        else:
+            deferred.append(event)
+    return InForce(aggregate, deferred)
+
+
+def in_force(aggregate: LedgerAggregate, on: date) -> bool:
+    """Whether the thing itself was in force on ``on``, given its state in force then.
+
+    A contract: its term has started and it is active (an ended term whose renewal or
+    expiry is not yet recorded still counts: the ledger records endings, it does not
+    infer them). An invoice: issued on or before the day. Seats: some held. An account:
+    opened on or before the day.
+    """
+    if isinstance(aggregate, Subscription):
+        return aggregate.is_active and aggregate.term.start <= on
+    if isinstance(aggregate, Invoice):
+        return aggregate.issued_on <= on
+    if isinstance(aggregate, License):
+        return aggregate.held > 0
+    if isinstance(aggregate, Account):
+        return recorded_day_of(aggregate) <= on
+    return True
+
+
+def recorded_day_of(aggregate: LedgerAggregate) -> date:
+    return aggregate.created_on.astimezone(UTC).date()

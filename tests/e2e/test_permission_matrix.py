@@ -1,0 +1,306 @@
+"""The permission matrix: docs/security.md equals what the code declares, and every route
+answers every role as the matrix says, with real requests.
+
+The walk runs on SQLite only: it sends about 400 requests, each on a fresh copy of one
+seeded store (copying a file takes a millisecond, seeding a PostgreSQL schema far longer);
+the access checks do not depend on the store, and the rest of tests/e2e runs on both.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from adapters.clock import ControllableClock
+from adapters.store import StoreSettings
+from service.http.access import ALLOWED, Access
+from service.http.app import create_app
+from service.ledger import Ledger
+from service.tokens import CUSTOMER_ROLES, Role, Tokens
+from tests.conftest import T0
+from tests.e2e.conftest import Api, Seed, Tenant, assert_problem, seed_ledger
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+START, END = "<!-- permission-matrix:start -->", "<!-- permission-matrix:end -->"
+ROLES = list(Role)
+# A route whose path names one of these acts on one account: customers need Manage
+# Billing there, and another account's ids answer 404.
+ACCOUNT_SCOPED = {"account_id", "subscription_id", "invoice_id"}
+TOKEN_OF = {role: role.value for role in ROLES}  # the seed names its tokens after the roles
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, path, route) for every API route, routers included."""
+    try:  # FastAPI >= 0.16x includes routers lazily: app.routes holds the routers
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI lists the routes themselves
+        found = [(r.path, r) for r in app.routes if isinstance(r, APIRoute)]
+    else:
+        found = [
+            (str(c.path), c.original_route)
+            for c in iter_route_contexts(app.routes)
+            if isinstance(c.original_route, APIRoute)
+        ]
+    return [(method, path, route) for path, route in found for method in sorted(route.methods)]
+
+
+APP = create_app(None)  # type: ignore[arg-type]  # only its routes are read
+ROUTES = api_routes(APP)
+
+
+def level_of(route: APIRoute) -> Access:
+    return Access((route.openapi_extra or {})["x-access"])
+
+
+def is_account_scoped(route: APIRoute) -> bool:
+    return bool({p.name for p in route.dependant.path_params} & ACCOUNT_SCOPED)
+
+
+def needs_manage_billing(route: APIRoute) -> bool:
+    return bool(ALLOWED[level_of(route)] & CUSTOMER_ROLES) and is_account_scoped(route)
+
+
+# -- (a) the document equals the code -----------------------------------------------------
+
+
+def declared_matrix() -> list[tuple[str, ...]]:
+    rows = []
+    for method, path, route in ROUTES:
+        allowed = ALLOWED[level_of(route)]
+        rows.append(
+            (
+                method,
+                path,
+                level_of(route).value,
+                *("✓" if role in allowed else "—" for role in ROLES),
+                "yes" if needs_manage_billing(route) else "—",
+            )
+        )
+    return rows
+
+
+def documented_matrix() -> tuple[list[str], list[tuple[str, ...]]]:
+    text = DOC.read_text()
+    table = text[text.index(START) + len(START) : text.index(END)].strip().splitlines()
+    cells = [[c.strip().strip("`") for c in line.strip().strip("|").split("|")] for line in table]
+    header, rows = cells[0], cells[2:]
+    return header, [tuple(row) for row in rows]
+
+
+def test_the_documented_matrix_is_the_one_the_code_declares() -> None:
+    header, rows = documented_matrix()
+    assert header == ["method", "path", "access", *(r.value for r in ROLES), "Manage Billing"]
+    assert sorted(rows) == sorted(declared_matrix())
+    assert len(rows) == len(set(rows)) == len(ROUTES)
+
+
+def test_every_route_declares_its_access_level_in_openapi() -> None:
+    operations = {
+        (method.upper(), path): operation
+        for path, item in APP.openapi()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == {(m, p) for m, p, _ in ROUTES}
+    for (method, path), operation in operations.items():
+        assert Access(operation["x-access"]), (method, path)
+
+
+def test_the_document_describes_every_level_and_role() -> None:
+    text = DOC.read_text()
+    for level in Access:
+        assert f"| `{level.value}` |" in text, level
+    for role in ROLES:
+        assert f"| `{role.value}` |" in text, role
+
+
+# -- (b) every route, every role, real requests ---------------------------------------------
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/accounts"): {
+        "name": "Initech",
+        "edition": "Essentials",
+        "currency": "USD",
+        "billing_details": {
+            "legal_name": "Initech LLC",
+            "address_line1": "1 Office Park",
+            "city": "Austin",
+            "postal_code": "73301",
+            "country": "US",
+            "invoice_email": "ap@initech.example",
+        },
+        "administrator": {"user_id": "bill", "name": "Bill", "email": "bill@initech.example"},
+    },
+    ("PATCH", "/v1/accounts/{account_id}/billing-details"): {"city": "Shelbyville"},
+    ("PUT", "/v1/accounts/{account_id}/payment-method"): {"reference": "pm_matrix"},
+    ("POST", "/v1/accounts/{account_id}/contacts"): {
+        "role": "technical",
+        "name": "Tess",
+        "email": "tess@matrix.example",
+    },
+    ("PATCH", "/v1/accounts/{account_id}/contacts/{contact_id}"): {"phone": "+1 555 0100"},
+    ("POST", "/v1/accounts/{account_id}/users"): {
+        "user_id": "dan",
+        "name": "Dan",
+        "email": "dan@matrix.example",
+    },
+    ("POST", "/v1/accounts/{account_id}/identity-licenses"): {"user_id": "ben"},
+    ("POST", "/v1/accounts/{account_id}/upgrade-requests"): {"edition": "Professional"},
+    ("PUT", "/v1/accounts/{account_id}/edition"): {
+        "edition": "Professional",
+        "reason": "signed order 1",
+    },
+    ("POST", "/v1/accounts/{account_id}/support-cases"): {"subject": "Hi", "description": "Help"},
+    ("POST", "/v1/accounts/{account_id}/subscriptions"): {
+        "lines": [{"product_code": "service-cloud", "quantity": 1}]
+    },
+    ("POST", "/v1/subscriptions/{subscription_id}/licenses"): {
+        "product_code": "sales-cloud",
+        "quantity": 1,
+    },
+    ("POST", "/v1/subscriptions/{subscription_id}/products"): {
+        "product_code": "data-storage",
+        "quantity": 1,
+    },
+    ("PUT", "/v1/subscriptions/{subscription_id}/renewal"): {"term_months": 24},
+    ("POST", "/v1/subscriptions/{subscription_id}/cancellation"): {"reason": "agreed exit"},
+    ("POST", "/v1/invoices/{invoice_id}/payments"): {"amount": "10.00"},
+    ("POST", "/v1/invoices/{invoice_id}/void"): {"reason": "duplicate"},
+    ("POST", "/v1/invoices/{invoice_id}/credit-notes"): {"amount": "10.00", "reason": "goodwill"},
+    ("POST", "/v1/tokens"): {"role": "auditor"},
+}
+
+# The user a route acts on, chosen so that an allowed caller succeeds on the seed
+USER_FOR = {
+    ("PUT", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "ben",
+    ("DELETE", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "cara",
+    ("DELETE", "/v1/accounts/{account_id}/identity-licenses/{user_id}"): "cara",
+    ("PUT", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ben",
+    ("DELETE", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ada",
+}
+
+
+def test_every_route_with_a_body_has_an_example() -> None:
+    with_body = {(m, p) for m, p, route in ROUTES if route.body_field is not None}
+    assert with_body == set(BODIES)
+    with_user = {(m, p) for m, p, _ in ROUTES if "{user_id}" in p}
+    assert with_user == set(USER_FOR)
+
+
+def fill(method: str, path: str, seed: Seed, tenant: Tenant) -> str:
+    return path.format(
+        account_id=tenant.account_id,
+        subscription_id=tenant.subscription_id,
+        invoice_id=tenant.invoice_id,
+        contact_id=tenant.contact_id,
+        user_id=USER_FOR.get((method, path), ""),
+        product_code="sales-cloud",
+        token_id=seed.token_ids["spare"],
+    )
+
+
+class Template:
+    """One seeded SQLite store, copied afresh for every request.
+
+    One app serves every copy: FastAPI compiles an app's routes on its first request,
+    which costs far more than the request, so each copy is put in the long-lived app's
+    state the way ``create_app`` wires a ledger."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "template.db"
+        ledger = self._open(self.path)
+        self.seed = seed_ledger(ledger)
+        self.app = create_app(ledger)
+        ledger.close()
+        self.copies = 0
+
+    @staticmethod
+    def _open(path: Path) -> Ledger:
+        env = StoreSettings(sqlite_path=str(path)).eventsourcing_env()
+        return Ledger(env=env, clock=ControllableClock(T0))
+
+    def api(self, client: TestClient) -> Iterator[Api]:
+        self.copies += 1
+        copy = self.directory / f"copy-{self.copies}.db"
+        shutil.copyfile(self.path, copy)
+        ledger = self._open(copy)
+        self.app.state.ledger, self.app.state.tokens = ledger, Tokens(ledger)
+        try:
+            yield Api(client, ledger, self.seed)
+        finally:
+            ledger.close()
+            copy.unlink()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return Template(tmp_path_factory.mktemp("matrix"))
+
+
+@pytest.fixture(scope="module")
+def client(template: Template) -> Iterator[TestClient]:
+    with TestClient(template.app) as client:
+        yield client
+
+
+def cases(route: APIRoute) -> list[tuple[str | None, str]]:
+    """(token, target tenant) pairs to try: every role; customers also on the other account."""
+    found: list[tuple[str | None, str]] = []
+    for role in ROLES:
+        found.append((TOKEN_OF[role], "acme"))
+        if role in CUSTOMER_ROLES and is_account_scoped(route):
+            found.append((TOKEN_OF[role], "other"))
+    if level_of(route) is Access.PUBLIC:
+        found.append((None, "acme"))
+    return found
+
+
+def expectation(route: APIRoute, token: str | None, target: str) -> str:
+    """What the matrix says: "ok", "forbidden", "manage_billing" or "not_found"."""
+    if token is None:
+        return "ok"
+    role = Role(token)
+    if role not in ALLOWED[level_of(route)]:
+        return "forbidden"
+    if role in CUSTOMER_ROLES and is_account_scoped(route):
+        if target == "other":
+            return "not_found"
+        if role is Role.USER:  # the seed's user lacks Manage Billing
+            return "manage_billing"
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [(m, p) for m, p, _ in ROUTES], ids=[f"{m} {p}" for m, p, _ in ROUTES]
+)
+def test_every_role_gets_what_the_matrix_says(
+    template: Template, client: TestClient, method: str, path: str
+) -> None:
+    (route,) = [r for m, p, r in ROUTES if (m, p) == (method, path)]
+    for token, target in cases(route):
+        expected = expectation(route, token, target)
+        for api in template.api(client):
+            tenant = api.other if target == "other" else api.acme
+            url = fill(method, path, api.seed, tenant)
+            before = api.head
+            response = api.request(method, url, token, json=BODIES.get((method, path)))
+            where = f"{method} {url} as {token} on {target}: expected {expected}"
+            if expected == "ok":
+                assert 200 <= response.status_code < 300, f"{where}, got {response.text}"
+                if method != "GET":
+                    assert int(response.headers["Ledger-Position"]) == api.head, where
+                continue
+            status = {"forbidden": 403, "manage_billing": 403, "not_found": 404}[expected]
+            assert response.status_code == status, f"{where}, got {response.text}"
+            problem = assert_problem(response, status)
+            assert problem.get("permission") == (
+                "manage_billing" if expected == "manage_billing" else None
+            ), where
+            assert api.head == before, f"{where}: a refusal moved the log"

@@ -1,0 +1,673 @@
+"""Point-in-time answers equal a fresh replay of the events up to that instant (ADR 0004).
+
+Random histories are driven through the Ledger with a controllable clock: accounts open,
+contracts start (today, later, or backdated by staff), seats and products are added
+(today, later, or backdated), renewals are scheduled, changed and cancelled, the clock
+moves, due contracts renew or expire, periods are invoiced, invoices are paid, credited
+or voided. Then, for random instants K and days E, every answer (each aggregate through
+``aggregate_at`` and the book through ``book_report``) is compared with an oracle that
+reads every stored event, keeps those recorded at or before K, and folds them with the
+rule of the ADR, written out again here rather than imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.clock import ControllableClock
+from adapters.store import StoreSettings
+from domain.account import Account, User
+from domain.catalog import Edition
+from domain.errors import DomainError, NotFound
+from domain.invoice import Invoice, InvoiceStatus
+from domain.license import License
+from domain.money import MINOR_UNITS, Money, round_half_up
+from domain.period import BillingPeriod, billing_periods
+from domain.subscription import Subscription, SubscriptionStatus
+from projections.book import book_report
+from projections.in_force import in_force_on
+from projections.point_in_time import timeline
+from projections.runner import ProjectionRunner
+from service.context import SYSTEM, CommandContext
+from service.ledger import Ledger
+from service.point_in_time import account_at, aggregate_at
+from service.read_side import ReadSide
+from tests.builders import billing, open_account
+from tests.conftest import FreshSchema
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+ADMIN = CommandContext("ada", "admin")
+STAFF = CommandContext("staff-1", "billing_staff", reason="correction agreed with the customer")
+PRODUCTS = ("sales-cloud", "service-cloud", "data-storage")
+METHOD = "pm_card_visa"
+
+
+class SnappyLedger(Ledger):
+    """Snapshots every other version, so point-in-time reads start from snapshots."""
+
+    name = "subledger"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Account: 2,
+        Subscription: 2,
+        License: 2,
+        Invoice: 2,
+    }
+
+
+# -- the oracle: the rule of ADR 0004, written out again ------------------------------------
+
+
+def takes_effect(event: Any) -> date:
+    """The first day an event is in force: creation always; renewal-plan events when
+    recorded; else the effective date it carries, or the day it was recorded."""
+    if event.originator_version == 1:
+        return date.min
+    recorded_day = event.timestamp.astimezone(UTC).date()
+    if type(event).__name__ in ("RenewalScheduled", "RenewalChanged", "RenewalCancelled"):
+        return recorded_day
+    for name in ("effective_at", "term_start", "due_on"):
+        if isinstance(getattr(event, name, None), date):
+            return getattr(event, name)  # type: ignore[no-any-return]
+    return recorded_day
+
+
+def takes_effect_in(history: list[Any]) -> Iterator[tuple[Any, date]]:
+    """Each event with its first day in force: a change takes effect no earlier than the
+    latest earlier addition it builds on (a line's ProductAdded, a holding's LicenseAdded)."""
+    latest: dict[tuple[str, Any], date] = {}
+    for event in history:
+        day = takes_effect(event)
+        name = type(event).__name__
+        if name == "ProductAdded":
+            latest[("line", event.line.line_id)] = day
+        elif name == "LicenseAdded":
+            latest[("holding", event.subscription_id)] = day
+        elif name == "LineQuantityIncreased":
+            day = max(day, latest.get(("line", event.line_id), day))
+        elif name == "LicenseRemoved":
+            day = max(day, latest.get(("holding", event.subscription_id), day))
+        yield event, day
+
+
+@dataclass
+class Replay:
+    aggregate: Any
+    version: int
+    deferred: list[int]
+
+
+def replay(events: list[Any], aggregate_id: UUID, as_of: datetime, on: date) -> Replay | None:
+    known = [e for e in events if e.originator_id == aggregate_id and e.timestamp <= as_of]
+    if not known:
+        return None
+    aggregate = None
+    deferred = []
+    for event, day in takes_effect_in(known):
+        if aggregate is None:
+            aggregate = event.mutate(None)
+        elif day <= on:
+            event.apply(aggregate)
+            aggregate.version = event.originator_version
+            aggregate.modified_on = event.timestamp
+        else:
+            deferred.append(event.originator_version)
+    return Replay(aggregate, known[-1].originator_version, deferred)
+
+
+def oracle_in_force(aggregate: Any, on: date) -> bool:
+    if isinstance(aggregate, Subscription):
+        return aggregate.status is SubscriptionStatus.ACTIVE and aggregate.term.start <= on
+    if isinstance(aggregate, Invoice):
+        return aggregate.issued_on <= on
+    if isinstance(aggregate, License):
+        return sum(aggregate.held_by_contract.values()) > 0
+    assert isinstance(aggregate, Account)
+    return aggregate.created_on.date() <= on
+
+
+def units(amount: Money) -> int:
+    return int(amount.amount.scaleb(MINOR_UNITS[amount.currency]))
+
+
+def oracle_book(events: list[Any], as_of: datetime, on: date) -> dict[str, Any]:
+    contracts: Counter[str] = Counter()
+    seats: Counter[str] = Counter()
+    yearly: dict[str, Fraction] = defaultdict(Fraction)
+    balance: Counter[str] = Counter()
+    open_invoices: Counter[str] = Counter()
+    for aggregate_id in dict.fromkeys(e.originator_id for e in events):
+        found = replay(events, aggregate_id, as_of, on)
+        if found is None or not oracle_in_force(found.aggregate, on):
+            continue
+        agg = found.aggregate
+        if isinstance(agg, Subscription):
+            contracts[agg.currency] += 1
+            for line in agg.lines.values():
+                yearly[agg.currency] += Fraction(line.amount.amount) * (
+                    12 // agg.billing_period.months
+                )
+        elif isinstance(agg, License):
+            seats[agg.product_code] += sum(agg.held_by_contract.values())
+        elif isinstance(agg, Invoice) and agg.balance.amount > 0:
+            balance[agg.currency] += units(agg.balance)
+            open_invoices[agg.currency] += 1
+    return {
+        "active_contracts": dict(contracts),
+        "seats_held": dict(seats),
+        "monthly_recurring_revenue": {
+            currency: units(Money(round_half_up(total / 12, currency), currency))
+            for currency, total in yearly.items()
+        },
+        "open_balance": dict(balance),
+        "open_invoices": dict(open_invoices),
+    }
+
+
+# -- a store of its own per example ----------------------------------------------------------
+
+
+@dataclass
+class World:
+    ledger: Ledger
+    side: ReadSide
+    clock: ControllableClock
+    runner: ProjectionRunner
+    accounts: list[UUID] = field(default_factory=list)
+    subscriptions: list[UUID] = field(default_factory=list)
+
+    @property
+    def today(self) -> date:
+        return self.clock.now().date()
+
+
+@contextmanager
+def world_on(kind: str, folder: Path) -> Iterator[World]:
+    if kind == "sqlite":
+        settings = StoreSettings(sqlite_path=str(folder / f"{uuid4().hex}.db"))
+        schema = None
+    else:
+        schema = FreshSchema()
+        settings = schema.settings
+    settings.prepare()
+    clock = ControllableClock(T0)
+    ledger = SnappyLedger(env=settings.eventsourcing_env(), clock=clock)
+    side = ReadSide(settings, ledger)
+    mine = [side.projection("audit_trail"), side.projection("book")]
+    runner = ProjectionRunner(side.store, side.read_log, ledger.head_position, mine)
+    try:
+        yield World(ledger, side, clock, runner)
+    finally:
+        side.stop()
+        ledger.close()
+        if schema is not None:
+            schema.drop()
+
+
+# -- random histories ------------------------------------------------------------------------
+
+
+KINDS = ["advance", "add", "start", "due", "pay", "add", "advance", "schedule", "bill", "start"]
+KINDS += ["add_product", "advance", "cancel_renewal", "due", "pay", "credit", "void", "cancel"]
+KINDS += ["open", "billing", "user"]
+
+
+def history(world: World, data: st.DataObject) -> None:
+    """A prologue that always opens an account with a contract, then random steps."""
+    for kind in ("open", "start"):
+        ACTIONS[kind](world, data)
+    for _ in range(data.draw(st.integers(30, 60))):
+        step(world, data.draw(st.sampled_from(KINDS)), data)
+
+
+def step(world: World, kind: str, data: st.DataObject) -> None:
+    with contextlib.suppress(DomainError):  # a refused command writes nothing: go on
+        ACTIONS[kind](world, data)
+
+
+def _open(world: World, data: st.DataObject) -> None:
+    currency = data.draw(st.sampled_from(["USD", "EUR"]))
+    edition = data.draw(st.sampled_from([Edition.ESSENTIALS, Edition.PROFESSIONAL]))
+    account_id = open_account(world.ledger, STAFF, edition, currency)
+    world.accounts.append(account_id)
+    if data.draw(st.booleans()):
+        world.ledger.set_payment_method(ADMIN, account_id, METHOD)
+
+
+def _start(world: World, data: st.DataObject) -> None:
+    account_id = data.draw(st.sampled_from(world.accounts))
+    quantities = data.draw(
+        st.dictionaries(st.sampled_from(PRODUCTS), st.integers(1, 5), min_size=1, max_size=2)
+    )
+    offset = data.draw(st.sampled_from([0, 0, 0, 9, 25, -4, -20]))
+    start = world.today + timedelta(days=offset)
+    receipt = world.ledger.start_subscription(
+        STAFF if offset < 0 else ADMIN,
+        account_id,
+        quantities,
+        term_months=data.draw(st.sampled_from([1, 2, 12])),
+        billing_period=data.draw(st.sampled_from(list(BillingPeriod))),
+        term_start=start,
+        auto_renew=data.draw(st.booleans()),
+    )
+    world.subscriptions.append(receipt.aggregate_id)
+
+
+def _a_contract(world: World, data: st.DataObject) -> Subscription:
+    if not world.subscriptions:
+        raise NotFound("no contract yet")
+    return world.ledger.subscription(data.draw(st.sampled_from(world.subscriptions)))
+
+
+def _add(world: World, data: st.DataObject) -> None:
+    sub = _a_contract(world, data)
+    product = data.draw(st.sampled_from(sorted(line.product_code for line in sub.lines.values())))
+    on = world.today + timedelta(days=data.draw(st.sampled_from([0, 0, 6, 15, -3, -12])))
+    ctx = STAFF if on < world.today else ADMIN
+    world.ledger.add_licenses(ctx, sub.id, product, data.draw(st.integers(1, 3)), on)
+
+
+def _add_product(world: World, data: st.DataObject) -> None:
+    sub = _a_contract(world, data)
+    product = data.draw(st.sampled_from([*PRODUCTS, "file-storage"]))
+    on = world.today + timedelta(days=data.draw(st.sampled_from([0, 4, 11])))
+    world.ledger.add_product(ADMIN, sub.id, product, data.draw(st.integers(1, 3)), on)
+
+
+def _schedule(world: World, data: st.DataObject) -> None:
+    sub = _a_contract(world, data)
+    quantities = data.draw(
+        st.none()
+        | st.fixed_dictionaries(
+            {line.product_code: st.integers(0, 4) for line in sub.lines.values()}
+        )
+    )
+    months = data.draw(st.sampled_from([1, 12]))
+    world.ledger.schedule_renewal(ADMIN, sub.id, months, quantities)
+
+
+def _cancel_renewal(world: World, data: st.DataObject) -> None:
+    world.ledger.cancel_renewal(ADMIN, _a_contract(world, data).id)
+
+
+def _cancel(world: World, data: st.DataObject) -> None:
+    sub = _a_contract(world, data)
+    on = world.today + timedelta(days=data.draw(st.integers(-8, 12)))
+    world.ledger.cancel_subscription(STAFF, sub.id, on)
+
+
+def _advance(world: World, data: st.DataObject) -> None:
+    days = data.draw(st.integers(1, 40))
+    world.clock.advance(timedelta(days=days, hours=data.draw(st.integers(0, 23))))
+
+
+def _due(world: World, data: st.DataObject) -> None:
+    for sub_id in world.subscriptions:
+        sub = world.ledger.subscription(sub_id)
+        if not sub.is_active or sub.term.end > world.today:
+            continue
+        if sub.renewal is not None:
+            world.ledger.renew(SYSTEM, sub_id)
+        else:
+            world.ledger.expire(SYSTEM, sub_id)
+
+
+def _bill(world: World, data: st.DataObject) -> None:
+    for sub_id in world.subscriptions:
+        sub = world.ledger.subscription(sub_id)
+        if sub.is_active:
+            for period in billing_periods(sub.term, sub.billing_period):
+                if period.start <= world.today:
+                    world.ledger.invoice_billing_period(SYSTEM, sub_id, period.start)
+
+
+def _an_invoice(world: World, data: st.DataObject) -> Invoice:
+    invoices = [i for a in world.accounts for i in world.ledger.invoices_of(a)]
+    if not invoices:
+        raise NotFound("no invoice yet")
+    return invoices[data.draw(st.integers(0, len(invoices) - 1))]
+
+
+def _pay(world: World, data: st.DataObject) -> None:
+    invoice = _an_invoice(world, data)
+    if invoice.status is not InvoiceStatus.OPEN:
+        return
+    share = data.draw(st.sampled_from([Fraction(1), Fraction(1, 2), Fraction(1, 3)]))
+    amount = invoice.balance.times(share)
+    world.ledger.record_payment(ADMIN, invoice.id, amount, METHOD)
+
+
+def _credit(world: World, data: st.DataObject) -> None:
+    invoice = _an_invoice(world, data)
+    share = data.draw(st.sampled_from([Fraction(1), Fraction(1, 4)]))
+    amount = (invoice.total - invoice.credited).times(share)
+    world.ledger.issue_credit_note(STAFF, invoice.id, amount)
+
+
+def _void(world: World, data: st.DataObject) -> None:
+    world.ledger.void_invoice(STAFF, _an_invoice(world, data).id)
+
+
+def _billing(world: World, data: st.DataObject) -> None:
+    account_id = data.draw(st.sampled_from(world.accounts))
+    country = data.draw(st.sampled_from(["US", "DE", "GB"]))
+    legal_name = data.draw(st.sampled_from(["Acme Corp", "Acme Holdings"]))
+    world.ledger.change_billing_details(ADMIN, account_id, billing(country, legal_name))
+
+
+def _user(world: World, data: st.DataObject) -> None:
+    account_id = data.draw(st.sampled_from(world.accounts))
+    user_id = f"u{data.draw(st.integers(1, 5))}"
+    user = User(user_id, "A User", f"{user_id}@acme.example")
+    world.ledger.add_user(ADMIN, account_id, user)
+
+
+ACTIONS = {
+    "open": _open,
+    "start": _start,
+    "add": _add,
+    "add_product": _add_product,
+    "schedule": _schedule,
+    "cancel_renewal": _cancel_renewal,
+    "cancel": _cancel,
+    "advance": _advance,
+    "due": _due,
+    "bill": _bill,
+    "pay": _pay,
+    "credit": _credit,
+    "void": _void,
+    "billing": _billing,
+    "user": _user,
+}
+
+
+# -- the comparison --------------------------------------------------------------------------
+
+
+def stored_events(ledger: Ledger) -> list[Any]:
+    notifications = ledger.recorder.select_notifications(1, 1_000_000)
+    return [ledger.mapper.to_domain_event(n) for n in notifications]
+
+
+def state(aggregate: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
+def instants(data: st.DataObject, events: list[Any]) -> list[tuple[datetime, date | None]]:
+    times = sorted({e.timestamp for e in events})
+    days = sorted(
+        {d for e in events for d in (e.timestamp.date(), takes_effect(e)) if d != date.min}
+        | {d + timedelta(days=1) for e in events if (d := takes_effect(e)) != date.min}
+        | {d - timedelta(days=1) for e in events if (d := takes_effect(e)) != date.min}
+    )
+    moment = (
+        st.sampled_from(times)
+        | st.sampled_from(times).map(lambda t: t - timedelta(microseconds=1))
+        | st.datetimes(
+            min_value=(times[0] - timedelta(days=2)).replace(tzinfo=None),
+            max_value=(times[-1] + timedelta(days=2)).replace(tzinfo=None),
+            timezones=st.just(UTC),
+        )
+    )
+    day = st.none() | st.sampled_from(days) | st.dates(days[0] - timedelta(days=30), days[-1])
+    return data.draw(st.lists(st.tuples(moment, day), min_size=4, max_size=4))
+
+
+def check_instant(world: World, events: list[Any], as_of: datetime, on: date | None) -> None:
+    day = on or as_of.astimezone(UTC).date()
+    with world.side.readers.transaction() as sql:
+        report = book_report(sql, as_of, on)
+        for aggregate_id in dict.fromkeys(e.originator_id for e in events):
+            expected = replay(events, aggregate_id, as_of, day)
+            if expected is None:
+                with pytest.raises(NotFound):
+                    aggregate_at(world.ledger, sql, aggregate_id, as_of, on)
+                continue
+            found = aggregate_at(world.ledger, sql, aggregate_id, as_of, on)
+            assert state(found.aggregate) == state(expected.aggregate), (aggregate_id, as_of, on)
+            assert found.version == expected.version
+            assert [e.originator_version for e in found.deferred] == expected.deferred
+            assert found.in_force == oracle_in_force(expected.aggregate, day)
+    actual = {
+        "active_contracts": report.active_contracts,
+        "seats_held": report.seats_held,
+        "monthly_recurring_revenue": report.monthly_recurring_revenue,
+        "open_balance": report.open_balance,
+        "open_invoices": report.open_invoices,
+    }
+    assert actual == oracle_book(events, as_of, day), (as_of, on)
+
+
+def check_timelines(world: World, events: list[Any]) -> None:
+    """The audit trail's SQL spelling of the rule agrees with the Python one."""
+    by_position = dict(enumerate(events, start=1))
+    with world.side.readers.transaction() as sql:
+        for account_id in world.accounts:
+            for entry in timeline(sql, account_id, world.clock.now()):
+                day = in_force_on(by_position[entry.position])
+                assert entry.in_force_on == (day.isoformat() if day else None)
+
+
+def book_rows(world: World) -> dict[str, list[Any]]:
+    with world.side.readers.transaction() as sql:
+        return {
+            table: sql.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+            for table in world.side.projection("book").tables
+        }
+
+
+def check_rebuild(world: World) -> None:
+    """The book rebuilt from position 0, its caches cold, has the same rows."""
+    before = book_rows(world)
+    world.runner.reset(world.side.projection("book"))
+    world.runner.catch_up()
+    assert book_rows(world) == before
+
+
+def test_every_point_in_time_answer_equals_a_fresh_replay(
+    store: StoreSettings, tmp_path: Path
+) -> None:
+    kind = "postgres" if store.postgres else "sqlite"  # each example gets a store of its own
+    started = time.perf_counter()
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def history_then_instants(data: st.DataObject) -> None:
+        with world_on(kind, tmp_path) as world:
+            history(world, data)
+            world.runner.catch_up()
+            events = stored_events(world.ledger)
+            for as_of, on in instants(data, events):
+                check_instant(world, events, as_of, on)
+            check_timelines(world, events)
+            check_rebuild(world)
+
+    history_then_instants()
+    print(f"\npoint in time on {kind}: {time.perf_counter() - started:.1f} s")
+
+
+# -- worked examples (ADR 0004) --------------------------------------------------------------
+
+
+@pytest.fixture
+def world(store: StoreSettings, tmp_path: Path) -> Iterator[World]:
+    with world_on("postgres" if store.postgres else "sqlite", tmp_path) as made:
+        yield made
+
+
+def test_what_the_ledger_said_on_5_april_about_31_march(world: World) -> None:
+    ledger, clock = world.ledger, world.clock
+    clock.set(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    account_id = open_account(ledger, STAFF)
+    sub_id = ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 10}).aggregate_id
+    clock.set(datetime(2026, 3, 20, 9, tzinfo=UTC))
+    ledger.add_licenses(ADMIN, sub_id, "sales-cloud", 5, date(2026, 4, 1))  # later
+    clock.set(datetime(2026, 4, 3, 9, tzinfo=UTC))
+    ledger.add_licenses(STAFF, sub_id, "sales-cloud", 2, date(2026, 3, 25))  # backdated
+    world.runner.catch_up()
+
+    def seats(as_of: datetime, on: date | None) -> int:
+        with world.side.readers.transaction() as sql:
+            found = aggregate_at(ledger, sql, sub_id, as_of, on, Subscription)
+            assert book_report(sql, as_of, on).seats_held["sales-cloud"] == (
+                found.aggregate.lines["sales-cloud"].quantity
+            )
+            return found.aggregate.lines["sales-cloud"].quantity
+
+    april_5 = datetime(2026, 4, 5, 23, 59, tzinfo=UTC)
+    march_31 = datetime(2026, 3, 31, 23, 59, tzinfo=UTC)
+    assert seats(april_5, date(2026, 3, 31)) == 12  # the backdated two, not the April five
+    assert seats(march_31, None) == 10  # on 31 March the ledger did not know of the two yet
+    assert seats(march_31, date(2026, 4, 1)) == 15  # ... but knew of the five from April
+    assert seats(april_5, None) == 17
+
+
+def test_a_scheduled_renewal_is_in_the_plan_from_the_day_it_is_recorded(world: World) -> None:
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(world.ledger, STAFF)
+    sub_id = ledger.start_subscription(
+        ADMIN, account_id, {"sales-cloud": 3}, term_months=1, auto_renew=False
+    ).aggregate_id
+    clock.advance(timedelta(days=3))
+    ledger.schedule_renewal(ADMIN, sub_id, 12, {"sales-cloud": 4})
+    world.runner.catch_up()
+
+    with world.side.readers.transaction() as sql:
+        before = aggregate_at(ledger, sql, sub_id, clock.now(), T0.date(), Subscription)
+        after = aggregate_at(ledger, sql, sub_id, clock.now(), None, Subscription)
+    assert before.aggregate.renewal is None
+    assert [type(e).__name__ for e in before.deferred] == ["RenewalScheduled"]
+    assert after.aggregate.renewal is not None
+    assert after.aggregate.renewal.lines[0].quantity == 4
+
+
+def test_the_account_view_has_its_contracts_seats_and_invoices_then(world: World) -> None:
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(world.ledger, STAFF)
+    ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 2})
+    first = clock.now()
+    clock.advance(timedelta(days=2))
+    ledger.start_subscription(ADMIN, account_id, {"service-cloud": 1})
+    world.runner.catch_up()
+
+    with world.side.readers.transaction() as sql:
+        then = account_at(ledger, sql, account_id, first)
+        now = account_at(ledger, sql, account_id, clock.now())
+        with pytest.raises(NotFound):
+            account_at(ledger, sql, account_id, T0 - timedelta(seconds=1))
+    assert (len(then.subscriptions), len(then.licenses), len(then.invoices)) == (1, 1, 1)
+    assert (len(now.subscriptions), len(now.licenses), len(now.invoices)) == (2, 2, 2)
+    assert then.account.version == 1
+
+
+def test_snapshots_restore_exactly_the_replayed_state(world: World) -> None:
+    """Every version of every aggregate, read through a snapshot taken at it, equals the
+    fold of its events: snapshot state round-trips through the store's transcoder."""
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(ledger, STAFF)
+    ledger.set_payment_method(ADMIN, account_id, METHOD)
+    sub_id = ledger.start_subscription(
+        ADMIN, account_id, {"sales-cloud": 2, "data-storage": 1}, term_months=1
+    ).aggregate_id
+    ledger.add_licenses(ADMIN, sub_id, "sales-cloud", 1)
+    ledger.add_user(ADMIN, account_id, User("bo", "Bo", "bo@acme.example"))
+    clock.advance(timedelta(days=31))
+    ledger.renew(SYSTEM, sub_id)
+    for invoice in ledger.invoices_of(account_id):
+        ledger.record_payment(ADMIN, invoice.id, invoice.balance.times(Fraction(1, 2)))
+
+    events = stored_events(ledger)
+    assert ledger.snapshots is not None
+    for aggregate_id in dict.fromkeys(e.originator_id for e in events):
+        replayed = None
+        for event in (e for e in events if e.originator_id == aggregate_id):
+            replayed = event.mutate(replayed)
+            version = event.originator_version
+            if not list(ledger.snapshots.get(aggregate_id, gt=version - 1, lte=version)):
+                ledger.take_snapshot(aggregate_id, version)
+            restored = ledger.repository.get(aggregate_id, version=version)
+            assert state(restored) == state(replayed)
+
+
+def test_monthly_recurring_revenue_divides_the_sum_of_the_year_once(world: World) -> None:
+    """Annual lines count 1/12: the exact sum of every line's year is divided by 12 and
+    rounded half-up once per currency, not line by line."""
+    rows = [("a", "USD", 1), ("b", "USD", 5), ("c", "EUR", 5), ("d", "JPY", 18)]
+    with world.side.store.transaction() as sql:
+        for key, currency, annual in rows:
+            sql.execute(
+                "INSERT INTO book_contract_lines VALUES"
+                " ('s', ?, 'acc', ?, 'x', 1, ?, ?, '2026-01-01', NULL, 1, ?, NULL, NULL)",
+                (key, currency, annual, annual, "2026-01-01T00:00:00.000000Z"),
+            )
+    with world.side.readers.transaction() as sql:
+        report = book_report(sql, T0, date(2026, 6, 1))
+    # USD: 6/12 = 0.5 -> 1 (each line alone would round to 0); EUR: 5/12 -> 0; JPY: 1.5 -> 2.
+    assert report.monthly_recurring_revenue == {"EUR": 0, "JPY": 2, "USD": 1}
+
+
+def test_a_snapshot_that_cannot_be_written_does_not_fail_the_command(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshots are written after the events commit: a failure there is logged, and the
+    command neither fails nor runs again."""
+    ledger = world.ledger
+    account_id = open_account(ledger, STAFF)
+    assert ledger.snapshots is not None
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("a snapshot at this version exists")
+
+    monkeypatch.setattr(ledger.snapshots, "put", refuse)
+    receipt = ledger.set_payment_method(ADMIN, account_id, METHOD)  # version 2: a snapshot
+
+    assert receipt.version == 2
+    assert [type(e).__name__ for e in stored_events(ledger)] == [
+        "AccountOpened",
+        "PaymentMethodSet",
+    ]
+
+
+def test_corrections_that_contradict_the_order_of_facts_still_fold(world: World) -> None:
+    """Seats backdated to before their product was added count from the product's day; a
+    cancellation from before seats added for a later day takes those seats' day (ADR 0004:
+    the domain accepts both today)."""
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(ledger, STAFF)
+    first = ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 1}).aggregate_id
+    clock.advance(timedelta(days=20))
+    ledger.add_product(ADMIN, first, "service-cloud", 2)  # from 25 January
+    ledger.add_licenses(STAFF, first, "service-cloud", 1, date(2026, 1, 15))
+    second = ledger.start_subscription(ADMIN, account_id, {"data-storage": 1}).aggregate_id
+    ledger.add_product(ADMIN, second, "sales-cloud", 3, date(2026, 3, 1))
+    ledger.cancel_subscription(STAFF, second, date(2026, 2, 1))
+    world.runner.catch_up()
+
+    events = stored_events(ledger)
+    for day in (date(2026, 1, 20), date(2026, 1, 25), date(2026, 2, 15), date(2026, 3, 1)):
+        check_instant(world, events, clock.now(), day)
+    with world.side.readers.transaction() as sql:
+        on_20th = aggregate_at(ledger, sql, first, clock.now(), date(2026, 1, 20), Subscription)
+        assert "service-cloud" not in on_20th.aggregate.lines
+        assert book_report(sql, clock.now(), date(2026, 3, 1)).seats_held == {
+            "sales-cloud": 1,
+            "service-cloud": 3,
+        }
