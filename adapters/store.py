@@ -70,6 +70,16 @@ class StoreSettings:
             return self.postgres.describe()
         return f"SQLite file {self.sqlite_path}"
 
+    @property
+    def read_sqlite_path(self) -> str:
+        """The read models' SQLite file, beside the ledger's: ``var/subledger-read.db``.
+
+        A file of its own, so that the projection runner's write transactions never
+        wait on (or hold up) the ledger's writers, which SQLite would serialise."""
+        assert self.sqlite_path is not None
+        path = Path(self.sqlite_path)
+        return str(path.with_name(f"{path.stem}-read{path.suffix}"))
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The settings in the form ``eventsourcing.Application(env=...)`` expects."""
         if self.postgres is not None:

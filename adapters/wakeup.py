@@ -34,6 +34,10 @@ class Pulse:
             seen = self._count
             self._condition.wait_for(lambda: self._count != seen, timeout)
 
+    @property
+    def count(self) -> int:
+        return self._count
+
 
 class PostgresWakeup:
     """LISTEN on the event table's channel; reconnects quietly when the connection dies."""
@@ -46,11 +50,15 @@ class PostgresWakeup:
         self._connection: psycopg.Connection[Any] | None = None
 
     def wait(self, timeout: float) -> None:
+        """Until a NOTIFY, an in-process pulse (checked every 0.1 s: also how a stop is
+        noticed), or ``timeout``."""
         deadline = time.monotonic() + timeout
+        seen = self.local.count
         try:
             connection = self._listening()
-            for _ in connection.notifies(timeout=max(deadline - time.monotonic(), 0), stop_after=1):
-                return
+            while (left := deadline - time.monotonic()) > 0 and self.local.count == seen:
+                for _ in connection.notifies(timeout=min(left, 0.1), stop_after=1):
+                    return
         except psycopg.Error:
             self.close()
             self.local.wait(max(deadline - time.monotonic(), 0))

@@ -22,7 +22,9 @@ TABLE = "audit_events"
 
 
 def recorded(moment: datetime) -> str:
-    """Recorded time as sortable text: UTC, microseconds, ``Z``."""
+    """Recorded time as sortable text: UTC, microseconds, ``Z`` (a naive time is UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

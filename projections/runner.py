@@ -110,30 +110,37 @@ class ProjectionRunner:
         head = self.head()
         return {name: max(head - position, 0) for name, position in self.positions().items()}
 
-    def step(self, projection: Projection) -> int:
-        """Apply the next batch to one projection; returns how many events it applied."""
+    def step(self) -> int:
+        """Read the next batch once and apply it to every projection that has not seen it,
+        each in its own transaction; returns how many (event, projection) pairs it applied."""
+        reached = self.positions()
+        batch = self.read_log(min(reached.values(), default=0), self.batch_size)
+        return sum(self._apply(projection, batch) for projection in self.projections)
+
+    def _apply(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
         try:
             with self.store.transaction() as sql:
+                # Claimed (FOR UPDATE on PostgreSQL): a second runner waits here, then sees
+                # the position this one leaves and skips what it applied.
                 claimed = position_of(sql, projection.name, claim=True)
                 position, version = claimed or (0, projection.version)
-                batch = self.read_log(position, self.batch_size)
-                for logged in batch:
+                unseen = [logged for logged in batch if logged.position > position]
+                for logged in unseen:
                     projection.apply(sql, logged)
-                if batch:
-                    _save_position(sql, projection.name, batch[-1].position, version)
+                if unseen:
+                    _save_position(sql, projection.name, unseen[-1].position, version)
         except BaseException:
             projection.forget()  # its memory may be ahead of the rolled-back tables
             raise
-        return len(batch)
+        return len(unseen)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Apply everything in the log now; returns how many events were applied."""
+        """Apply everything in the log now; returns how many (event, projection) pairs."""
         applied = 0
-        for projection in self.projections:
-            while count := self.step(projection):
-                applied += count
-                if progress is not None:
-                    progress(count)
+        while count := self.step():
+            applied += count
+            if progress is not None:
+                progress(count)
         return applied
 
     def run(self, stop: threading.Event, wait: Wait, poll: float = 1.0, pause: float = 1.0) -> None:

@@ -73,7 +73,7 @@ class ReadSide:
             self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
         else:
             assert settings.sqlite_path is not None
-            sqlite_connect = sqlite_connector(settings.sqlite_path)
+            sqlite_connect = sqlite_connector(settings.read_sqlite_path)
             self.store = ReadStore(sqlite_connect, "sqlite")
             self.readers = ReaderPool(sqlite_connect, "sqlite")
         self.runner = ProjectionRunner(
@@ -84,6 +84,8 @@ class ReadSide:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.running_here = False
+        # How long a read that names a position may wait for the projections (then 503).
+        self.read_wait_seconds = 2.0
 
     def _prepare(self) -> None:
         """Create the read models' tables; two processes starting at once may collide once."""
@@ -128,21 +130,25 @@ class ReadSide:
                 self._stop.wait(2.0)
                 continue
             self.running_here = True
+            wakeup = self._wakeup()
             try:
-                self.runner.run(self._stop, self._waiter(lock), poll=poll)
+                self.runner.run(self._stop, self._waiter(lock, wakeup), poll=poll)
             except LockLost:
                 log.warning("lost the projection lock; waiting to be elected again")
             finally:
                 self.running_here = False
+                if wakeup is not None:
+                    wakeup.close()
                 lock.release()
 
-    def _waiter(self, lock: RunnerLock) -> Wait:
+    def _wakeup(self) -> PostgresWakeup | None:
+        if self.settings.postgres is None:
+            return None
+        channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
+        return PostgresWakeup(self.settings, channel, self.ledger.saved)
+
+    def _waiter(self, lock: RunnerLock, wakeup: PostgresWakeup | None) -> Wait:
         local = self.ledger.saved
-        if self.settings.postgres is not None:
-            channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
-            wakeup = PostgresWakeup(self.settings, channel, local)
-        else:
-            wakeup = None
 
         def wait(timeout: float) -> None:
             if not lock.still_held():

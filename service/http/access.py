@@ -29,6 +29,7 @@ class Access(Enum):
     STAFF = "staff"
     EDITION = "edition"
     AUDIT = "audit"
+    REPORTS = "reports"
     OPERATOR = "operator"
 
 
@@ -42,6 +43,7 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     Access.STAFF: frozenset({Role.BILLING_STAFF}),
     Access.EDITION: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER}),
     Access.AUDIT: frozenset({Role.BILLING_STAFF, Role.AUDITOR}),
+    Access.REPORTS: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR}),
     Access.OPERATOR: frozenset({Role.OPERATOR}),
 }
 

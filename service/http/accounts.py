@@ -8,10 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
+from domain.account import Account
 from domain.errors import NotFound
+from projections import account_overview as overview
+from projections.documents import account_document
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
+from service.http.reads import PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.schemas import (
     AccountIn,
@@ -29,6 +33,7 @@ from service.http.schemas import (
     UserIn,
 )
 from service.ledger import Ledger, Receipt
+from service.point_in_time import aggregate_at
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
 
@@ -60,13 +65,28 @@ def open_account(
     return _account_after(ledger, receipt, response)
 
 
-@router.get("/{account_id}", openapi_extra=access_extra(Access.ACCOUNT_READ), summary="An account")
+@router.get(
+    "/{account_id}",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="An account (now, or as_of a recorded instant and in force on an effective date)",
+)
 def get_account(
-    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+    account_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    reads: PointInTimeReads,
+    response: Response,
 ) -> AccountOut:
-    account = account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
-    versioned(response, account.version)
-    return AccountOut.of(account)
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    if reads.as_of is not None:
+        with reads.sql() as sql:
+            then = aggregate_at(ledger, sql, account_id, reads.as_of, reads.effective, Account)
+        return AccountOut.model_validate(account_document(then.aggregate))
+    out = AccountOut.model_validate(
+        projected(reads, lambda sql: overview.account(sql, account_id), f"account {account_id}")
+    )
+    versioned(response, out.version)
+    return out
 
 
 @router.patch(

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.store import StoreSettings
 from domain.errors import DomainError
-from service.http import accounts, catalog, health, invoices, subscriptions, tokens_api
+from service.http import (
+    accounts,
+    audit,
+    catalog,
+    health,
+    invoices,
+    reports,
+    subscriptions,
+    tokens_api,
+)
 from service.http.middleware import BodyGuard, RequestLog, configure_logging
 from service.http.problems import (
     ApiError,
@@ -20,6 +34,7 @@ from service.http.problems import (
     problem,
 )
 from service.ledger import Ledger
+from service.read_side import ReadSide
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
 
@@ -45,17 +60,30 @@ async def on_store_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(read_side: ReadSide, run_projections: bool = True) -> FastAPI:
+    """The API over ``read_side.ledger``. With ``run_projections`` this process also
+    competes to run the projections (one runner per store is elected)."""
     configure_logging()
-    app = FastAPI(title="subledger", version="1", description=DESCRIPTION)
-    app.state.ledger = ledger
-    app.state.tokens = Tokens(ledger)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_projections:
+            read_side.start()
+        yield
+        read_side.stop()
+
+    app = FastAPI(title="subledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.ledger = read_side.ledger
+    app.state.read_side = read_side
+    app.state.tokens = Tokens(read_side.ledger)
     for router in (
         health.router,
         catalog.router,
         accounts.router,
         subscriptions.router,
         invoices.router,
+        reports.router,
+        audit.router,
         tokens_api.router,
     ):
         app.include_router(router)
@@ -72,7 +100,10 @@ def create_app(ledger: Ledger) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory: the store named by the environment, the system clock."""
-    from service.bootstrap import bootstrap
-
-    return create_app(bootstrap())
+    """The uvicorn factory: the store named by the environment, the system clock;
+    ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a separate worker."""
+    settings = StoreSettings.from_environ(os.environ)
+    settings.prepare()
+    ledger = Ledger(env=settings.eventsourcing_env())
+    run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
+    return create_app(ReadSide(settings, ledger), run_projections)

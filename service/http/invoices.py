@@ -8,9 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from domain.invoice import Invoice
+from projections import account_overview as overview
+from projections.documents import invoice_document
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
+from service.http.reads import PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.schemas import (
     CreditNoteIn,
@@ -22,6 +25,7 @@ from service.http.schemas import (
     money_in,
 )
 from service.ledger import Ledger
+from service.point_in_time import account_at, aggregate_at
 from service.tokens import Principal
 
 router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
@@ -41,9 +45,17 @@ def invoice_for(ledger: Ledger, principal: Principal, invoice_id: UUID, level: A
     openapi_extra=access_extra(Access.ACCOUNT_READ),
     summary="The account's invoices",
 )
-def list_invoices(account_id: UUID, ledger: LedgerDep, principal: PrincipalDep) -> list[InvoiceOut]:
+def list_invoices(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
+) -> list[InvoiceOut]:
     account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
-    return [InvoiceOut.of(i) for i in ledger.invoices_of(account_id)]
+    with reads.sql() as sql:
+        if reads.as_of is not None:
+            then = account_at(ledger, sql, account_id, reads.as_of, reads.effective)
+            documents = [invoice_document(i.aggregate) for i in then.invoices]
+        else:
+            documents = overview.invoices_of(sql, account_id)
+    return [InvoiceOut.model_validate(d) for d in documents]
 
 
 @router.get(
@@ -52,11 +64,22 @@ def list_invoices(account_id: UUID, ledger: LedgerDep, principal: PrincipalDep) 
     summary="An invoice",
 )
 def get_invoice(
-    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+    invoice_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    reads: PointInTimeReads,
+    response: Response,
 ) -> InvoiceOut:
-    invoice = invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
-    versioned(response, invoice.version)
-    return InvoiceOut.of(invoice)
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    if reads.as_of is not None:
+        with reads.sql() as sql:
+            then = aggregate_at(ledger, sql, invoice_id, reads.as_of, reads.effective, Invoice)
+        return InvoiceOut.model_validate(invoice_document(then.aggregate))
+    out = InvoiceOut.model_validate(
+        projected(reads, lambda sql: overview.invoice(sql, invoice_id), f"invoice {invoice_id}")
+    )
+    versioned(response, out.version)
+    return out
 
 
 @router.post(

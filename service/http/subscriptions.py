@@ -9,9 +9,12 @@ from fastapi import APIRouter, Response, status
 
 from domain.invoice import Invoice
 from domain.subscription import Subscription
+from projections import account_overview as overview
+from projections.documents import subscription_document
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
+from service.http.reads import FreshReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.schemas import (
     CancellationIn,
@@ -23,6 +26,7 @@ from service.http.schemas import (
     SubscriptionOut,
 )
 from service.ledger import Ledger, Receipt
+from service.point_in_time import account_at, aggregate_at
 from service.tokens import Principal
 
 router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
@@ -57,10 +61,16 @@ def _change_out(ledger: Ledger, receipt: Receipt, response: Response) -> Subscri
     summary="The account's contracts",
 )
 def list_subscriptions(
-    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
 ) -> list[SubscriptionOut]:
     account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
-    return [SubscriptionOut.of(s) for s in ledger.subscriptions_of(account_id)]
+    with reads.sql() as sql:
+        if reads.as_of is not None:
+            then = account_at(ledger, sql, account_id, reads.as_of, reads.effective)
+            documents = [subscription_document(s.aggregate) for s in then.subscriptions]
+        else:
+            documents = overview.subscriptions_of(sql, account_id)
+    return [SubscriptionOut.model_validate(d) for d in documents]
 
 
 @router.post(
@@ -99,11 +109,28 @@ def start_subscription(
     summary="A contract",
 )
 def get_subscription(
-    subscription_id: UUID, ledger: LedgerDep, principal: PrincipalDep, response: Response
+    subscription_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    reads: PointInTimeReads,
+    response: Response,
 ) -> SubscriptionOut:
-    sub = subscription_for(ledger, principal, subscription_id, Access.ACCOUNT_READ)
-    versioned(response, sub.version)
-    return SubscriptionOut.of(sub)
+    subscription_for(ledger, principal, subscription_id, Access.ACCOUNT_READ)
+    if reads.as_of is not None:
+        with reads.sql() as sql:
+            then = aggregate_at(
+                ledger, sql, subscription_id, reads.as_of, reads.effective, Subscription
+            )
+        return SubscriptionOut.model_validate(subscription_document(then.aggregate))
+    out = SubscriptionOut.model_validate(
+        projected(
+            reads,
+            lambda sql: overview.subscription(sql, subscription_id),
+            f"subscription {subscription_id}",
+        )
+    )
+    versioned(response, out.version)
+    return out
 
 
 @router.post(
@@ -217,9 +244,12 @@ def cancel_subscription(
     openapi_extra=access_extra(Access.ACCOUNT_READ),
     summary="Seats held and assigned per product",
 )
-def list_licenses(account_id: UUID, ledger: LedgerDep, principal: PrincipalDep) -> list[LicenseOut]:
+def list_licenses(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: FreshReads
+) -> list[LicenseOut]:
     account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
-    return [LicenseOut.of(lic) for lic in ledger.licenses_of(account_id)]
+    with reads.sql() as sql:
+        return [LicenseOut.model_validate(d) for d in overview.licenses_of(sql, account_id)]
 
 
 @router.put(

@@ -24,12 +24,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.store import StoreSettings
 from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.invoice import Invoice
 from service.context import CommandContext
 from service.http.app import create_app
 from service.ledger import Ledger
+from service.read_side import ReadSide
 from service.tokens import Role, Tokens
 
 STAFF = CommandContext("seed-staff", "billing_staff")
@@ -146,6 +148,9 @@ class Api:
         **kwargs: Any,
     ) -> httpx.Response:
         sent = dict(headers or {})
+        if method == "GET":
+            # read your writes, as a client does with the Ledger-Position it was given
+            sent.setdefault("Ledger-Min-Position", str(self.head))
         if who is not None:
             sent["Authorization"] = f"Bearer {self.seed.tokens.get(who, who)}"
         return self.client.request(method, path, headers=sent, **kwargs)
@@ -197,13 +202,13 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return problem
 
 
-def make_api(ledger: Ledger) -> Iterator[Api]:
+def make_api(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
     seed = seed_ledger(ledger)
-    with TestClient(create_app(ledger)) as client:
+    with TestClient(create_app(ReadSide(store, ledger))) as client:
         yield Api(client, ledger, seed)
 
 
 @pytest.fixture
-def api(ledger: Ledger) -> Iterator[Api]:
-    """The API over a freshly seeded ledger (once per store)."""
-    yield from make_api(ledger)
+def api(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
+    """The API over a freshly seeded ledger (once per store), its projections running."""
+    yield from make_api(store, ledger)

@@ -4,6 +4,7 @@ Ledger-Position, request ids, health."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -397,7 +398,18 @@ def test_health_and_readiness_need_no_token(api: Api) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     ready = api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "position": api.head}
+    body = ready.json()
+    assert (body["status"], body["position"]) == ("ready", api.head)
+    assert set(body["lag"]) == {"audit_trail", "account_overview", "book"}
+    deadline = time.monotonic() + 10
+    while any(body["lag"].values()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the runner thread is catching up with the seed
+        body = api.get("/readyz").json()
+    assert body["lag"] == dict.fromkeys(body["lag"], 0)
+    metrics = api.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert f"subledger_log_head_position {api.head}" in metrics.text
+    assert 'subledger_projection_lag{projection="audit_trail"} 0' in metrics.text
 
 
 def test_problems_use_the_problem_media_type(api: Api) -> None:

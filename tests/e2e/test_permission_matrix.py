@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from adapters.store import StoreSettings
 from service.http.access import ALLOWED, Access
 from service.http.app import create_app
 from service.ledger import Ledger
+from service.read_side import ReadSide
 from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from tests.conftest import T0
 from tests.e2e.conftest import Api, Seed, Tenant, assert_problem, seed_ledger
@@ -51,7 +53,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     return [(method, path, route) for path, route in found for method in sorted(route.methods)]
 
 
-APP = create_app(None)  # type: ignore[arg-type]  # only its routes are read
+APP = create_app(SimpleNamespace(ledger=None))  # type: ignore[arg-type]  # only its routes are read
 ROUTES = api_routes(APP)
 
 
@@ -217,26 +219,38 @@ class Template:
         self.path = directory / "template.db"
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
-        self.app = create_app(ledger)
+        read_side = ReadSide(self._settings(self.path), ledger)
+        read_side.runner.catch_up()  # every copy starts with its read models current
+        self.app = create_app(read_side, run_projections=False)
+        read_side.stop()
         ledger.close()
         self.copies = 0
 
     @staticmethod
-    def _open(path: Path) -> Ledger:
-        env = StoreSettings(sqlite_path=str(path)).eventsourcing_env()
-        return Ledger(env=env, clock=ControllableClock(T0))
+    def _settings(path: Path) -> StoreSettings:
+        return StoreSettings(sqlite_path=str(path))
+
+    def _open(self, path: Path) -> Ledger:
+        return Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
 
     def api(self, client: TestClient) -> Iterator[Api]:
         self.copies += 1
         copy = self.directory / f"copy-{self.copies}.db"
         shutil.copyfile(self.path, copy)
+        shutil.copyfile(
+            self._settings(self.path).read_sqlite_path, self._settings(copy).read_sqlite_path
+        )
         ledger = self._open(copy)
+        read_side = ReadSide(self._settings(copy), ledger)
         self.app.state.ledger, self.app.state.tokens = ledger, Tokens(ledger)
+        self.app.state.read_side = read_side
         try:
             yield Api(client, ledger, self.seed)
         finally:
+            read_side.stop()
             ledger.close()
             copy.unlink()
+            Path(self._settings(copy).read_sqlite_path).unlink()
 
 
 @pytest.fixture(scope="module")

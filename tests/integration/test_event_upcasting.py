@@ -38,7 +38,6 @@ NOT_IN_DEMO = {
 }
 
 
-
 def test_a_v1_upgrade_request_stored_before_note_existed_still_loads(ledger, staff, make_ledger):
     account_id = open_account(ledger, staff)
     # The event today's code would record, stripped to the shape v1 stored: no note and
