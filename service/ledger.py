@@ -92,7 +92,7 @@ class Ledger(Application[UUID]):
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshots are a cache written after the events commit: failing to write one must
-        not make a committed command look failed (``_change`` would even retry it)."""
+        not make a committed command look failed (``execute`` would even retry it)."""
         try:
             super()._take_snapshots(processing_event)
         except Exception:
@@ -107,7 +107,7 @@ class Ledger(Application[UUID]):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _change(
+    def execute(
         self,
         ctx: CommandContext,
         work: Callable[[Cause], list[LedgerAggregate]],
@@ -270,7 +270,7 @@ class Ledger(Application[UUID]):
         def work(cause: Cause) -> list[LedgerAggregate]:
             return [Account.open(new_id, name, edition, currency, billing, administrator, cause)]
 
-        return self._change(ctx, work, new_id)
+        return self.execute(ctx, work, new_id)
 
     def _on_account(
         self, ctx: CommandContext, account_id: UUID, act: Callable[[Account, Cause], None]
@@ -280,7 +280,7 @@ class Ledger(Application[UUID]):
             act(account, cause)
             return [account]
 
-        return self._change(ctx, work, account_id)
+        return self.execute(ctx, work, account_id)
 
     def change_billing_details(
         self, ctx: CommandContext, account_id: UUID, billing: BillingDetails
@@ -344,7 +344,7 @@ class Ledger(Application[UUID]):
             self.account(account_id)
             return [SupportCase.open(case_id, account_id, subject, description, cause)]
 
-        return self._change(ctx, work, case_id)
+        return self.execute(ctx, work, case_id)
 
     # -- contracts --------------------------------------------------------------------
 
@@ -387,7 +387,7 @@ class Ledger(Application[UUID]):
             changed.append(self._period_invoice(account, sub, first_period, cause))
             return changed
 
-        return self._change(ctx, work, new_id)
+        return self.execute(ctx, work, new_id)
 
     def _price_lines(
         self, account: Account, quantities: Mapping[str, int], period: BillingPeriod, on: date
@@ -497,7 +497,7 @@ class Ledger(Application[UUID]):
             return [invoice]
 
         sub_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{subscription_id}:period:{period_start}")
-        return self._change(ctx, work, sub_id)
+        return self.execute(ctx, work, sub_id)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(list(self.events.get(aggregate_id, lte=1)))
@@ -549,7 +549,7 @@ class Ledger(Application[UUID]):
             invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
             return [sub, *seats, invoice]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def add_product(
         self,
@@ -571,7 +571,7 @@ class Ledger(Application[UUID]):
             invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
             return [sub, *seats, invoice]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def schedule_renewal(
         self,
@@ -592,7 +592,7 @@ class Ledger(Application[UUID]):
                 sub.change_renewal(term_months, lines, cause)
             return [sub]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def cancel_renewal(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
         def work(cause: Cause) -> list[LedgerAggregate]:
@@ -600,7 +600,7 @@ class Ledger(Application[UUID]):
             sub.cancel_renewal(cause)
             return [sub]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def renew(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
         """Start the scheduled next term: seats follow its quantities, its first period is
@@ -621,7 +621,7 @@ class Ledger(Application[UUID]):
             changed.append(self._period_invoice(account, sub, first_period, cause))
             return changed
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def _move_seats(
         self, sub: Subscription, before: dict[str, int], after: dict[str, int], cause: Cause
@@ -649,7 +649,7 @@ class Ledger(Application[UUID]):
             sub.expire(cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     def cancel_subscription(
         self, ctx: CommandContext, subscription_id: UUID, effective: date | None = None
@@ -662,7 +662,7 @@ class Ledger(Application[UUID]):
             sub.cancel(effective or cause.today, cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 
-        return self._change(ctx, work, subscription_id)
+        return self.execute(ctx, work, subscription_id)
 
     # -- seats ------------------------------------------------------------------------
 
@@ -675,7 +675,7 @@ class Ledger(Application[UUID]):
             lic.assign(user_id, cause)
             return [lic]
 
-        return self._change(ctx, work, license_id(account_id, product_code))
+        return self.execute(ctx, work, license_id(account_id, product_code))
 
     def unassign_seat(
         self, ctx: CommandContext, account_id: UUID, product_code: str, user_id: str
@@ -685,7 +685,7 @@ class Ledger(Application[UUID]):
             lic.unassign(user_id, cause)
             return [lic]
 
-        return self._change(ctx, work, license_id(account_id, product_code))
+        return self.execute(ctx, work, license_id(account_id, product_code))
 
     # -- invoices ---------------------------------------------------------------------
 
@@ -709,7 +709,7 @@ class Ledger(Application[UUID]):
             invoice.record_payment(new_id, amount, method, cause)
             return [invoice]
 
-        return self._change(ctx, work, invoice_id)
+        return self.execute(ctx, work, invoice_id)
 
     def void_invoice(self, ctx: CommandContext, invoice_id: UUID) -> Receipt:
         def work(cause: Cause) -> list[LedgerAggregate]:
@@ -717,7 +717,7 @@ class Ledger(Application[UUID]):
             invoice.void(cause)
             return [invoice]
 
-        return self._change(ctx, work, invoice_id)
+        return self.execute(ctx, work, invoice_id)
 
     def issue_credit_note(
         self,
@@ -734,4 +734,4 @@ class Ledger(Application[UUID]):
             refund[:] = [invoice.issue_credit_note(new_id, amount, cause)]
             return [invoice]
 
-        return self._change(ctx, work, invoice_id, refund=lambda: refund[0] if refund else None)
+        return self.execute(ctx, work, invoice_id, refund=lambda: refund[0] if refund else None)

@@ -21,7 +21,7 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue, NotFound
 from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger import Ledger, Receipt
 
 TOKEN_PREFIX = "sl_"
 
@@ -100,9 +100,9 @@ class ApiToken(LedgerAggregate):
 
 @dataclass(frozen=True)
 class IssuedToken:
-    token: str  # shown once, never stored
+    token: str  # shown once, never stored ("" for an idempotent replay: it is gone)
     token_id: UUID
-    position: int  # of the TokenIssued event in the global log
+    receipt: Receipt
 
 
 class Tokens:
@@ -127,19 +127,23 @@ class Tokens:
         digest = token_hash(token)
         token_id = token_id_for_hash(digest)
         name = label.strip()[:100] or f"{role.value}-{token_id.hex[:8]}"
-        cause = ctx.cause(self.ledger.clock.now())
-        api_token = ApiToken._begin(
-            ApiToken.TokenIssued,
-            token_id,
-            cause,
-            token_hash=digest,
-            role=role.value,
-            account_id=account_id,
-            user_id=user_id,
-            label=name,
-        )
-        recordings = self.ledger.save(api_token)
-        return IssuedToken(token, token_id, recordings[-1].notification.id)
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            return [
+                ApiToken._begin(
+                    ApiToken.TokenIssued,
+                    token_id,
+                    cause,
+                    token_hash=digest,
+                    role=role.value,
+                    account_id=account_id,
+                    user_id=user_id,
+                    label=name,
+                )
+            ]
+
+        receipt = self.ledger.execute(ctx, work, token_id)
+        return IssuedToken("" if receipt.replayed else token, receipt.aggregate_id, receipt)
 
     def verify(self, presented: str) -> Principal | None:
         """The principal of a live token, or None (unknown, malformed or revoked)."""
@@ -156,11 +160,13 @@ class Tokens:
             return None
         return api_token.principal
 
-    def revoke(self, ctx: CommandContext, token_id: UUID) -> int:
-        """Revoke a token; answers the log position of the TokenRevoked event."""
-        api_token = self.get(token_id)
-        api_token.revoke(ctx.cause(self.ledger.clock.now()))
-        return self.ledger.save(api_token)[-1].notification.id
+    def revoke(self, ctx: CommandContext, token_id: UUID) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            api_token = self.get(token_id)
+            api_token.revoke(cause)
+            return [api_token]
+
+        return self.ledger.execute(ctx, work, token_id)
 
     def get(self, token_id: UUID) -> ApiToken:
         try:

@@ -15,7 +15,7 @@ from projections.documents import account_document
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.reads import PointInTimeReads, projected
+from service.http.reads import FreshReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.schemas import (
     AccountIn,
@@ -26,6 +26,7 @@ from service.http.schemas import (
     ContactPatch,
     EditionChangeIn,
     IdentityLicenseIn,
+    OverviewOut,
     PaymentMethodIn,
     SupportCaseIn,
     SupportCaseOut,
@@ -87,6 +88,21 @@ def get_account(
     )
     versioned(response, out.version)
     return out
+
+
+@router.get(
+    "/{account_id}/overview",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="The account at a glance: contracts, seats, next renewal, open balance",
+)
+def get_overview(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: FreshReads
+) -> OverviewOut:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    found = projected(
+        reads, lambda sql: overview.overview(sql, account_id), f"account {account_id}"
+    )
+    return OverviewOut.model_validate(found)
 
 
 @router.patch(

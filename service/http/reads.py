@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from domain.errors import InvalidValue, NotFound
 from projections.store import Sql
@@ -94,7 +95,13 @@ def point_in_time_reads(
 ) -> Reads:
     if as_of is None and effective is None:
         return reads
-    moment = parse_as_of(as_of) if as_of is not None else reads.side.ledger.clock.now()
+    try:
+        moment = parse_as_of(as_of) if as_of is not None else reads.side.ledger.clock.now()
+    except InvalidValue as error:
+        # a malformed query parameter, answered like any other (naming the field)
+        raise RequestValidationError(
+            [{"loc": ("query", "as_of"), "msg": str(error), "type": "value_error"}]
+        ) from None
     _wait(reads.side, reads.side.ledger.head_position())
     return Reads(reads.side, moment, effective)
 

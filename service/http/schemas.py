@@ -253,6 +253,32 @@ class SupportCaseOut(BaseModel):
         )
 
 
+class SeatsOut(BaseModel):
+    product_code: str
+    product_name: str
+    held: int
+    assigned: int
+    available: int
+
+
+class NextRenewalOut(BaseModel):
+    subscription_id: UUID
+    starts_on: date
+    term_months: int
+    value: MoneyOut  # one billing period of the renewal's lines, before tax
+
+
+class OverviewOut(BaseModel):
+    """The account's home screen: who it is, what it holds, what renews next, what is owed."""
+
+    account: AccountOut
+    contracts: list[SubscriptionOut]
+    seats: list[SeatsOut]
+    next_renewal: NextRenewalOut | None
+    open_balance: list[MoneyOut]
+    open_invoices: int
+
+
 # -- contracts --------------------------------------------------------------------------
 
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response, status
 
 from service.http.access import Access, access_extra, require
 from service.http.deps import ContextDep, PrincipalDep, TokensDep
-from service.http.problems import PROBLEM_RESPONSES
+from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import written
 from service.http.schemas import TokenIn, TokenIssuedOut, TokenOut
-from service.ledger import Receipt
+from service.tokens import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
@@ -27,8 +27,17 @@ def create_token(
 ) -> TokenIssuedOut:
     require(principal, Access.OPERATOR)
     issued = tokens.issue(ctx, body.role, body.account_id, body.user_id, body.label)
-    token = tokens.get(issued.token_id)
-    written(response, Receipt(token.id, token.version, issued.position), tokens.ledger)
+    if issued.receipt.replayed:
+        # The first answer held the secret, which is never stored: it cannot be repeated.
+        raise ApiError(
+            409,
+            "token-already-issued",
+            "Conflict",
+            f"this request already created token {issued.token_id}; its secret was shown "
+            "once and is not kept. Revoke that token if the secret was lost.",
+        )
+    written(response, issued.receipt, tokens.ledger)
+    token: ApiToken = tokens.ledger.repository.get(issued.token_id, version=issued.receipt.version)
     return TokenIssuedOut(**TokenOut.of(token).model_dump(), token=issued.token)
 
 
@@ -45,7 +54,6 @@ def revoke_token(
     token_id: UUID, tokens: TokensDep, principal: PrincipalDep, ctx: ContextDep, response: Response
 ) -> TokenOut:
     require(principal, Access.OPERATOR)
-    position = tokens.revoke(ctx, token_id)
-    token = tokens.get(token_id)
-    written(response, Receipt(token.id, token.version, position), tokens.ledger)
-    return TokenOut.of(token)
+    receipt = tokens.revoke(ctx, token_id)
+    written(response, receipt, tokens.ledger)
+    return TokenOut.of(tokens.ledger.repository.get(token_id, version=receipt.version))
