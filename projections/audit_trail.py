@@ -28,6 +28,15 @@ def recorded(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Fields that hold credentials (or their hashes): kept out of the trail's payloads, which
+# an account's admins and every auditor can read.
+SECRET_FIELDS = frozenset({"token_hash", "secret", "secret_hash"})
+
+
+def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: "[redacted]" if k in SECRET_FIELDS else v for k, v in data.items()}
+
+
 def account_of(aggregate: Any) -> UUID | None:
     if isinstance(aggregate, Account):
         return aggregate.id
@@ -92,7 +101,7 @@ class AuditTrail:
                 event.meta.request_id,
                 event.meta.correlation_id,
                 event.meta.reason,
-                json.dumps(event_data(event), sort_keys=True),
+                json.dumps(redacted(event_data(event)), sort_keys=True),
             ),
         )
 

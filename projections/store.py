@@ -142,6 +142,7 @@ class ReaderPool:
             return
         connection = self._connect()
         try:
+            connection.execute("BEGIN")  # one snapshot for all of the request's queries
             yield Sql(connection.cursor(), self.dialect)
         finally:
             connection.close()

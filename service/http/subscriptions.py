@@ -67,7 +67,9 @@ def list_subscriptions(
     with reads.sql() as sql:
         if reads.as_of is not None:
             then = account_at(ledger, sql, account_id, reads.as_of, reads.effective)
-            documents = [subscription_document(s.aggregate) for s in then.subscriptions]
+            documents = [
+                subscription_document(s.aggregate) for s in then.subscriptions if s.in_force
+            ]
         else:
             documents = overview.subscriptions_of(sql, account_id)
     return [SubscriptionOut.model_validate(d) for d in documents]

@@ -238,9 +238,12 @@ def test_an_invoice_around_its_payment(api: Api, clock: ControllableClock) -> No
 
     def invoice(path: str, **params: str) -> tuple[str, str, str, str | None]:
         found = read(api, path, **params)
-        return found["status"], found["paid"]["amount"], found["balance"]["amount"], found[
-            "paid_on"
-        ]
+        return (
+            found["status"],
+            found["paid"]["amount"],
+            found["balance"]["amount"],
+            found["paid_on"],
+        )
 
     assert invoice(t.i1, as_of="2026-02-01T10:00:00Z") == ("open", "0.00", "3000.00", None)
     assert invoice(t.i1, as_of="2026-02-15T09:59:59Z") == ("open", "0.00", "3000.00", None)
@@ -379,7 +382,10 @@ def test_the_book_as_of_and_effective(api: Api, clock: ControllableClock) -> Non
     empty = read(api, "/v1/reports/book", as_of="2026-02-25", effective="2026-01-04")
     assert (empty["active_contracts"], empty["seats_held"], empty["open_invoices"]) == (0, {}, 0)
     assert empty["monthly_recurring_revenue"] == empty["open_balance"] == []
-    assert (empty["as_of"], empty["effective"]) == ("2026-02-25T23:59:59.999999+00:00", "2026-01-04")
+    assert (empty["as_of"], empty["effective"]) == (
+        "2026-02-25T23:59:59.999999+00:00",
+        "2026-01-04",
+    )
 
 
 # -- refusals ----------------------------------------------------------------------------------
