@@ -4,13 +4,15 @@ Each line's amount is rounded half-up to the minor unit, and so is its tax; tota
 sums of rounded figures. balance = total - credited - (payments - refunds), and it
 never goes below zero: a payment cannot exceed it, and a credit note first reduces it
 and refunds only what was paid beyond it. When the balance reaches zero the invoice
-is paid (`InvoicePaid`).
+is paid (`InvoicePaid`). A charge the payment provider declined is recorded too
+(`PaymentFailed`), and a refund paid out by the provider is taken from the newest
+payments first (`PaymentRefunded`), never beyond the refunds that credit notes made due.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
@@ -25,6 +27,7 @@ from domain.errors import (
     CurrencyMismatch,
     InvalidValue,
     InvoiceNotOpen,
+    NotFound,
     PaymentExceedsBalance,
 )
 from domain.money import Money, total
@@ -122,6 +125,39 @@ class Invoice(LedgerAggregate):
             invoice.credit_notes[self.credit_note_id] = self.amount
             invoice.credited = invoice.credited + self.amount
             invoice.paid = invoice.paid - self.refund
+            invoice.refund_due = invoice.refund_due + self.refund
+
+    class PaymentFailed(LedgerAggregate.Event):
+        """The provider declined a charge: nothing was paid."""
+
+        amount: Money
+        method_reference: str
+        decline_code: str
+        reason: str  # the provider's words, as the customer was shown them
+        effective_at: date
+
+    class PaymentRefunded(LedgerAggregate.Event):
+        """The provider returned part of a payment: the refund of a credit note, paid out."""
+
+        payment_id: str
+        refund_id: str
+        amount: Money
+        credit_note_id: str
+        effective_at: date
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice.refunded[self.payment_id] = invoice.refunded_of(self.payment_id) + self.amount
+            invoice.refund_due = invoice.refund_due - self.amount
+
+    class InvoiceOverdue(LedgerAggregate.Event):
+        balance: Money  # what was still owed when it was found overdue
+        effective_at: date  # the first day past due: the day after due_on
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice.overdue_since = self.effective_at
+
+    # Snapshots taken before invoices could fall overdue lack the attribute: none were.
+    overdue_since: date | None = None
 
     def __init__(
         self,
@@ -146,6 +182,9 @@ class Invoice(LedgerAggregate):
         self.payments: dict[str, Money] = {}
         self.credit_notes: dict[str, Money] = {}
         self.paid_on: date | None = None
+        self.refunded: dict[str, Money] = {}  # per payment, what the provider returned
+        self.refund_due = Money.zero(currency)  # credited refunds not yet paid out
+        self.overdue_since = None
 
     @classmethod
     def issue(
@@ -200,6 +239,11 @@ class Invoice(LedgerAggregate):
             return Money.zero(self.currency)
         return self.total - self.credited - self.paid
 
+    @property
+    def overdue(self) -> bool:
+        """Open and marked overdue. A paid invoice keeps ``overdue_since``: it was paid late."""
+        return self.status is InvoiceStatus.OPEN and self.overdue_since is not None
+
     def _require_open(self, action: str) -> None:
         if self.status is not InvoiceStatus.OPEN:
             raise InvoiceNotOpen(self.status.value, action)
@@ -212,17 +256,23 @@ class Invoice(LedgerAggregate):
         if amount != amount.rounded():
             raise InvalidValue(f"{amount.amount} has more decimals than {self.currency} allows")
 
+    def require_payable(self, amount: Money) -> None:
+        """Refuse a payment of ``amount`` as ``record_payment`` would: checked before any
+        money moves, so that a charge is never made for a payment the ledger refuses."""
+        self._require_open("pay")
+        self._positive(amount)
+        if amount > self.balance:
+            raise PaymentExceedsBalance(
+                f"the payment of {amount} exceeds the balance of {self.balance}"
+            )
+
     def record_payment(
         self, payment_id: str, amount: Money, method_reference: str, cause: Cause
     ) -> None:
         self._require_open("pay")
         if payment_id in self.payments:
             raise AlreadyExists(f"payment {payment_id} is already recorded")
-        self._positive(amount)
-        if amount > self.balance:
-            raise PaymentExceedsBalance(
-                f"the payment of {amount} exceeds the balance of {self.balance}"
-            )
+        self.require_payable(amount)
         self._record(
             self.PaymentRecorded,
             cause,
@@ -267,3 +317,73 @@ class Invoice(LedgerAggregate):
         )
         self._settle_if_zero(cause)
         return refund
+
+    def mark_overdue(self, cause: Cause) -> None:
+        """Record, once, that the invoice is still open after its due date. It can still be paid."""
+        self._require_open("mark overdue")
+        if self.overdue_since is not None:
+            raise AlreadyExists(f"the invoice has been overdue since {self.overdue_since}")
+        if cause.today <= self.due_on:
+            raise InvalidValue(f"the invoice is due on {self.due_on}: it is not overdue yet")
+        self._record(
+            self.InvoiceOverdue,
+            cause,
+            balance=self.balance,
+            effective_at=self.due_on + timedelta(days=1),
+        )
+
+    def record_payment_failure(
+        self, amount: Money, method_reference: str, decline_code: str, reason: str, cause: Cause
+    ) -> None:
+        self._require_open("pay")
+        self._positive(amount)
+        self._record(
+            self.PaymentFailed,
+            cause,
+            amount=amount,
+            method_reference=method_reference,
+            decline_code=decline_code,
+            reason=reason,
+            effective_at=cause.today,
+        )
+
+    def refunded_of(self, payment_id: str) -> Money:
+        return self.refunded.get(payment_id, Money.zero(self.currency))
+
+    def refunds_for(self, refund: Money) -> list[tuple[str, Money]]:
+        """Which payments return ``refund``: the newest first, each at most what is left of it."""
+        plan: list[tuple[str, Money]] = []
+        left = refund
+        for payment_id, amount in reversed(self.payments.items()):
+            if not left.is_positive:
+                break
+            share = min(amount - self.refunded_of(payment_id), left)
+            if share.is_positive:
+                plan.append((payment_id, share))
+                left = left - share
+        if left.is_positive:
+            raise CreditExceedsInvoice(f"{left} of the refund is beyond what was paid")
+        return plan
+
+    def record_refund(
+        self, payment_id: str, refund_id: str, amount: Money, credit_note_id: str, cause: Cause
+    ) -> None:
+        """The provider paid out ``amount`` of a credit note's refund from one payment."""
+        if payment_id not in self.payments:
+            raise NotFound(f"no payment {payment_id} on invoice {self.number}")
+        if credit_note_id not in self.credit_notes:
+            raise NotFound(f"no credit note {credit_note_id} on invoice {self.number}")
+        self._positive(amount)
+        if amount > self.refund_due:
+            raise CreditExceedsInvoice(f"{amount} exceeds the {self.refund_due} of refunds due")
+        if amount > self.payments[payment_id] - self.refunded_of(payment_id):
+            raise CreditExceedsInvoice(f"{amount} exceeds what is left of payment {payment_id}")
+        self._record(
+            self.PaymentRefunded,
+            cause,
+            payment_id=payment_id,
+            refund_id=refund_id,
+            amount=amount,
+            credit_note_id=credit_note_id,
+            effective_at=cause.today,
+        )

@@ -117,6 +117,13 @@ class Subscription(LedgerAggregate):
             sub.renewal = None
             sub.terms_served += 1
 
+    class RenewalReminderSent(LedgerAggregate.Event):
+        term_end: date  # the end of the term the customer is reminded of
+        renews: bool  # a renewal is scheduled (else the contract ends on term_end)
+
+        def apply(self, sub: Subscription) -> None:
+            sub.reminded_for = self.term_end
+
     class SubscriptionCancelled(LedgerAggregate.Event):
         effective_at: date
 
@@ -131,6 +138,9 @@ class Subscription(LedgerAggregate):
         def apply(self, sub: Subscription) -> None:
             sub.status = SubscriptionStatus.EXPIRED
             sub.ended_on = self.effective_at
+
+    # Snapshots taken before reminders existed lack the attribute: no term was reminded of.
+    reminded_for: date | None = None
 
     def __init__(
         self,
@@ -150,6 +160,7 @@ class Subscription(LedgerAggregate):
         self.status = SubscriptionStatus.ACTIVE
         self.ended_on: date | None = None
         self.terms_served = 1
+        self.reminded_for = None
 
     @classmethod
     def start(
@@ -288,6 +299,20 @@ class Subscription(LedgerAggregate):
             lines=renewal.lines,
         )
         return renewal
+
+    def send_renewal_reminder(self, cause: Cause) -> None:
+        """Remind the customer, once per term, that the term ends soon (and renews or not)."""
+        self._require_active("send a renewal reminder")
+        if self.reminded_for == self.term.end:
+            raise AlreadyExists(f"the term ending {self.term.end} was already reminded of")
+        if cause.today >= self.term.end:
+            raise RenewalRule(f"the term ended on {self.term.end}: a reminder is too late")
+        self._record(
+            self.RenewalReminderSent,
+            cause,
+            term_end=self.term.end,
+            renews=self.renewal is not None,
+        )
 
     # -- ending -----------------------------------------------------------------------
 

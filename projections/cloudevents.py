@@ -17,6 +17,9 @@ from projections.event_json import event_data, to_json
 SPEC_VERSION = "1.0"
 SOURCE = "urn:subledger:ledger"
 SCHEMA_PATH = "/v1/events/schemas/"
+# ``sequence`` must order lexicographically (CloudEvents sequence extension): positions are
+# zero-padded to the digits of the largest BIGINT.
+SEQUENCE_DIGITS = 19
 
 
 def is_public(event: object) -> bool:
@@ -35,6 +38,14 @@ def type_name(event_class: type) -> str:
     return f"subledger.{aggregate_name(event_class)}.{event_class.__name__}.v{version}"
 
 
+def type_matches(kind: str, wanted: str) -> bool:
+    """``wanted`` is a type or a prefix of whole dotted segments: ``subledger.invoice``
+    and ``subledger.invoice.InvoicePaid`` match ``subledger.invoice.InvoicePaid.v1``;
+    ``subledger.inv`` does not."""
+    wanted = wanted.rstrip(".")
+    return kind == wanted or kind.startswith(wanted + ".")
+
+
 def event_id(event: LedgerAggregate.Event) -> str:
     """Unique and stable: an aggregate's version is written once."""
     return f"{event.originator_id}/{event.originator_version}"
@@ -49,7 +60,7 @@ def to_cloudevent(position: int, event: LedgerAggregate.Event) -> dict[str, Any]
         "type": kind,
         "subject": str(event.originator_id),
         "time": to_json(event.timestamp),
-        "sequence": str(position),
+        "sequence": str(position).zfill(SEQUENCE_DIGITS),
         "datacontenttype": "application/json",
         "dataschema": SCHEMA_PATH + kind,
         "actorid": event.meta.actor_id,

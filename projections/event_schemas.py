@@ -22,7 +22,7 @@ from domain.money import Money
 from projections.cloudevents import SCHEMA_PATH, type_name
 from projections.event_json import ENVELOPE
 
-DOMAIN_MODULES = ("account", "subscription", "license", "invoice", "support_case")
+DOMAIN_MODULES = ("account", "subscription", "license", "invoice", "support_case", "share_link")
 DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
 
 from domain.base import LedgerAggregate
 from projections.store import Sql
@@ -23,10 +24,12 @@ from projections.store import Sql
 
 @dataclass(frozen=True)
 class LoggedEvent:
-    """An event with its position in the global log."""
+    """An event with its position in the global log, and the record it was decoded from
+    (for projections that must see the event exactly as stored: the hash chain)."""
 
     position: int
     event: LedgerAggregate.Event
+    notification: Notification | None = None
 
 
 # Loads an aggregate as it was at a version (None if it did not exist yet).
@@ -47,6 +50,12 @@ class Projection(Protocol):
 
     def forget(self) -> None:
         """Drop any in-memory state (after a failed transaction or a rebuild)."""
+
+
+def is_permanent(projection: Projection) -> bool:
+    """A projection that sets ``permanent = True`` keeps its rows for good: the runner
+    never drops, resets or rebuilds it (the hash chain, ADR 0006)."""
+    return bool(getattr(projection, "permanent", False))
 
 
 class AggregateFolder:

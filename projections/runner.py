@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from projections.projection import LoggedEvent, Projection
+from projections.projection import LoggedEvent, Projection, is_permanent
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql
 
 log = logging.getLogger("subledger.projections")
@@ -60,6 +60,13 @@ def _save_position(sql: Sql, name: str, position: int, version: int) -> None:
     )
 
 
+class PermanentProjection(Exception):
+    """A permanent projection (the hash chain) is never dropped, reset or rebuilt."""
+
+    def __init__(self, projection: Projection, why: str) -> None:
+        super().__init__(f"{projection.name} is permanent: {why}")
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -83,6 +90,12 @@ class ProjectionRunner:
             for projection in self.projections:
                 known = position_of(sql, projection.name)
                 if known is not None and known[1] != projection.version:
+                    if is_permanent(projection):
+                        raise PermanentProjection(
+                            projection,
+                            f"its tables are at version {known[1]}, this code expects "
+                            f"{projection.version}, and they are never rebuilt",
+                        )
                     self._drop(sql, projection)
                     known = None
                 projection.create(sql)
@@ -90,6 +103,8 @@ class ProjectionRunner:
                     _save_position(sql, projection.name, 0, projection.version)
 
     def _drop(self, sql: Sql, projection: Projection) -> None:
+        if is_permanent(projection):
+            raise PermanentProjection(projection, "its rows are never dropped")
         for table in projection.tables:
             sql.execute(f"DROP TABLE IF EXISTS {table}")
         sql.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))

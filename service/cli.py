@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from uuid import UUID
 
+from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
 from domain.errors import DomainError
+from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
+from service.audit_cli import add_audit_commands, run_audit
+from service.billing import BILLING_LOCK, BillingMisconfigured, BillingRun, BillingSettings
 from service.bootstrap import bootstrap
 from service.context import CommandContext
 from service.demo import load_demo
@@ -23,8 +29,12 @@ from service.history import show_history
 from service.ledger import Ledger
 from service.progress import ProgressBar
 from service.read_side import ReadSide
+from service.relay import NatsRelay, StreamNotOurs
 from service.tokens import Role, Tokens
+from service.webhook_policy import DeliveryPolicy
+from service.webhooks import WebhookWorker, WorkerBusy
 
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -67,6 +77,34 @@ def _parser() -> argparse.ArgumentParser:
         "--as-of", help="recorded time, ISO 8601 (default: now; a bare date means its end, UTC)"
     )
     history.add_argument("--effective", help="business date YYYY-MM-DD (default: as-of's day)")
+
+    relay = commands.add_parser("relay", help="publish the event log to a message broker")
+    relay_commands = relay.add_subparsers(dest="relay_command", required=True)
+    nats = relay_commands.add_parser(
+        "nats", help="publish every event to a NATS JetStream stream, once, in order (a worker)"
+    )
+    nats.add_argument("--url", default=os.environ.get("SUBLEDGER_NATS_URL", DEFAULT_NATS_URL))
+    nats.add_argument("--stream", default="SUBLEDGER")
+    nats.add_argument("--subject-prefix", default="subledger.events")
+    nats.add_argument("--batch-size", type=int, default=500, help="events per publish and cursor")
+
+    billing = commands.add_parser("billing", help="invoices, renewals, reminders by the calendar")
+    billing_commands = billing.add_subparsers(dest="billing_command", required=True)
+    billing_run = billing_commands.add_parser(
+        "run", help="do every billing step due up to a day, once (serve runs it on a schedule)"
+    )
+    billing_run.add_argument(
+        "--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)"
+    )
+
+    webhooks = commands.add_parser("webhooks", help="deliver events to webhook endpoints")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    deliver = webhook_commands.add_parser(
+        "run", help="send every endpoint its events, in order, signed (a worker)"
+    )
+    deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
+
+    add_audit_commands(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -119,6 +157,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
             print(f"  {name:12} {token}")
     else:
         _settings()  # fail fast, with one line, if the store is unreachable
+    BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -127,6 +166,8 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         port=port,
         workers=workers,
         log_level="warning",
+        # open event streams never end by themselves: give them this long on shutdown
+        timeout_graceful_shutdown=5,
     )
     return 0
 
@@ -170,6 +211,13 @@ def _rebuild(read_side: ReadSide, name: str) -> int:
     except KeyError as error:
         print(f"subledger: {error.args[0]}", file=sys.stderr)
         return 1
+    if is_permanent(projection):
+        print(
+            f"subledger: {name} is permanent: sealed once, never rebuilt "
+            "(check it with `subledger audit verify`)",
+            file=sys.stderr,
+        )
+        return 1
     lock = RunnerLock(read_side.settings)
     if not lock.try_acquire():
         print(
@@ -205,6 +253,63 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
     return 0
 
 
+def _relay_nats(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    relay = NatsRelay(_settings(), args.url, args.stream, args.subject_prefix, args.batch_size)
+    print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: relay.stop_soon())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            relay.run()
+    except (BrokerMisconfigured, StreamNotOurs) as error:
+        print(f"subledger: {error}", file=sys.stderr)
+        return 2
+    finally:
+        relay.close()
+    return 0
+
+
+def _billing_run(until: date | None) -> int:
+    settings = _settings()
+    billing = BillingSettings.from_environ(os.environ)
+    lock = RunnerLock(settings, BILLING_LOCK)
+    if not lock.try_acquire():
+        print("subledger: another billing run is active on this store; retry", file=sys.stderr)
+        return 1
+    ledger = Ledger(env=settings.eventsourcing_env())
+    try:
+        report = BillingRun(ledger, billing.reminder_days).run(until)
+    finally:
+        lock.release()
+        ledger.close()
+    for line in report.lines():
+        print(line)
+    return 1 if report.failures else 0
+
+
+def _webhooks(once: bool) -> int:
+    """Settings from SUBLEDGER_WEBHOOK_* (timeout, backoff_base, backoff_cap, ...)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = _settings()
+    ledger = Ledger(env=settings.eventsourcing_env())
+    worker = WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+    try:
+        if once:
+            print(f"webhooks: {worker.run_once()} events acknowledged")
+            return 0
+        print("webhooks: waiting to be the delivery worker", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: worker.stop_soon())
+        with contextlib.suppress(KeyboardInterrupt):
+            worker.run()
+    except WorkerBusy as error:
+        print(f"subledger: {error}", file=sys.stderr)
+        return 1
+    finally:
+        worker.stop()
+        ledger.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -214,10 +319,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args.host, args.port, args.workers, args.demo)
         if args.command == "projections":
             return _projections(args)
+        if args.command == "relay":
+            return _relay_nats(args)
+        if args.command == "billing":
+            return _billing_run(args.until)
+        if args.command == "webhooks":
+            return _webhooks(args.once)
         if args.command == "history":
             return show_history(args.account_id, args.as_of, args.effective)
+        if args.command == "audit":
+            return run_audit(args)
         return _tokens(args)
-    except (StoreUnreachable, StoreMisconfigured) as error:
+    except (StoreUnreachable, StoreMisconfigured, BillingMisconfigured) as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
     except DomainError as error:

@@ -22,6 +22,7 @@ DEMO_PRINCIPALS = {
     "staff": (Role.BILLING_STAFF, None, None),
     "auditor": (Role.AUDITOR, None, None),
     "operator": (Role.OPERATOR, None, None),
+    "integration": (Role.INTEGRATION, None, None),
 }
 
 

@@ -126,7 +126,7 @@ def render_history(view: AccountAt, entries: list[TimelineEntry]) -> str:
     return "\n".join(body)
 
 
-def _catch_up(read_side: ReadSide) -> None:
+def catch_up(read_side: ReadSide) -> None:
     """Bring the read models up to the log: here if no runner is active, else wait for it."""
     lock = RunnerLock(read_side.settings)
     if lock.try_acquire():
@@ -138,21 +138,27 @@ def _catch_up(read_side: ReadSide) -> None:
         read_side.wait_for(read_side.ledger.head_position(), timeout=30)
 
 
+def history_at(
+    read_side: ReadSide, account_id: UUID, as_of: str | None, effective: str | None
+) -> tuple[AccountAt, list[TimelineEntry]]:
+    """The account as known at ``as_of`` (default now), in force on ``effective``
+    (default as_of's day), and its timeline up to ``as_of``."""
+    moment = parse_as_of(as_of) if as_of else read_side.ledger.clock.now()
+    day = parse_effective(effective) if effective else None
+    catch_up(read_side)
+    with read_side.readers.transaction() as sql:
+        view = account_at(read_side.ledger, sql, account_id, moment, day)
+        return view, timeline(sql, account_id, moment)
+
+
 def show_history(account_id: UUID, as_of: str | None, effective: str | None) -> int:
-    """Print the account's state as known at ``as_of`` (default now), in force on
-    ``effective`` (default as_of's day), and its timeline up to ``as_of``."""
+    """Print the account's state and timeline at a point in time (``history_at``)."""
     settings = StoreSettings.from_environ(os.environ)
     settings.prepare()
     ledger = Ledger(env=settings.eventsourcing_env())
     read_side = ReadSide(settings, ledger)
     try:
-        moment = parse_as_of(as_of) if as_of else ledger.clock.now()
-        day = parse_effective(effective) if effective else None
-        _catch_up(read_side)
-        with read_side.readers.transaction() as sql:
-            view = account_at(ledger, sql, account_id, moment, day)
-            entries = timeline(sql, account_id, moment)
-        print(render_history(view, entries))
+        print(render_history(*history_at(read_side, account_id, as_of, effective)))
     finally:
         read_side.stop()
         ledger.close()

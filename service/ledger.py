@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.clock import SystemClock
 from adapters.log_position import position_of
+from adapters.payments import FakePaymentProvider
 from adapters.transcoding import TupleRestoringMapper, register_domain_transcodings
 from adapters.wakeup import Pulse
 from domain import catalog
@@ -31,9 +32,10 @@ from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
 from domain.errors import ContractNotActive, InvalidValue, NotFound
-from domain.invoice import Invoice, InvoiceLine
+from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.license import License, license_id
 from domain.money import Money
+from domain.payment_provider import PaymentProvider
 from domain.period import (
     BillingPeriod,
     DateRange,
@@ -41,6 +43,7 @@ from domain.period import (
     billing_periods,
     period_containing,
 )
+from domain.share_link import ShareLink
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
@@ -55,6 +58,11 @@ PAYMENT_TERMS = timedelta(days=30)
 log = logging.getLogger("subledger.ledger")
 
 T = TypeVar("T", bound=LedgerAggregate)
+
+
+def period_invoice_id(subscription_id: UUID, period_start: date) -> UUID:
+    """The invoice of one billing period: its id is fixed by the period, so it is issued once."""
+    return uuid5(NAMESPACE_URL, f"subledger:invoice:{subscription_id}:period:{period_start}")
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,18 @@ class Ledger(Application[UUID]):
         Subscription: 50,
         License: 50,
         Invoice: 50,
+        ShareLink: 50,  # one event per access
     }
 
-    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        payment_provider: PaymentProvider | None = None,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # The embedded default is a sandbox-like fake (adapters/payments.py).
+        self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
         self.saved = Pulse()
         super().__init__(env=env)
 
@@ -148,6 +164,14 @@ class Ledger(Application[UUID]):
             position = recordings[-1].notification.id if recordings else None
             return Receipt(subject, version, position, created, refund())
         raise AssertionError("unreachable")
+
+    def replay(self, ctx: CommandContext) -> Receipt | None:
+        """The first answer to a request retried with its Idempotency-Key, if there was one:
+        for a use case that must not repeat an effect outside the ledger (a charge)."""
+        if not ctx.idempotency_key:
+            return None
+        key_id = idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
+        return self._replay(key_id, ctx.fingerprint)
 
     def _subject_version(
         self, ctx: CommandContext, subject: UUID, aggregates: list[LedgerAggregate]
@@ -217,9 +241,15 @@ class Ledger(Application[UUID]):
         A scan of the log filtered by topic: correct, but linear in the book. The
         account-overview read model replaces it for the HTTP reads.
         """
-        topic = get_topic(event_class)
+        return self.events_of_types(event_class)
+
+    def events_of_types(
+        self, *event_classes: type[LedgerAggregate.Event]
+    ) -> Iterator[LedgerAggregate.Event]:
+        """Every event of these exact types, in log order (a scan filtered by topic)."""
+        topics = [get_topic(event_class) for event_class in event_classes]
         start = 1
-        while batch := self.recorder.select_notifications(start, 500, topics=[topic]):
+        while batch := self.recorder.select_notifications(start, 500, topics=topics):
             for notification in batch:
                 event = self.mapper.to_domain_event(notification)
                 assert isinstance(event, LedgerAggregate.Event)
@@ -452,8 +482,7 @@ class Ledger(Application[UUID]):
             )
             for line in sub.lines.values()
         ]
-        invoice_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{sub.id}:period:{period.start}")
-        return self._issue(invoice_id, account, sub, lines, cause)
+        return self._issue(period_invoice_id(sub.id, period.start), account, sub, lines, cause)
 
     def _issue(
         self,
@@ -496,8 +525,7 @@ class Ledger(Application[UUID]):
                 return []
             return [invoice]
 
-        sub_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{subscription_id}:period:{period_start}")
-        return self.execute(ctx, work, sub_id)
+        return self.execute(ctx, work, period_invoice_id(subscription_id, period_start))
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(list(self.events.get(aggregate_id, lte=1)))
@@ -735,3 +763,30 @@ class Ledger(Application[UUID]):
             return [invoice]
 
         return self.execute(ctx, work, invoice_id, refund=lambda: refund[0] if refund else None)
+
+    # -- the billing run (service/billing.py) -----------------------------------------
+
+    def send_renewal_reminder(self, ctx: CommandContext, subscription_id: UUID) -> Receipt:
+        """Remind the customer that the term ends soon; once per term (a repeat writes nothing)."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            sub = self.subscription(subscription_id)
+            if sub.reminded_for == sub.term.end:
+                return []
+            sub.send_renewal_reminder(cause)
+            return [sub]
+
+        return self.execute(ctx, work, subscription_id)
+
+    def mark_overdue(self, ctx: CommandContext, invoice_id: UUID) -> Receipt:
+        """Mark an invoice still open after its due date overdue; once (a repeat, or an invoice
+        settled in the meantime, writes nothing)."""
+
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            invoice = self.invoice(invoice_id)
+            if invoice.status is not InvoiceStatus.OPEN or invoice.overdue_since is not None:
+                return []
+            invoice.mark_overdue(cause)
+            return [invoice]
+
+        return self.execute(ctx, work, invoice_id)

@@ -23,6 +23,7 @@ from domain.base import LedgerAggregate
 from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
 from projections.book import Book
+from projections.hash_chain import HashChain
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner, Wait, positions
 from projections.store import (
@@ -58,7 +59,30 @@ def build_projections(ledger: Ledger) -> list[Projection]:
             return None
         return aggregate
 
-    return [AuditTrail(load), AccountOverview(load), Book(ledger.events)]
+    return [
+        AuditTrail(load),
+        AccountOverview(load),
+        Book(ledger.events),
+        HashChain(ledger.clock.now),  # permanent: sealed once, never rebuilt (ADR 0006)
+    ]
+
+
+def read_store(settings: StoreSettings) -> ReadStore:
+    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite file."""
+    if settings.postgres is not None:
+        pg = settings.postgres
+        return ReadStore(postgres_connector(pg.conninfo(), pg.schema), "postgres")
+    return ReadStore(sqlite_connector(settings.read_sqlite_path), "sqlite")
+
+
+def read_log(ledger: Ledger, after: int, limit: int) -> Sequence[LoggedEvent]:
+    """Up to ``limit`` events of the global log after position ``after``, in order."""
+    logged = []
+    for notification in ledger.recorder.select_notifications(after + 1, limit):
+        event = ledger.mapper.to_domain_event(notification)
+        assert isinstance(event, LedgerAggregate.Event)
+        logged.append(LoggedEvent(notification.id, event, notification))
+    return logged
 
 
 class ReadSide:
@@ -66,16 +90,12 @@ class ReadSide:
         self.settings = settings
         self.ledger = ledger
         self.projections = build_projections(ledger)
+        self.store = read_store(settings)
         if settings.postgres is not None:
             pg = settings.postgres
-            connect = postgres_connector(pg.conninfo(), pg.schema)
-            self.store = ReadStore(connect, "postgres")
             self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
         else:
-            assert settings.sqlite_path is not None
-            sqlite_connect = sqlite_connector(settings.read_sqlite_path)
-            self.store = ReadStore(sqlite_connect, "sqlite")
-            self.readers = ReaderPool(sqlite_connect, "sqlite")
+            self.readers = ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
         self.runner = ProjectionRunner(
             self.store, self.read_log, ledger.head_position, self.projections
         )
@@ -96,13 +116,7 @@ class ReadSide:
             self.runner.prepare()
 
     def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
-        notifications = self.ledger.recorder.select_notifications(after + 1, limit)
-        logged = []
-        for notification in notifications:
-            event = self.ledger.mapper.to_domain_event(notification)
-            assert isinstance(event, LedgerAggregate.Event)
-            logged.append(LoggedEvent(notification.id, event))
-        return logged
+        return read_log(self.ledger, after, limit)
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:

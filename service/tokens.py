@@ -34,6 +34,7 @@ class Role(Enum):
     ACCOUNT_MANAGER = "account_manager"
     AUDITOR = "auditor"
     OPERATOR = "operator"
+    INTEGRATION = "integration"
 
     @property
     def is_customer(self) -> bool:

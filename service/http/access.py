@@ -31,6 +31,7 @@ class Access(Enum):
     AUDIT = "audit"
     REPORTS = "reports"
     OPERATOR = "operator"
+    EVENTS = "events"
 
 
 # Roles allowed at each level; customer roles additionally need Manage Billing on the
@@ -45,6 +46,9 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     Access.AUDIT: frozenset({Role.BILLING_STAFF, Role.AUDITOR}),
     Access.REPORTS: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR}),
     Access.OPERATOR: frozenset({Role.OPERATOR}),
+    # The event feed: customers see only their own account's events (service/http/events.py).
+    Access.EVENTS: CUSTOMER_ROLES
+    | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.INTEGRATION},
 }
 
 MANAGE_BILLING = "manage_billing"

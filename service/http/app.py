@@ -13,15 +13,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.store import StoreSettings
 from domain.errors import DomainError
+from domain.payment_provider import PaymentProviderUnavailable
+from service.billing import BillingSettings, BillingWorker
 from service.http import (
     accounts,
     audit,
+    audit_chain,
     catalog,
+    events,
     health,
     invoices,
+    payments,
     reports,
+    share_links,
     subscriptions,
     tokens_api,
+    webhooks_api,
 )
 from service.http.middleware import BodyGuard, RequestLog, configure_logging
 from service.http.problems import (
@@ -29,6 +36,7 @@ from service.http.problems import (
     on_api_error,
     on_domain_error,
     on_http_error,
+    on_provider_unavailable,
     on_unexpected,
     on_validation_error,
     problem,
@@ -37,6 +45,8 @@ from service.ledger import Ledger
 from service.read_side import ReadSide
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
+from service.webhook_policy import DeliveryPolicy
+from service.webhooks import WebhookWorker
 
 DESCRIPTION = """\
 The subscription ledger behind the self-service account app.
@@ -60,16 +70,36 @@ async def on_store_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def create_app(read_side: ReadSide, run_projections: bool = True) -> FastAPI:
+def create_app(
+    read_side: ReadSide,
+    run_projections: bool = True,
+    billing: BillingSettings | None = None,
+    webhooks: WebhookWorker | None = None,
+) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
-    competes to run the projections (one runner per store is elected)."""
+    competes to run the projections (one runner per store is elected); with ``billing``
+    (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
+    it competes to run that delivery worker."""
     configure_logging()
+    billing_worker = (
+        BillingWorker(read_side.settings, read_side.ledger, billing)
+        if billing is not None and billing.interval > 0
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_projections:
             read_side.start()
+        if billing_worker is not None:
+            billing_worker.start()
+        if webhooks is not None:
+            webhooks.start()
         yield
+        if webhooks is not None:
+            webhooks.stop()
+        if billing_worker is not None:
+            billing_worker.stop()
         read_side.stop()
 
     app = FastAPI(title="subledger", version="1", description=DESCRIPTION, lifespan=lifespan)
@@ -82,13 +112,19 @@ def create_app(read_side: ReadSide, run_projections: bool = True) -> FastAPI:
         accounts.router,
         subscriptions.router,
         invoices.router,
+        payments.router,
+        share_links.router,
         reports.router,
         audit.router,
+        audit_chain.router,
         tokens_api.router,
+        events.router,
+        webhooks_api.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(PaymentProviderUnavailable, on_provider_unavailable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     for error in STORE_ERRORS:
@@ -106,4 +142,10 @@ def app_from_environment() -> FastAPI:
     settings.prepare()
     ledger = Ledger(env=settings.eventsourcing_env())
     run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
-    return create_app(ReadSide(settings, ledger), run_projections)
+    billing = BillingSettings.from_environ(os.environ)
+    webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`
+        WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+        if os.environ.get("SUBLEDGER_WEBHOOKS", "on").lower() != "off"
+        else None
+    )
+    return create_app(ReadSide(settings, ledger), run_projections, billing, webhooks)

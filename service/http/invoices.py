@@ -1,15 +1,18 @@
-"""Invoices: view, pay; staff void and credit notes."""
+"""Invoices: view (as JSON, PDF or CSV); staff void and credit notes. Paying and refunding
+are in ``payments.py``, sharing in ``share_links.py``."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from domain.invoice import Invoice
+from domain.money import Money
 from projections import account_overview as overview
 from projections.documents import invoice_document
+from service.http import documents
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -20,11 +23,10 @@ from service.http.schemas import (
     CreditNoteOut,
     InvoiceOut,
     MoneyOut,
-    PaymentIn,
     VoidIn,
     money_in,
 )
-from service.ledger import Ledger
+from service.ledger import Ledger, Receipt
 from service.point_in_time import account_at, aggregate_at
 from service.tokens import Principal
 
@@ -62,7 +64,9 @@ def list_invoices(
 @router.get(
     "/v1/invoices/{invoice_id}",
     openapi_extra=access_extra(Access.ACCOUNT_READ),
-    summary="An invoice",
+    response_model=InvoiceOut,
+    responses=documents.responses(documents.PDF, documents.CSV),
+    summary="An invoice (Accept: application/pdf or text/csv for its documents)",
 )
 def get_invoice(
     invoice_id: UUID,
@@ -70,8 +74,12 @@ def get_invoice(
     principal: PrincipalDep,
     reads: PointInTimeReads,
     response: Response,
-) -> InvoiceOut:
+    request: Request,
+) -> InvoiceOut | Response:
     invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    if (media_type := documents.negotiated(request.headers.get("accept"))) is not None:
+        invoice = documents.invoice_then(ledger, reads, invoice_id)
+        return documents.document(ledger, invoice, media_type)
     if reads.as_of is not None:
         with reads.sql() as sql:
             then = aggregate_at(ledger, sql, invoice_id, reads.as_of, reads.effective, Invoice)
@@ -83,27 +91,34 @@ def get_invoice(
     return out
 
 
-@router.post(
-    "/v1/invoices/{invoice_id}/payments",
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra=access_extra(Access.SELF_SERVICE),
-    summary="Pay the balance or part of it",
+@router.get(
+    "/v1/invoices/{invoice_id}/pdf",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    response_class=Response,
+    responses=documents.responses(documents.PDF),
+    summary="The invoice as a PDF",
 )
-def pay_invoice(
-    invoice_id: UUID,
-    body: PaymentIn,
-    ledger: LedgerDep,
-    principal: PrincipalDep,
-    ctx: ContextDep,
-    response: Response,
-) -> InvoiceOut:
-    invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
-    # A zero balance is refused by the ledger, after it has looked for a replay: a retry of
-    # "pay the balance" must get the first answer, not "nothing is due".
-    amount = money_in(body.amount, invoice.currency) if body.amount else invoice.balance
-    receipt = ledger.record_payment(ctx, invoice_id, amount, body.payment_method)
-    written(response, receipt, ledger)
-    return InvoiceOut.of(ledger.invoice(invoice_id, receipt.version))
+def get_invoice_pdf(
+    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
+) -> Response:
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    invoice = documents.invoice_then(ledger, reads, invoice_id)
+    return documents.document(ledger, invoice, documents.PDF)
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/csv",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    response_class=Response,
+    responses=documents.responses(documents.CSV),
+    summary="The invoice's lines as CSV",
+)
+def get_invoice_csv(
+    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
+) -> Response:
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    invoice = documents.invoice_then(ledger, reads, invoice_id)
+    return documents.document(ledger, invoice, documents.CSV)
 
 
 @router.post(
@@ -144,6 +159,11 @@ def issue_credit_note(
         replace(ctx, reason=body.reason), invoice_id, money_in(body.amount, invoice.currency)
     )
     written(response, receipt, ledger)
+    return credit_note_out(ledger, invoice_id, receipt)
+
+
+def credit_note_out(ledger: Ledger, invoice_id: UUID, receipt: Receipt) -> CreditNoteOut:
+    """The invoice after a credit note, and the part of it that returned money paid."""
     after = ledger.invoice(invoice_id, receipt.version)
-    refund = receipt.refund if receipt.refund is not None else after.paid - after.paid
+    refund = receipt.refund if receipt.refund is not None else Money.zero(after.currency)
     return CreditNoteOut(invoice=InvoiceOut.of(after), refund=MoneyOut.of(refund))

@@ -30,6 +30,7 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[FieldError] | None = None
     permission: str | None = None
+    decline_code: str | None = None  # a payment the provider declined: its code
 
 
 class ApiError(Exception):
@@ -145,6 +146,18 @@ async def on_http_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def on_provider_unavailable(request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        503,
+        "payment-provider-unavailable",
+        "Service Unavailable",
+        "the payment provider cannot be reached: nothing was recorded; retry shortly with the "
+        "same Idempotency-Key",
+        request,
+        {"Retry-After": "5"},
+    )
+
+
 async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem(500, "internal-error", "Internal Server Error", "an unexpected error", request)
 
@@ -162,6 +175,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Body is not JSON",
         422: "Invalid request",
-        503: "Store unavailable",
+        503: "Store (or payment provider) unavailable",
     }.items()
 }

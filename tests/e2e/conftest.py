@@ -9,8 +9,8 @@ The seed is two customer accounts and a token per role:
 - Other (Essentials, USD): ``jonas`` its administrator, a contract, an invoice, a contact.
 
 Tokens: ``admin`` (ada), ``user`` (ben), ``identity`` (cara), ``other_admin`` (jonas),
-``billing_staff``, ``account_manager``, ``auditor``, ``operator``, and ``spare`` (an
-auditor token that tests may revoke).
+``billing_staff``, ``account_manager``, ``auditor``, ``operator``, ``integration``, and
+``spare`` (an auditor token that tests may revoke).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ PRINCIPALS: dict[str, tuple[Role, str | None, str | None]] = {
     "account_manager": (Role.ACCOUNT_MANAGER, None, None),
     "auditor": (Role.AUDITOR, None, None),
     "operator": (Role.OPERATOR, None, None),
+    "integration": (Role.INTEGRATION, None, None),
     "spare": (Role.AUDITOR, None, None),
 }
 

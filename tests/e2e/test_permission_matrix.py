@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
@@ -23,11 +24,15 @@ from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
 from service.http.access import ALLOWED, Access
 from service.http.app import create_app
+from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
+from service.sharing import CreatedLink, ShareLinks
 from service.tokens import CUSTOMER_ROLES, Role, Tokens
+from service.webhook_endpoint import WebhookEndpoints
+from service.webhook_store import WebhookStore
 from tests.conftest import T0
-from tests.e2e.conftest import Api, Seed, Tenant, assert_problem, seed_ledger
+from tests.e2e.conftest import OPERATOR, STAFF, Api, Seed, Tenant, assert_problem, seed_ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 START, END = "<!-- permission-matrix:start -->", "<!-- permission-matrix:end -->"
@@ -35,6 +40,8 @@ ROLES = list(Role)
 # A route whose path names one of these acts on one account: customers need Manage
 # Billing there, and another account's ids answer 404.
 ACCOUNT_SCOPED = {"account_id", "subscription_id", "invoice_id"}
+# So does a route that takes the account as this query parameter (the event feed).
+ACCOUNT_QUERY = "account"
 TOKEN_OF = {role: role.value for role in ROLES}  # the seed names its tokens after the roles
 
 
@@ -61,8 +68,13 @@ def level_of(route: APIRoute) -> Access:
     return Access((route.openapi_extra or {})["x-access"])
 
 
+def has_account_query(route: APIRoute) -> bool:
+    return ACCOUNT_QUERY in {p.alias for p in route.dependant.query_params}
+
+
 def is_account_scoped(route: APIRoute) -> bool:
-    return bool({p.name for p in route.dependant.path_params} & ACCOUNT_SCOPED)
+    scoped = bool({p.name for p in route.dependant.path_params} & ACCOUNT_SCOPED)
+    return scoped or has_account_query(route)
 
 
 def needs_manage_billing(route: APIRoute) -> bool:
@@ -175,7 +187,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/invoices/{invoice_id}/payments"): {"amount": "10.00"},
     ("POST", "/v1/invoices/{invoice_id}/void"): {"reason": "duplicate"},
     ("POST", "/v1/invoices/{invoice_id}/credit-notes"): {"amount": "10.00", "reason": "goodwill"},
+    ("POST", "/v1/invoices/{invoice_id}/refunds"): {"amount": "10.00", "reason": "goodwill"},
+    ("POST", "/v1/invoices/{invoice_id}/share-links"): {"expires_in_days": 7},
     ("POST", "/v1/tokens"): {"role": "auditor"},
+    ("POST", "/v1/webhook-endpoints"): {"url": "https://crm.example.com/hooks"},
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): {"description": "CRM"},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): {"reason": "maintenance"},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): {"from_position": 1},
 }
 
 # The user a route acts on, chosen so that an allowed caller succeeds on the seed
@@ -195,7 +213,9 @@ def test_every_route_with_a_body_has_an_example() -> None:
     assert with_user == set(USER_FOR)
 
 
-def fill(method: str, path: str, seed: Seed, tenant: Tenant) -> str:
+def fill(
+    method: str, path: str, seed: Seed, tenant: Tenant, share: CreatedLink, endpoint_id: UUID
+) -> str:
     return path.format(
         account_id=tenant.account_id,
         subscription_id=tenant.subscription_id,
@@ -204,6 +224,10 @@ def fill(method: str, path: str, seed: Seed, tenant: Tenant) -> str:
         user_id=USER_FOR.get((method, path), ""),
         product_code="sales-cloud",
         token_id=seed.token_ids["spare"],
+        link_id=share.link_id,  # a link to Acme's invoice
+        token=share.token,
+        event_type="subledger.invoice.InvoicePaid.v1",
+        endpoint_id=endpoint_id,
     )
 
 
@@ -219,9 +243,16 @@ class Template:
         self.path = directory / "template.db"
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
+        self.share = ShareLinks(ledger).create(STAFF, self.seed.acme.invoice_id)
+        webhooks = WebhookEndpoints(ledger, WebhookStore(self._settings(self.path)))
+        self.endpoint_id = webhooks.register(
+            OPERATOR, "https://crm.example.com/hooks", []
+        ).endpoint_id
         read_side = ReadSide(self._settings(self.path), ledger)
         read_side.runner.catch_up()  # every copy starts with its read models current
         self.app = create_app(read_side, run_projections=False)
+        # the event stream answers, then ends (a test client reads a response to its end)
+        self.app.state.event_stream = StreamSettings(max_seconds=0.2)
         read_side.stop()
         ledger.close()
         self.copies = 0
@@ -302,9 +333,12 @@ def test_every_role_gets_what_the_matrix_says(
         expected = expectation(route, token, target)
         for api in template.api(client):
             tenant = api.other if target == "other" else api.acme
-            url = fill(method, path, api.seed, tenant)
+            url = fill(method, path, api.seed, tenant, template.share, template.endpoint_id)
+            query = {ACCOUNT_QUERY: str(tenant.account_id)} if has_account_query(route) else None
             before = api.head
-            response = api.request(method, url, token, json=BODIES.get((method, path)))
+            response = api.request(
+                method, url, token, json=BODIES.get((method, path)), params=query
+            )
             where = f"{method} {url} as {token} on {target}: expected {expected}"
             if expected == "ok":
                 assert 200 <= response.status_code < 300, f"{where}, got {response.text}"

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
 from service.http.app import create_app
+from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
 from tests.conftest import T0
@@ -64,6 +65,7 @@ READ_SIDE = ReadSide(StoreSettings(sqlite_path=str(Path(_store.name) / "ledger.d
 READ_SIDE.read_wait_seconds = 0.2  # answer 503 sooner: schemathesis writes faster than it reads
 READ_SIDE.start()  # the runner keeps the read models current while schemathesis writes
 APP = create_app(READ_SIDE, run_projections=False)
+APP.state.event_stream = StreamSettings(max_seconds=0.2)  # the event stream ends, and is checked
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 KNOWN_IDS = {

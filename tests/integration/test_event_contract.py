@@ -47,6 +47,7 @@ def test_cloudevents_carry_a_stable_unique_id_and_the_log_position(demo_events):
     envelopes = [to_cloudevent(p, e) for p, e in demo_events if is_public(e)]
     assert len({e["id"] for e in envelopes}) == len(envelopes)
     assert [int(e["sequence"]) for e in envelopes] == sorted(int(e["sequence"]) for e in envelopes)
+    assert [e["sequence"] for e in envelopes] == sorted(e["sequence"] for e in envelopes)  # as text
     for envelope in envelopes:
         assert envelope["specversion"] == "1.0"
         assert TYPE.match(envelope["type"]), envelope["type"]

@@ -29,6 +29,7 @@ from eventsourcing.persistence import PersistenceError
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import User
+from projections.projection import is_permanent
 from projections.runner import positions
 from projections.store import ReaderPool, postgres_connector, sqlite_connector
 from service.context import CommandContext
@@ -101,6 +102,8 @@ def assert_audit_trail_is_whole(store: StoreSettings, upto: int) -> None:
 def assert_equals_a_rebuild(store: StoreSettings, ledger: Ledger) -> None:
     before = snapshot(store, ledger)
     for projection in build_projections(ledger):
+        if is_permanent(projection):
+            continue  # the hash chain is never rebuilt: the snapshot shows it unchanged
         rebuilt = run_cli(store, "projections", "rebuild", projection.name)
         assert rebuilt.returncode == 0, rebuilt.stderr
     assert snapshot(store, ledger) == before

@@ -1,0 +1,161 @@
+"""How fast the hash chain verifies: events per second on a large log (docs/benchmarks.md).
+
+    .venv/bin/python bench/verify_chain.py                  # 1,000,000 events
+    .venv/bin/python bench/verify_chain.py --events 200000  # a quicker run
+
+It writes a log of ``--events`` events into a fresh SQLite store (copies of real events
+of a seeded ledger: real topics and state sizes, new aggregate ids), seals it with the
+hash chain projection, then times three passes over the same log:
+
+- read: the log read in pages, as verification reads it, and nothing else;
+- read + SHA-256: the same, with one SHA-256 of each event's stored state (the
+  cheapest integrity check there is);
+- verify: ``ChainVerifier.verify``, the whole check (``subledger audit verify``).
+
+and prints each rate with verification's ratio to the two baselines, all measured in the
+same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+
+from adapters.clock import ControllableClock
+from adapters.store import StoreSettings
+from domain.account import BillingDetails, User
+from domain.catalog import Edition
+from projections.hash_chain import HashChain
+from projections.runner import ProjectionRunner
+from projections.store import ReaderPool, ReadStore, sqlite_connector
+from service.chain_verification import ChainVerifier
+from service.context import CommandContext
+from service.ledger import Ledger
+
+PAGE = 5000
+EVENTS_PER_AGGREGATE = 10
+
+
+def templates(ledger: Ledger) -> list[StoredEvent]:
+    """Real stored events: an account with a contract, seats, an invoice, a payment."""
+    staff, admin = CommandContext("staff-1", "billing_staff"), CommandContext("ada", "admin")
+    billing = BillingDetails(
+        "Acme Corp", "1 Main St", "Springfield", "12345", "US", "ap@acme.example"
+    )
+    ada = User("ada", "Ada Admin", "ada@acme.example", administrator=True)
+    account_id = ledger.open_account(
+        staff, "Acme", Edition.ESSENTIALS, "USD", billing, ada
+    ).aggregate_id
+    ledger.set_payment_method(admin, account_id, "pm_card_visa")
+    sub_id = ledger.start_subscription(admin, account_id, {"sales-cloud": 10}).aggregate_id
+    ledger.add_licenses(admin, sub_id, "sales-cloud", 5)
+    ledger.assign_seat(admin, account_id, "sales-cloud", "ada")
+    return list(ledger.recorder.select_notifications(1, 1000))
+
+
+def write_log(ledger: Ledger, count: int) -> int:
+    """A log of ``count`` events: the templates, then copies of them, ten per aggregate."""
+    samples = templates(ledger)
+    written = len(samples)
+    batch: list[StoredEvent] = []
+    aggregate_id = uuid4()
+    while written < count:
+        version = written % EVENTS_PER_AGGREGATE + 1
+        if version == 1:
+            aggregate_id = uuid4()
+        sample = samples[written % len(samples)]
+        batch.append(StoredEvent(aggregate_id, version, sample.topic, sample.state))
+        written += 1
+        if len(batch) == PAGE or written == count:
+            ledger.recorder.insert_events(batch)
+            batch = []
+    return ledger.head_position()
+
+
+def seal(ledger: Ledger, store: ReadStore) -> int:
+    chain = HashChain(ledger.clock.now)
+    runner = ProjectionRunner(store, lambda after, limit: [], ledger.head_position, [chain])
+    runner.prepare()  # the positions table and the chain's table
+    after = 0
+    while page := ledger.recorder.select_notifications(after + 1, PAGE):
+        with store.transaction() as sql:
+            for event in page:
+                chain.seal(sql, event.id, event)
+        after = page[-1].id
+    return after
+
+
+def read_pass(ledger: Ledger, digest: bool) -> int:
+    count, after = 0, 0
+    while page := ledger.recorder.select_notifications(after + 1, PAGE):
+        if digest:
+            for event in page:
+                hashlib.sha256(event.state).digest()
+        count += len(page)
+        after = page[-1].id
+    return count
+
+
+def timed(label: str, work: Callable[[], int]) -> float:
+    started = time.perf_counter()
+    count = work()
+    seconds = time.perf_counter() - started
+    rate = count / seconds
+    print(
+        f"{label:16} {count:>10,} events in {seconds:7.2f} s  {rate:>10,.0f} events/s", flush=True
+    )
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where to write (default: a temp dir)"
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=args.dir) as directory:
+        settings = StoreSettings(sqlite_path=str(Path(directory) / "ledger.db"))
+        ledger = Ledger(
+            env=settings.eventsourcing_env(),
+            clock=ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC)),
+        )
+        connect = sqlite_connector(settings.read_sqlite_path)
+        store, readers = ReadStore(connect, "sqlite"), ReaderPool(connect, "sqlite")
+        try:
+            print(
+                f"SQLite, {args.events:,} events, pages of {PAGE}; Python {sys.version.split()[0]}"
+            )
+            timed("write the log", lambda: write_log(ledger, args.events))
+            timed("seal the chain", lambda: seal(ledger, store))
+            read = timed("read", lambda: read_pass(ledger, digest=False))
+            hashed = timed("read + SHA-256", lambda: read_pass(ledger, digest=True))
+            verifier = ChainVerifier(ledger.recorder, readers, batch=PAGE)
+            found = None
+
+            def verify() -> int:
+                nonlocal found
+                found = verifier.verify()
+                return found.checked
+
+            verified = timed("verify", verify)
+            assert found is not None and found.ok, found
+            print(f"verify / read            = {verified / read:.2f}")
+            print(f"verify / read + SHA-256  = {verified / hashed:.2f}")
+        finally:
+            store.close()
+            ledger.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The ShareLink: an expiring, revocable link to one invoice that works without logging in.
+
+The link's secret is never stored: the aggregate keeps a hash of it, and its id is
+derived from that hash, so a presented link is found by one keyed read. It lives at
+most ``MAX_DAYS`` days (``DEFAULT_DAYS`` unless asked otherwise), and every time it is
+opened the ledger records when and from which address, for the account's admins and
+auditors to see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.base import LedgerAggregate
+from domain.cause import Cause
+from domain.errors import InvalidValue, NotFound
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 30
+DOCUMENTS = ("summary", "pdf")  # what an access opened: the page, or the PDF
+LinkStatus = Literal["live", "expired", "revoked"]
+
+
+def share_link_id(token_hash: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"subledger:share-link:{token_hash}")
+
+
+class ShareLink(LedgerAggregate):
+    class ShareLinkCreated(LedgerAggregate.Created):
+        invoice_id: UUID
+        account_id: UUID
+        token_hash: str
+        expires_at: datetime
+
+    class ShareLinkRevoked(LedgerAggregate.Event):
+        def apply(self, link: ShareLink) -> None:
+            link.revoked_at = self.timestamp
+
+    class ShareLinkAccessed(LedgerAggregate.Event):
+        client_address: str
+        document: str  # "summary" (the page) or "pdf"
+
+        def apply(self, link: ShareLink) -> None:
+            link.accesses.append((self.timestamp, self.client_address, self.document))
+
+    def __init__(
+        self, invoice_id: UUID, account_id: UUID, token_hash: str, expires_at: datetime
+    ) -> None:
+        self.invoice_id = invoice_id
+        self.account_id = account_id
+        self.token_hash = token_hash
+        self.expires_at = expires_at
+        self.revoked_at: datetime | None = None
+        self.accesses: list[tuple[datetime, str, str]] = []
+
+    @classmethod
+    def create(
+        cls,
+        token_hash: str,
+        invoice_id: UUID,
+        account_id: UUID,
+        days: int,
+        cause: Cause,
+    ) -> ShareLink:
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidValue(f"a share link lasts 1 to {MAX_DAYS} days, not {days}")
+        return cls._begin(
+            cls.ShareLinkCreated,
+            share_link_id(token_hash),
+            cause,
+            invoice_id=invoice_id,
+            account_id=account_id,
+            token_hash=token_hash,
+            expires_at=cause.at + timedelta(days=days),
+        )
+
+    def is_live(self, at: datetime) -> bool:
+        return self.revoked_at is None and at < self.expires_at
+
+    def status(self, at: datetime) -> LinkStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "live" if at < self.expires_at else "expired"
+
+    def revoke(self, cause: Cause) -> None:
+        if self.revoked_at is not None:
+            raise NotFound(f"share link {self.id} is already revoked")
+        self._record(self.ShareLinkRevoked, cause)
+
+    def record_access(self, client_address: str, document: str, cause: Cause) -> None:
+        """Someone opened the link. An expired or revoked link is, to them, no link at all."""
+        if not self.is_live(cause.at):
+            raise NotFound("no such shared invoice")
+        if document not in DOCUMENTS:
+            raise InvalidValue(f"a shared invoice is opened as one of {DOCUMENTS}, not {document}")
+        self._record(
+            self.ShareLinkAccessed,
+            cause,
+            client_address=client_address[:100],
+            document=document,
+        )

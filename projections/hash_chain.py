@@ -1,0 +1,211 @@
+"""The hash chain: a seal on every event of the global log, in commit order (ADR 0006).
+
+Each stored event is reduced to its *canonical bytes*, an unambiguous encoding of what
+the event store holds for it (big-endian integers, lengths before variable fields):
+
+    position            8 bytes, unsigned
+    aggregate id       16 bytes (the UUID's bytes)
+    aggregate version   8 bytes, unsigned
+    topic length        4 bytes, then the topic in UTF-8
+    state length        8 bytes, then the stored state bytes, exactly as stored
+
+    digest(event)    = SHA-256(0x00 || canonical bytes)
+    hash(position)   = SHA-256(0x01 || hash(previous position) || digest(event))
+
+The hash before the first event is 32 zero bytes. The prefixes keep an event digest
+from ever being taken for a chain hash (as in RFC 6962). Because the chain links
+digests, not events, a proof that one history extends another needs only the digests
+of the events in between, never their contents.
+
+The sealed table is written once per position and never rewritten: the projection is
+``permanent`` (the runner refuses to drop or rebuild it) and its table version is fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from projections.audit_trail import recorded
+from projections.projection import LoggedEvent
+from projections.store import Sql
+
+TABLE = "hash_chain"
+GENESIS = bytes(32)
+EVENT_PREFIX = b"\x00"
+CHAIN_PREFIX = b"\x01"
+
+
+_HEAD = struct.Struct(">Q16sQI")  # position, aggregate id, version, topic length
+_STATE_LENGTH = struct.Struct(">Q")
+
+
+_TOPICS: dict[str, bytes] = {}  # a log has a few dozen topics: encode each once
+
+
+def canonical_bytes(position: int, event: StoredEvent) -> bytes:
+    """The stored event at ``position``, encoded as the module docstring says."""
+    aggregate_id = event.originator_id
+    if not isinstance(aggregate_id, UUID):
+        aggregate_id = UUID(str(aggregate_id))
+    topic = _TOPICS.get(event.topic)
+    if topic is None:
+        topic = _TOPICS.setdefault(event.topic, event.topic.encode("utf-8"))
+    head = _HEAD.pack(position, aggregate_id.bytes, event.originator_version, len(topic))
+    return b"".join((head, topic, _STATE_LENGTH.pack(len(event.state)), event.state))
+
+
+def event_digest(position: int, event: StoredEvent) -> bytes:
+    return hashlib.sha256(EVENT_PREFIX + canonical_bytes(position, event)).digest()
+
+
+def chained(previous: bytes, digest: bytes) -> bytes:
+    return hashlib.sha256(CHAIN_PREFIX + previous + digest).digest()
+
+
+class Seal(NamedTuple):
+    """One sealed position: which event was there, its digest and the chain's hash."""
+
+    position: int
+    aggregate_id: str  # as sealed: the UUID's text
+    aggregate_version: int
+    digest: bytes
+    hash: bytes
+    sealed_at: str
+
+
+class ChainOutOfOrder(Exception):
+    """An event was offered for a position at or before the chain's tip."""
+
+
+@dataclass(frozen=True)
+class _Tip:
+    sql: Sql  # the transaction it was read or written in
+    position: int
+    hash: bytes
+
+
+class HashChain:
+    name = "hash_chain"
+    # Fixed for good: sealed rows are never dropped. A new format would be a new chain.
+    version = 1
+    permanent = True
+    tables: tuple[str, ...] = (TABLE,)
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.now = now
+        self._tip: _Tip | None = None
+
+    def create(self, sql: Sql) -> None:
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+                position BIGINT PRIMARY KEY,
+                aggregate_id TEXT NOT NULL,
+                aggregate_version BIGINT NOT NULL,
+                digest TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                sealed_at TEXT NOT NULL
+            )"""
+        )
+        sql.execute(
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_event ON {TABLE} (aggregate_id, aggregate_version)"
+        )
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        if logged.notification is None:
+            raise ValueError("the hash chain seals stored events: LoggedEvent.notification is None")
+        self.seal(sql, logged.position, logged.notification)
+
+    def seal(self, sql: Sql, position: int, event: StoredEvent) -> bytes:
+        """Seal ``event`` at ``position`` after the tip; returns its chain hash."""
+        tip = self._tip_in(sql)
+        if position <= tip.position:
+            raise ChainOutOfOrder(f"position {position} is not after the tip {tip.position}")
+        digest = event_digest(position, event)
+        chain_hash = chained(tip.hash, digest)
+        sql.execute(
+            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                position,
+                str(event.originator_id),
+                event.originator_version,
+                digest.hex(),
+                chain_hash.hex(),
+                recorded(self.now()),
+            ),
+        )
+        self._tip = _Tip(sql, position, chain_hash)
+        return chain_hash
+
+    def _tip_in(self, sql: Sql) -> _Tip:
+        # Another runner may have sealed since this one last did (after an election), so
+        # the tip is read again in every new transaction, then carried in memory.
+        if self._tip is None or self._tip.sql is not sql:
+            position, chain_hash = tip(sql)
+            self._tip = _Tip(sql, position, chain_hash)
+        return self._tip
+
+    def forget(self) -> None:
+        self._tip = None
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+def tip(sql: Sql) -> tuple[int, bytes]:
+    """The last sealed position and its hash; (0, GENESIS) before the first seal."""
+    row = sql.execute(
+        f"SELECT position, hash FROM {TABLE} ORDER BY position DESC LIMIT 1"
+    ).fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
+
+
+def hash_at(sql: Sql, position: int) -> bytes:
+    """The chain's hash once every event at or before ``position`` is sealed."""
+    value = sql.scalar(
+        f"SELECT hash FROM {TABLE} WHERE position <= ? ORDER BY position DESC LIMIT 1",
+        (position,),
+    )
+    return GENESIS if value is None else bytes.fromhex(value)
+
+
+def _seal(row: tuple[Any, ...]) -> Seal:
+    position, aggregate_id, version, digest, chain_hash, sealed_at = row
+    return Seal(
+        position, aggregate_id, version, bytes.fromhex(digest), bytes.fromhex(chain_hash), sealed_at
+    )
+
+
+COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
+
+
+def seals(sql: Sql, after: int, limit: int, upto: int | None = None) -> list[Seal]:
+    """Up to ``limit`` seals after position ``after`` (and at or before ``upto``), in order."""
+    bound = "" if upto is None else " AND position <= ?"
+    params = (after, limit) if upto is None else (after, upto, limit)
+    rows = sql.execute(
+        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ?{bound} ORDER BY position LIMIT ?",
+        params,
+    ).fetchall()
+    return [_seal(row) for row in rows]
+
+
+def seal_at(sql: Sql, position: int) -> Seal | None:
+    row = sql.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE position = ?", (position,)).fetchone()
+    return None if row is None else _seal(row)
+
+
+def sealed_position(sql: Sql, aggregate_id: UUID, version: int) -> int | None:
+    """Where the chain sealed an aggregate's version (None: never sealed)."""
+    value = sql.scalar(
+        f"SELECT position FROM {TABLE} WHERE aggregate_id = ? AND aggregate_version = ?",
+        (str(aggregate_id), version),
+    )
+    return None if value is None else int(value)

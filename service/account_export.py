@@ -1,0 +1,142 @@
+"""``subledger audit export``: an account's whole history, checkable away from the ledger.
+
+The directory it writes (docs/audit.md shows how to check it):
+
+- ``events.jsonl``: one line per event of the account, in log order: ``position``,
+  ``aggregate_id``, ``aggregate_version``, ``topic``, ``state`` (base64 of the stored
+  bytes), and the chain's ``previous_hash`` and ``hash`` around it (hex).
+- ``links.jsonl``: one line per event of the account: ``after`` (its position) and
+  ``digests``, base64 of the 32-byte digests of every event after it, up to the next
+  event of the account or, for the last, up to the digest's position. They bind the
+  account's events to one another and to the signed digest without revealing what
+  the other events say.
+- ``digest.json``: the chain's digest at the sealed head, signed now.
+- ``public-key.pem``: the key that signed it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from adapters.signing import SigningKey
+from domain.errors import NotFound
+from projections.audit_trail import TABLE as AUDIT_TABLE
+from projections.hash_chain import Seal, event_digest, hash_at, seals, tip
+from service.digests import sign_digest
+from service.read_side import ReadSide
+
+PAGE = 5000
+
+
+@dataclass(frozen=True)
+class Exported:
+    account_id: UUID
+    events: int
+    position: int  # the signed digest's
+    directory: Path
+    mismatched: tuple[int, ...]  # positions where the store no longer holds what was sealed
+
+    def lines(self) -> list[str]:
+        found = [
+            f"exported {self.events} events of account {self.account_id} to {self.directory}",
+            f"bound to the digest signed at position {self.position} (digest.json)",
+        ]
+        if self.mismatched:
+            found.append(
+                "WARNING: the store no longer holds what was sealed at positions "
+                f"{', '.join(map(str, self.mismatched))}: run `subledger audit verify`"
+            )
+        return found
+
+
+def account_positions(read_side: ReadSide, account_id: UUID, upto: int) -> list[int]:
+    """The positions of the account's events (as the audit trail attributes them)."""
+    with read_side.readers.transaction() as sql:
+        rows = sql.execute(
+            f"SELECT position FROM {AUDIT_TABLE} WHERE account_id = ? AND position <= ?"
+            " ORDER BY position",
+            (str(account_id), upto),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def export_account(
+    read_side: ReadSide, key: SigningKey, account_id: UUID, directory: Path
+) -> Exported:
+    """Write the account's sealed history to ``directory`` (read models caught up first)."""
+    with read_side.readers.transaction() as sql:
+        head, head_hash = tip(sql)
+    positions = account_positions(read_side, account_id, head)
+    if not positions:
+        raise NotFound(f"no account {account_id} in the sealed history")
+    directory.mkdir(parents=True, exist_ok=True)
+    mismatched = []
+    with (
+        (directory / "events.jsonl").open("w") as events,
+        (directory / "links.jsonl").open("w") as links,
+    ):
+        wanted = set(positions)
+        after, between = positions[0], bytearray()
+        with read_side.readers.transaction() as sql:
+            previous = hash_at(sql, positions[0] - 1)
+        for seal in _seals(read_side, positions[0] - 1, head):
+            if seal.position not in wanted:
+                between += seal.digest
+            else:
+                if seal.position != positions[0]:
+                    _link(links, after, between)
+                    after, between = seal.position, bytearray()
+                stored = _stored(read_side, seal.position)
+                if stored is None or event_digest(seal.position, stored) != seal.digest:
+                    mismatched.append(seal.position)
+                if stored is not None:
+                    _event(events, seal.position, stored, previous, seal.hash)
+            previous = seal.hash
+        _link(links, after, between)
+    digest = sign_digest(key, head, head_hash, read_side.ledger.clock.now())
+    (directory / "digest.json").write_text(json.dumps(digest.as_json(), indent=2) + "\n")
+    (directory / "public-key.pem").write_text(key.public_pem)
+    return Exported(account_id, len(positions), head, directory, tuple(mismatched))
+
+
+def _seals(read_side: ReadSide, after: int, upto: int) -> Iterator[Seal]:
+    while after < upto:
+        with read_side.readers.transaction() as sql:
+            page = seals(sql, after, PAGE, upto)
+        if not page:
+            return
+        yield from page
+        after = page[-1].position
+
+
+def _stored(read_side: ReadSide, position: int) -> Notification | None:
+    found = read_side.ledger.recorder.select_notifications(position, 1, stop=position)
+    return found[0] if found else None
+
+
+def _event(
+    out: IO[str], position: int, stored: Notification, previous: bytes, chain_hash: bytes
+) -> None:
+    line = {
+        "position": position,
+        "aggregate_id": str(stored.originator_id),
+        "aggregate_version": stored.originator_version,
+        "topic": stored.topic,
+        "state": base64.b64encode(stored.state).decode("ascii"),
+        "previous_hash": previous.hex(),
+        "hash": chain_hash.hex(),
+    }
+    out.write(json.dumps(line) + "\n")
+
+
+def _link(out: IO[str], after: int, digests: bytearray) -> None:
+    line = {"after": after, "digests": base64.b64encode(bytes(digests)).decode("ascii")}
+    out.write(json.dumps(line) + "\n")

@@ -1,0 +1,78 @@
+"""``subledger audit replay``: an account at an instant, folded from its events alone.
+
+The state and timeline are those of ``subledger history``, with two differences for an
+auditor: aggregates are folded from the stored events only (snapshots, a cache, are
+turned off), and every event of the timeline is checked against the hash chain.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from uuid import UUID
+
+from adapters.store import StoreSettings
+from projections.point_in_time import TimelineEntry
+from service.chain_verification import ChainVerifier, Verification
+from service.history import history_at, render_history, text_table
+from service.ledger import Ledger
+from service.read_side import ReadSide
+
+NO_SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "n"}
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """One timeline event checked against the chain at its position."""
+
+    entry: TimelineEntry
+    found: Verification
+
+    @property
+    def broken(self) -> bool:
+        return self.found.first_break is not None
+
+    def row(self) -> tuple[object, ...]:
+        if self.found.first_break is not None:
+            check = f"BROKEN: {self.found.first_break.kind.value}"
+        else:
+            check = "as sealed" if self.found.checked else "not sealed yet"
+        e = self.entry
+        return (e.position, e.event_type, e.aggregate_id, e.aggregate_version, check)
+
+
+def check_entries(read_side: ReadSide, entries: list[TimelineEntry]) -> list[ChainCheck]:
+    """Whether the store still holds the event sealed at each entry's position, chained
+    onto the hash sealed before it."""
+    verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
+    return [ChainCheck(e, verifier.verify(e.position - 1, upto=e.position)) for e in entries]
+
+
+def render_chain(checks: list[ChainCheck]) -> list[str]:
+    broken = sum(check.broken for check in checks)
+    verdict = (
+        f"{broken} of {len(checks)} events differ from the hash chain: run `subledger audit verify`"
+        if broken
+        else f"all {len(checks)} events are stored as the hash chain sealed them"
+    )
+    headers = ("position", "event", "aggregate", "version", "chain")
+    return ["Hash chain", *text_table(headers, [c.row() for c in checks]), verdict]
+
+
+def replay_account(account_id: UUID, as_of: str | None, effective: str | None) -> int:
+    """Print the account as known at ``as_of``, in force on ``effective``, with its
+    timeline checked against the hash chain; 1 if any event differs from its seal."""
+    settings = StoreSettings.from_environ(os.environ)
+    settings.prepare()
+    ledger = Ledger(env=settings.eventsourcing_env() | NO_SNAPSHOTS)
+    read_side = ReadSide(settings, ledger)
+    try:
+        view, entries = history_at(read_side, account_id, as_of, effective)
+        checks = check_entries(read_side, entries)
+        print(render_history(view, entries))
+        print()
+        print("\n".join(render_chain(checks)))
+    finally:
+        read_side.stop()
+        ledger.close()
+    return 1 if any(check.broken for check in checks) else 0

@@ -1,0 +1,198 @@
+"""Verifying the hash chain: recompute it from the event store and compare it with the seals.
+
+Two streams are walked side by side, in position order, up to the sealed head: the
+events as the store holds them now, and the seals (the ``hash_chain`` table). The first
+position where they disagree is the break. What is found there names its kind, by
+asking where the event sealed at that position is stored now, and where the event
+stored there was sealed:
+
+- ``changed``: the same event (aggregate, version) with other bytes, or another event
+  in its place that was never sealed anywhere while the sealed one is gone;
+- ``deleted``: the event sealed there is no longer in the store;
+- ``inserted``: an event that was never sealed is stored at a sealed position;
+- ``reordered``: the event stored there was sealed at another position (two events
+  swapped, or one moved);
+- ``seal-altered``: the store agrees with the seal's digest, but the seal's hash is not
+  the chain's: the ``hash_chain`` table itself was edited.
+
+Events stored after the sealed head are not checked: the projection has not sealed them
+yet. A check ``from`` a position starts from the hash sealed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from adapters.log_position import position_of
+from domain.errors import InvalidValue
+from projections.hash_chain import Seal, chained, event_digest, hash_at, sealed_position, seals, tip
+from projections.store import ReaderPool
+
+PROGRESS_EVERY = 1000
+
+
+class BreakKind(Enum):
+    CHANGED = "changed"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    SEAL_ALTERED = "seal-altered"
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    position: int
+    kind: BreakKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    start: int  # the positions after this one...
+    end: int  # ...up to this one were checked
+    sealed_head: int
+    store_head: int
+    checked: int  # events recomputed and found as sealed
+    first_break: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+    def summary(self) -> str:
+        span = f"positions {self.start + 1}..{self.end}"
+        if self.first_break is not None:
+            found = self.first_break
+            return (
+                f"BROKEN at position {found.position} ({found.kind.value}): {found.detail}; "
+                f"{self.checked} events before it match their seals"
+            )
+        unsealed = self.store_head - self.sealed_head
+        later = f"; {unsealed} later positions are not sealed yet" if unsealed > 0 else ""
+        return f"intact: {self.checked} events, {span}, match their seals{later}"
+
+
+def _event(aggregate_id: UUID | str, version: int) -> str:
+    return f"{aggregate_id} v{version}"
+
+
+class ChainVerifier:
+    def __init__(self, recorder: ApplicationRecorder, readers: ReaderPool, batch: int = 5000):
+        self.recorder = recorder
+        self.readers = readers
+        self.batch = batch
+
+    def verify(
+        self,
+        start: int = 0,
+        upto: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Verification:
+        """Recompute the chain from the store after ``start`` (up to ``upto``, else the
+        sealed head); the first break, if any."""
+        with self.readers.transaction() as sql:
+            head, _ = tip(sql)
+            if not 0 <= start <= head:
+                raise InvalidValue(f"from must be a position from 0 to the sealed head {head}")
+            previous = hash_at(sql, start)
+        end = head if upto is None else min(head, upto)
+        store_head = self.recorder.max_notification_id() or 0
+        stored = self._stored(start, end)
+        sealed = self._seals(start, end)
+        checked, found = 0, None
+        event, seal = next(stored, None), next(sealed, None)
+        while found is None and (event is not None or seal is not None):
+            if seal is not None and (event is None or seal.position < event.id):
+                found = self._break(seal.position, None, seal)  # nothing stored where sealed
+            elif event is not None and (seal is None or event.id < seal.position):
+                found = self._break(event.id, event, None)  # stored where nothing was sealed
+            else:
+                assert event is not None and seal is not None
+                previous, found = self._check(event, seal, previous)
+                if found is None:
+                    checked += 1
+                    if progress is not None and checked % PROGRESS_EVERY == 0:
+                        progress(PROGRESS_EVERY)
+                    event, seal = next(stored, None), next(sealed, None)
+        if progress is not None and checked % PROGRESS_EVERY:
+            progress(checked % PROGRESS_EVERY)
+        return Verification(start, end, head, store_head, checked, found)
+
+    def _check(
+        self, event: Notification, seal: Seal, previous: bytes
+    ) -> tuple[bytes, ChainBreak | None]:
+        """The chain's hash after ``event``, stored where ``seal`` was sealed; or the break."""
+        digest = event_digest(event.id, event)
+        if digest != seal.digest:  # the digest covers the event's identity as well
+            if (str(event.originator_id), event.originator_version) != (
+                seal.aggregate_id,
+                seal.aggregate_version,
+            ):
+                return previous, self._break(seal.position, event, seal)
+            what = _event(seal.aggregate_id, seal.aggregate_version)
+            detail = f"{what}: its stored bytes are not those sealed"
+            return previous, ChainBreak(seal.position, BreakKind.CHANGED, detail)
+        chain_hash = chained(previous, digest)
+        if chain_hash != seal.hash:
+            detail = (
+                "the event matches its sealed digest but the sealed hash is not the chain's: "
+                "the hash_chain table was edited"
+            )
+            return previous, ChainBreak(seal.position, BreakKind.SEAL_ALTERED, detail)
+        return chain_hash, None
+
+    def _stored(self, after: int, upto: int) -> Iterator[Notification]:
+        while after < upto:
+            page = self.recorder.select_notifications(after + 1, self.batch, stop=upto)
+            yield from page
+            if len(page) < self.batch:
+                return
+            after = page[-1].id
+
+    def _seals(self, after: int, upto: int) -> Iterator[Seal]:
+        while after < upto:
+            with self.readers.transaction() as sql:
+                page = seals(sql, after, self.batch, upto)
+            yield from page
+            if len(page) < self.batch:
+                return
+            after = page[-1].position
+
+    def _break(self, position: int, stored: Notification | None, seal: Seal | None) -> ChainBreak:
+        """Name the break at ``position`` by where each of the two events is now."""
+        here = sealed_here = ""
+        moved_to = sealed_at = None  # the sealed event's position now; the stored one's seal
+        if seal is not None:
+            sealed_here = _event(seal.aggregate_id, seal.aggregate_version)
+            sealed_id = UUID(seal.aggregate_id)
+            moved_to = position_of(self.recorder, sealed_id, seal.aggregate_version)
+        if stored is not None:
+            stored_id = UUID(str(stored.originator_id))
+            here = _event(stored_id, stored.originator_version)
+            with self.readers.transaction() as sql:
+                sealed_at = sealed_position(sql, stored_id, stored.originator_version)
+        gone = f"{sealed_here}, sealed here, is no longer in the store"
+        elsewhere = f"{sealed_here}, sealed here, is now stored at position {moved_to}"
+        never = f"{here}, which was never sealed, is stored here"
+        moved = f"{here}, sealed at position {sealed_at}, is stored here"
+        empty = "where nothing was sealed"
+        if stored is None:
+            if moved_to is None:
+                return ChainBreak(position, BreakKind.DELETED, gone)
+            return ChainBreak(position, BreakKind.REORDERED, elsewhere)
+        if seal is None:
+            if sealed_at is None:
+                return ChainBreak(position, BreakKind.INSERTED, f"{never}, {empty}")
+            return ChainBreak(position, BreakKind.REORDERED, f"{moved}, {empty}")
+        if sealed_at is None and moved_to is None:
+            return ChainBreak(position, BreakKind.CHANGED, f"{gone}; {never} instead")
+        if sealed_at is None:
+            return ChainBreak(position, BreakKind.INSERTED, f"{never}; {elsewhere}")
+        if moved_to is None:
+            return ChainBreak(position, BreakKind.DELETED, f"{gone}; {moved}")
+        return ChainBreak(position, BreakKind.REORDERED, f"{moved}; {elsewhere}")

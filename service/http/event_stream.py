@@ -1,0 +1,126 @@
+"""The live event feed as Server-Sent Events.
+
+Each message is one CloudEvent: ``id`` its log position, ``event`` its type, ``data`` the
+CloudEvent as one line of JSON. A client that reconnects sends the last id it saw as
+``Last-Event-ID`` and continues right after it, so it misses nothing and sees nothing
+twice. While there is nothing to send, a comment line goes out every ``heartbeat``
+seconds (it keeps proxies from closing an idle connection and lets the server notice a
+vanished client). Each connection ends after ``max_seconds``: clients reconnect and
+resume, which also spreads them over the processes behind a load balancer.
+
+New events are found by polling the log's head and the audit trail's position, at most
+once per ``poll`` seconds per process, however many streams are open; the stream then
+reads its next page with the pull feed's own code, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from service.event_feed import EventFeed, FeedQuery
+from service.store_errors import STORE_ERRORS
+
+log = logging.getLogger("subledger.http.events")
+PAGE = 100
+Progress = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    heartbeat: float = 15.0  # seconds of silence before a comment line
+    poll: float = 0.25  # seconds between looks at the log while idle
+    max_seconds: float = 900.0  # a connection's lifetime; the client then resumes
+    retry_ms: int = 2000  # how long clients wait before reconnecting
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> StreamSettings:
+        def seconds(name: str, default: float) -> float:
+            return float(env.get(f"SUBLEDGER_SSE_{name}_SECONDS", default))
+
+        default = cls()
+        return cls(
+            heartbeat=seconds("HEARTBEAT", default.heartbeat),
+            poll=seconds("POLL", default.poll),
+            max_seconds=seconds("MAX", default.max_seconds),
+        )
+
+
+class LogWatch:
+    """The feed's progress (log head, audit trail position), polled at most once per
+    interval and shared by every stream of the process. Holds no asyncio primitive, so
+    it serves streams on any event loop."""
+
+    def __init__(self, progress: Callable[[], Progress], interval: float) -> None:
+        self._progress = progress
+        self.interval = interval
+        self._seen: Progress | None = None
+        self._polled_at = -math.inf
+        self._polling = False
+
+    async def current(self) -> Progress:
+        while True:
+            fresh = time.monotonic() - self._polled_at < self.interval
+            if self._seen is not None and (fresh or self._polling):
+                return self._seen
+            if not self._polling:
+                self._polling = True
+                try:
+                    self._seen = await run_in_threadpool(self._progress)
+                    self._polled_at = time.monotonic()
+                finally:
+                    self._polling = False
+                return self._seen
+            await asyncio.sleep(0.01)  # another stream is taking the first look
+
+    async def changed(self, since: Progress, timeout: float) -> bool:
+        """Whether the progress moves away from ``since`` within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if await self.current() != since:
+                return True
+            await asyncio.sleep(min(self.interval, left))
+        return False
+
+
+def message(event: dict[str, Any]) -> str:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {int(event['sequence'])}\nevent: {event['type']}\ndata: {data}\n\n"
+
+
+HEARTBEAT = ": heartbeat\n\n"
+
+
+async def event_stream(
+    feed: EventFeed, watch: LogWatch, query: FeedQuery, after: int, settings: StreamSettings
+) -> AsyncIterator[str]:
+    yield f"retry: {settings.retry_ms}\n\n"
+    cursor = after
+    started = last_sent = time.monotonic()
+    try:
+        while (now := time.monotonic()) - started < settings.max_seconds:
+            if now - last_sent >= settings.heartbeat:
+                yield HEARTBEAT
+                last_sent = now
+            seen = await watch.current()  # before reading: a later event changes it
+            page = await run_in_threadpool(feed.page, query, cursor, PAGE)
+            for event in page.events:
+                yield message(event)
+            if page.events:
+                last_sent = time.monotonic()
+            cursor = page.next_after
+            if page.caught_up:
+                until_heartbeat = settings.heartbeat - (time.monotonic() - last_sent)
+                until_end = settings.max_seconds - (time.monotonic() - started)
+                await watch.changed(seen, max(min(until_heartbeat, until_end), 0))
+    except STORE_ERRORS as error:
+        # The client reconnects with Last-Event-ID and resumes once the store is back.
+        log.warning("event stream ended: the store is unavailable: %s", error)

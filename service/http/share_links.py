@@ -1,0 +1,189 @@
+"""Share links: customers share an invoice by a link that works without logging in.
+
+Creating and revoking need Manage Billing; the links and every opening of them (when,
+from which address) are listed for whoever may read the account, and each opening is
+also in the account's history. The shared pages answer 404 for a link that is unknown,
+expired or revoked alike, are never cached, and send no Referer onwards (the link's
+secret is in its URL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Request, Response, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from domain.share_link import DEFAULT_DAYS, MAX_DAYS, LinkStatus, ShareLink
+from service import documents as rendered
+from service.context import CommandContext
+from service.http import documents
+from service.http.access import Access, access_extra
+from service.http.deps import ContextDep, LedgerDep, PrincipalDep
+from service.http.invoices import invoice_for
+from service.http.problems import PROBLEM_RESPONSES, ApiError
+from service.http.responses import written
+from service.http.schemas import Body as BodyModel
+from service.sharing import ShareLinks
+
+router = APIRouter(tags=["sharing"], responses=PROBLEM_RESPONSES)
+
+# The shared pages carry a secret in their URL: keep it out of caches, indexes and Referers.
+SHARED_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+}
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+class ShareLinkIn(BodyModel):
+    expires_in_days: int = Field(DEFAULT_DAYS, ge=1, le=MAX_DAYS)
+
+
+class ShareLinkAccessOut(BaseModel):
+    at: datetime
+    client_address: str
+    document: str = Field(description='"summary" (the page) or "pdf"')
+
+
+class ShareLinkOut(BaseModel):
+    id: UUID
+    invoice_id: UUID
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    status: LinkStatus
+    accesses: list[ShareLinkAccessOut]
+
+    @classmethod
+    def of(cls, link: ShareLink, now: datetime) -> ShareLinkOut:
+        return cls(
+            id=link.id,
+            invoice_id=link.invoice_id,
+            created_at=link.created_on,
+            expires_at=link.expires_at,
+            revoked_at=link.revoked_at,
+            status=link.status(now),
+            accesses=[
+                ShareLinkAccessOut(at=at, client_address=client, document=document)
+                for at, client, document in link.accesses
+            ],
+        )
+
+
+class ShareLinkCreatedOut(ShareLinkOut):
+    url: str = Field(description="The link to share; shown only in this response")
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/share-links",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Share the invoice: a link that works without logging in (shown once)",
+)
+def create_share_link(
+    invoice_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    request: Request,
+    response: Response,
+    body: Annotated[ShareLinkIn | None, Body()] = None,
+) -> ShareLinkCreatedOut:
+    invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
+    links = ShareLinks(ledger)
+    days = body.expires_in_days if body is not None else DEFAULT_DAYS
+    created = links.create(ctx, invoice_id, days)
+    if created.receipt.replayed:
+        # The first answer held the link, which is never stored: it cannot be repeated.
+        raise ApiError(
+            409,
+            "share-link-already-created",
+            "Conflict",
+            f"this request already created share link {created.link_id}; its URL was shown "
+            "once and is not kept. Revoke that link and create another if it was lost.",
+        )
+    written(response, created.receipt, ledger)
+    link = links.get(invoice_id, created.link_id, created.receipt.version)
+    url = str(request.url_for("open_shared_invoice", token=created.token))
+    return ShareLinkCreatedOut(**ShareLinkOut.of(link, ledger.clock.now()).model_dump(), url=url)
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/share-links",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="The invoice's share links and every opening of them (never their URLs)",
+)
+def list_share_links(
+    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep
+) -> list[ShareLinkOut]:
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    now = ledger.clock.now()
+    return [ShareLinkOut.of(link, now) for link in ShareLinks(ledger).of_invoice(invoice_id)]
+
+
+@router.delete(
+    "/v1/invoices/{invoice_id}/share-links/{link_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Revoke a share link: it answers 404 from now on",
+)
+def revoke_share_link(
+    invoice_id: UUID,
+    link_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> ShareLinkOut:
+    invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
+    links = ShareLinks(ledger)
+    receipt = links.revoke(ctx, invoice_id, link_id)
+    written(response, receipt, ledger)
+    link = links.get(invoice_id, link_id, receipt.version)
+    return ShareLinkOut.of(link, ledger.clock.now())
+
+
+def _visitor(request: Request) -> tuple[CommandContext, str]:
+    """Who opens a shared invoice: nobody we know, from an address."""
+    ctx = CommandContext("anonymous", "anonymous", request_id=request.state.request_id)
+    return ctx, request.client.host if request.client else "unknown"
+
+
+PAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}}
+
+
+@router.get(
+    "/v1/shared/invoices/{token}",
+    openapi_extra=access_extra(Access.PUBLIC),
+    response_class=HTMLResponse,
+    responses=PAGE,
+    summary="A shared invoice: a summary page with its PDF (no login)",
+)
+def open_shared_invoice(token: str, ledger: LedgerDep, request: Request) -> HTMLResponse:
+    ctx, client = _visitor(request)
+    invoice = ShareLinks(ledger).open(ctx, token, client, "summary")
+    pdf_href = request.url_for("open_shared_invoice_pdf", token=token).path
+    return HTMLResponse(
+        rendered.shared_page(ledger, invoice, pdf_href),
+        headers={**SHARED_HEADERS, "Content-Security-Policy": PAGE_POLICY},
+    )
+
+
+@router.get(
+    "/v1/shared/invoices/{token}/pdf",
+    openapi_extra=access_extra(Access.PUBLIC),
+    response_class=Response,
+    responses=documents.responses(documents.PDF),
+    summary="A shared invoice's PDF (no login)",
+)
+def open_shared_invoice_pdf(token: str, ledger: LedgerDep, request: Request) -> Response:
+    ctx, client = _visitor(request)
+    invoice = ShareLinks(ledger).open(ctx, token, client, "pdf")
+    answer = documents.document(ledger, invoice, documents.PDF)
+    answer.headers.update(SHARED_HEADERS)
+    return answer

@@ -1,0 +1,307 @@
+"""The webhook delivery worker: every public event, in order, at least once, to each endpoint.
+
+For each enabled endpoint the worker reads the global log after the endpoint's cursor
+and sends the events it wants one at a time, as CloudEvents JSON signed with the
+endpoint's secret (``webhook_signing``). The cursor moves only when the endpoint
+answers 2xx, in the same transaction that logs the attempt; so an endpoint never sees
+an event before every earlier one it wants was acknowledged, and a crash at any point
+means, at worst, one event sent again. A failure stops that endpoint until its backoff
+ends (``webhook_policy``); a long enough run of failures disables it, as an event.
+
+Endpoints are served side by side (each by at most one thread at a time). One worker per
+store delivers: a lock, as for the projection runner, elects it among processes
+(``subledger webhooks run``, or a thread of ``subledger serve``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from adapters.runner_lock import RunnerLock
+from adapters.store import StoreSettings
+from adapters.wakeup import PostgresWakeup
+from adapters.webhook_transport import HttpWebhookTransport, Sent
+from domain.base import LedgerAggregate
+from domain.errors import DomainError, NotFound
+from projections.cloudevents import event_id, is_public, to_cloudevent, type_name
+from service.ledger import Ledger
+from service.read_side import LockLost
+from service.webhook_endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
+from service.webhook_policy import DeliveryPolicy
+from service.webhook_signing import SIGNATURE_HEADER, signature_header
+from service.webhook_store import Cursor, Delivery, WebhookStore
+
+log = logging.getLogger("subledger.webhooks")
+
+LOCK_NAME = "webhooks"
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+
+
+class Transport(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent: ...
+    def close(self) -> None: ...
+
+
+class WorkerBusy(Exception):
+    """Another webhook worker holds this store's lock."""
+
+
+def cloudevent_body(position: int, event: LedgerAggregate.Event) -> bytes:
+    return json.dumps(to_cloudevent(position, event), separators=(",", ":")).encode()
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: StoreSettings,
+        policy: DeliveryPolicy | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.policy = policy or DeliveryPolicy()
+        self.store = WebhookStore(settings)
+        self.endpoints = WebhookEndpoints(ledger, self.store)
+        self.transport: Transport = transport or HttpWebhookTransport(self.policy.timeout)
+        self.running_here = False
+        self._known: list[UUID] = []
+        self._searched_to = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one endpoint -------------------------------------------------------------------
+
+    def deliver(self, endpoint_id: UUID, halt: threading.Event | None = None) -> int:
+        """Send an endpoint what it is due, in order, until it is caught up, fails, changes
+        or ``halt`` is set; returns how many events it acknowledged."""
+        try:
+            endpoint = self.endpoints.get(endpoint_id)
+        except NotFound:  # deleted: erase what the worker may still have written for it
+            self.store.forget(endpoint_id)
+            return 0
+        cursor = self.store.sync(
+            endpoint.id, endpoint.version, endpoint.start_after, endpoint.replay
+        )
+        if not endpoint.enabled or not cursor.due(time.time()):
+            return 0
+        secret = self.store.secret(endpoint.id)
+        if secret is None:
+            self._disable(endpoint, "its signing secret is missing; delete it and register again")
+            return 0
+        acknowledged = 0
+        while halt is None or not halt.is_set():
+            batch = self.ledger.recorder.select_notifications(
+                cursor.position + 1, self.policy.batch_size
+            )
+            if not batch:
+                break
+            passed = cursor.position
+            for notification in batch:
+                event = self.ledger.mapper.to_domain_event(notification)
+                assert isinstance(event, LedgerAggregate.Event)
+                if not is_public(event) or not endpoint.wants(type_name(type(event))):
+                    passed = notification.id
+                    continue
+                cursor = self._attempt(endpoint, secret, cursor, notification.id, event)
+                if cursor.failures:
+                    return acknowledged
+                acknowledged += 1
+                if halt is not None and halt.is_set():
+                    return acknowledged
+            if passed > cursor.position:
+                cursor = self.store.advance(cursor, passed)
+            if self._changed(endpoint):
+                break  # an operator changed it: the next round starts from its new state
+        return acknowledged
+
+    def _attempt(
+        self,
+        endpoint: WebhookEndpoint,
+        secret: str,
+        cursor: Cursor,
+        position: int,
+        event: LedgerAggregate.Event,
+    ) -> Cursor:
+        body = cloudevent_body(position, event)
+        started = time.time()
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            SIGNATURE_HEADER: signature_header(secret, int(started), body),
+        }
+        sent = self.transport.post(endpoint.url, body, headers)
+        delivery = Delivery(
+            0,
+            endpoint.id,
+            position,
+            event_id(event),
+            cursor.failures + 1,
+            sent.status_code,
+            sent.error,
+            round(sent.duration * 1000),
+            datetime.fromtimestamp(started, UTC),
+        )
+        if sent.acknowledged:
+            moved = replace(
+                cursor, position=position, failures=0, failing_since=None, next_attempt_at=0.0
+            )
+            return self.store.record(moved, delivery)
+        failures = cursor.failures + 1
+        since = started if cursor.failing_since is None else cursor.failing_since
+        now = time.time()
+        retry_at = now + self.policy.backoff(failures)
+        failed = replace(cursor, failures=failures, failing_since=since, next_attempt_at=retry_at)
+        cursor = self.store.record(failed, delivery)
+        if self.policy.exhausted(failures, since, now):
+            last = f"HTTP {sent.status_code}" if sent.status_code is not None else sent.error
+            over = timedelta(seconds=round(now - since))
+            self._disable(
+                endpoint,
+                f"{failures} failed deliveries in a row over {over} (the last: {last})",
+                failures,
+            )
+        return cursor
+
+    def _disable(self, endpoint: WebhookEndpoint, reason: str, failures: int = 0) -> None:
+        log.warning("disabling webhook endpoint %s: %s", endpoint.id, reason)
+        try:
+            self.endpoints.disable(WEBHOOK_WORKER, endpoint.id, reason, failures)
+        except DomainError as error:  # e.g. deleted meanwhile; the next round looks again
+            log.warning("could not disable webhook endpoint %s: %s", endpoint.id, error)
+
+    def _changed(self, endpoint: WebhookEndpoint) -> bool:
+        try:
+            return self.endpoints.get(endpoint.id).version != endpoint.version
+        except NotFound:
+            return True
+
+    # -- every endpoint -----------------------------------------------------------------
+
+    def due(self) -> tuple[list[UUID], float]:
+        """The enabled endpoints to serve now, and the seconds until another is due."""
+        found, self._searched_to = self.endpoints.registered_after(self._searched_to)
+        self._known += found
+        cursors = self.store.cursors()
+        now = time.time()
+        due: list[UUID] = []
+        wait = self.policy.poll
+        for endpoint_id in list(self._known):
+            try:
+                endpoint = self.endpoints.get(endpoint_id)
+            except NotFound:
+                self._known.remove(endpoint_id)
+                self.store.forget(endpoint_id)
+                continue
+            cursor = cursors.get(endpoint_id)
+            if cursor is None or cursor.endpoint_version != endpoint.version:
+                due.append(endpoint_id)  # new, or changed: its backoff no longer holds
+            elif endpoint.enabled:
+                if cursor.due(now):
+                    due.append(endpoint_id)
+                else:
+                    wait = min(wait, cursor.next_attempt_at - now)
+        return due, max(wait, 0.01)
+
+    def run_once(self) -> int:
+        """Serve every endpoint that is due, one after another, then return (as the
+        elected worker: WorkerBusy if another one runs)."""
+        lock = RunnerLock(self.settings, LOCK_NAME)
+        if not lock.try_acquire():
+            raise WorkerBusy("another webhook worker is running on this store")
+        try:
+            return sum(self.deliver(endpoint_id) for endpoint_id in self.due()[0])
+        finally:
+            lock.release()
+
+    # -- running ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Deliver in a background thread of this process (once elected)."""
+        self._thread = threading.Thread(target=self.run, name="webhook-worker", daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
+        """Wait to be the one worker for this store, then deliver until stopped."""
+        lock = RunnerLock(self.settings, LOCK_NAME)
+        while not self._stop.is_set():
+            try:
+                elected = lock.try_acquire()
+            except Exception as error:
+                log.warning("cannot take the webhook worker lock yet: %s", error)
+                elected = False
+            if not elected:
+                self._stop.wait(2.0)
+                continue
+            self.running_here = True
+            wakeup = self._wakeup()
+            try:
+                self._serve(lock, wakeup)
+            except LockLost:
+                log.warning("lost the webhook worker lock; waiting to be elected again")
+            except Exception:
+                log.exception("the webhook worker failed; starting again shortly")
+                self._stop.wait(1.0)
+            finally:
+                self.running_here = False
+                if wakeup is not None:
+                    wakeup.close()
+                lock.release()
+
+    def _serve(self, lock: RunnerLock, wakeup: PostgresWakeup | None) -> None:
+        halt = threading.Event()  # ends the endpoints' rounds when this one ends
+        running: dict[UUID, Future[int]] = {}
+        pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
+        try:
+            while not self._stop.is_set():
+                if not lock.still_held():
+                    raise LockLost()
+                due, wait = self.due()
+                for endpoint_id in due:
+                    if endpoint_id not in running:
+                        running[endpoint_id] = pool.submit(self._round, endpoint_id, halt)
+                self._wait(wakeup, wait)
+                for endpoint_id, future in list(running.items()):
+                    if future.done():
+                        del running[endpoint_id]
+        finally:
+            halt.set()
+            pool.shutdown(wait=True)
+
+    def _round(self, endpoint_id: UUID, halt: threading.Event) -> int:
+        try:
+            return self.deliver(endpoint_id, halt)
+        except Exception:
+            log.exception("delivering to webhook endpoint %s failed", endpoint_id)
+            return 0
+
+    def _wakeup(self) -> PostgresWakeup | None:
+        if self.settings.postgres is None:
+            return None
+        channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
+        return PostgresWakeup(self.settings, channel, self.ledger.saved)
+
+    def _wait(self, wakeup: PostgresWakeup | None, timeout: float) -> None:
+        if wakeup is not None:
+            wakeup.wait(timeout)
+        else:
+            self.ledger.saved.wait(timeout)
+
+    def stop_soon(self) -> None:
+        """Ask a running ``run()`` to return after the requests in flight."""
+        self._stop.set()
+        self.ledger.saved.pulse()
+
+    def stop(self) -> None:
+        self.stop_soon()
+        if self._thread is not None:
+            self._thread.join(timeout=self.policy.timeout + 10)
+        self.transport.close()
+        self.store.close()

@@ -1,0 +1,155 @@
+"""Invoice documents: a PDF whose text says what the invoice says, the same bytes for the same
+invoice, the CSV of its lines, an escaped HTML page, and Accept negotiation."""
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from uuid import uuid4
+
+import pytest
+from pypdf import PdfReader
+
+from adapters.invoice_documents import (
+    CSV_COLUMNS,
+    SELLER,
+    invoice_csv,
+    invoice_pdf,
+    shared_invoice_html,
+)
+from domain.account import BillingDetails
+from domain.invoice import Invoice, InvoiceLine
+from domain.money import Money
+from domain.period import DateRange
+from service.http.documents import CSV, PDF, negotiated
+from tests.builders import cause
+
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+BUYER = BillingDetails(
+    "Lumen GmbH",
+    "Hauptstraße 5",
+    "Berlin",
+    "10115",
+    "DE",
+    "rechnung@lumen.example",
+    tax_id="DE123456789",
+)
+
+
+def eur(amount):
+    return Money.of(amount, "EUR")
+
+
+def make_invoice():
+    period = DateRange(date(2026, 1, 5), date(2027, 1, 5))
+    lines = [
+        InvoiceLine.charge(
+            "Sales Cloud", "sales-cloud", 5, eur("1200.00"), period, Fraction(1), Decimal("0.19")
+        ),
+        InvoiceLine.charge(
+            "Inbox", "inbox", 2, eur("60.00"), period, Fraction(1, 2), Decimal("0.19")
+        ),
+    ]
+    invoice = Invoice.issue(
+        uuid4(), uuid4(), uuid4(), "INV-202601-ABCDEF12", "EUR", lines, date(2026, 2, 4), cause(T0)
+    )
+    invoice.collect_events()
+    return invoice
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
+def test_the_pdf_shows_seller_buyer_lines_tax_totals_due_date_and_status():
+    invoice = make_invoice()
+    text = pdf_text(invoice_pdf(invoice, BUYER))
+    for expected in (
+        SELLER.name,
+        f"Tax ID: {SELLER.tax_id}",
+        "Invoice INV-202601-ABCDEF12",
+        "Status: OPEN",
+        "Due date: 2026-02-04",
+        "Lumen GmbH",
+        "Hauptstraße 5",
+        "10115 Berlin",
+        "Tax ID: DE123456789",
+        "Sales Cloud 5 2026-01-05 to 2027-01-05 1,200.00 6,000.00 1,140.00 (19%)",
+        "Inbox 2 2026-01-05 to 2027-01-05 60.00 60.00 11.40 (19%)",
+        "Subtotal 6,060.00 EUR",
+        "Tax 1,151.40 EUR",
+        "Total 7,211.40 EUR",
+        "Paid 0.00 EUR",
+        "Balance due 7,211.40 EUR",
+    ):
+        assert expected in text, expected
+
+
+def test_the_same_invoice_renders_to_the_same_bytes_and_a_payment_changes_them():
+    invoice = make_invoice()
+    first = invoice_pdf(invoice, BUYER)
+    assert invoice_pdf(invoice, BUYER) == first
+    created = PdfReader(io.BytesIO(first)).metadata.creation_date
+    assert created is not None and created.replace(tzinfo=UTC) == T0  # the last event, not now
+
+    invoice.record_payment("ch_1", eur("7211.40"), "pm_card_visa", cause(T0 + timedelta(days=1)))
+    paid = invoice_pdf(invoice, BUYER)
+    assert paid != first
+    text = pdf_text(paid)
+    assert "Status: PAID" in text
+    assert "Balance due 0.00 EUR" in text
+
+
+def test_text_the_pdf_fonts_cannot_show_is_replaced_not_refused():
+    invoice = make_invoice()
+    buyer = BillingDetails("東京 Zoë Łódź", "1 Main St", "Tokyo", "100", "JP", "a@b.example")
+    text = pdf_text(invoice_pdf(invoice, buyer))
+    assert "?? Zoë ?ódz" in text
+
+
+def test_the_csv_has_one_row_per_line():
+    invoice = make_invoice()
+    rows = list(csv.DictReader(io.StringIO(invoice_csv(invoice))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["product_code"], r["quantity"], r["amount"], r["tax"]) for r in rows] == [
+        ("sales-cloud", "5", "6000.00", "1140.00"),
+        ("inbox", "2", "60.00", "11.40"),
+    ]
+    assert rows[0]["period_start"] == "2026-01-05"
+    assert {r["invoice_number"] for r in rows} == {"INV-202601-ABCDEF12"}
+
+
+def test_the_shared_page_escapes_everything():
+    invoice = make_invoice()
+    buyer = BillingDetails(
+        '<script>alert("x")</script> & Co', "1 Main St", "Springfield", "1", "US", "a@b.example"
+    )
+    page = shared_invoice_html(invoice, buyer, '/pdf?a=1&b="2"')
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
+    assert 'href="/pdf?a=1&amp;b=&quot;2&quot;"' in page
+    assert "INV-202601-ABCDEF12" in page and "7,211.40" in page
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        (None, None),
+        ("", None),
+        ("application/json", None),
+        ("*/*", None),
+        ("image/png", None),
+        ("application/pdf", PDF),
+        ("text/csv", CSV),
+        ("text/csv;charset=utf-8", CSV),
+        ("application/pdf, application/json", PDF),
+        ("application/json, application/pdf", None),
+        ("application/json;q=0.5, application/pdf", PDF),
+        ("text/csv;q=0.2, application/pdf;q=0.9, */*;q=0.1", PDF),
+        ("application/pdf;q=0", None),
+        ("application/pdf;q=abc", None),
+    ],
+)
+def test_accept_picks_the_document_it_prefers_most_and_json_otherwise(accept, chosen):
+    assert negotiated(accept) == chosen
