@@ -1,6 +1,6 @@
 """The ledger's signing key: Ed25519, in a PEM file made on first use (mode 0600).
 
-The key signs the hash chain's digests (ADR 0006) and nothing else. It is created
+The key signs the hash chain's digests (ADR 0012) and nothing else. It is created
 atomically: written to a private temporary file, then hard-linked into place, so two
 processes starting at once end up with the same key and nobody reads half a file.
 """

@@ -1,11 +1,13 @@
 """How fast the hash chain verifies: events per second on a large log (docs/benchmarks.md).
 
-    .venv/bin/python bench/verify_chain.py                  # 1,000,000 events
+    .venv/bin/python bench/verify_chain.py                  # 1,000,000 events, SQLite
     .venv/bin/python bench/verify_chain.py --events 200000  # a quicker run
+    .venv/bin/python bench/verify_chain.py --database-url postgresql://postgres@127.0.0.1/test
 
-It writes a log of ``--events`` events into a fresh SQLite store (copies of real events
-of a seeded ledger: real topics and state sizes, new aggregate ids), seals it with the
-hash chain projection, then times three passes over the same log:
+It writes a log of ``--events`` events into a fresh store (a SQLite file in a temporary
+directory, or a PostgreSQL schema of its own, dropped at the end): copies of real events
+of a seeded ledger, so real topics and state sizes, with new aggregate ids. It seals the
+log with the hash chain projection, then times three passes over the same log:
 
 - read: the log read in pages, as verification reads it, and nothing else;
 - read + SHA-256: the same, with one SHA-256 of each event's stored state (the
@@ -23,23 +25,25 @@ import hashlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from adapters.clock import ControllableClock
-from adapters.store import StoreSettings
+from adapters.store import StoreSettings, parse_postgres_url
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
-from projections.runner import ProjectionRunner
-from projections.store import ReaderPool, ReadStore, sqlite_connector
 from service.chain_verification import ChainVerifier
 from service.context import CommandContext
 from service.ledger import Ledger
+from service.read_side import ReadSide
 
 PAGE = 5000
 EVENTS_PER_AGGREGATE = 10
@@ -81,13 +85,13 @@ def write_log(ledger: Ledger, count: int) -> int:
     return ledger.head_position()
 
 
-def seal(ledger: Ledger, store: ReadStore) -> int:
-    chain = HashChain(ledger.clock.now)
-    runner = ProjectionRunner(store, lambda after, limit: [], ledger.head_position, [chain])
-    runner.prepare()  # the positions table and the chain's table
+def seal(read_side: ReadSide) -> int:
+    """Seal the whole log, a page per transaction, as the projection runner would."""
+    chain = read_side.projection("hash_chain")
+    assert isinstance(chain, HashChain)
     after = 0
-    while page := ledger.recorder.select_notifications(after + 1, PAGE):
-        with store.transaction() as sql:
+    while page := read_side.ledger.recorder.select_notifications(after + 1, PAGE):
+        with read_side.store.transaction() as sql:
             for event in page:
                 chain.seal(sql, event.id, event)
         after = page[-1].id
@@ -116,30 +120,46 @@ def timed(label: str, work: Callable[[], int]) -> float:
     return rate
 
 
+@contextmanager
+def fresh_store(database_url: str | None, directory: Path | None) -> Iterator[StoreSettings]:
+    """A SQLite file in a temporary directory, or a new PostgreSQL schema, removed after."""
+    if not database_url:
+        with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=directory) as temp:
+            yield StoreSettings(sqlite_path=str(Path(temp) / "ledger.db"))
+        return
+    base = parse_postgres_url(database_url)
+    pg = replace(base, schema=f"bench_{uuid4().hex[:12]}")
+    settings = StoreSettings(postgres=pg)
+    settings.prepare()
+    try:
+        yield settings
+    finally:
+        with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
     parser.add_argument(
-        "--dir", type=Path, default=None, help="where to write (default: a temp dir)"
+        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
     )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=args.dir) as directory:
-        settings = StoreSettings(sqlite_path=str(Path(directory) / "ledger.db"))
-        ledger = Ledger(
-            env=settings.eventsourcing_env(),
-            clock=ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC)),
-        )
-        connect = sqlite_connector(settings.read_sqlite_path)
-        store, readers = ReadStore(connect, "sqlite"), ReaderPool(connect, "sqlite")
+    with fresh_store(args.database_url, args.dir) as settings:
+        clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        read_side = ReadSide(settings, ledger)
         try:
+            store = "PostgreSQL" if settings.postgres else "SQLite"
             print(
-                f"SQLite, {args.events:,} events, pages of {PAGE}; Python {sys.version.split()[0]}"
+                f"{store}, {args.events:,} events, pages of {PAGE}; Python {sys.version.split()[0]}"
             )
             timed("write the log", lambda: write_log(ledger, args.events))
-            timed("seal the chain", lambda: seal(ledger, store))
+            timed("seal the chain", lambda: seal(read_side))
             read = timed("read", lambda: read_pass(ledger, digest=False))
             hashed = timed("read + SHA-256", lambda: read_pass(ledger, digest=True))
-            verifier = ChainVerifier(ledger.recorder, readers, batch=PAGE)
+            verifier = ChainVerifier(ledger.recorder, read_side.readers, batch=PAGE)
             found = None
 
             def verify() -> int:
@@ -152,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"verify / read            = {verified / read:.2f}")
             print(f"verify / read + SHA-256  = {verified / hashed:.2f}")
         finally:
-            store.close()
+            read_side.stop()
             ledger.close()
     return 0
 

@@ -22,8 +22,14 @@ SCHEMA_PATH = "/v1/events/schemas/"
 SEQUENCE_DIGITS = 19
 
 
+# Share-link events log who opened an invoice (client addresses) and hold token hashes:
+# they stay in the audit trail for the account's admins and auditors, not in public feeds.
+PRIVATE_MODULES = frozenset({"domain.share_link"})
+
+
 def is_public(event: object) -> bool:
-    return type(event).__module__.startswith("domain.")
+    module = type(event).__module__
+    return module.startswith("domain.") and module not in PRIVATE_MODULES
 
 
 def aggregate_name(event_class: type) -> str:

@@ -1,4 +1,4 @@
-"""The hash chain: a seal on every event of the global log, in commit order (ADR 0006).
+"""The hash chain: a seal on every event of the global log, in commit order (ADR 0012).
 
 Each stored event is reduced to its *canonical bytes*, an unambiguous encoding of what
 the event store holds for it (big-endian integers, lengths before variable fields):
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -35,18 +35,15 @@ from eventsourcing.persistence import StoredEvent
 
 from projections.audit_trail import recorded
 from projections.projection import LoggedEvent
-from projections.store import Sql
+from projections.store import ReaderPool, Sql
 
 TABLE = "hash_chain"
 GENESIS = bytes(32)
 EVENT_PREFIX = b"\x00"
 CHAIN_PREFIX = b"\x01"
 
-
 _HEAD = struct.Struct(">Q16sQI")  # position, aggregate id, version, topic length
 _STATE_LENGTH = struct.Struct(">Q")
-
-
 _TOPICS: dict[str, bytes] = {}  # a log has a few dozen topics: encode each once
 
 
@@ -186,15 +183,28 @@ def _seal(row: tuple[Any, ...]) -> Seal:
 COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
 
 
-def seals(sql: Sql, after: int, limit: int, upto: int | None = None) -> list[Seal]:
-    """Up to ``limit`` seals after position ``after`` (and at or before ``upto``), in order."""
-    bound = "" if upto is None else " AND position <= ?"
-    params = (after, limit) if upto is None else (after, upto, limit)
+def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
+    """Up to ``limit`` seals after position ``after``, in order."""
     rows = sql.execute(
-        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ?{bound} ORDER BY position LIMIT ?",
-        params,
+        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
     ).fetchall()
     return [_seal(row) for row in rows]
+
+
+def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
+    """Every seal after ``after`` up to ``upto``, a page per transaction. The query has no
+    upper bound: with one, PostgreSQL may sort the whole rest of the table for each page."""
+    while after < upto:
+        with readers.transaction() as sql:
+            found = seals(sql, after, page)
+        for seal in found:
+            if seal.position > upto:
+                return
+            yield seal
+        if len(found) < page:
+            return
+        after = found[-1].position
 
 
 def seal_at(sql: Sql, position: int) -> Seal | None:

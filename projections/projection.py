@@ -54,7 +54,7 @@ class Projection(Protocol):
 
 def is_permanent(projection: Projection) -> bool:
     """A projection that sets ``permanent = True`` keeps its rows for good: the runner
-    never drops, resets or rebuilds it (the hash chain, ADR 0006)."""
+    never drops, resets or rebuilds it (the hash chain, ADR 0012)."""
     return bool(getattr(projection, "permanent", False))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -29,7 +28,7 @@ from eventsourcing.persistence import Notification
 from adapters.signing import SigningKey
 from domain.errors import NotFound
 from projections.audit_trail import TABLE as AUDIT_TABLE
-from projections.hash_chain import Seal, event_digest, hash_at, seals, tip
+from projections.hash_chain import event_digest, hash_at, seals_between, tip
 from service.digests import sign_digest
 from service.read_side import ReadSide
 
@@ -78,43 +77,42 @@ def export_account(
     if not positions:
         raise NotFound(f"no account {account_id} in the sealed history")
     directory.mkdir(parents=True, exist_ok=True)
-    mismatched = []
     with (
         (directory / "events.jsonl").open("w") as events,
         (directory / "links.jsonl").open("w") as links,
     ):
-        wanted = set(positions)
-        after, between = positions[0], bytearray()
-        with read_side.readers.transaction() as sql:
-            previous = hash_at(sql, positions[0] - 1)
-        for seal in _seals(read_side, positions[0] - 1, head):
-            if seal.position not in wanted:
-                between += seal.digest
-            else:
-                if seal.position != positions[0]:
-                    _link(links, after, between)
-                    after, between = seal.position, bytearray()
-                stored = _stored(read_side, seal.position)
-                if stored is None or event_digest(seal.position, stored) != seal.digest:
-                    mismatched.append(seal.position)
-                if stored is not None:
-                    _event(events, seal.position, stored, previous, seal.hash)
-            previous = seal.hash
-        _link(links, after, between)
+        mismatched = _write_chain(read_side, set(positions), positions[0], head, events, links)
     digest = sign_digest(key, head, head_hash, read_side.ledger.clock.now())
     (directory / "digest.json").write_text(json.dumps(digest.as_json(), indent=2) + "\n")
     (directory / "public-key.pem").write_text(key.public_pem)
     return Exported(account_id, len(positions), head, directory, tuple(mismatched))
 
 
-def _seals(read_side: ReadSide, after: int, upto: int) -> Iterator[Seal]:
-    while after < upto:
-        with read_side.readers.transaction() as sql:
-            page = seals(sql, after, PAGE, upto)
-        if not page:
-            return
-        yield from page
-        after = page[-1].position
+def _write_chain(
+    read_side: ReadSide, wanted: set[int], first: int, head: int, events: IO[str], links: IO[str]
+) -> list[int]:
+    """Walk the seals from ``first`` to ``head``: an events line for each wanted position,
+    the digests of the others in the links; returns where the store differs from a seal."""
+    mismatched = []
+    with read_side.readers.transaction() as sql:
+        previous = hash_at(sql, first - 1)
+    after, between = first, bytearray()
+    for seal in seals_between(read_side.readers, first - 1, head, PAGE):
+        if seal.position not in wanted:
+            between += seal.digest
+            previous = seal.hash
+            continue
+        if seal.position != first:
+            _link(links, after, between)
+            after, between = seal.position, bytearray()
+        stored = _stored(read_side, seal.position)
+        if stored is None or event_digest(seal.position, stored) != seal.digest:
+            mismatched.append(seal.position)
+        if stored is not None:
+            _event(events, seal.position, stored, previous, seal.hash)
+        previous = seal.hash
+    _link(links, after, between)
+    return mismatched
 
 
 def _stored(read_side: ReadSide, position: int) -> Notification | None:

@@ -1,5 +1,5 @@
 """``subledger audit``: verify the hash chain, print a signed digest, export and replay an
-account (ADR 0006, docs/audit.md)."""
+account (ADR 0012, docs/audit.md)."""
 
 from __future__ import annotations
 

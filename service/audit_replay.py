@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from adapters.store import StoreSettings
+from projections.hash_chain import tip
 from projections.point_in_time import TimelineEntry
 from service.chain_verification import ChainVerifier, Verification
 from service.history import history_at, render_history, text_table
@@ -23,20 +24,22 @@ NO_SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "n"}
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """One timeline event checked against the chain at its position."""
+    """One timeline event checked against the chain at its position (None: not sealed)."""
 
     entry: TimelineEntry
-    found: Verification
+    found: Verification | None
 
     @property
     def broken(self) -> bool:
-        return self.found.first_break is not None
+        return self.found is not None and self.found.first_break is not None
 
     def row(self) -> tuple[object, ...]:
-        if self.found.first_break is not None:
+        if self.found is None:
+            check = "not sealed yet"
+        elif self.found.first_break is not None:
             check = f"BROKEN: {self.found.first_break.kind.value}"
         else:
-            check = "as sealed" if self.found.checked else "not sealed yet"
+            check = "as sealed"
         e = self.entry
         return (e.position, e.event_type, e.aggregate_id, e.aggregate_version, check)
 
@@ -45,16 +48,26 @@ def check_entries(read_side: ReadSide, entries: list[TimelineEntry]) -> list[Cha
     """Whether the store still holds the event sealed at each entry's position, chained
     onto the hash sealed before it."""
     verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
-    return [ChainCheck(e, verifier.verify(e.position - 1, upto=e.position)) for e in entries]
+    with read_side.readers.transaction() as sql:
+        head, _ = tip(sql)
+    return [
+        ChainCheck(e, verifier.verify(e.position - 1, upto=e.position))
+        if e.position <= head
+        else ChainCheck(e, None)
+        for e in entries
+    ]
 
 
 def render_chain(checks: list[ChainCheck]) -> list[str]:
     broken = sum(check.broken for check in checks)
+    sealed = sum(check.found is not None for check in checks)
     verdict = (
-        f"{broken} of {len(checks)} events differ from the hash chain: run `subledger audit verify`"
+        f"{broken} of {sealed} events differ from the hash chain: run `subledger audit verify`"
         if broken
-        else f"all {len(checks)} events are stored as the hash chain sealed them"
+        else f"all {sealed} events are stored as the hash chain sealed them"
     )
+    if sealed < len(checks):
+        verdict += f"; {len(checks) - sealed} are not sealed yet"
     headers = ("position", "event", "aggregate", "version", "chain")
     return ["Hash chain", *text_table(headers, [c.row() for c in checks]), verdict]
 

@@ -30,7 +30,15 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from adapters.log_position import position_of
 from domain.errors import InvalidValue
-from projections.hash_chain import Seal, chained, event_digest, hash_at, sealed_position, seals, tip
+from projections.hash_chain import (
+    Seal,
+    chained,
+    event_digest,
+    hash_at,
+    sealed_position,
+    seals_between,
+    tip,
+)
 from projections.store import ReaderPool
 
 PROGRESS_EVERY = 1000
@@ -103,7 +111,7 @@ class ChainVerifier:
         end = head if upto is None else min(head, upto)
         store_head = self.recorder.max_notification_id() or 0
         stored = self._stored(start, end)
-        sealed = self._seals(start, end)
+        sealed = seals_between(self.readers, start, end, self.batch)
         checked, found = 0, None
         event, seal = next(stored, None), next(sealed, None)
         while found is None and (event is not None or seal is not None):
@@ -147,21 +155,16 @@ class ChainVerifier:
         return chain_hash, None
 
     def _stored(self, after: int, upto: int) -> Iterator[Notification]:
+        # No upper bound in the query, as in ``seals_between``.
         while after < upto:
-            page = self.recorder.select_notifications(after + 1, self.batch, stop=upto)
-            yield from page
+            page = self.recorder.select_notifications(after + 1, self.batch)
+            for event in page:
+                if event.id > upto:
+                    return
+                yield event
             if len(page) < self.batch:
                 return
             after = page[-1].id
-
-    def _seals(self, after: int, upto: int) -> Iterator[Seal]:
-        while after < upto:
-            with self.readers.transaction() as sql:
-                page = seals(sql, after, self.batch, upto)
-            yield from page
-            if len(page) < self.batch:
-                return
-            after = page[-1].position
 
     def _break(self, position: int, stored: Notification | None, seal: Seal | None) -> ChainBreak:
         """Name the break at ``position`` by where each of the two events is now."""

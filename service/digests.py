@@ -98,7 +98,7 @@ def proof(read_side: ReadSide, key: SigningKey, start: int, limit: int = PROOF_P
         if start > head:
             raise InvalidValue(f"position {start} is beyond the sealed head of the chain ({head})")
         start_hash = hash_at(sql, start)
-        page = seals(sql, start, limit, upto=head)
+        page = [seal for seal in seals(sql, start, limit) if seal.position <= head]
     end, end_hash = (page[-1].position, page[-1].hash) if page else (start, start_hash)
     digest = sign_digest(key, end, end_hash, read_side.ledger.clock.now())
     return Proof(start, start_hash, page, digest, end if end < head else None)

@@ -63,7 +63,7 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         AuditTrail(load),
         AccountOverview(load),
         Book(ledger.events),
-        HashChain(ledger.clock.now),  # permanent: sealed once, never rebuilt (ADR 0006)
+        HashChain(ledger.clock.now),  # permanent: sealed once, never rebuilt (ADR 0012)
     ]
 
 

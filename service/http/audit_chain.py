@@ -1,5 +1,5 @@
 """The hash chain over HTTP: signed digests, the public key, proofs and verification
-(ADR 0006, docs/audit.md)."""
+(ADR 0012, docs/audit.md)."""
 
 from __future__ import annotations
 

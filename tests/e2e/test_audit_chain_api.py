@@ -1,5 +1,5 @@
 """The hash chain over HTTP: digests signed with the published key, proofs that extend a
-kept digest, and verification that finds a tampered store (ADR 0006)."""
+kept digest, and verification that finds a tampered store (ADR 0012)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ from domain.money import Money
 from service.context import CommandContext
 from service.demo import load_demo
 from service.ledger import Ledger
+from service.payments import Payments
+from service.sharing import ShareLinks
 from tests.builders import billing, cause, open_account
 from tests.unit.test_events_doc import event_classes
 
@@ -37,6 +39,11 @@ NOT_IN_DEMO = {
     "Invoice.CreditNoteIssued",
     "Subscription.RenewalReminderSent",  # the billing run's (service/billing.py)
     "Invoice.InvoiceOverdue",
+    "Invoice.PaymentFailed",  # payments through the provider (service/payments.py)
+    "Invoice.PaymentRefunded",
+    "ShareLink.ShareLinkCreated",  # share links (service/sharing.py)
+    "ShareLink.ShareLinkAccessed",
+    "ShareLink.ShareLinkRevoked",
 }
 
 
@@ -201,6 +208,14 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     ledger.mark_overdue(staff, first_invoice)
     ledger.send_renewal_reminder(staff, sub_id)
     ledger.issue_credit_note(correction, first_invoice, Money.of("10.00", "USD"))
+    payments = Payments(ledger)
+    payments.pay(admin, first_invoice, method_reference="pm_card_declined")
+    payments.pay(admin, first_invoice, method_reference="pm_card_visa")
+    payments.refund(correction, first_invoice, Money.of("20.00", "USD"))
+    links = ShareLinks(ledger)
+    shared = links.create(admin, first_invoice)
+    links.open(admin, shared.token, "203.0.113.9", "pdf")
+    links.revoke(admin, first_invoice, shared.link_id)
     ledger.add_licenses(admin, sub_id, "sales-cloud", 1)
     (added_invoice,) = {
         r.domain_event.originator_id

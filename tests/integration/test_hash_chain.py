@@ -1,5 +1,5 @@
 """The hash chain on a real store: sealed in log order, never rebuilt, and every kind of
-tampering with the stored events found at its exact position (ADR 0006)."""
+tampering with the stored events found at its exact position (ADR 0012)."""
 
 from __future__ import annotations
 
