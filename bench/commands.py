@@ -1,0 +1,239 @@
+"""How fast "add licenses" commands commit on PostgreSQL, against raw INSERT commits.
+
+    .venv/bin/python bench/commands.py                    # 1, 4, 16 writers, 5 s each
+    .venv/bin/python bench/commands.py --seconds 20 --writers 1 2 4 8 16 32
+    .venv/bin/python bench/commands.py --contended        # also: all writers on one contract
+
+In a PostgreSQL schema of its own (dropped at the end), for each number of writers:
+
+- baseline: each writer (a thread with its own psycopg connection) runs single-row
+  INSERT transactions, one commit each, into a table shaped like the event store's
+  (aggregate id, version, topic, state of 635 bytes, the average of a real event);
+- ledger: each writer (a thread with a ``Ledger`` of its own, with a pool of two
+  connections) runs ``Ledger.add_licenses(ctx, subscription_id, "sales-cloud", 1)`` on
+  a contract of its own, so that writers do not conflict; with ``--contended``, also
+  all writers on one shared contract (a stale save is retried once by the ledger, then
+  fails with ConcurrencyConflict, counted as "failed" and left out of the rate).
+
+It prints commands (or commits) per second, p50 / p99 latency, and the ledger's ratio
+to the baseline measured in the same run at the same concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import psycopg
+
+from adapters.clock import ControllableClock
+from adapters.store import StoreSettings, parse_postgres_url
+from domain.account import BillingDetails, User
+from domain.catalog import Edition
+from service.context import CommandContext
+from service.errors import ConcurrencyConflict
+from service.ledger import Ledger
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+STATE = os.urandom(635)
+STAFF = CommandContext("staff-1", "billing_staff")
+ADMIN = CommandContext("ada", "admin")
+# Each writer has a Ledger of its own, running one command at a time: two connections are
+# plenty, and 16 Ledgers with the service's pool (5 + 10) would exceed max_connections.
+WRITER_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
+
+
+@dataclass
+class Result:
+    label: str
+    writers: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self, baseline: Result | None = None) -> str:
+        text = (
+            f"{self.label:10} {self.writers:>3} writers  {len(self.latencies):>7,} in "
+            f"{self.seconds:5.1f} s  {self.rate:>8,.0f}/s  p50 {self.quantile(0.5):7.2f} ms  "
+            f"p99 {self.quantile(0.99):7.2f} ms"
+        )
+        if self.failures:
+            text += f"  failed {self.failures:,}"
+        if baseline is not None:
+            text += f"  ratio {self.rate / baseline.rate:.2f}"
+        return text
+
+
+def run_writers(
+    label: str, writers: int, seconds: float, make: Callable[[int], Callable[[], None]]
+) -> Result:
+    """Run ``writers`` threads, each calling its operation until the time is up."""
+    result = Result(label, writers)
+    operations = [make(i) for i in range(writers)]  # set up before the clock starts
+    lock = threading.Lock()
+    start = threading.Barrier(writers + 1)
+    deadline = 0.0
+
+    def loop(operation: Callable[[], None]) -> None:
+        mine: list[float] = []
+        failed = 0
+        start.wait()
+        while (began := time.perf_counter()) < deadline:
+            try:
+                operation()
+            except ConcurrencyConflict:
+                failed += 1
+                continue
+            mine.append(time.perf_counter() - began)
+        with lock:
+            result.latencies.extend(mine)
+            result.failures += failed
+
+    threads = [threading.Thread(target=loop, args=(op,)) for op in operations]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def raw_inserts(
+    conninfo: str, schema: str, opened: list[psycopg.Connection]
+) -> Callable[[int], Callable[[], None]]:
+    def make(_: int) -> Callable[[], None]:
+        conn = psycopg.connect(conninfo)
+        opened.append(conn)
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.commit()
+        aggregate_id = uuid4()
+        version = 0
+
+        def insert() -> None:
+            nonlocal version
+            version += 1
+            conn.execute(
+                "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+                " VALUES (%s, %s, %s, %s)",
+                (aggregate_id, version, "domain.subscription:Subscription.LicensesAdded", STATE),
+            )
+            conn.commit()
+
+        return insert
+
+    return make
+
+
+def new_contract(ledger: Ledger) -> UUID:
+    billing = BillingDetails(
+        "Acme Corp", "1 Main St", "Springfield", "12345", "US", "ap@acme.example"
+    )
+    ada = User("ada", "Ada Admin", "ada@acme.example", administrator=True)
+    account_id = ledger.open_account(
+        STAFF, "Acme", Edition.ESSENTIALS, "USD", billing, ada
+    ).aggregate_id
+    ledger.set_payment_method(ADMIN, account_id, "pm_card_visa")
+    return ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 10}).aggregate_id
+
+
+def ledger_commands(
+    settings: StoreSettings, clock: ControllableClock, opened: list[Ledger], shared: UUID | None
+) -> Callable[[int], Callable[[], None]]:
+    def make(_: int) -> Callable[[], None]:
+        ledger = Ledger(env={**settings.eventsourcing_env(), **WRITER_POOL}, clock=clock)
+        opened.append(ledger)
+        subscription_id = shared or new_contract(ledger)
+        ledger.add_licenses(ADMIN, subscription_id, "sales-cloud", 1)  # warm the pool
+
+        def command() -> None:
+            ledger.add_licenses(ADMIN, subscription_id, "sales-cloud", 1)
+
+        return command
+
+    return make
+
+
+@contextmanager
+def fresh_schema(database_url: str) -> Iterator[StoreSettings]:
+    pg = replace(parse_postgres_url(database_url), schema=f"bench_{uuid4().hex[:12]}")
+    settings = StoreSettings(postgres=pg)
+    settings.prepare()
+    try:
+        yield settings
+    finally:
+        with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per configuration")
+    parser.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--contended", action="store_true", help="also: one shared contract")
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    args = parser.parse_args(argv)
+    with fresh_schema(args.database_url) as settings:
+        pg = settings.postgres
+        assert pg is not None
+        with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                f'CREATE TABLE "{pg.schema}".raw_events (id bigserial PRIMARY KEY,'
+                " originator_id uuid NOT NULL, originator_version integer NOT NULL,"
+                " topic text NOT NULL, state bytea NOT NULL,"
+                " UNIQUE (originator_id, originator_version))"
+            )
+            server = conn.execute("SHOW server_version").fetchone()
+        clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+        print(
+            f"PostgreSQL {server[0] if server else '?'}, {args.seconds:g} s per configuration;"
+            f" Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        setup = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        shared = new_contract(setup)
+        setup.close()
+        for writers in args.writers:
+            connections: list[psycopg.Connection] = []
+            try:
+                make = raw_inserts(pg.conninfo(), pg.schema, connections)
+                raw = run_writers("INSERT", writers, args.seconds, make)
+            finally:
+                for connection in connections:
+                    connection.close()
+            print(raw.line(), flush=True)
+            variants: list[tuple[str, UUID | None]] = [("ledger", None)]
+            if args.contended and writers > 1:
+                variants.append(("contended", shared))
+            for label, subscription_id in variants:
+                ledgers: list[Ledger] = []
+                try:
+                    make = ledger_commands(settings, clock, ledgers, subscription_id)
+                    mine = run_writers(label, writers, args.seconds, make)
+                finally:
+                    for ledger in ledgers:
+                        ledger.close()
+                print(mine.line(raw), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
