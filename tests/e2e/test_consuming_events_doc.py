@@ -142,5 +142,9 @@ def test_the_documented_pull_and_sse_consumers_get_every_event_once_in_order(
             if consumer.process is not None and consumer.process.poll() is None:
                 consumer.kill()
         staff.close()
-    requests = live.requests("/v1/events/stream")
-    assert len(requests) >= 2  # the SSE consumer was cut off and resumed
+    # The SSE consumer was cut off and resumed. A stream is logged when it ends, and the
+    # last one ends (at the latest) when its lifetime is up, so give it that long.
+    deadline = time.monotonic() + 10
+    while len(requests := live.requests("/v1/events/stream")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(requests) >= 2
