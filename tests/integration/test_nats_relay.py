@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import suppress
@@ -41,8 +39,7 @@ from tests.e2e.test_consuming_events_doc import Consumer
 from tests.integration.test_projection_faults import (
     ADMIN,
     STAFF,
-    SUBLEDGER,
-    cli_env,
+    CliProcess,
     demo_and_more,
     wait_until,
 )
@@ -328,47 +325,19 @@ def test_the_relay_refuses_a_stream_it_does_not_own(
 # -- the command, killed ---------------------------------------------------------------------
 
 
-class RelayProcess:
+class RelayProcess(CliProcess):
     """``subledger relay nats`` in a process of its own, its output in a file."""
 
-    def __init__(self, store: StoreSettings, stream: Stream, log: Path, batch_size: int) -> None:
-        self.log = log
-        args = ["--url", NATS_URL, "--stream", stream.name, "--subject-prefix", stream.prefix]
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [SUBLEDGER, "relay", "nats", *args, "--batch-size", str(batch_size)],
-                env=cli_env(store),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+    name = "the relay"
+    stop_timeout = 30.0
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+    def __init__(self, store: StoreSettings, stream: Stream, log: Path, batch_size: int) -> None:
+        args = ["--url", NATS_URL, "--stream", stream.name, "--subject-prefix", stream.prefix]
+        super().__init__(store, log, "relay", "nats", *args, "--batch-size", str(batch_size))
 
     def elected(self) -> bool:
         self.assert_alive()
         return "elected" in self.output()
-
-    def assert_alive(self) -> None:
-        code = self.process.poll()
-        assert code is None, f"the relay exited with {code}:\n{self.output()}"
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM: it finishes its batch and exits 0."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        assert code == 0, f"the relay exited with {code}:\n{self.output()}"
-        assert "Traceback" not in self.output(), self.output()
 
 
 def stored_cursor(store: StoreSettings, stream: Stream) -> int:

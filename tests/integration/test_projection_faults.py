@@ -129,29 +129,25 @@ def run_cli(store: StoreSettings, *args: str) -> subprocess.CompletedProcess[str
 # -- workers and waiting ----------------------------------------------------------------
 
 
-class Worker:
-    """``subledger projections run`` in a process of its own, its output in a file."""
+class CliProcess:
+    """A ``subledger`` command in a process of its own, its output in a file."""
 
-    def __init__(self, store: StoreSettings, log: Path) -> None:
+    name = "the command"
+    stop_timeout = 20.0
+
+    def __init__(self, store: StoreSettings, log: Path, *args: str) -> None:
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [SUBLEDGER, "projections", "run"],
-                env=cli_env(store),
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                [SUBLEDGER, *args], env=cli_env(store), stdout=out, stderr=subprocess.STDOUT
             )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def started(self) -> bool:
-        self.assert_alive()
-        return "waiting to be the runner" in self.output()
-
     def assert_alive(self) -> None:
         code = self.process.poll()
-        assert code is None, f"the worker exited with {code}:\n{self.output()}"
+        assert code is None, f"{self.name} exited with {code}:\n{self.output()}"
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -163,12 +159,23 @@ class Worker:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            code = self.process.wait(timeout=20)
+            code = self.process.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
-        assert code == 0, f"the worker exited with {code}:\n{self.output()}"
+        assert code == 0, f"{self.name} exited with {code}:\n{self.output()}"
         assert "Traceback" not in self.output(), self.output()
+
+
+class Worker(CliProcess):
+    name = "the worker"
+
+    def __init__(self, store: StoreSettings, log: Path) -> None:
+        super().__init__(store, log, "projections", "run")
+
+    def started(self) -> bool:
+        self.assert_alive()
+        return "waiting to be the runner" in self.output()
 
 
 def wait_until(
