@@ -18,14 +18,13 @@ from eventsourcing.domain import Aggregate
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from adapters.wakeup import PostgresWakeup
 from domain.base import LedgerAggregate
 from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
 from projections.book import Book
 from projections.hash_chain import HashChain
 from projections.projection import LoggedEvent, Projection
-from projections.runner import ProjectionRunner, Wait, positions
+from projections.runner import ProjectionRunner, positions
 from projections.store import (
     ReaderPool,
     ReadStore,
@@ -33,13 +32,10 @@ from projections.store import (
     postgres_reader_pool,
     sqlite_connector,
 )
+from service.election import serve_when_elected
 from service.ledger import Ledger
 
 log = logging.getLogger("subledger.read_side")
-
-
-class LockLost(Exception):
-    pass
 
 
 class ProjectionsBehind(Exception):
@@ -133,46 +129,18 @@ class ReadSide:
 
     def run(self, poll: float = 1.0) -> None:
         """Wait to be the one runner for this store, then keep the projections current."""
-        lock = RunnerLock(self.settings)
-        while not self._stop.is_set():
-            try:
-                elected = lock.try_acquire()
-            except Exception as error:
-                log.warning("cannot take the projection lock yet: %s", error)
-                elected = False
-            if not elected:
-                self._stop.wait(2.0)
-                continue
-            self.running_here = True
-            wakeup = self._wakeup()
-            try:
-                self.runner.run(self._stop, self._waiter(lock, wakeup), poll=poll)
-            except LockLost:
-                log.warning("lost the projection lock; waiting to be elected again")
-            finally:
-                self.running_here = False
-                if wakeup is not None:
-                    wakeup.close()
-                lock.release()
+        serve_when_elected(
+            self.settings,
+            self.ledger,
+            RunnerLock(self.settings),
+            self._stop,
+            lambda elected: self.runner.run(self._stop, elected.wait, poll=poll),
+            "projection runner",
+            self._on_duty,
+        )
 
-    def _wakeup(self) -> PostgresWakeup | None:
-        if self.settings.postgres is None:
-            return None
-        channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
-        return PostgresWakeup(self.settings, channel, self.ledger.saved)
-
-    def _waiter(self, lock: RunnerLock, wakeup: PostgresWakeup | None) -> Wait:
-        local = self.ledger.saved
-
-        def wait(timeout: float) -> None:
-            if not lock.still_held():
-                raise LockLost()
-            if wakeup is not None:
-                wakeup.wait(timeout)
-            else:
-                local.wait(timeout)
-
-        return wait
+    def _on_duty(self, elected: bool) -> None:
+        self.running_here = elected
 
     def stop_soon(self) -> None:
         """Ask a running ``run()`` to return after its current batch."""

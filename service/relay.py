@@ -22,13 +22,13 @@ from typing import Protocol
 from adapters.jetstream import BrokerError, JetStream, Message, StreamTail
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from adapters.wakeup import PostgresWakeup
 from projections.cloudevents import event_id, is_public, to_cloudevent
 from projections.projection import LoggedEvent
 from projections.runner import ReadLog, Wait
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql
+from service.election import serve_when_elected
 from service.ledger import Ledger
-from service.read_side import LockLost, read_log, read_store
+from service.read_side import read_log, read_store
 
 log = logging.getLogger("subledger.relay")
 
@@ -226,39 +226,14 @@ class NatsRelay:
 
     def run(self) -> None:
         """Wait to be the one relay for this store and stream, then keep the stream current."""
-        while not self._stop.is_set():
-            try:
-                elected = self.lock.try_acquire()
-            except Exception as error:
-                log.warning("cannot take the relay lock yet: %s", error)
-                elected = False
-            if not elected:
-                self._stop.wait(2.0)
-                continue
-            log.info("elected: the relay of %s", self.settings.describe())
-            wakeup = self._wakeup()
-            try:
-                self.relay.run(self._stop, self._waiter(wakeup))
-            except LockLost:
-                log.warning("lost the relay lock; waiting to be elected again")
-            finally:
-                if wakeup is not None:
-                    wakeup.close()
-                self.lock.release()
-
-    def _wakeup(self) -> PostgresWakeup | None:
-        if self.settings.postgres is None:
-            return None
-        channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
-        return PostgresWakeup(self.settings, channel, self.ledger.saved)
-
-    def _waiter(self, wakeup: PostgresWakeup | None) -> Wait:
-        def wait(timeout: float) -> None:
-            if not self.lock.still_held():
-                raise LockLost()
-            (wakeup or self.ledger.saved).wait(timeout)
-
-        return wait
+        serve_when_elected(
+            self.settings,
+            self.ledger,
+            self.lock,
+            self._stop,
+            lambda elected: self.relay.run(self._stop, elected.wait),
+            "relay",
+        )
 
     def stop_soon(self) -> None:
         """Ask ``run()`` to return after its current batch (SIGTERM)."""

@@ -27,13 +27,12 @@ from uuid import UUID
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from adapters.wakeup import PostgresWakeup
 from adapters.webhook_transport import HttpWebhookTransport, Sent
 from domain.base import LedgerAggregate
 from domain.errors import DomainError, NotFound
 from projections.cloudevents import event_id, is_public, to_cloudevent, type_name
+from service.election import Elected, LockLost, serve_when_elected
 from service.ledger import Ledger
-from service.read_side import LockLost
 from service.webhook_endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
 from service.webhook_policy import DeliveryPolicy
 from service.webhook_signing import SIGNATURE_HEADER, signature_header
@@ -230,44 +229,39 @@ class WebhookWorker:
 
     def run(self) -> None:
         """Wait to be the one worker for this store, then deliver until stopped."""
-        lock = RunnerLock(self.settings, LOCK_NAME)
-        while not self._stop.is_set():
-            try:
-                elected = lock.try_acquire()
-            except Exception as error:
-                log.warning("cannot take the webhook worker lock yet: %s", error)
-                elected = False
-            if not elected:
-                self._stop.wait(2.0)
-                continue
-            self.running_here = True
-            wakeup = self._wakeup()
-            try:
-                self._serve(lock, wakeup)
-            except LockLost:
-                log.warning("lost the webhook worker lock; waiting to be elected again")
-            except Exception:
-                log.exception("the webhook worker failed; starting again shortly")
-                self._stop.wait(1.0)
-            finally:
-                self.running_here = False
-                if wakeup is not None:
-                    wakeup.close()
-                lock.release()
+        serve_when_elected(
+            self.settings,
+            self.ledger,
+            RunnerLock(self.settings, LOCK_NAME),
+            self._stop,
+            self._serve,
+            "webhook worker",
+            self._on_duty,
+        )
 
-    def _serve(self, lock: RunnerLock, wakeup: PostgresWakeup | None) -> None:
+    def _on_duty(self, elected: bool) -> None:
+        self.running_here = elected
+
+    def _serve(self, elected: Elected) -> None:
+        try:
+            self._deliver_rounds(elected)
+        except LockLost:
+            raise
+        except Exception:
+            log.exception("the webhook worker failed; starting again shortly")
+            self._stop.wait(1.0)
+
+    def _deliver_rounds(self, elected: Elected) -> None:
         halt = threading.Event()  # ends the endpoints' rounds when this one ends
         running: dict[UUID, Future[int]] = {}
         pool = ThreadPoolExecutor(self.policy.concurrency, thread_name_prefix="webhook")
         try:
             while not self._stop.is_set():
-                if not lock.still_held():
-                    raise LockLost()
                 due, wait = self.due()
                 for endpoint_id in due:
                     if endpoint_id not in running:
                         running[endpoint_id] = pool.submit(self._round, endpoint_id, halt)
-                self._wait(wakeup, wait)
+                elected.wait(wait)
                 for endpoint_id, future in list(running.items()):
                     if future.done():
                         del running[endpoint_id]
@@ -281,18 +275,6 @@ class WebhookWorker:
         except Exception:
             log.exception("delivering to webhook endpoint %s failed", endpoint_id)
             return 0
-
-    def _wakeup(self) -> PostgresWakeup | None:
-        if self.settings.postgres is None:
-            return None
-        channel = str(self.ledger.recorder.channel_name)  # type: ignore[attr-defined]
-        return PostgresWakeup(self.settings, channel, self.ledger.saved)
-
-    def _wait(self, wakeup: PostgresWakeup | None, timeout: float) -> None:
-        if wakeup is not None:
-            wakeup.wait(timeout)
-        else:
-            self.ledger.saved.wait(timeout)
 
     def stop_soon(self) -> None:
         """Ask a running ``run()`` to return after the requests in flight."""
