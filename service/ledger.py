@@ -233,20 +233,11 @@ class Ledger(Application[UUID]):
     def support_case(self, case_id: UUID) -> SupportCase:
         return self._load(SupportCase, case_id, "support case")
 
-    def _created(
-        self, event_class: type[LedgerAggregate.Created]
-    ) -> Iterator[LedgerAggregate.Event]:
-        """Every creation event of one type, in log order.
-
-        A scan of the log filtered by topic: correct, but linear in the book. The
-        account-overview read model replaces it for the HTTP reads.
-        """
-        return self.events_of_types(event_class)
-
     def events_of_types(
         self, *event_classes: type[LedgerAggregate.Event]
     ) -> Iterator[LedgerAggregate.Event]:
-        """Every event of these exact types, in log order (a scan filtered by topic)."""
+        """Every event of these exact types, in log order: a scan filtered by topic, linear
+        in the book (the billing run's source, and the read models' check in tests)."""
         topics = [get_topic(event_class) for event_class in event_classes]
         start = 1
         while batch := self.recorder.select_notifications(start, 500, topics=topics):
@@ -259,14 +250,14 @@ class Ledger(Application[UUID]):
     def subscriptions_of(self, account_id: UUID) -> list[Subscription]:
         return [
             self.subscription(event.originator_id)
-            for event in self._created(Subscription.SubscriptionStarted)
+            for event in self.events_of_types(Subscription.SubscriptionStarted)
             if getattr(event, "account_id", None) == account_id
         ]
 
     def invoices_of(self, account_id: UUID) -> list[Invoice]:
         return [
             self.invoice(event.originator_id)
-            for event in self._created(Invoice.InvoiceIssued)
+            for event in self.events_of_types(Invoice.InvoiceIssued)
             if getattr(event, "account_id", None) == account_id
         ]
 

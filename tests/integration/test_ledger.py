@@ -24,17 +24,6 @@ from service.context import CommandContext
 from tests.builders import open_account
 
 
-def invoices_of(ledger, account_id):
-    """Every invoice of an account, read back from the log (read models come later)."""
-    found = []
-    for n in ledger.recorder.select_notifications(1, 10_000):
-        if n.topic.endswith("Invoice.InvoiceIssued"):
-            invoice = ledger.invoice(n.originator_id)
-            if invoice.account_id == account_id:
-                found.append(invoice)
-    return found
-
-
 def refused(ledger, command, error=DomainError):
     """Run a command that must be refused, and show that it wrote nothing."""
     before = ledger.head_position()
@@ -51,7 +40,7 @@ def test_a_new_contract_holds_its_seats_and_is_invoiced_for_its_first_period(led
     assert (sub.term.start, sub.term.end) == (date(2026, 1, 5), date(2027, 1, 5))
     assert sub.renewal is not None and sub.renewal.term_months == 12
     assert ledger.license(account_id, "sales-cloud").held == 5
-    (invoice,) = invoices_of(ledger, account_id)
+    (invoice,) = ledger.invoices_of(account_id)
     assert invoice.total == Money.of("1500.00", "USD")  # 5 seats x 25 USD x 12 months
     assert invoice.due_on == date(2026, 2, 4)
 
@@ -64,7 +53,7 @@ def test_seats_added_mid_term_are_prorated_by_day_and_invoiced_at_once(ledger, s
     receipt = ledger.add_licenses(admin, sub_id, "sales-cloud", 3)
 
     # 3 seats x 300.00 a year x 265 of 365 days left = 653.4246... -> 653.42
-    latest = invoices_of(ledger, account_id)[-1]
+    latest = ledger.invoices_of(account_id)[-1]
     assert latest.total == Money.of("653.42", "USD")
     assert ledger.subscription(sub_id).lines["sales-cloud"].quantity == 8
     assert ledger.license(account_id, "sales-cloud").held == 8
@@ -78,14 +67,14 @@ def test_monthly_billing_in_euros_carries_german_vat_per_line(ledger, staff, adm
     sub_id = ledger.start_subscription(
         admin, account_id, {"service-cloud": 10}, billing_period=BillingPeriod.MONTHLY
     ).aggregate_id
-    (first,) = invoices_of(ledger, account_id)
+    (first,) = ledger.invoices_of(account_id)
     # 10 x 73.60 EUR = 736.00, VAT 19% = 139.84
     assert (first.subtotal, first.tax) == (Money.of("736.00", "EUR"), Money.of("139.84", "EUR"))
 
     clock.set(clock.now() + timedelta(days=15))  # 20 January: 16 of the period's 31 days left
     ledger.add_licenses(admin, sub_id, "service-cloud", 2)
 
-    added = invoices_of(ledger, account_id)[-1]
+    added = ledger.invoices_of(account_id)[-1]
     assert (added.subtotal, added.tax, added.total) == (
         Money.of("75.97", "EUR"),  # 2 x 73.60 x 16/31 = 75.974...
         Money.of("14.43", "EUR"),  # 19% of 75.97 = 14.434...
@@ -132,7 +121,7 @@ def test_an_invoice_paid_in_two_parts_is_paid_when_the_balance_reaches_zero(ledg
     account_id = open_account(ledger, staff)
     ledger.set_payment_method(admin, account_id, "pm_card_visa")
     ledger.start_subscription(admin, account_id, {"sales-cloud": 2})
-    (invoice,) = invoices_of(ledger, account_id)
+    (invoice,) = ledger.invoices_of(account_id)
 
     ledger.record_payment(admin, invoice.id, Money.of("100.00", "USD"))
     refused(
@@ -169,7 +158,7 @@ def test_a_contract_renews_at_term_end_with_the_scheduled_quantities(ledger, sta
     lic = ledger.license(account_id, "sales-cloud")
     assert (lic.held, lic.assigned) == (3, ["ada", "b", "c"])  # the latest assigned lost the seat
     assert sub.renewal is not None  # and it goes on auto-renewing
-    assert invoices_of(ledger, account_id)[-1].total == Money.of("900.00", "USD")
+    assert ledger.invoices_of(account_id)[-1].total == Money.of("900.00", "USD")
 
 
 def test_a_cancelled_renewal_lets_the_contract_expire_and_its_seats_go(ledger, staff, admin, clock):
@@ -201,7 +190,7 @@ def test_every_event_records_who_caused_it_and_why(ledger, staff):
 def test_a_credit_note_on_a_paid_invoice_is_a_refund(ledger, staff, admin):
     account_id = open_account(ledger, staff)
     ledger.start_subscription(admin, account_id, {"sales-cloud": 1})
-    (invoice,) = invoices_of(ledger, account_id)
+    (invoice,) = ledger.invoices_of(account_id)
     ledger.record_payment(admin, invoice.id, invoice.total, "pm_card_visa")
     staff_fix = CommandContext("olivia", "billing_staff", reason="goodwill")
 
