@@ -94,9 +94,13 @@ class StoreSettings:
                 "POSTGRES_SCHEMA": pg.schema,
                 "POSTGRES_CONNECT_TIMEOUT": "5",
                 "POSTGRES_LOCK_TIMEOUT": "5",
-                "POSTGRES_PRE_PING": "y",
+                # No ping per checkout (a round trip each): reads and writes retry on a
+                # dropped connection instead, and the pool discards broken ones.
+                "POSTGRES_PRE_PING": "n",
                 "POSTGRES_POOL_SIZE": "5",
                 "POSTGRES_MAX_OVERFLOW": "10",
+                # Concurrent saves share one transaction (ADR 0013).
+                "APPLICATION_RECORDER_TOPIC": "adapters.group_commit:GroupCommitRecorder",
             }
         assert self.sqlite_path is not None
         return {

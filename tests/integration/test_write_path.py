@@ -1,0 +1,334 @@
+"""The write path under concurrent writers: the log stays in commit order, every
+acknowledged command is in it exactly once, and no failed command is in it (ADR 0013)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+
+from adapters.group_commit import GroupCommitRecorder
+from adapters.store import StoreSettings
+from domain.errors import DomainError
+from domain.license import License
+from domain.subscription import Subscription
+from service.context import CommandContext
+from service.errors import ConcurrencyConflict
+from service.ledger import Ledger
+from tests.builders import open_account
+from tests.conftest import FreshSchema, require_postgres
+
+WRITERS_PER_LEDGER = 8
+COMMANDS_PER_WRITER = 20
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    began: float
+    ended: float
+    position: int | None = None  # of the command's last event, when acknowledged
+    failed: str | None = None
+
+
+def _contract(ledger: Ledger, staff: CommandContext, admin: CommandContext) -> UUID:
+    account_id = open_account(ledger, staff)
+    return ledger.start_subscription(admin, account_id, {"sales-cloud": 5}).aggregate_id
+
+
+def _writer(
+    ledger: Ledger,
+    own: UUID,
+    shared: UUID,
+    outcomes: list[Outcome],
+    start: threading.Barrier,
+) -> Callable[[], None]:
+    """Adds seats to its own contract and to one all writers share (so that some saves
+    conflict); every third command on the shared one asks for no seats and is refused."""
+
+    def run() -> None:
+        start.wait()
+        for n in range(COMMANDS_PER_WRITER):
+            request_id = uuid4().hex
+            ctx = CommandContext("ada", "admin", request_id=request_id)
+            outcome = Outcome(request_id, time.monotonic(), 0.0)
+            try:
+                if n % 2 == 0:
+                    receipt = ledger.add_licenses(ctx, own, "sales-cloud", 1)
+                elif n % 3 == 0:
+                    receipt = ledger.add_licenses(ctx, shared, "sales-cloud", 0)
+                else:
+                    receipt = ledger.add_licenses(ctx, shared, "sales-cloud", 1)
+                outcome.position = receipt.position
+            except (ConcurrencyConflict, DomainError) as error:
+                outcome.failed = type(error).__name__
+            outcome.ended = time.monotonic()
+            outcomes.append(outcome)
+
+    return run
+
+
+def test_concurrent_writers_keep_the_log_in_commit_order_and_exactly_once(
+    make_ledger: Callable[[], Ledger], staff: CommandContext, admin: CommandContext
+) -> None:
+    # Two Ledgers stand for two server processes: each groups its own writers' saves.
+    ledgers = [make_ledger(), make_ledger()]
+    shared = _contract(ledgers[0], staff, admin)
+    owns = [_contract(ledgers[0], staff, admin) for _ in range(2 * WRITERS_PER_LEDGER)]
+    head_before = ledgers[0].head_position()
+    outcomes: list[Outcome] = []
+    start = threading.Barrier(2 * WRITERS_PER_LEDGER)
+    threads = [
+        threading.Thread(target=_writer(ledgers[i % 2], own, shared, outcomes, start))
+        for i, own in enumerate(owns)
+    ]
+    tailed: list[int] = []
+    done = threading.Event()
+    tail = threading.Thread(target=_tail, args=(ledgers[1], head_before, tailed, done))
+    tail.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    tail.join()
+
+    log = ledgers[0].recorder.select_notifications(head_before + 1, 1_000_000)
+    positions = [n.id for n in log]
+    # Strictly increasing, and a reader following the log while it was written saw the
+    # same sequence: no event ever became visible behind a reader's cursor.
+    assert all(a < b for a, b in itertools.pairwise(positions))
+    assert tailed == positions
+
+    events = [ledgers[0].mapper.to_domain_event(n) for n in log]
+    by_request = Counter(e.meta.request_id for e in events)
+    contract_changes = Counter(
+        e.meta.request_id for e in events if isinstance(e, Subscription.Event)
+    )
+    acknowledged = [o for o in outcomes if o.failed is None]
+    failed = [o for o in outcomes if o.failed is not None]
+    assert len(outcomes) == 2 * WRITERS_PER_LEDGER * COMMANDS_PER_WRITER
+    assert acknowledged and failed  # both kinds happened, or the test proves nothing
+    for outcome in acknowledged:
+        # Exactly one contract change per acknowledged command, and its receipt names the
+        # position of its last event.
+        assert contract_changes[outcome.request_id] == 1
+        assert outcome.position == max(
+            n.id
+            for n, e in zip(log, events, strict=True)
+            if e.meta.request_id == outcome.request_id
+        )
+    for outcome in failed:
+        assert by_request[outcome.request_id] == 0
+    assert set(by_request) == {o.request_id for o in acknowledged}
+
+    # Commit order: a command acknowledged before another began is earlier in the log.
+    first_position = {
+        request: min(n.id for n, e in zip(log, events, strict=True) if e.meta.request_id == request)
+        for request in by_request
+    }
+    by_start = sorted(acknowledged, key=lambda o: o.began)
+    for later in by_start:
+        for earlier in acknowledged:
+            if earlier.ended < later.began:
+                assert earlier.position is not None
+                assert earlier.position < first_position[later.request_id]
+
+    # No update lost: the shared contract has every acknowledged seat.
+    shared_adds = sum(
+        1
+        for o in acknowledged
+        if o.request_id in contract_changes and _on(events, o.request_id) == shared
+    )
+    assert ledgers[0].subscription(shared).lines["sales-cloud"].quantity == 5 + shared_adds
+
+
+def _on(events: list[object], request_id: str) -> UUID:
+    return next(
+        e.originator_id  # type: ignore[attr-defined]
+        for e in events
+        if isinstance(e, Subscription.Event) and e.meta.request_id == request_id
+    )
+
+
+def _tail(ledger: Ledger, after: int, seen: list[int], done: threading.Event) -> None:
+    """Follow the log as a consumer does: from its cursor, page by page, until the writers
+    are done and nothing more is there."""
+    cursor = after
+    while True:
+        finished = done.is_set()
+        page = ledger.recorder.select_notifications(cursor + 1, 200)
+        seen.extend(n.id for n in page)
+        if page:
+            cursor = page[-1].id
+        elif finished:
+            return
+        else:
+            time.sleep(0.001)
+
+
+# -- the group commit itself (PostgreSQL) ------------------------------------------------
+
+
+def _stored(originator_id: UUID, version: int) -> StoredEvent:
+    return StoredEvent(originator_id, version, "tests:Event", b"{}")
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[StoreSettings]:
+    require_postgres()
+    schema = FreshSchema()
+    schema.settings.prepare()
+    try:
+        yield schema.settings
+    finally:
+        schema.drop()
+
+
+def test_waiting_saves_are_committed_together_and_a_conflict_fails_alone(
+    postgres_store: StoreSettings,
+) -> None:
+    store = postgres_store
+    assert store.postgres is not None
+    ledger = Ledger(env=store.eventsourcing_env())
+    try:
+        _check_group_commit(ledger, store)
+    finally:
+        ledger.close()
+
+
+def _check_group_commit(ledger: Ledger, store: StoreSettings) -> None:
+    recorder = ledger.recorder
+    assert isinstance(recorder, GroupCommitRecorder)
+    taken = uuid4()
+    recorder.insert_events([_stored(taken, 1)])
+    pg = store.postgres
+    assert pg is not None
+    table = f'"{pg.schema}".subledger_events'
+    saves = {
+        "first": [_stored(uuid4(), 1)],
+        "fresh": [_stored(uuid4(), 1), _stored(uuid4(), 1)],
+        "stale": [_stored(uuid4(), 1), _stored(taken, 1)],  # version 1 is taken
+        "next": [_stored(taken, 2)],
+        "same version again": [_stored(taken, 2)],  # taken by "next" in the same batch
+    }
+    results: dict[str, object] = {}
+
+    def save(name: str) -> None:
+        try:
+            results[name] = list(recorder.insert_events(saves[name]) or [])
+        except IntegrityError as error:
+            results[name] = error
+
+    # Another writer holds the table lock: the first save waits for it inside its
+    # transaction, and the others queue up behind it in the group.
+    with psycopg.connect(pg.conninfo()) as blocker:
+        blocker.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        first = threading.Thread(target=save, args=("first",))
+        first.start()
+        _until(lambda: recorder._writing)
+        others = [threading.Thread(target=save, args=(name,)) for name in list(saves)[1:]]
+        for queued, thread in enumerate(others, start=1):
+            thread.start()  # one at a time, so that the queue keeps this order
+            _until(lambda n=queued: len(recorder._queue) == n)
+        blocker.rollback()
+    for thread in [first, *others]:
+        thread.join()
+
+    assert isinstance(results["stale"], IntegrityError)
+    assert isinstance(results["same version again"], IntegrityError)
+    fresh, following = results["fresh"], results["next"]
+    assert isinstance(fresh, list) and isinstance(following, list)
+    assert len(fresh) == 2 and len(following) == 1
+    assert fresh[0] < fresh[1] < following[0]  # in the order they were given
+    with psycopg.connect(pg.conninfo()) as conn:
+        rows = conn.execute(
+            f"SELECT notification_id, xmin::text FROM {table} WHERE notification_id = ANY(%s)",
+            ([*fresh, *following, *results["first"]],),  # type: ignore[misc]
+        ).fetchall()
+        stale_rows = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE originator_id = %s",
+            (saves["stale"][0].originator_id,),
+        ).fetchone()
+    transactions = dict(rows)
+    # The queued saves shared one transaction, after the first's.
+    assert transactions[fresh[0]] == transactions[fresh[1]] == transactions[following[0]]
+    assert transactions[results["first"][0]] != transactions[fresh[0]]  # type: ignore[index]
+    assert stale_rows == (0,)  # all or nothing: its fresh event was not written either
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def _pool_pids(ledger: Ledger) -> set[int]:
+    """The server processes behind every connection idle in the ledger's pool."""
+    pool = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+    pool.wait(timeout=10)  # all of its connections open
+    return {conn.pgconn.backend_pid for conn in pool._pool}
+
+
+def test_a_dropped_connection_is_replaced_and_the_save_written_once(
+    postgres_store: StoreSettings, staff: CommandContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    try:
+        cause = staff.cause(ledger.clock.now())
+        lic = License.open(uuid4(), "sales-cloud", cause)
+        ledger.save(lic)
+        lic.add(uuid4(), 3, cause.today, cause)
+        assert postgres_store.postgres is not None
+        with psycopg.connect(postgres_store.postgres.conninfo(), autocommit=True) as admin:
+            for pid in _pool_pids(ledger):
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        (recording,) = ledger.save(lic)  # every pooled connection is dead by now
+
+        assert "connection lost while writing" in caplog.text
+        stored = ledger.recorder.select_events(lic.id)
+        assert [e.originator_version for e in stored] == [1, 2]
+        assert recording.notification.id == ledger.head_position()
+    finally:
+        ledger.close()
+
+
+def test_a_commit_whose_answer_was_lost_is_found_not_written_again(
+    postgres_store: StoreSettings, staff: CommandContext
+) -> None:
+    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, GroupCommitRecorder)
+        commit = recorder._transaction
+        lost: list[bool] = []
+
+        def commit_then_lose_the_answer(batch: list[Any]) -> dict[Any, list[int]]:
+            written = commit(batch)
+            if not lost:
+                lost.append(True)  # the server committed; the client never heard
+                raise OperationalError("server closed the connection unexpectedly")
+            return written
+
+        recorder._transaction = commit_then_lose_the_answer  # type: ignore[method-assign]
+        cause = staff.cause(ledger.clock.now())
+        lic = License.open(uuid4(), "sales-cloud", cause)
+
+        (recording,) = ledger.save(lic)
+
+        assert lost == [True]
+        assert [e.originator_version for e in recorder.select_events(lic.id)] == [1]
+        assert recording.notification.id == ledger.head_position()
+    finally:
+        ledger.close()
