@@ -38,6 +38,18 @@ class LedgerAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         class_version: ClassVar[int] = 1
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LedgerAggregate:
+        """The copy a command works on (the application's aggregate cache hands out copies).
+
+        Containers are copied and values shared: every value the domain keeps in an
+        aggregate is immutable (frozen dataclasses of immutable fields, dates, ids,
+        Decimals, enums), so copying them, as ``copy.deepcopy`` would, costs time for
+        nothing; it was a tenth of a command's time."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update({name: _copied(value) for name, value in self.__dict__.items()})
+        return clone
+
     def _record(
         self, event_class: type[LedgerAggregate.Event], cause: Cause, **fields: Any
     ) -> None:
@@ -54,3 +66,13 @@ class LedgerAggregate(Aggregate):
         return cls._create(
             event_class, id=aggregate_id, timestamp=cause.at, meta=cause.provenance, **fields
         )
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, set):
+        return {_copied(item) for item in value}
+    return value
