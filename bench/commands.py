@@ -1,27 +1,39 @@
-"""How fast "add licenses" commands commit on PostgreSQL, against raw INSERT commits.
+"""How fast the ledger writes on PostgreSQL, against raw INSERT commits.
 
     .venv/bin/python bench/commands.py                    # 1, 4, 16 writers, 5 s each
     .venv/bin/python bench/commands.py --seconds 20 --writers 1 2 4 8 16 32
     .venv/bin/python bench/commands.py --contended        # also: all writers on one contract
 
-In a PostgreSQL schema of its own (dropped at the end), for each number of writers:
+In a PostgreSQL schema of its own (dropped at the end), for each number of writers
+(threads, as a server process's request threads are):
 
-- baseline: each writer (a thread with its own psycopg connection) runs single-row
-  INSERT transactions, one commit each, into a table shaped like the event store's
-  (aggregate id, version, topic, state of 635 bytes, the average of a real event);
-- ledger: each writer (a thread with a ``Ledger`` of its own, with a pool of two
-  connections) runs ``Ledger.add_licenses(ctx, subscription_id, "sales-cloud", 1)`` on
-  a contract of its own, so that writers do not conflict; with ``--contended``, also
-  all writers on one shared contract (a stale save is retried once by the ledger, then
-  fails with ConcurrencyConflict, counted as "failed" and left out of the rate).
+- baseline "INSERT": each writer, on its own psycopg connection, runs single-row INSERT
+  transactions, one commit each, into a table shaped like the event store's (aggregate
+  id, version, topic, state of 635 bytes, the average of a real event);
+- "saves": the write path alone. Each writer records one event on a License of its own
+  (``License.add``) and saves it with ``Ledger.save``: encoding, the event store's table
+  lock and version check, the group commit (ADR 0013). One event per transaction asked
+  for, as the baseline's one row per commit;
+- "commands": each writer runs ``Ledger.add_licenses(ctx, subscription_id,
+  "sales-cloud", 1)`` on a contract of its own, so that writers do not conflict: load
+  the contract, its account and its License, write the seat, the contract change and a
+  prorated invoice in one transaction; with ``--contended``, also all writers on one
+  shared contract (a stale save is retried once by the ledger, then fails with
+  ConcurrencyConflict, counted as "failed" and left out of the rate).
 
-It prints commands (or commits) per second, p50 / p99 latency, and the ledger's ratio
-to the baseline measured in the same run at the same concurrency.
+All writers share one ``Ledger`` (one process, the service's connection pool), as the
+request threads of ``subledger serve`` do. First, as a ceiling that no store can raise,
+the same command with one writer on the library's in-memory store: the Python work of a
+command with no database at all.
+
+It prints commands (or commits) per second, p50 / p99 latency, and the ratio to the
+baseline measured in the same run at the same concurrency.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import threading
@@ -38,6 +50,7 @@ from adapters.clock import ControllableClock
 from adapters.store import StoreSettings, parse_postgres_url
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
+from domain.license import License
 from service.context import CommandContext
 from service.errors import ConcurrencyConflict
 from service.ledger import Ledger
@@ -46,9 +59,6 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STATE = os.urandom(635)
 STAFF = CommandContext("staff-1", "billing_staff")
 ADMIN = CommandContext("ada", "admin")
-# Each writer has a Ledger of its own, running one command at a time: two connections are
-# plenty, and 16 Ledgers with the service's pool (5 + 10) would exceed max_connections.
-WRITER_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0"}
 
 
 @dataclass
@@ -69,7 +79,7 @@ class Result:
 
     def line(self, baseline: Result | None = None) -> str:
         text = (
-            f"{self.label:10} {self.writers:>3} writers  {len(self.latencies):>7,} in "
+            f"{self.label:12} {self.writers:>3} writers  {len(self.latencies):>7,} in "
             f"{self.seconds:5.1f} s  {self.rate:>8,.0f}/s  p50 {self.quantile(0.5):7.2f} ms  "
             f"p99 {self.quantile(0.99):7.2f} ms"
         )
@@ -80,9 +90,10 @@ class Result:
         return text
 
 
-def run_writers(
-    label: str, writers: int, seconds: float, make: Callable[[int], Callable[[], None]]
-) -> Result:
+Maker = Callable[[int], Callable[[], None]]
+
+
+def run_writers(label: str, writers: int, seconds: float, make: Maker) -> Result:
     """Run ``writers`` threads, each calling its operation until the time is up."""
     result = Result(label, writers)
     operations = [make(i) for i in range(writers)]  # set up before the clock starts
@@ -158,9 +169,10 @@ def new_contract(ledger: Ledger) -> UUID:
 def ledger_commands(
     settings: StoreSettings, clock: ControllableClock, opened: list[Ledger], shared: UUID | None
 ) -> Callable[[int], Callable[[], None]]:
+    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    opened.append(ledger)
+
     def make(_: int) -> Callable[[], None]:
-        ledger = Ledger(env={**settings.eventsourcing_env(), **WRITER_POOL}, clock=clock)
-        opened.append(ledger)
         subscription_id = shared or new_contract(ledger)
         ledger.add_licenses(ADMIN, subscription_id, "sales-cloud", 1)  # warm the pool
 
@@ -170,6 +182,43 @@ def ledger_commands(
         return command
 
     return make
+
+
+def ledger_saves(
+    settings: StoreSettings, clock: ControllableClock, opened: list[Ledger]
+) -> Callable[[int], Callable[[], None]]:
+    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    opened.append(ledger)
+    subscription_id = uuid4()
+
+    def make(_: int) -> Callable[[], None]:
+        cause = ADMIN.cause(clock.now())
+        lic = License.open(uuid4(), "sales-cloud", cause)
+        ledger.save(lic)
+
+        def save() -> None:
+            lic.add(subscription_id, 1, cause.today, cause)
+            ledger.save(lic)
+
+        return save
+
+    return make
+
+
+def in_memory_ceiling(seconds: float) -> Result:
+    """One writer's commands on the library's in-memory store: no database at all."""
+    clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    subscription_id = new_contract(ledger)
+    try:
+        return run_writers(
+            "in-memory",
+            1,
+            seconds,
+            lambda _: lambda: ledger.add_licenses(ADMIN, subscription_id, "sales-cloud", 1),
+        )
+    finally:
+        ledger.close()
 
 
 @contextmanager
@@ -184,11 +233,59 @@ def fresh_schema(database_url: str) -> Iterator[StoreSettings]:
             connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
 
 
+def run_variant(
+    label: str,
+    writers: int,
+    processes: int,
+    seconds: float,
+    settings: StoreSettings,
+    shared: UUID | None,
+) -> Result:
+    """``writers`` threads running ``label``'s operation, spread over ``processes``
+    processes (as ``serve --workers``), each with one Ledger for its threads."""
+    if processes == 1:
+        return _run_here(label, writers, seconds, settings, shared)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        shares = [writers // processes + (i < writers % processes) for i in range(processes)]
+        parts = pool.starmap(
+            _run_here, [(label, share, seconds, settings, shared) for share in shares]
+        )
+    result = Result(f"{label} x{processes}", writers, max(part.seconds for part in parts))
+    for part in parts:
+        result.latencies.extend(part.latencies)
+        result.failures += part.failures
+    return result
+
+
+def _run_here(
+    label: str, writers: int, seconds: float, settings: StoreSettings, shared: UUID | None
+) -> Result:
+    clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    ledgers: list[Ledger] = []
+    try:
+        if label == "saves":
+            make = ledger_saves(settings, clock, ledgers)
+        else:
+            make = ledger_commands(settings, clock, ledgers, shared)
+        return run_writers(label, writers, seconds, make)
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per configuration")
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--contended", action="store_true", help="also: one shared contract")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="run the ledger's writers in this many processes (each its own Ledger)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args(argv)
     with fresh_schema(args.database_url) as settings:
@@ -211,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         setup = Ledger(env=settings.eventsourcing_env(), clock=clock)
         shared = new_contract(setup)
         setup.close()
+        print(in_memory_ceiling(args.seconds).line(), " (commands, no database)", flush=True)
         for writers in args.writers:
             connections: list[psycopg.Connection] = []
             try:
@@ -220,18 +318,17 @@ def main(argv: list[str] | None = None) -> int:
                 for connection in connections:
                     connection.close()
             print(raw.line(), flush=True)
-            variants: list[tuple[str, UUID | None]] = [("ledger", None)]
+            variants: list[tuple[str, UUID | None]] = [("saves", None), ("commands", None)]
             if args.contended and writers > 1:
                 variants.append(("contended", shared))
             for label, subscription_id in variants:
-                ledgers: list[Ledger] = []
-                try:
-                    make = ledger_commands(settings, clock, ledgers, subscription_id)
-                    mine = run_writers(label, writers, args.seconds, make)
-                finally:
-                    for ledger in ledgers:
-                        ledger.close()
-                print(mine.line(raw), flush=True)
+                for processes in args.processes:
+                    if processes > writers:
+                        continue
+                    mine = run_variant(
+                        label, writers, processes, args.seconds, settings, subscription_id
+                    )
+                    print(mine.line(raw), flush=True)
     return 0
 
 
