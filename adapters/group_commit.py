@@ -208,8 +208,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         COMMIT. (Pipelining them into one cost more in psycopg's pipeline machinery than
         the two round trips it saved, on a local server.)"""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._begin)
             try:
+                curs.execute(self._begin)
                 curs.execute(self._insert, _columns(batch), prepare=True)
                 rows = curs.fetchall()
             except BaseException:
