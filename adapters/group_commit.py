@@ -96,8 +96,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                 "WITH e AS ({events}) INSERT INTO {table}"
                 " (originator_id, originator_version, topic, state)"
                 " SELECT originator_id, originator_version, topic, state FROM e"
-                " WHERE save NOT IN (SELECT e.save FROM e JOIN {table} t"
-                "  USING (originator_id, originator_version))"
+                " WHERE save NOT IN (SELECT taken.save FROM e taken WHERE EXISTS ("
+                "  SELECT FROM {table} t WHERE t.originator_id = taken.originator_id"
+                "  AND t.originator_version = taken.originator_version))"
                 " ORDER BY n RETURNING originator_id, originator_version, notification_id"
             )
             .format(events=SQL(events), table=table)
@@ -210,7 +211,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 curs.execute(self._begin)
-                curs.execute(self._insert, _columns(batch), prepare=True)
+                # Planned each time, never prepared: a generic plan made while the table
+                # was small scans the whole table for the version check ever after.
+                curs.execute(self._insert, _columns(batch), prepare=False)
                 rows = curs.fetchall()
             except BaseException:
                 with contextlib.suppress(Exception):  # a lost connection is dropped by the pool
