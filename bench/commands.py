@@ -59,6 +59,9 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STATE = os.urandom(635)
 STAFF = CommandContext("staff-1", "billing_staff")
 ADMIN = CommandContext("ada", "admin")
+# The tables are made once, before the runs: writers' processes starting together would
+# otherwise race on the library's CREATE statements ("tuple concurrently updated").
+EXISTING_TABLES = {"CREATE_TABLE": "n"}
 
 
 @dataclass
@@ -169,7 +172,7 @@ def new_contract(ledger: Ledger) -> UUID:
 def ledger_commands(
     settings: StoreSettings, clock: ControllableClock, opened: list[Ledger], shared: UUID | None
 ) -> Callable[[int], Callable[[], None]]:
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    ledger = Ledger(env={**settings.eventsourcing_env(), **EXISTING_TABLES}, clock=clock)
     opened.append(ledger)
 
     def make(_: int) -> Callable[[], None]:
@@ -188,7 +191,7 @@ def ledger_commands(
 def ledger_saves(
     settings: StoreSettings, clock: ControllableClock, opened: list[Ledger]
 ) -> Callable[[int], Callable[[], None]]:
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    ledger = Ledger(env={**settings.eventsourcing_env(), **EXISTING_TABLES}, clock=clock)
     opened.append(ledger)
     subscription_id = uuid4()
 

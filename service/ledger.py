@@ -9,7 +9,6 @@ checks on the fresh state, so the retry can only succeed if the change is still 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -138,19 +137,10 @@ class Ledger(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
-        self._remember(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.saved.pulse()  # wakes an in-process projection runner
         return recordings
-
-    def _remember(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Cache what was just saved, at the version written: the next command's load then
-        has nothing to catch up on (it still asks the store for anything newer)."""
-        cache = self.repository.cache
-        if cache is not None:
-            for aggregate_id, aggregate in processing_event.aggregates.items():
-                cache.put(aggregate_id, copy.deepcopy(aggregate))
 
     def construct_repository(self) -> Repository[UUID]:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
