@@ -85,7 +85,8 @@ class StoreSettings:
         if self.postgres is not None:
             pg = self.postgres
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                # The library's, with the group commit (ADR 0013) and one-at-a-time creation.
+                "PERSISTENCE_MODULE": "adapters.postgres_factory:Factory",
                 "POSTGRES_HOST": pg.host,
                 "POSTGRES_PORT": str(pg.port),
                 "POSTGRES_DBNAME": pg.dbname,
@@ -99,8 +100,6 @@ class StoreSettings:
                 "POSTGRES_PRE_PING": "n",
                 "POSTGRES_POOL_SIZE": "5",
                 "POSTGRES_MAX_OVERFLOW": "10",
-                # Concurrent saves share one transaction (ADR 0013).
-                "APPLICATION_RECORDER_TOPIC": "adapters.group_commit:GroupCommitRecorder",
             }
         assert self.sqlite_path is not None
         return {

@@ -332,3 +332,32 @@ def test_a_commit_whose_answer_was_lost_is_found_not_written_again(
         assert recording.notification.id == ledger.head_position()
     finally:
         ledger.close()
+
+
+def test_processes_starting_together_on_a_fresh_schema_all_start(
+    postgres_store: StoreSettings,
+) -> None:
+    # As `serve --workers 4` on a new database: each makes the tables if missing. The
+    # library's CREATE statements race ("tuple concurrently updated", a duplicate
+    # pg_type key) unless one process at a time runs them.
+    starting = threading.Barrier(4)
+    failures: list[Exception] = []
+
+    def start() -> None:
+        starting.wait()
+        try:
+            Ledger(env=postgres_store.eventsourcing_env()).close()
+        except Exception as error:  # every failure is the finding
+            failures.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    try:
+        assert ledger.head_position() == 0  # the tables are there, and usable
+    finally:
+        ledger.close()
