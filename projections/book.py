@@ -192,7 +192,9 @@ class Histories:
     def after(self, event: LedgerAggregate.Event) -> list[LedgerAggregate.Event]:
         aggregate_id = event.originator_id
         history = self._cache.pop(aggregate_id, None)
-        if history is None or history[-1].originator_version != event.originator_version - 1:
+        if event.originator_version == 1:
+            history = []  # a creation has no past: no need to ask the store
+        elif history is None or history[-1].originator_version != event.originator_version - 1:
             history = [
                 stored
                 for stored in self._events.get(aggregate_id, lte=event.originator_version - 1)
@@ -260,7 +262,10 @@ class Book:
             }
         )  # in_force_days only ever moves an event to another event's day: no more days
         each_day = [facts(fold_in_force(history, day).aggregate, day) for day in days]
-        believed = self._open_rows(sql, event.originator_id)
+        # A creation finds no rows of its aggregate: skip the four queries that would say so.
+        believed = (
+            {} if event.originator_version == 1 else self._open_rows(sql, event.originator_id)
+        )
         wanted = _merged(_before(set(believed), since.isoformat()) + _rows(days, each_day))
         at = recorded(event.timestamp)
         for row in set(believed) - wanted:

@@ -1,0 +1,146 @@
+"""How fast the read models rebuild: events per second over a log of 1,000,000 events.
+
+    .venv/bin/python bench/rebuild_projections.py                  # SQLite, 1,000,000 events
+    .venv/bin/python bench/rebuild_projections.py --events 200000  # a quicker run
+    .venv/bin/python bench/rebuild_projections.py --database-url postgresql://postgres@127.0.0.1/test
+
+(Not ``bench/projections.py``: run as a script, that name would shadow the
+``projections`` package for every import that follows.)
+
+It writes a log of ``--events`` events into a fresh store (a SQLite file in a temporary
+directory, or a PostgreSQL schema of its own, dropped at the end): 50 customers' real
+commands run through the ``Ledger`` over a year, then copies of those commands with fresh
+ids, in time order, each command followed by all its copies (bench/_log.py): as in a
+real log, an aggregate's next command comes thousands of events after its last one, so
+the projections' caches of recent aggregates miss as they would. It then times, over
+the same log:
+
+- read + decode (the baseline): the log read in pages of 500 (the runner's batch) and
+  every event decoded into a domain event by the application's mapper, exactly as the
+  runner reads it (``ReadSide.read_log``), with no projection work;
+- rebuild: every projection that can be rebuilt (audit trail, account overview, book),
+  from position 0 on empty tables, by one ``ProjectionRunner`` as on a fresh read store
+  (each batch read once, then applied to each projection in a transaction of its own);
+  ``subledger projections rebuild NAME`` does the same for one of them;
+- hash chain: the permanent projection (ADR 0012), never rebuilt, sealed once over the
+  same log as the runner does on a fresh read store; timed apart, not in the rebuild.
+
+It prints events per second for each, the rebuild's ratio to the baseline, and each
+projection's share of the rebuild (the time inside its ``apply``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from _log import START, catch_up, fresh_store, seed_worlds, write_copies
+
+from adapters.clock import ControllableClock
+from projections.projection import LoggedEvent, Projection, is_permanent
+from projections.runner import ProjectionRunner
+from projections.store import Sql
+from service.ledger import Ledger
+from service.read_side import ReadSide
+
+WORLDS = 50  # template customers, opened evenly over a year
+
+
+class Clocked:
+    """A projection, with the time spent in its ``apply`` added up."""
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.version = inner.version
+        self.tables = inner.tables
+        self.seconds = 0.0
+
+    def create(self, sql: Sql) -> None:
+        self.inner.create(sql)
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        began = time.perf_counter()
+        self.inner.apply(sql, logged)
+        self.seconds += time.perf_counter() - began
+
+    def forget(self) -> None:
+        self.inner.forget()
+
+
+def read_pass(read_side: ReadSide, batch: int) -> int:
+    count, after = 0, 0
+    while page := read_side.read_log(after, batch):
+        count += len(page)
+        after = page[-1].position
+    return count
+
+
+def timed(label: str, work: Callable[[], object], events: int) -> float:
+    started = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    rate = events / seconds
+    print(
+        f"{label:16} {events:>10,} events in {seconds:8.2f} s  {rate:>10,.0f} events/s", flush=True
+    )
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
+    parser.add_argument(
+        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
+    )
+    args = parser.parse_args(argv)
+    with fresh_store(args.database_url, args.dir) as settings:
+        clock = ControllableClock(START)
+        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        read_side: ReadSide | None = None
+        try:
+            store = "PostgreSQL" if settings.postgres else "SQLite"
+            print(f"{store}, {args.events:,} events; Python {sys.version.split()[0]}", flush=True)
+            commands = seed_worlds(ledger, clock, WORLDS)
+            seeded = ledger.head_position()
+            timed(
+                "write the log",
+                lambda: write_copies(ledger.recorder, commands, args.events - seeded, True),
+                args.events - seeded,
+            )
+            events = ledger.head_position()
+            read_side = ReadSide(settings, ledger)  # creates every projection's tables
+            batch = read_side.runner.batch_size
+            assert read_pass(read_side, batch) == events
+            read = timed("read + decode", lambda: read_pass(read_side, batch), events)
+            clocked = [Clocked(p) for p in read_side.projections if not is_permanent(p)]
+            chain = [p for p in read_side.projections if is_permanent(p)]
+            rebuild = ProjectionRunner(
+                read_side.store, read_side.read_log, ledger.head_position, clocked
+            )
+            rebuilt = timed("rebuild", lambda: catch_up(rebuild), events)
+            seal = ProjectionRunner(
+                read_side.store, read_side.read_log, ledger.head_position, chain
+            )
+            timed("hash chain", lambda: catch_up(seal), events)
+            assert min(read_side.positions().values()) == events
+            print(f"rebuild / read + decode = {rebuilt / read:.2f}")
+            total = sum(p.seconds for p in clocked)
+            for p in clocked:
+                print(
+                    f"  {p.name:17} {p.seconds:8.1f} s in apply ({p.seconds / total:4.0%}),"
+                    f" {events / p.seconds:>8,.0f} events/s of apply"
+                )
+        finally:
+            if read_side is not None:
+                read_side.stop()
+            ledger.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
