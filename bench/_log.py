@@ -16,23 +16,18 @@ year.
 from __future__ import annotations
 
 import heapq
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
 from adapters.clock import ControllableClock
-from adapters.store import StoreSettings, parse_postgres_url
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from domain.invoice import Invoice
@@ -52,31 +47,6 @@ EDITIONS = (Edition.ESSENTIALS, Edition.PROFESSIONAL, Edition.ENTERPRISE)
 
 # One command's events, in log order (one transaction).
 Command = tuple[StoredEvent, ...]
-
-
-@contextmanager
-def fresh_store(database_url: str | None, directory: Path | None = None) -> Iterator[StoreSettings]:
-    """A SQLite file in a temporary directory, or a new PostgreSQL schema, removed after."""
-    if not database_url:
-        with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=directory) as temp:
-            yield StoreSettings(sqlite_path=str(Path(temp) / "ledger.db"))
-        return
-    pg = replace(parse_postgres_url(database_url), schema=f"bench_{uuid4().hex[:12]}")
-    settings = StoreSettings(postgres=pg)
-    settings.prepare()
-    try:
-        yield settings
-    finally:
-        # The shared server may be restarting (other people's fault tests): keep trying.
-        for attempt in range(30):
-            try:
-                with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
-                    connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
-                break
-            except psycopg.OperationalError:
-                if attempt == 29:
-                    raise
-                time.sleep(2)
 
 
 def catch_up(runner: ProjectionRunner) -> None:

@@ -38,16 +38,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import psycopg
+from _stores import fresh_store
 
 from adapters.clock import ControllableClock
-from adapters.store import StoreSettings, parse_postgres_url
+from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from domain.license import License
@@ -93,7 +94,7 @@ class Result:
         return text
 
 
-Maker = Callable[[int], Callable[[], None]]
+Maker = Callable[[int], Callable[[], object]]
 
 
 def run_writers(label: str, writers: int, seconds: float, make: Maker) -> Result:
@@ -104,7 +105,7 @@ def run_writers(label: str, writers: int, seconds: float, make: Maker) -> Result
     start = threading.Barrier(writers + 1)
     deadline = 0.0
 
-    def loop(operation: Callable[[], None]) -> None:
+    def loop(operation: Callable[[], object]) -> None:
         mine: list[float] = []
         failed = 0
         start.wait()
@@ -225,18 +226,6 @@ def in_memory_ceiling(seconds: float) -> Result:
         ledger.close()
 
 
-@contextmanager
-def fresh_schema(database_url: str) -> Iterator[StoreSettings]:
-    pg = replace(parse_postgres_url(database_url), schema=f"bench_{uuid4().hex[:12]}")
-    settings = StoreSettings(postgres=pg)
-    settings.prepare()
-    try:
-        yield settings
-    finally:
-        with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
-
-
 def run_variant(
     label: str,
     writers: int,
@@ -292,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args(argv)
-    with fresh_schema(args.database_url) as settings:
+    with fresh_store(args.database_url) as settings:
         pg = settings.postgres
         assert pg is not None
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:

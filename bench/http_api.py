@@ -34,17 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
-import psycopg
+from _stores import fresh_store
 
-from adapters.store import StoreSettings, parse_postgres_url
+from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from service.context import CommandContext
@@ -120,21 +117,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-@contextmanager
-def fresh_store(database_url: str | None, directory: str) -> Iterator[StoreSettings]:
-    if not database_url:
-        yield StoreSettings(sqlite_path=str(Path(directory) / "ledger.db"))
-        return
-    pg = replace(parse_postgres_url(database_url), schema=f"bench_{uuid4().hex[:12]}")
-    settings = StoreSettings(postgres=pg)
-    settings.prepare()
-    try:
-        yield settings
-    finally:
-        with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
 
 
 def seed(settings: StoreSettings, contracts: int) -> tuple[list[UUID], str]:

@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from _log import ADA, ADMIN, BILLING, STAFF, START, catch_up, fresh_store, seed_worlds, write_copies
+from _log import ADA, ADMIN, BILLING, STAFF, START, catch_up, seed_worlds, write_copies
+from _stores import fresh_store
 
 from adapters.clock import ControllableClock
 from domain.account import Account

@@ -37,7 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _log import START, catch_up, fresh_store, seed_worlds, write_copies
+from _log import START, catch_up, seed_worlds, write_copies
+from _stores import fresh_store
 
 from adapters.clock import ControllableClock
 from projections.projection import LoggedEvent, Projection, is_permanent

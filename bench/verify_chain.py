@@ -23,20 +23,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
+from _stores import fresh_store
 from eventsourcing.persistence import StoredEvent
 
 from adapters.clock import ControllableClock
-from adapters.store import StoreSettings, parse_postgres_url
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
@@ -118,24 +114,6 @@ def timed(label: str, work: Callable[[], int]) -> float:
         f"{label:16} {count:>10,} events in {seconds:7.2f} s  {rate:>10,.0f} events/s", flush=True
     )
     return rate
-
-
-@contextmanager
-def fresh_store(database_url: str | None, directory: Path | None) -> Iterator[StoreSettings]:
-    """A SQLite file in a temporary directory, or a new PostgreSQL schema, removed after."""
-    if not database_url:
-        with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=directory) as temp:
-            yield StoreSettings(sqlite_path=str(Path(temp) / "ledger.db"))
-        return
-    base = parse_postgres_url(database_url)
-    pg = replace(base, schema=f"bench_{uuid4().hex[:12]}")
-    settings = StoreSettings(postgres=pg)
-    settings.prepare()
-    try:
-        yield settings
-    finally:
-        with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,22 +153,28 @@ class Ledger(Application[UUID]):
         )
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot each saved aggregate whose events reached a multiple of its interval.
+        """Snapshot each saved aggregate at every multiple of its interval its events reached.
 
-        Taken from the aggregate in memory, as saved (the library would load it again).
+        One is taken from the aggregate in memory, as saved, at its version after the
+        save (the library would load it again). A multiple passed within the save gets
+        its own, loaded as the library does, so that a load never folds an interval's
+        worth of events or more; for the usual command, one event per aggregate, there
+        is no such multiple.
         Snapshots are a cache written after the events commit: failing to write one must
         not make a committed command look failed (``execute`` would even retry it)."""
         if self.snapshots is None:
             return
-        due = {
-            event.originator_id
-            for event in processing_event.events
-            if (interval := self._interval(processing_event, event.originator_id))
-            and event.originator_version % interval == 0
-        }
+        due: dict[UUID, list[int]] = {}
+        for event in processing_event.events:
+            interval = self._interval(processing_event, event.originator_id)
+            if interval and event.originator_version % interval == 0:
+                due.setdefault(event.originator_id, []).append(event.originator_version)
         try:
-            for aggregate_id in due:
+            for aggregate_id, versions in due.items():
                 aggregate = processing_event.aggregates[aggregate_id]
+                for version in versions:
+                    if version != aggregate.version:
+                        self.take_snapshot(aggregate_id, version=version, projector_func=fold)
                 snapshot_class = getattr(type(aggregate), "Snapshot", self.snapshot_class)
                 assert snapshot_class is not None  # every LedgerAggregate has one
                 self.snapshots.put([snapshot_class.take(aggregate)])

@@ -1,0 +1,44 @@
+"""The store a benchmark runs on: a SQLite file in a temporary directory, or a new
+PostgreSQL schema, removed after the run."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+
+from adapters.store import StoreSettings, parse_postgres_url
+
+
+@contextmanager
+def fresh_store(
+    database_url: str | None, directory: Path | str | None = None
+) -> Iterator[StoreSettings]:
+    """SQLite under ``directory`` (default: the system's temporary directory) when no
+    ``database_url`` is given, else a schema of its own on that PostgreSQL server."""
+    if not database_url:
+        with tempfile.TemporaryDirectory(prefix="subledger-bench-", dir=directory) as temp:
+            yield StoreSettings(sqlite_path=str(Path(temp) / "ledger.db"))
+        return
+    pg = replace(parse_postgres_url(database_url), schema=f"bench_{uuid4().hex[:12]}")
+    settings = StoreSettings(postgres=pg)
+    settings.prepare()
+    try:
+        yield settings
+    finally:
+        # The server may be restarting (a fault test of someone else's): keep trying.
+        for attempt in range(30):
+            try:
+                with psycopg.connect(pg.conninfo(), autocommit=True) as connection:
+                    connection.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
+                break
+            except psycopg.OperationalError:
+                if attempt == 29:
+                    raise
+                time.sleep(2)
