@@ -108,6 +108,8 @@ def test_concurrent_writers_keep_the_log_in_commit_order_and_exactly_once(
     # same sequence: no event ever became visible behind a reader's cursor.
     assert all(a < b for a, b in itertools.pairwise(positions))
     assert tailed == positions
+    # And with no holes: a refused or conflicting save takes no position (ADR 0013).
+    assert positions == list(range(head_before + 1, head_before + 1 + len(positions)))
 
     events = [ledgers[0].mapper.to_domain_event(n) for n in log]
     by_request = Counter(e.meta.request_id for e in events)
