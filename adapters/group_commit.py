@@ -38,7 +38,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Identifier
 
 log = logging.getLogger("subledger.group_commit")
 
@@ -87,10 +87,14 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::int[])"
             " WITH ORDINALITY AS e(originator_id, originator_version, topic, state, save, n)"
         )
+        if datastore.originator_id_type != "uuid":
+            raise ValueError("the group commit writes uuid originator ids only")
         # Rendered once: composing SQL on every execute costs more than the INSERT's send.
-        self._begin = "BEGIN; " + "; ".join(
-            s.as_string(None) for s in self.lock_table_statements if isinstance(s, SQL | Composed)
-        )
+        # The library's own statements: its lock_timeout, then the table lock itself.
+        lock = [s.as_string(None) for s in self.lock_table_statements]  # type: ignore[union-attr]
+        if not any(statement.startswith("LOCK TABLE") for statement in lock):
+            raise ValueError("no LOCK TABLE among the library's lock statements")
+        self._begin = "BEGIN; " + "; ".join(lock)
         self._insert = (
             SQL(
                 "WITH e AS ({events}) INSERT INTO {table}"
