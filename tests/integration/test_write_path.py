@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -111,11 +111,14 @@ def test_concurrent_writers_keep_the_log_in_commit_order_and_exactly_once(
     # And with no holes: a refused or conflicting save takes no position (ADR 0013).
     assert positions == list(range(head_before + 1, head_before + 1 + len(positions)))
 
-    events = [ledgers[0].mapper.to_domain_event(n) for n in log]
-    by_request = Counter(e.meta.request_id for e in events)
-    contract_changes = Counter(
-        e.meta.request_id for e in events if isinstance(e, Subscription.Event)
-    )
+    # Each request's positions, and the contracts it changed, in one pass over the log.
+    positions_of: defaultdict[str, list[int]] = defaultdict(list)
+    contracts_of: defaultdict[str, list[UUID]] = defaultdict(list)
+    for notification in log:
+        event = ledgers[0].mapper.to_domain_event(notification)
+        positions_of[event.meta.request_id].append(notification.id)
+        if isinstance(event, Subscription.Event):
+            contracts_of[event.meta.request_id].append(event.originator_id)
     acknowledged = [o for o in outcomes if o.failed is None]
     failed = [o for o in outcomes if o.failed is not None]
     assert len(outcomes) == 2 * WRITERS_PER_LEDGER * COMMANDS_PER_WRITER
@@ -123,43 +126,22 @@ def test_concurrent_writers_keep_the_log_in_commit_order_and_exactly_once(
     for outcome in acknowledged:
         # Exactly one contract change per acknowledged command, and its receipt names the
         # position of its last event.
-        assert contract_changes[outcome.request_id] == 1
-        assert outcome.position == max(
-            n.id
-            for n, e in zip(log, events, strict=True)
-            if e.meta.request_id == outcome.request_id
-        )
+        assert len(contracts_of[outcome.request_id]) == 1
+        assert outcome.position == max(positions_of[outcome.request_id])
     for outcome in failed:
-        assert by_request[outcome.request_id] == 0
-    assert set(by_request) == {o.request_id for o in acknowledged}
+        assert outcome.request_id not in positions_of
+    assert set(positions_of) == {o.request_id for o in acknowledged}
 
     # Commit order: a command acknowledged before another began is earlier in the log.
-    first_position = {
-        request: min(n.id for n, e in zip(log, events, strict=True) if e.meta.request_id == request)
-        for request in by_request
-    }
-    by_start = sorted(acknowledged, key=lambda o: o.began)
-    for later in by_start:
+    for later in acknowledged:
         for earlier in acknowledged:
             if earlier.ended < later.began:
                 assert earlier.position is not None
-                assert earlier.position < first_position[later.request_id]
+                assert earlier.position < min(positions_of[later.request_id])
 
     # No update lost: the shared contract has every acknowledged seat.
-    shared_adds = sum(
-        1
-        for o in acknowledged
-        if o.request_id in contract_changes and _on(events, o.request_id) == shared
-    )
+    shared_adds = sum(1 for o in acknowledged if contracts_of[o.request_id] == [shared])
     assert ledgers[0].subscription(shared).lines["sales-cloud"].quantity == 5 + shared_adds
-
-
-def _on(events: list[object], request_id: str) -> UUID:
-    return next(
-        e.originator_id  # type: ignore[attr-defined]
-        for e in events
-        if isinstance(e, Subscription.Event) and e.meta.request_id == request_id
-    )
 
 
 def _tail(ledger: Ledger, after: int, seen: list[int], done: threading.Event) -> None:
