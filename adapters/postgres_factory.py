@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
-    PostgresFactory,
-    PostgresTrackingRecorder,
-)
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresFactory
 
 from adapters.group_commit import GroupCommitRecorder
 
@@ -45,11 +41,6 @@ class LedgerApplicationRecorder(_CreatesTablesOneAtATime, GroupCommitRecorder):
     """The events, written by group commit."""
 
 
-class LedgerTrackingRecorder(_CreatesTablesOneAtATime, PostgresTrackingRecorder):
-    pass
-
-
 class Factory(PostgresFactory):
     aggregate_recorder_class = LedgerAggregateRecorder
     application_recorder_class = LedgerApplicationRecorder
-    tracking_recorder_class = LedgerTrackingRecorder
