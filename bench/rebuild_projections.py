@@ -34,11 +34,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from _log import START, catch_up, seed_worlds, write_copies
 from _stores import fresh_store
+from _timing import throughput
 
 from adapters.clock import ControllableClock
 from projections.projection import LoggedEvent, Projection, is_permanent
@@ -80,17 +80,6 @@ def read_pass(read_side: ReadSide, batch: int) -> int:
     return count
 
 
-def timed(label: str, work: Callable[[], object], events: int) -> float:
-    started = time.perf_counter()
-    work()
-    seconds = time.perf_counter() - started
-    rate = events / seconds
-    print(
-        f"{label:16} {events:>10,} events in {seconds:8.2f} s  {rate:>10,.0f} events/s", flush=True
-    )
-    return rate
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -108,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{store}, {args.events:,} events; Python {sys.version.split()[0]}", flush=True)
             commands = seed_worlds(ledger, clock, WORLDS)
             seeded = ledger.head_position()
-            timed(
+            throughput(
                 "write the log",
                 lambda: write_copies(ledger.recorder, commands, args.events - seeded, True),
                 args.events - seeded,
@@ -117,17 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             read_side = ReadSide(settings, ledger)  # creates every projection's tables
             batch = read_side.runner.batch_size
             assert read_pass(read_side, batch) == events
-            read = timed("read + decode", lambda: read_pass(read_side, batch), events)
+            read = throughput("read + decode", lambda: read_pass(read_side, batch), events)
             clocked = [Clocked(p) for p in read_side.projections if not is_permanent(p)]
             chain = [p for p in read_side.projections if is_permanent(p)]
             rebuild = ProjectionRunner(
                 read_side.store, read_side.read_log, ledger.head_position, clocked
             )
-            rebuilt = timed("rebuild", lambda: catch_up(rebuild), events)
+            rebuilt = throughput("rebuild", lambda: catch_up(rebuild), events)
             seal = ProjectionRunner(
                 read_side.store, read_side.read_log, ledger.head_position, chain
             )
-            timed("hash chain", lambda: catch_up(seal), events)
+            throughput("hash chain", lambda: catch_up(seal), events)
             assert min(read_side.positions().values()) == events
             print(f"rebuild / read + decode = {rebuilt / read:.2f}")
             total = sum(p.seconds for p in clocked)

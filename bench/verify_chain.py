@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 from _stores import fresh_store
+from _timing import throughput
 from eventsourcing.persistence import StoredEvent
 
 from adapters.clock import ControllableClock
@@ -105,17 +104,6 @@ def read_pass(ledger: Ledger, digest: bool) -> int:
     return count
 
 
-def timed(label: str, work: Callable[[], int]) -> float:
-    started = time.perf_counter()
-    count = work()
-    seconds = time.perf_counter() - started
-    rate = count / seconds
-    print(
-        f"{label:16} {count:>10,} events in {seconds:7.2f} s  {rate:>10,.0f} events/s", flush=True
-    )
-    return rate
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -133,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{store}, {args.events:,} events, pages of {PAGE}; Python {sys.version.split()[0]}"
             )
-            timed("write the log", lambda: write_log(ledger, args.events))
-            timed("seal the chain", lambda: seal(read_side))
-            read = timed("read", lambda: read_pass(ledger, digest=False))
-            hashed = timed("read + SHA-256", lambda: read_pass(ledger, digest=True))
+            throughput("write the log", lambda: write_log(ledger, args.events))
+            throughput("seal the chain", lambda: seal(read_side))
+            read = throughput("read", lambda: read_pass(ledger, digest=False))
+            hashed = throughput("read + SHA-256", lambda: read_pass(ledger, digest=True))
             verifier = ChainVerifier(ledger.recorder, read_side.readers, batch=PAGE)
             found = None
 
@@ -145,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 found = verifier.verify()
                 return found.checked
 
-            verified = timed("verify", verify)
+            verified = throughput("verify", verify)
             assert found is not None and found.ok, found
             print(f"verify / read            = {verified / read:.2f}")
             print(f"verify / read + SHA-256  = {verified / hashed:.2f}")
