@@ -4,8 +4,8 @@ The event store keeps its log gap-free in commit order by taking
 ``LOCK TABLE ... IN EXCLUSIVE MODE`` in every write transaction (ADR 0001), so writes
 run one at a time and, written one by one, each would pay for a lock, its round trips
 and a commit of its own. Here the saves of one process queue up while a transaction is
-being written; the next writer takes them all and writes them in one transaction: the
-lock, one INSERT, NOTIFY, one commit (ADR 0013).
+being written; the next writer takes them all and writes them in one transaction, sent
+as one query: the lock, one INSERT, NOTIFY, one commit (ADR 0013).
 
 Each save stays all-or-nothing and is judged on its own. The INSERT itself leaves out
 every save that has an event whose (aggregate, version) is already in the store, under
@@ -20,6 +20,7 @@ twice and never reported failed when it committed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import threading
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import psycopg.errors
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -38,12 +40,21 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier, Literal
 
 log = logging.getLogger("subledger.group_commit")
 
-# A bound on one transaction: enough to absorb any queue of a process's request threads.
-MAX_BATCH_EVENTS = 10_000
+# A bound on one transaction: enough to absorb any queue of a process's request threads
+# (a batch is sent as text, about 1.4 kB an event).
+MAX_BATCH_EVENTS = 2_000
+# The INSERT of a batch, prepared once on each connection of the pool.
+STATEMENT = "subledger_append_events"
+# The batch as rows: each event with the index of its save in the batch, and its place.
+EVENTS = (
+    "SELECT * FROM unnest({}) WITH ORDINALITY"
+    " AS e(originator_id, originator_version, topic, state, save, n)"
+)
 # A lost connection is retried (the pool replaces it), as the library's recorders do.
 CONNECTION_ATTEMPTS = 10
 RETRY_WAIT_SECONDS = 0.2
@@ -80,43 +91,54 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self._lock = threading.Lock()
         self._queue: deque[_Save] = deque()
         self._writing = False  # a thread is writing a batch; it hands over to the next
+        if datastore.originator_id_type != "uuid":
+            raise ValueError("the group commit writes uuid originator ids only")
         table = SQL("{}.{}").format(
             Identifier(datastore.schema), Identifier(self.events_table_name)
         )
-        events = (
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::int[])"
-            " WITH ORDINALITY AS e(originator_id, originator_version, topic, state, save, n)"
-        )
-        if datastore.originator_id_type != "uuid":
-            raise ValueError("the group commit writes uuid originator ids only")
         # Rendered once: composing SQL on every execute costs more than the INSERT's send.
         # The library's own statements: its lock_timeout, then the table lock itself.
         lock = [s.as_string(None) for s in self.lock_table_statements]  # type: ignore[union-attr]
         if not any(statement.startswith("LOCK TABLE") for statement in lock):
             raise ValueError("no LOCK TABLE among the library's lock statements")
-        self._begin = "BEGIN; " + "; ".join(lock)
-        self._insert = (
+        channel = Identifier(self.channel_name).as_string(None)
+        # A batch is one simple query, so one round trip: the lock, the prepared INSERT
+        # with the batch as its arguments, NOTIFY and COMMIT (ADR 0013).
+        self._begin = "BEGIN; " + "; ".join(lock) + "; EXECUTE " + STATEMENT
+        self._commit = f"; NOTIFY {channel}; COMMIT"
+        self._prepare = (
             SQL(
-                "WITH e AS ({events}) INSERT INTO {table}"
-                " (originator_id, originator_version, topic, state)"
+                "PREPARE {statement} (uuid[], bigint[], text[], bytea[], int[]) AS"
+                " WITH e AS ({events}), taken AS ("
+                # A probe of the primary key per event, and not a join that the planner
+                # may make a scan of the whole table: LIMIT keeps the subquery apart.
+                "  SELECT e.save FROM e, LATERAL (SELECT FROM {table} t"
+                "  WHERE t.originator_id = e.originator_id"
+                "  AND t.originator_version = e.originator_version LIMIT 1) probe)"
+                " INSERT INTO {table} (originator_id, originator_version, topic, state)"
                 " SELECT originator_id, originator_version, topic, state FROM e"
-                " WHERE save NOT IN (SELECT taken.save FROM e taken WHERE EXISTS ("
-                "  SELECT FROM {table} t WHERE t.originator_id = taken.originator_id"
-                "  AND t.originator_version = taken.originator_version))"
+                " WHERE save NOT IN (SELECT save FROM taken)"
                 " ORDER BY n RETURNING originator_id, originator_version, notification_id"
             )
-            .format(events=SQL(events), table=table)
+            .format(
+                statement=Identifier(STATEMENT),
+                events=SQL(EVENTS.format("$1, $2, $3, $4, $5")),
+                table=table,
+            )
             .as_string(None)
         )
-        channel = Identifier(self.channel_name)
-        self._commit = SQL("NOTIFY {}; COMMIT").format(channel).as_string(None)
         self._find = (
             SQL(
                 "SELECT t.originator_id, t.originator_version, t.notification_id"
                 " FROM ({events}) e JOIN {table} t USING (originator_id, originator_version)"
                 " WHERE t.state = e.state"
             )
-            .format(events=SQL(events), table=table)
+            .format(
+                events=SQL(
+                    EVENTS.format("%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::int[]")
+                ),
+                table=table,
+            )
             .as_string(None)
         )
 
@@ -209,27 +231,28 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         raise CommitOutcomeUnknown(str(uncertain))
 
     def _transaction(self, batch: list[_Save]) -> dict[_Save, list[int]]:
-        """Three round trips for the whole batch: BEGIN and the lock; the INSERT; NOTIFY and
-        COMMIT. (Pipelining them into one round trip made no measurable difference on a
-        local server, and made the error path longer; ADR 0013.)"""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        """One round trip for the whole batch (a save alone paid three before, ADR 0013).
+        The first batch on a connection prepares the INSERT there, then runs."""
+        statement = self._begin + _arguments(batch) + self._commit
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             try:
-                curs.execute(self._begin)
-                # Prepared (planning it each time cost 0.1 ms a batch). The version check
-                # is a correlated probe of the primary key, and autovacuum's ANALYZE,
-                # frequent on this table, replaces a plan made while it was small.
-                curs.execute(self._insert, _columns(batch), prepare=True)
-                rows = curs.fetchall()
+                try:
+                    curs.execute(statement)
+                except psycopg.errors.InvalidSqlStatementName:  # not prepared here yet
+                    conn.rollback()
+                    curs.execute(self._prepare)
+                    curs.execute(statement)
+                while curs.description is None and curs.nextset():
+                    pass  # to the INSERT's rows, past BEGIN, SET and LOCK
+                return _positions(batch, curs.fetchall())
             except BaseException:
                 with contextlib.suppress(Exception):  # a lost connection is dropped by the pool
                     conn.rollback()
                 raise
-            curs.execute(self._commit)
-            return _positions(batch, rows)
 
     def _find_written(self, batch: list[_Save]) -> dict[_Save, list[int]]:
         """Which saves of the batch are in the store (the same events, state and all)."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._find, _columns(batch))
             return _positions(batch, curs.fetchall())
 
@@ -245,10 +268,42 @@ def _columns(batch: list[_Save]) -> tuple[list[Any], ...]:
     )
 
 
+def _arguments(batch: list[_Save]) -> str:
+    """The batch as the prepared INSERT's arguments, written as SQL literals: ids and
+    versions are made from a UUID and an int, states are hex digits, topics are quoted
+    by psycopg. Sent as text in the simple query, they spare psycopg's array dumping,
+    the larger part of a save's CPU."""
+    ids: list[str] = []
+    versions: list[str] = []
+    topics: list[str] = []
+    states: list[str] = []
+    saves: list[str] = []
+    for i, save in enumerate(batch):
+        for e in save.events:
+            ids.append(str(_uuid(e.originator_id)))
+            versions.append(f"{e.originator_version:d}")  # refuses a non-int
+            topics.append(_quoted(e.topic))
+            states.append(f"decode('{e.state.hex()}','hex')")
+            saves.append(str(i))
+    return (
+        f"('{{{','.join(ids)}}}', '{{{','.join(versions)}}}', ARRAY[{','.join(topics)}],"
+        f" ARRAY[{','.join(states)}], '{{{','.join(saves)}}}')"
+    )
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if type(value) is UUID else UUID(str(value))  # refuses anything else
+
+
+@functools.lru_cache(maxsize=1024)  # a topic per event class: few, and each asked often
+def _quoted(topic: str) -> str:
+    return Literal(topic).as_string(None)
+
+
 def _positions(batch: list[_Save], rows: Sequence[Any]) -> dict[_Save, list[int]]:
     """Each save found in ``rows`` with its events' positions, in the order of its events;
     the log's order must follow the batch's, and a save is in it whole or not at all."""
-    position = {(r["originator_id"], r["originator_version"]): r["notification_id"] for r in rows}
+    position = {(r[0], r[1]): r[2] for r in rows}
     written: dict[_Save, list[int]] = {}
     last = 0
     for save in batch:

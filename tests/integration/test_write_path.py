@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
-from adapters.group_commit import GroupCommitRecorder
+from adapters.group_commit import STATEMENT, GroupCommitRecorder, _arguments, _Save
 from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.license import License
@@ -248,6 +248,61 @@ def _check_group_commit(ledger: Ledger, store: StoreSettings) -> None:
     assert transactions[fresh[0]] == transactions[fresh[1]] == transactions[following[0]]
     assert transactions[results["first"][0]] != transactions[fresh[0]]  # type: ignore[index]
     assert stale_rows == (0,)  # all or nothing: its fresh event was not written either
+
+
+def test_the_version_check_probes_the_key_even_with_a_plan_made_on_an_empty_table(
+    postgres_store: StoreSettings,
+) -> None:
+    # A generic plan made while the table was empty once joined the batch to a scan of the
+    # whole table: every save then read the whole log, slower as the log grew. The probe
+    # must stay an index lookup per event, whatever the table's statistics say.
+    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, GroupCommitRecorder)
+        assert postgres_store.postgres is not None
+        table = "subledger_events"
+        batch = [_Save([_stored(uuid4(), 1), _stored(uuid4(), 1)]), _Save([_stored(uuid4(), 3)])]
+        with psycopg.connect(postgres_store.postgres.conninfo(), autocommit=True) as conn:
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+            conn.execute(recorder._prepare)
+            (plan,) = conn.execute(
+                f"EXPLAIN (FORMAT JSON) EXECUTE {STATEMENT}{_arguments(batch)}"
+            ).fetchone() or (None,)
+        nodes = _plan_nodes(plan[0]["Plan"])
+        scans = [n for n in nodes if n.get("Relation Name") == table and "Scan" in n["Node Type"]]
+        assert scans, "the events table is not in the plan"
+        assert {node["Node Type"] for node in scans} <= {"Index Scan", "Index Only Scan"}, scans
+    finally:
+        ledger.close()
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_a_batch_written_as_sql_literals_keeps_every_byte(postgres_store: StoreSettings) -> None:
+    # The batch travels as literals in the query text (ADR 0013): quotes, backslashes
+    # and every byte value must come back as they were given, and ids must be UUIDs.
+    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, GroupCommitRecorder)
+        odd = StoredEvent(uuid4(), 1, "it's a \\ topic'); --", bytes(range(256)) + b"'\\")
+        plain = StoredEvent(uuid4(), 1, "t", b"")
+        recorder.insert_events([odd])
+        recorder.insert_events([plain])
+        for given in (odd, plain):
+            (stored,) = recorder.select_events(given.originator_id)
+            assert (stored.topic, stored.state) == (given.topic, given.state)
+        with pytest.raises(ValueError):
+            _arguments([_Save([StoredEvent("'); DROP TABLE x; --", 1, "t", b"")])])  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            _arguments([_Save([StoredEvent(uuid4(), "1); --", "t", b"")])])  # type: ignore[arg-type]
+    finally:
+        ledger.close()
 
 
 def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
