@@ -58,6 +58,7 @@ from service import idempotency
 from service.context import CommandContext
 from service.errors import ConcurrencyConflict, PreconditionFailed
 from service.idempotency import IdempotencyRecord
+from service.subject_locks import SubjectLocks
 
 PAYMENT_TERMS = timedelta(days=30)
 
@@ -123,6 +124,7 @@ class Ledger(Application[UUID]):
         # The embedded default is a sandbox-like fake (adapters/payments.py).
         self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
         self.saved = Pulse()
+        self._subjects = SubjectLocks()
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": AGGREGATE_CACHE_SIZE, **(env or {})})
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
@@ -203,9 +205,20 @@ class Ledger(Application[UUID]):
     ) -> Receipt:
         """Run ``work`` and save what it returns atomically, retrying once if stale.
 
+        Commands on one subject wait for each other in this process (service/subject_locks.py).
         With an Idempotency-Key, the record of the answer is saved in the same
         transaction, and a retry of the same request returns that answer instead.
         """
+        with self._subjects.holding(subject):
+            return self._execute(ctx, work, subject, refund)
+
+    def _execute(
+        self,
+        ctx: CommandContext,
+        work: Callable[[Cause], list[LedgerAggregate]],
+        subject: UUID,
+        refund: Callable[[], Money | None],
+    ) -> Receipt:
         key_id = (
             idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
             if ctx.idempotency_key

@@ -98,3 +98,21 @@ def test_concurrent_writers_lose_no_acknowledged_update(make_ledger, contract, a
     assert acknowledged, "no writer succeeded"
     assert reader.subscription(sub_id).lines["sales-cloud"].quantity == 5 + len(acknowledged)
     assert reader.license(account_id, "sales-cloud").held == 5 + len(acknowledged)
+
+
+def test_commands_on_one_contract_in_one_process_wait_for_each_other_and_all_succeed(
+    ledger, contract, admin
+):
+    # Request threads of one process on one contract: queued, not refused as stale.
+    account_id, sub_id = contract
+
+    def add_one(_):
+        return ledger.add_licenses(admin, sub_id, "sales-cloud", 1)
+
+    with ThreadPoolExecutor(8) as pool:
+        receipts = list(pool.map(add_one, range(40)))  # a ConcurrencyConflict would raise
+
+    versions = sorted(r.version for r in receipts)
+    assert versions == list(range(versions[0], versions[0] + 40))  # one after another
+    assert ledger.subscription(sub_id).lines["sales-cloud"].quantity == 45
+    assert ledger.license(account_id, "sales-cloud").held == 45
