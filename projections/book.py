@@ -13,15 +13,22 @@ an invoice's open balance (``book_invoices``). "In force" follows ADR 0004
 (``projections.in_force``). Amounts are integers of minor units.
 
 When an event arrives, only the days on or after the first day it is in force can
-change: the aggregate's facts on those days are recomputed by folding its history in
-force on each day where anything can change (its events' dates), and compared with the
-rows believed so far. Rows that no longer hold are closed at the event's recorded time
-(or deleted, if opened at that same instant: no instant ever saw them); new ones are
-opened. Rows that still hold are left alone.
+change: the aggregate's facts on those days are recomputed from its state in force on
+each day where anything can change (its events' dates), and compared with the rows
+believed so far that reach the first of those days. Rows that no longer hold are closed
+at the event's recorded time (or deleted, if opened at that same instant: no instant
+ever saw them); new ones are opened. Rows that still hold are left alone.
+
+The states in force are what ``fold_in_force`` folds from the aggregate's history, but
+kept per aggregate (``Timeline``) and brought up to date event by event, so that the
+usual event (in force today, recorded today) costs the same on a contract's ten
+thousandth change as on its first.
 """
 
 from __future__ import annotations
 
+import copy
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +44,14 @@ from domain.license import License
 from domain.subscription import Subscription
 from projections.audit_trail import recorded
 from projections.documents import MoneyDocument, minor_units, money_of_units
-from projections.in_force import fold_in_force, in_force, in_force_on, recorded_day
+from projections.in_force import (
+    InForceDays,
+    apply_in_force,
+    fold_in_force,
+    in_force,
+    in_force_on,
+    recorded_day,
+)
 from projections.projection import LoggedEvent
 from projections.store import Sql
 
@@ -181,30 +195,143 @@ def _before(rows: set[Row], day: str) -> list[Row]:
     return kept
 
 
-class Histories:
-    """Each aggregate's events so far, from a bounded cache or the event store."""
+@dataclass
+class _InForce:
+    """An aggregate's state in force on a day, having seen the history's first ``seen`` events."""
 
-    def __init__(self, events: EventStore[UUID], capacity: int = 2_000) -> None:
+    aggregate: Any
+    seen: int
+
+
+class Timeline:
+    """One aggregate's history, kept so that a new event costs the days it can change.
+
+    Besides the events: the first day each is in force (``in_force_days``, one step per
+    event), the sorted distinct days ``Book.apply`` looks at (so "the days after" is a
+    bisect), and a few states in force on a day (least recently used out).
+
+    A kept state is brought up to date when asked for: the events appended since, applied
+    in version order when in force on its day, are exactly what ``fold_in_force`` folds
+    after the ones it has seen, since every new event comes last. A day not kept starts
+    from a copy of the nearest earlier kept day when ``fold_in_force`` would fold the same
+    events in the same order (the usual case: a new day, its events the latest); else it
+    is folded from scratch.
+    """
+
+    def __init__(self, states: int = 16) -> None:
+        self.history: list[LedgerAggregate.Event] = []
+        self._in_force: list[date | None] = []  # each event's day, as in_force_days says
+        self._rule = InForceDays()
+        self._by_day: list[tuple[date, int]] = []  # (day in force, index), sorted; no creation
+        self._days: list[date] = []  # sorted, distinct
+        self._known: set[date] = set()
+        self._states: OrderedDict[date, _InForce] = OrderedDict()
+        self._capacity = states
+
+    def append(self, event: LedgerAggregate.Event) -> None:
+        in_force_day = self._rule.day(event)
+        if in_force_day is not None:
+            insort(self._by_day, (in_force_day, len(self.history)))
+        self.history.append(event)
+        self._in_force.append(in_force_day)
+        for day in (in_force_on(event), event.effective(), recorded_day(event)):
+            if day is not None and day not in self._known:
+                self._known.add(day)
+                insort(self._days, day)
+
+    def days_after(self, since: date) -> list[date]:
+        """The days of the history's events (in force, effective, recorded) after ``since``."""
+        return self._days[bisect_right(self._days, since) :]
+
+    def in_force(self, on: date) -> Any:
+        """The aggregate in force on ``on``, as ``fold_in_force(history, on)`` folds it.
+
+        Kept for the next event: read it, never change it."""
+        # Out of the cache while it changes: an event that fails to apply drops it.
+        state = self._states.pop(on, None)
+        if state is None:
+            state = self._derived(on) or _InForce(
+                fold_in_force(self.history, on).aggregate, len(self.history)
+            )
+        self._catch_up(state, on)
+        self._keep(on, state)
+        return state.aggregate
+
+    def _catch_up(self, state: _InForce, on: date) -> None:
+        for seen in range(state.seen, len(self.history)):
+            day = self._in_force[seen]
+            if day is None or day <= on:
+                apply_in_force(state.aggregate, self.history[seen])
+        state.seen = len(self.history)
+
+    def _keep(self, on: date, state: _InForce) -> None:
+        if self._capacity > 0:
+            self._states[on] = state
+            if len(self._states) > self._capacity:
+                self._states.popitem(last=False)
+
+    def _derived(self, on: date) -> _InForce | None:
+        """The state in force on ``on`` from the nearest earlier kept day's, or None.
+
+        The fold on ``on`` is the fold on the earlier day plus the events in force in
+        between, if each of those follows (in version order) every event the earlier
+        day folds: no event after the first of them is in force on the earlier day.
+        """
+        earlier = max((day for day in self._states if day < on), default=None)
+        if earlier is None:
+            return None
+        base = self._states.pop(earlier)
+        try:
+            self._catch_up(base, earlier)
+        except Exception:
+            return None  # dropped: folded from scratch, and failing there, if ever asked for
+        self._keep(earlier, base)
+        between = self._in_force_between(earlier, on)
+        if between and any(
+            day is None or day <= earlier for day in self._in_force[between[0] + 1 :]
+        ):
+            return None
+        state = _InForce(copy.deepcopy(base.aggregate), base.seen)
+        for index in between:
+            apply_in_force(state.aggregate, self.history[index])
+        return state
+
+    def _in_force_between(self, earlier: date, on: date) -> list[int]:
+        """The indexes, in version order, of the events first in force after ``earlier``,
+        on or before ``on``."""
+        after = len(self.history)  # sorts after every (day, index) of a day
+        low = bisect_right(self._by_day, (earlier, after))
+        high = bisect_right(self._by_day, (on, after))
+        return sorted(index for _, index in self._by_day[low:high])
+
+
+class Timelines:
+    """Each aggregate's timeline so far, from a bounded cache or the event store."""
+
+    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
         self._events = events
         self._capacity = capacity
-        self._cache: OrderedDict[UUID, list[LedgerAggregate.Event]] = OrderedDict()
+        self._states = states
+        self._cache: OrderedDict[UUID, Timeline] = OrderedDict()
 
-    def after(self, event: LedgerAggregate.Event) -> list[LedgerAggregate.Event]:
+    def after(self, event: LedgerAggregate.Event) -> Timeline:
         aggregate_id = event.originator_id
-        history = self._cache.pop(aggregate_id, None)
+        timeline = self._cache.pop(aggregate_id, None)
         if event.originator_version == 1:
-            history = []  # a creation has no past: no need to ask the store
-        elif history is None or history[-1].originator_version != event.originator_version - 1:
-            history = [
-                stored
-                for stored in self._events.get(aggregate_id, lte=event.originator_version - 1)
-                if isinstance(stored, LedgerAggregate.Event)
-            ]
-        history.append(event)
-        self._cache[aggregate_id] = history
+            timeline = Timeline(self._states)  # a creation has no past: no need to ask the store
+        elif (
+            timeline is None
+            or timeline.history[-1].originator_version != event.originator_version - 1
+        ):
+            timeline = Timeline(self._states)
+            for stored in self._events.get(aggregate_id, lte=event.originator_version - 1):
+                if isinstance(stored, LedgerAggregate.Event):
+                    timeline.append(stored)
+        timeline.append(event)
+        self._cache[aggregate_id] = timeline
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
-        return history
+        return timeline
 
     def forget(self) -> None:
         self._cache.clear()
@@ -215,8 +342,9 @@ class Book:
     version = 1
     tables: tuple[str, ...] = tuple(t.name for t in TABLES)
 
-    def __init__(self, events: EventStore[UUID]) -> None:
-        self.histories = Histories(events)
+    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
+        # capacity: aggregates kept in memory; states: days in force kept per aggregate.
+        self.timelines = Timelines(events, capacity, states)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -248,23 +376,18 @@ class Book:
         event = logged.event
         if not isinstance(event, BOOKED):
             return
-        history = self.histories.after(event)
+        timeline = self.timelines.after(event)
         if isinstance(event, NO_BOOK_FACTS):
             return
         since = in_force_on(event) or date.min
-        days = sorted(
-            {since}
-            | {
-                day
-                for past in history
-                for day in (in_force_on(past), past.effective(), recorded_day(past))
-                if day is not None and day > since
-            }
-        )  # in_force_days only ever moves an event to another event's day: no more days
-        each_day = [facts(fold_in_force(history, day).aggregate, day) for day in days]
+        # in_force_days only ever moves an event to another event's day: no more days.
+        days = [since, *timeline.days_after(since)]
+        each_day = [facts(timeline.in_force(day), day) for day in days]
         # A creation finds no rows of its aggregate: skip the four queries that would say so.
         believed = (
-            {} if event.originator_version == 1 else self._open_rows(sql, event.originator_id)
+            {}
+            if event.originator_version == 1
+            else self._open_rows(sql, event.originator_id, since.isoformat())
         )
         wanted = _merged(_before(set(believed), since.isoformat()) + _rows(days, each_day))
         at = recorded(event.timestamp)
@@ -274,17 +397,24 @@ class Book:
             self._open(sql, event.originator_id, row, logged.position, at)
 
     def forget(self) -> None:
-        self.histories.forget()
+        self.timelines.forget()
 
-    def _open_rows(self, sql: Sql, aggregate_id: UUID) -> dict[Row, str]:
-        """The aggregate's rows still believed, with the recorded time each was opened."""
+    def _open_rows(self, sql: Sql, aggregate_id: UUID, since: str) -> dict[Row, str]:
+        """The aggregate's rows still believed that reach ``since`` (end on or after it),
+        with the recorded time each was opened.
+
+        An event in force from ``since`` leaves the others as they are: ``_before`` keeps
+        them whole, and they join no row (the rows believed are already merged), so there
+        is no need to read them: one a day a slot changed, ever more as an aggregate ages.
+        """
         believed: dict[Row, str] = {}
         for table in TABLES:
             found = sql.execute(
                 f"SELECT row_key, effective_from, effective_to, valid_from,"
                 f" {', '.join(table.value_names)} FROM {table.name}"
-                " WHERE aggregate_id = ? AND valid_to_position IS NULL",
-                (str(aggregate_id),),
+                " WHERE aggregate_id = ? AND valid_to_position IS NULL"
+                " AND (effective_to IS NULL OR effective_to >= ?)",
+                (str(aggregate_id), since),
             ).fetchall()
             for key, start, end, opened, *values in found:
                 believed[Row(table.name, key, start, end, tuple(values))] = opened

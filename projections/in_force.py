@@ -67,6 +67,28 @@ def _builds_on(event: LedgerAggregate.Event) -> tuple[str, str] | None:
     return None
 
 
+class InForceDays:
+    """``in_force_days`` one event at a time: the latest day of each fact seen so far.
+
+    A caller that appends to a history keeps one and asks it about each new event, in
+    version order, instead of rescanning the history.
+    """
+
+    def __init__(self) -> None:
+        self.since: dict[tuple[str, str], date] = {}
+
+    def day(self, event: LedgerAggregate.Event) -> date | None:
+        """The first day ``event``, the next in version order, is in force in this history."""
+        day = in_force_on(event)
+        fact = _builds_on(event)
+        if day is not None and fact is not None:
+            if isinstance(event, Subscription.LineQuantityIncreased | License.LicenseRemoved):
+                day = max(day, self.since.get(fact, day))
+            else:
+                self.since[fact] = day
+        return day
+
+
 def in_force_days(
     events: Iterable[LedgerAggregate.Event],
 ) -> Iterator[tuple[LedgerAggregate.Event, date | None]]:
@@ -79,16 +101,9 @@ def in_force_days(
     seats it added for a later day: without this the line, or the holding, would not
     exist yet on the days in between.)
     """
-    since: dict[tuple[str, str], date] = {}
+    days = InForceDays()
     for event in events:
-        day = in_force_on(event)
-        fact = _builds_on(event)
-        if day is not None and fact is not None:
-            if isinstance(event, Subscription.LineQuantityIncreased | License.LicenseRemoved):
-                day = max(day, since.get(fact, day))
-            else:
-                since[fact] = day
-        yield event, day
+        yield event, days.day(event)
 
 
 def apply_in_force(aggregate: Any, event: LedgerAggregate.Event) -> None:
