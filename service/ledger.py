@@ -295,7 +295,11 @@ class Ledger(Application[UUID]):
 
     def _load(self, cls: type[T], aggregate_id: UUID, what: str, version: int | None = None) -> T:
         try:
-            aggregate: object = self.repository.get(aggregate_id, version=version)
+            aggregate: Any = self.repository.get(aggregate_id)
+            # The version asked for is usually the current one (a command's answer): then
+            # the cached copy serves, rather than a fold from the store up to it.
+            if version is not None and aggregate.version != version:
+                aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no {what} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
