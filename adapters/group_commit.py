@@ -240,8 +240,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                     curs.execute(statement)
                 except psycopg.errors.InvalidSqlStatementName:  # not prepared here yet
                     conn.rollback()
-                    curs.execute(self._prepare)
-                    curs.execute(statement)
+                    # In the same message: one server session runs both, even behind a
+                    # pooler that hands out a server per transaction.
+                    curs.execute(f"{self._prepare}; {statement}")
                 while curs.description is None and curs.nextset():
                     pass  # to the INSERT's rows, past BEGIN, SET and LOCK
                 return _positions(batch, curs.fetchall())
