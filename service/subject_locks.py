@@ -1,9 +1,9 @@
 """Commands on one subject run one at a time within a process.
 
 Two requests on the same contract that run side by side both load it, both change it,
-and one save is refused as stale (ADR 0002). The ledger retries a stale command once;
+and one save is refused as stale (ADR 0001). The ledger retries a stale command once;
 with many request threads on one contract most of them then failed with 409 (16
-threads: about 3 in 100 succeeded). Queued behind each other instead, they all see
+threads: about 1 in 8 succeeded). Queued behind each other instead, they all see
 fresh state and succeed. Across processes the version check still decides, and the
 retry stays.
 """
