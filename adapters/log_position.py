@@ -23,9 +23,10 @@ def position_of(recorder: ApplicationRecorder, originator_id: UUID, version: int
         ).format(
             sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
         )
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (originator_id, version))
-            row = cursor.fetchone()
+        # One autocommit read, not a transaction rolled back: psycopg answers a ROLLBACK
+        # with DEALLOCATE ALL, which would drop the group commit's prepared INSERT.
+        with recorder.datastore.get_connection() as conn:
+            row = conn.execute(statement, (originator_id, version)).fetchone()
             return None if row is None else int(row["notification_id"])
     if isinstance(recorder, SQLiteApplicationRecorder):
         query = (

@@ -62,6 +62,7 @@ class _ReadsWithStatementsRenderedOnce:
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
+        desc = desc is not False  # as the library reads it
         shape = (gt is not None, lte is not None, desc, limit is not None)
         if self._selects is None:
             self._selects = {}

@@ -22,7 +22,9 @@ ever saw them); new ones are opened. Rows that still hold are left alone.
 The states in force are what ``fold_in_force`` folds from the aggregate's history, but
 kept per aggregate (``Timeline``) and brought up to date event by event, so that the
 usual event (in force today, recorded today) costs the same on a contract's ten
-thousandth change as on its first.
+thousandth change as on its first. Memory: up to 16 states per aggregate for the 2,000
+aggregates kept. A backdated change whose day cannot start from an earlier kept day is
+still folded from the first event.
 """
 
 from __future__ import annotations
