@@ -3,6 +3,7 @@ PostgreSQL schema, removed after the run."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,6 +15,14 @@ from uuid import uuid4
 import psycopg
 
 from adapters.store import StoreSettings, parse_postgres_url
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dir`` and ``--database-url``, the two arguments ``fresh_store`` takes."""
+    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
+    parser.add_argument(
+        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
+    )
 
 
 @contextmanager

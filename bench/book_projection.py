@@ -28,7 +28,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from _stores import fresh_store
+from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--additions", type=int, nargs="+", default=[1000, 3000])
     parser.add_argument("--daily", action="store_true", help="one seat addition a day")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL; default SQLite")
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{store}; Python {sys.version.split()[0]}", flush=True)
     for additions in args.additions:
-        with fresh_store(args.database_url) as settings:
+        with fresh_store(args.database_url, args.dir) as settings:
             settings.prepare()
             print(measure(settings, additions, args.daily), flush=True)
     return 0

@@ -43,12 +43,11 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from _log import ADA, ADMIN, BILLING, STAFF, START, catch_up, seed_worlds, write_copies
-from _stores import fresh_store
+from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
 from domain.account import Account
@@ -152,10 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=10_000, help="the long account's events")
     parser.add_argument("--contracts", type=int, default=100_000, help="contracts in the book")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
-    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
-    parser.add_argument(
-        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
-    )
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)

@@ -34,10 +34,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from _log import START, catch_up, seed_worlds, write_copies
-from _stores import fresh_store
+from _stores import add_store_arguments, fresh_store
 from _timing import throughput
 
 from adapters.clock import ControllableClock
@@ -83,10 +82,7 @@ def read_pass(read_side: ReadSide, batch: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
-    parser.add_argument(
-        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
-    )
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)

@@ -24,10 +24,9 @@ import argparse
 import hashlib
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import uuid4
 
-from _stores import fresh_store
+from _stores import add_store_arguments, fresh_store
 from _timing import throughput
 from eventsourcing.persistence import StoredEvent
 
@@ -107,10 +106,7 @@ def read_pass(ledger: Ledger, digest: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: /tmp)")
-    parser.add_argument(
-        "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
-    )
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
