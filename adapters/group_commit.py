@@ -74,12 +74,19 @@ def _closed_gate() -> threading.Lock:
 @dataclass(eq=False)
 class _Save:
     events: Sequence[StoredEvent]
+    # The events as SQL literals, one string per column: rendered by the saving thread as
+    # the save is made, so a bad value fails that save alone, before it joins a batch,
+    # and the batch's writer only joins strings.
+    literals: tuple[str, str, str, str] = field(init=False)
     # Held until the save's thread is to wake (its save done, or its turn to write). A
     # lock released by the waker, cheaper than an Event; acquiring it re-arms it.
     gate: threading.Lock = field(default_factory=_closed_gate)
     done: bool = False
     positions: list[int] = field(default_factory=list)
     error: PersistenceError | None = None
+
+    def __post_init__(self) -> None:
+        self.literals = _literals(self.events)
 
 
 class GroupCommitRecorder(PostgresApplicationRecorder):
@@ -277,27 +284,27 @@ def _columns(batch: list[_Save]) -> tuple[list[Any], ...]:
     )
 
 
-def _arguments(batch: list[_Save]) -> str:
-    """The batch as the prepared INSERT's arguments, written as SQL literals: ids and
-    versions are made from a UUID and an int, states are hex digits, topics are quoted
-    by psycopg. Sent as text in the simple query, they spare psycopg's array dumping,
-    the larger part of a save's CPU."""
-    ids: list[str] = []
-    versions: list[str] = []
-    topics: list[str] = []
-    states: list[str] = []
-    saves: list[str] = []
-    for i, save in enumerate(batch):
-        for e in save.events:
-            ids.append(str(_uuid(e.originator_id)))
-            versions.append(f"{e.originator_version:d}")  # refuses a non-int
-            topics.append(_quoted(e.topic))
-            states.append(f"decode('{e.state.hex()}','hex')")
-            saves.append(str(i))
+def _literals(events: Sequence[StoredEvent]) -> tuple[str, str, str, str]:
+    """Ids, versions, topics and states as SQL literals, comma-separated: ids and versions
+    made from a UUID and an int (anything else is refused), states as hex digits, topics
+    quoted by psycopg. Sent as text in the simple query, they spare psycopg's array
+    dumping, the larger part of a save's CPU."""
     return (
-        f"('{{{','.join(ids)}}}', '{{{','.join(versions)}}}', ARRAY[{','.join(topics)}],"
-        f" ARRAY[{','.join(states)}], '{{{','.join(saves)}}}')"
+        ",".join(str(_uuid(e.originator_id)) for e in events),
+        ",".join(f"{e.originator_version:d}" for e in events),  # refuses a non-int
+        ",".join(_quoted(e.topic) for e in events),
+        ",".join(f"decode('{e.state.hex()}','hex')" for e in events),
     )
+
+
+def _arguments(batch: list[_Save]) -> str:
+    """The batch as the prepared INSERT's arguments: each save's literals, and the index
+    of its save for each event."""
+    ids, versions, topics, states = (
+        ",".join(save.literals[column] for save in batch) for column in range(4)
+    )
+    saves = ",".join(",".join([str(i)] * len(save.events)) for i, save in enumerate(batch))
+    return f"('{{{ids}}}', '{{{versions}}}', ARRAY[{topics}], ARRAY[{states}], '{{{saves}}}')"
 
 
 def _uuid(value: UUID | str) -> UUID:

@@ -316,6 +316,13 @@ def test_a_batch_written_as_sql_literals_keeps_every_byte(postgres_store: StoreS
             _arguments([_Save([StoredEvent("'); DROP TABLE x; --", 1, "t", b"")])])  # type: ignore[arg-type]
         with pytest.raises(ValueError):
             _arguments([_Save([StoredEvent(uuid4(), "1); --", "t", b"")])])  # type: ignore[arg-type]
+        # Through the write path: refused before it joins a batch, and nothing written.
+        head = ledger.head_position()
+        bad = StoredEvent(uuid4(), "2); --", "t", b"")  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            recorder.insert_events([StoredEvent(uuid4(), 1, "t", b""), bad])
+        assert ledger.head_position() == head
+        assert not recorder._queue and not recorder._writing
     finally:
         ledger.close()
 
