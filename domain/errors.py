@@ -151,3 +151,9 @@ class ReasonRequired(DomainError):
 
     def __init__(self, action: str) -> None:
         super().__init__(f"{action} needs a reason")
+
+
+class InvalidIdentifier(InvalidValue):
+    """A VAT number, SIREN, SIRET, IBAN or BIC that is not one: wrong format or check digits."""
+
+    code = "invalid-identifier"
