@@ -164,9 +164,9 @@ class InvoiceDocument:
     def _require_vat_numbers(self) -> None:
         categories = {line.vat.category for line in self.lines}
         if VatCategory.REVERSE_CHARGE in categories and self.buyer.vat_number is None:
-            raise InvalidValue("a reverse-charge sale needs the buyer's VAT number (BR-AE-04)")
+            raise InvalidValue("a reverse-charge sale needs the buyer's VAT number (BR-AE-02)")
         if VatCategory.INTRA_COMMUNITY in categories and self.buyer.vat_number is None:
-            raise InvalidValue("an intra-community supply needs the buyer's VAT number (BR-IC-04)")
+            raise InvalidValue("an intra-community supply needs the buyer's VAT number (BR-IC-02)")
 
     @property
     def line_total(self) -> Money:

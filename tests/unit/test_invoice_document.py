@@ -84,7 +84,7 @@ def test_a_number_e_invoicing_platforms_refuse_is_refused(number):
 def test_a_reverse_charge_needs_the_buyers_vat_number():
     document = einvoices.intra_eu_reverse_charge()
     buyer = replace(document.buyer, vat_number=None)
-    with pytest.raises(InvalidValue, match="BR-AE"):
+    with pytest.raises(InvalidValue, match="BR-AE-02"):
         replace(document, buyer=buyer)
 
 
