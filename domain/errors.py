@@ -146,6 +146,12 @@ class CreditExceedsInvoice(DomainError):
     code = "credit-exceeds-invoice"
 
 
+class SupportCaseClosed(DomainError):
+    """A closed support case takes no reply and cannot be closed again."""
+
+    code = "support-case-closed"
+
+
 class ReasonRequired(DomainError):
     code = "reason-required"
 

@@ -1,5 +1,5 @@
 """Accounts: billing details, payment method, contacts, users, Manage Billing, identity
-licenses, upgrade requests and support cases."""
+licenses and upgrade requests (support cases: ``support_cases``)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ from service.http.schemas import (
     IdentityLicenseIn,
     OverviewOut,
     PaymentMethodIn,
-    SupportCaseIn,
-    SupportCaseOut,
     UpgradeRequestIn,
     UserIn,
 )
@@ -339,23 +337,3 @@ def change_edition(
     account_for(ledger, principal, account_id, Access.EDITION)
     receipt = ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)
     return _account_after(ledger, receipt, response)
-
-
-@router.post(
-    "/{account_id}/support-cases",
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra=access_extra(Access.SELF_SERVICE),
-    summary="Open a support case",
-)
-def open_support_case(
-    account_id: UUID,
-    body: SupportCaseIn,
-    ledger: LedgerDep,
-    principal: PrincipalDep,
-    ctx: ContextDep,
-    response: Response,
-) -> SupportCaseOut:
-    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
-    receipt = ledger.open_support_case(ctx, account_id, body.subject, body.description)
-    written(response, receipt, ledger)
-    return SupportCaseOut.of(ledger.support_case(receipt.aggregate_id))

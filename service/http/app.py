@@ -27,6 +27,7 @@ from service.http import (
     reports,
     share_links,
     subscriptions,
+    support_cases,
     tokens_api,
     webhooks_api,
 )
@@ -110,6 +111,7 @@ def create_app(
         health.router,
         catalog.router,
         accounts.router,
+        support_cases.router,
         subscriptions.router,
         invoices.router,
         payments.router,

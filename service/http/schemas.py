@@ -7,7 +7,7 @@ touches money.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -22,7 +22,7 @@ from domain.license import License
 from domain.money import Money
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
-from domain.support_case import SupportCase
+from domain.support_case import SupportCase, SupportCaseStatus
 from service.tokens import ApiToken, Role
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -235,21 +235,60 @@ class SupportCaseIn(Body):
     ]
 
 
+class SupportCaseReplyIn(Body):
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+    ]
+
+
+class SupportCaseCloseIn(Body):
+    resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)] = Field(
+        "", description="What was done, for the customer to read (optional)"
+    )
+
+
+class SupportCaseReplyOut(BaseModel):
+    message: str
+    replied_by: str
+    replied_at: datetime
+
+
 class SupportCaseOut(BaseModel):
     id: UUID
+    version: int
     account_id: UUID
+    status: SupportCaseStatus = Field(
+        description="open (waiting for the vendor), answered (staff replied last) or closed"
+    )
     subject: str
     description: str
     opened_by: str
+    opened_at: datetime
+    replies: list[SupportCaseReplyOut]
+    resolution: str | None
+    closed_by: str | None
+    closed_at: datetime | None
 
     @classmethod
     def of(cls, case: SupportCase) -> SupportCaseOut:
         return cls(
             id=case.id,
+            version=case.version,
             account_id=case.account_id,
+            status=case.status,
             subject=case.subject,
             description=case.description,
             opened_by=case.opened_by,
+            opened_at=case.created_on,
+            replies=[
+                SupportCaseReplyOut(
+                    message=r.message, replied_by=r.replied_by, replied_at=r.replied_at
+                )
+                for r in case.replies
+            ],
+            resolution=case.resolution,
+            closed_by=case.closed_by,
+            closed_at=case.closed_at,
         )
 
 

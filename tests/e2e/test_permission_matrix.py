@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
@@ -27,12 +26,12 @@ from service.http.app import create_app
 from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
-from service.sharing import CreatedLink, ShareLinks
+from service.sharing import ShareLinks
 from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
 from tests.conftest import T0
-from tests.e2e.conftest import OPERATOR, STAFF, Api, Seed, Tenant, assert_problem, seed_ledger
+from tests.e2e.conftest import OPERATOR, STAFF, Api, Tenant, assert_problem, seed_ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 START, END = "<!-- permission-matrix:start -->", "<!-- permission-matrix:end -->"
@@ -171,6 +170,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "reason": "signed order 1",
     },
     ("POST", "/v1/accounts/{account_id}/support-cases"): {"subject": "Hi", "description": "Help"},
+    ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/replies"): {"message": "Done"},
+    ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/close"): {"resolution": "Done"},
     ("POST", "/v1/accounts/{account_id}/subscriptions"): {
         "lines": [{"product_code": "service-cloud", "quantity": 1}]
     },
@@ -213,9 +214,8 @@ def test_every_route_with_a_body_has_an_example() -> None:
     assert with_user == set(USER_FOR)
 
 
-def fill(
-    method: str, path: str, seed: Seed, tenant: Tenant, share: CreatedLink, endpoint_id: UUID
-) -> str:
+def fill(method: str, path: str, template: Template, tenant: Tenant) -> str:
+    seed, share = template.seed, template.share
     return path.format(
         account_id=tenant.account_id,
         subscription_id=tenant.subscription_id,
@@ -227,7 +227,8 @@ def fill(
         link_id=share.link_id,  # a link to Acme's invoice
         token=share.token,
         event_type="subledger.invoice.InvoicePaid.v1",
-        endpoint_id=endpoint_id,
+        endpoint_id=template.endpoint_id,
+        case_id=template.case_id,  # Acme's
     )
 
 
@@ -248,6 +249,9 @@ class Template:
         self.endpoint_id = webhooks.register(
             OPERATOR, "https://crm.example.com/hooks", []
         ).endpoint_id
+        self.case_id = ledger.open_support_case(
+            STAFF, self.seed.acme.account_id, "Matrix", "A case to read and answer"
+        ).aggregate_id
         read_side = ReadSide(self._settings(self.path), ledger)
         read_side.runner.catch_up()  # every copy starts with its read models current
         self.app = create_app(read_side, run_projections=False)
@@ -333,7 +337,7 @@ def test_every_role_gets_what_the_matrix_says(
         expected = expectation(route, token, target)
         for api in template.api(client):
             tenant = api.other if target == "other" else api.acme
-            url = fill(method, path, api.seed, tenant, template.share, template.endpoint_id)
+            url = fill(method, path, template, tenant)
             query = {ACCOUNT_QUERY: str(tenant.account_id)} if has_account_query(route) else None
             before = api.head
             response = api.request(
