@@ -106,6 +106,16 @@ def point_in_time_reads(
     return Reads(reads.side, moment, effective)
 
 
+def dated_reads(reads: Annotated[Reads, Depends(point_in_time_reads)]) -> Reads:
+    """Point-in-time reads that are always dated: without ``as_of`` and ``effective``, as
+    known now and in force today (by the ledger's clock), for a read whose answer depends
+    on the day (seats that start next month are not held today)."""
+    if reads.as_of is not None:
+        return reads
+    _wait(reads.side, reads.side.ledger.head_position())
+    return Reads(reads.side, reads.side.ledger.clock.now(), None)
+
+
 def projected(reads: Reads, fetch: Callable[[Sql], T | None], what: str) -> T:
     """A document the read models should hold. The thing exists (the caller checked it in
     the event store), so if it is not projected yet, wait for the head once."""
@@ -122,3 +132,4 @@ def projected(reads: Reads, fetch: Callable[[Sql], T | None], what: str) -> T:
 
 FreshReads = Annotated[Reads, Depends(fresh_reads)]
 PointInTimeReads = Annotated[Reads, Depends(point_in_time_reads)]
+DatedReads = Annotated[Reads, Depends(dated_reads)]

@@ -23,6 +23,7 @@ from domain.money import Money
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
+from service.seats import SeatsOnDay
 from service.tokens import ApiToken, Role
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -436,6 +437,30 @@ class LicenseOut(BaseModel):
             held=lic.held,
             assigned=list(lic.assigned),
             available=lic.available,
+        )
+
+
+class ScheduledSeatsOut(BaseModel):
+    effective_on: date = Field(description="The day the change takes effect")
+    change: int = Field(description="Seats added (positive) or removed (negative) that day")
+    held: int = Field(description="Seats held from that day on")
+
+
+class LicenseOnDayOut(LicenseOut):
+    """A seat pool on one day: ``held`` counts only the seats in force that day."""
+
+    scheduled: list[ScheduledSeatsOut] = Field(
+        description="Changes already recorded that take effect after that day, in date order"
+    )
+
+    @classmethod
+    def on_day(cls, seats: SeatsOnDay) -> LicenseOnDayOut:
+        return cls(
+            **LicenseOut.of(seats.license).model_dump(),
+            scheduled=[
+                ScheduledSeatsOut(effective_on=s.effective_on, change=s.change, held=s.held)
+                for s in seats.scheduled
+            ],
         )
 
 
