@@ -32,6 +32,8 @@ class Access(Enum):
     REPORTS = "reports"
     OPERATOR = "operator"
     EVENTS = "events"
+    CLOCK = "clock"
+    CLOCK_CONTROL = "clock-control"
 
 
 # Roles allowed at each level; customer roles additionally need Manage Billing on the
@@ -49,6 +51,9 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     # The event feed: customers see only their own account's events (service/http/events.py).
     Access.EVENTS: CUSTOMER_ROLES
     | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.INTEGRATION},
+    # A test clock (ADR 0015): everyone may ask what day it is; staff and operators move it.
+    Access.CLOCK: frozenset(Role),
+    Access.CLOCK_CONTROL: frozenset({Role.BILLING_STAFF, Role.OPERATOR}),
 }
 
 MANAGE_BILLING = "manage_billing"

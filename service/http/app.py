@@ -15,11 +15,13 @@ from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.billing import BillingSettings, BillingWorker
+from service.bootstrap import open_ledger
 from service.http import (
     accounts,
     audit,
     audit_chain,
     catalog,
+    clock,
     events,
     health,
     invoices,
@@ -42,7 +44,6 @@ from service.http.problems import (
     on_validation_error,
     problem,
 )
-from service.ledger import Ledger
 from service.read_side import ReadSide
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
@@ -107,6 +108,7 @@ def create_app(
     app.state.ledger = read_side.ledger
     app.state.read_side = read_side
     app.state.tokens = Tokens(read_side.ledger)
+    app.state.billing = billing or BillingSettings()  # a test clock's moves run billing
     for router in (
         health.router,
         catalog.router,
@@ -122,6 +124,7 @@ def create_app(
         tokens_api.router,
         events.router,
         webhooks_api.router,
+        clock.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, on_domain_error)
@@ -138,11 +141,12 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory: the store named by the environment, the system clock;
-    ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a separate worker."""
+    """The uvicorn factory: the store named by the environment, the clock it names
+    (``SUBLEDGER_CLOCK``); ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a
+    separate worker."""
     settings = StoreSettings.from_environ(os.environ)
     settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env())
+    ledger = open_ledger(settings, os.environ)  # on the test clock with SUBLEDGER_CLOCK=test
     run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
     billing = BillingSettings.from_environ(os.environ)
     webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`

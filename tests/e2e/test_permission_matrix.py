@@ -27,6 +27,7 @@ from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
 from service.sharing import ShareLinks
+from service.test_clock import use_test_clock
 from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
@@ -195,6 +196,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): {"description": "CRM"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): {"reason": "maintenance"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): {"from_position": 1},
+    ("POST", "/v1/test-clock"): {"advance": "P1D"},
 }
 
 # The user a route acts on, chosen so that an allowed caller succeeds on the seed
@@ -266,7 +268,11 @@ class Template:
         return StoreSettings(sqlite_path=str(path))
 
     def _open(self, path: Path) -> Ledger:
-        return Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
+        """A ledger on the store's test clock (started at T0 with the template), so that
+        the test clock's routes answer too; it stands still as a controllable clock would."""
+        ledger = Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
+        use_test_clock(ledger)
+        return ledger
 
     def api(self, client: TestClient) -> Iterator[Api]:
         self.copies += 1
