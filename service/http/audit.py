@@ -20,6 +20,7 @@ from service.http.access import Access, access_extra, account_for
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, Reads
+from service.http.schemas import Instant
 
 router = APIRouter(tags=["audit"], responses=PROBLEM_RESPONSES)
 EXPORT_PAGE = 1000
@@ -136,8 +137,8 @@ def _jsonl(reads: Reads, where: AuditFilter) -> Iterator[str]:
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (JSON only)")]
 After = Annotated[int, Query(ge=0, description="Cursor: events after this position")]
-Recorded = Annotated[datetime | None, Query(description="Recorded at or after (ISO 8601)")]
-RecordedTo = Annotated[datetime | None, Query(description="Recorded before (ISO 8601)")]
+Recorded = Annotated[Instant | None, Query(description="Recorded at or after (ISO 8601)")]
+RecordedTo = Annotated[Instant | None, Query(description="Recorded before (ISO 8601)")]
 Actor = Annotated[str | None, Query(max_length=200)]
 EventType = Annotated[str | None, Query(max_length=100, description="e.g. Invoice.InvoicePaid")]
 
