@@ -115,6 +115,17 @@ def _with_after(where: AuditFilter, after: int) -> AuditFilter:
     )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection");
+# actors, reasons and ids come from callers, so such a cell is written as text: 'cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(reads: Reads, where: AuditFilter) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -122,7 +133,10 @@ def _csv(reads: Reads, where: AuditFilter) -> Iterator[str]:
     for rows in _pages(reads, where):
         for row in rows:
             writer.writerow(
-                [json.dumps(row[c], sort_keys=True) if c == "payload" else row[c] for c in COLUMNS]
+                [
+                    _as_text(json.dumps(row[c], sort_keys=True) if c == "payload" else row[c])
+                    for c in COLUMNS
+                ]
             )
         yield buffer.getvalue()
         buffer.seek(0)
