@@ -14,6 +14,7 @@ from uuid import UUID
 
 from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
+from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
 from domain.errors import DomainError
 from projections.projection import is_permanent
@@ -35,6 +36,8 @@ from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker, WorkerBusy
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+# What stops a command at once with one line: the store, a setting or the signing key.
+STARTUP_ERRORS = (StoreUnreachable, StoreMisconfigured, BillingMisconfigured, SigningKeyUnusable)
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -330,7 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return run_audit(args)
         return _tokens(args)
-    except (StoreUnreachable, StoreMisconfigured, BillingMisconfigured) as error:
+    except (
+        StoreUnreachable,
+        StoreMisconfigured,
+        BillingMisconfigured,
+        SigningKeyUnusable,
+    ) as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
     except DomainError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
@@ -48,6 +50,8 @@ from service.tokens import Tokens
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker
 
+log = logging.getLogger("subledger.http")
+
 DESCRIPTION = """\
 The subscription ledger behind the self-service account app.
 
@@ -67,6 +71,17 @@ async def on_store_error(request: Request, error: Exception) -> JSONResponse:
         "the event store cannot be reached; retry shortly",
         request,
         {"Retry-After": "2"},
+    )
+
+
+async def on_signing_key_unusable(request: Request, error: Exception) -> JSONResponse:
+    log.error("the signing key cannot be used: %s", error)
+    return problem(
+        503,
+        "signing-key-unusable",
+        "Service Unavailable",
+        "the ledger's signing key cannot be used; the operator is told in the service's log",
+        request,
     )
 
 
@@ -125,6 +140,7 @@ def create_app(
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(PaymentProviderUnavailable, on_provider_unavailable)
+    app.add_exception_handler(SigningKeyUnusable, on_signing_key_unusable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     for error in STORE_ERRORS:
