@@ -29,6 +29,7 @@ from service.errors import DemoAlreadyLoaded
 from service.history import show_history
 from service.ledger import Ledger
 from service.progress import ProgressBar
+from service.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.read_side import ReadSide
 from service.relay import NatsRelay, StreamNotOurs
 from service.tokens import Role, Tokens
@@ -37,7 +38,13 @@ from service.webhooks import WebhookWorker, WorkerBusy
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 # What stops a command at once with one line: the store, a setting or the signing key.
-STARTUP_ERRORS = (StoreUnreachable, StoreMisconfigured, BillingMisconfigured, SigningKeyUnusable)
+STARTUP_ERRORS = (
+    StoreUnreachable,
+    StoreMisconfigured,
+    BillingMisconfigured,
+    PublicUrlMisconfigured,
+    SigningKeyUnusable,
+)
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -161,6 +168,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
     else:
         _settings()  # fail fast, with one line, if the store is unreachable
     BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
+    public_url_from_environ(os.environ)  # or the public URL
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -258,7 +266,14 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
 
 def _relay_nats(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    relay = NatsRelay(_settings(), args.url, args.stream, args.subject_prefix, args.batch_size)
+    relay = NatsRelay(
+        _settings(),
+        args.url,
+        args.stream,
+        args.subject_prefix,
+        public_url_from_environ(os.environ),
+        args.batch_size,
+    )
     print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop_soon())
     try:
@@ -295,7 +310,12 @@ def _webhooks(once: bool) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = _settings()
     ledger = Ledger(env=settings.eventsourcing_env())
-    worker = WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+    worker = WebhookWorker(
+        ledger,
+        settings,
+        DeliveryPolicy.from_environ(os.environ),
+        public_url=public_url_from_environ(os.environ),
+    )
     try:
         if once:
             print(f"webhooks: {worker.run_once()} events acknowledged")

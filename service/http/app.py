@@ -44,6 +44,7 @@ from service.http.problems import (
     problem,
 )
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL, checked_public_url, public_url_from_environ
 from service.read_side import ReadSide
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
@@ -90,11 +91,13 @@ def create_app(
     run_projections: bool = True,
     billing: BillingSettings | None = None,
     webhooks: WebhookWorker | None = None,
+    public_url: str = DEFAULT_PUBLIC_URL,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
     (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
-    it competes to run that delivery worker."""
+    it competes to run that delivery worker. Links and schema URIs it hands out are built
+    from ``public_url``."""
     configure_logging()
     billing_worker = (
         BillingWorker(read_side.settings, read_side.ledger, billing)
@@ -121,6 +124,7 @@ def create_app(
     app.state.ledger = read_side.ledger
     app.state.read_side = read_side
     app.state.tokens = Tokens(read_side.ledger)
+    app.state.public_url = checked_public_url(public_url)
     for router in (
         health.router,
         catalog.router,
@@ -159,9 +163,12 @@ def app_from_environment() -> FastAPI:
     ledger = Ledger(env=settings.eventsourcing_env())
     run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
     billing = BillingSettings.from_environ(os.environ)
+    public_url = public_url_from_environ(os.environ)
     webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`
-        WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+        WebhookWorker(
+            ledger, settings, DeliveryPolicy.from_environ(os.environ), public_url=public_url
+        )
         if os.environ.get("SUBLEDGER_WEBHOOKS", "on").lower() != "off"
         else None
     )
-    return create_app(ReadSide(settings, ledger), run_projections, billing, webhooks)
+    return create_app(ReadSide(settings, ledger), run_projections, billing, webhooks, public_url)

@@ -29,7 +29,6 @@ from service.read_side import ReadSide
 from service.tokens import CUSTOMER_ROLES, Principal
 
 router = APIRouter(tags=["events"], responses=PROBLEM_RESPONSES)
-SCHEMAS = all_schemas()
 SCHEMA_JSON = "application/schema+json"
 # One event of the stream (OpenAPI < 3.2 describes each event with ``schema``).
 SSE_EVENT = {
@@ -45,6 +44,10 @@ SSE_EVENT = {
         "retry": {"type": "integer"},
     },
 }
+
+
+def _schemas(request: Request) -> dict[str, dict[str, Any]]:
+    return all_schemas(request.app.state.public_url)
 
 
 class SchemaRef(BaseModel):
@@ -92,11 +95,11 @@ class EventPage(BaseModel):
     summary="The public event types and where their JSON Schemas are",
     response_model_by_alias=True,
 )
-def schema_index() -> SchemaIndex:
+def schema_index(request: Request) -> SchemaIndex:
     return SchemaIndex(
         types=[
             SchemaRef(type=kind, schema_url=schema["$id"], description=schema["description"])
-            for kind, schema in sorted(SCHEMAS.items())
+            for kind, schema in sorted(_schemas(request).items())
         ]
     )
 
@@ -108,8 +111,10 @@ def schema_index() -> SchemaIndex:
     responses={200: {"content": {SCHEMA_JSON: {"schema": {"type": "object"}}}}},
     response_class=JSONResponse,
 )
-def event_schema(event_type: Annotated[str, Path(max_length=200)]) -> JSONResponse:
-    schema = SCHEMAS.get(event_type)
+def event_schema(
+    request: Request, event_type: Annotated[str, Path(max_length=200)]
+) -> JSONResponse:
+    schema = _schemas(request).get(event_type)
     if schema is None:
         raise NotFound(f"no event type {event_type}")
     return JSONResponse(schema, media_type=SCHEMA_JSON)
@@ -148,7 +153,7 @@ def _check_cursor(ledger: Ledger, after: int) -> None:
 
 
 def _feed(request: Request, ledger: Ledger) -> EventFeed:
-    return EventFeed(ledger, get_read_side(request))
+    return EventFeed(ledger, get_read_side(request), request.app.state.public_url)
 
 
 @router.get(

@@ -110,7 +110,10 @@ def create_share_link(
         )
     written(response, created.receipt, ledger)
     link = links.get(invoice_id, created.link_id, created.receipt.version)
-    url = str(request.url_for("open_shared_invoice", token=created.token))
+    # From the configured public URL: the request's Host is the caller's to choose.
+    url = request.app.state.public_url + request.app.url_path_for(
+        "open_shared_invoice", token=created.token
+    )
     return ShareLinkCreatedOut(**ShareLinkOut.of(link, ledger.clock.now()).model_dump(), url=url)
 
 

@@ -21,6 +21,7 @@ from domain.base import LedgerAggregate
 from projections.cloudevents import is_public, to_cloudevent
 from service.context import CommandContext
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_policy import DeliveryPolicy
 from service.webhook_signing import signature_header
@@ -86,7 +87,7 @@ def test_the_documented_receiver_verifies_signatures_and_gets_every_event(
         event = ledger.mapper.to_domain_event(notification)
         if is_public(event):
             assert isinstance(event, LedgerAggregate.Event)
-            envelope = to_cloudevent(notification.id, event)
+            envelope = to_cloudevent(notification.id, event, DEFAULT_PUBLIC_URL)
             expected.append(f"{envelope['sequence']} {envelope['type']} {envelope['subject']}")
 
     program, output = tmp_path / "receiver.py", tmp_path / "receiver.out"
