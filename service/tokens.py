@@ -66,6 +66,14 @@ class Principal:
     def actor_id(self) -> str:
         return self.user_id or f"{self.role.value}:{self.label}"
 
+    @property
+    def caller(self) -> str:
+        """Whose Idempotency-Keys the requests carry: a customer's user in its account
+        (any of that user's tokens), anyone else's token."""
+        if self.account_id is not None:
+            return f"account:{self.account_id}:user:{self.user_id}"
+        return f"token:{self.token_id}"
+
 
 class ApiToken(LedgerAggregate):
     class TokenIssued(LedgerAggregate.Created):

@@ -89,6 +89,7 @@ async def get_context(
         expected_version=_if_match(if_match),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        caller=principal.caller,
     )
 
 
