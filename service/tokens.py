@@ -186,6 +186,16 @@ class Tokens:
             raise NotFound(f"no token {token_id}")
         return api_token
 
+    def of_user(self, account_id: UUID, user_id: str) -> list[ApiToken]:
+        """The live tokens of one user of an account (a scan of the log by topic)."""
+        found = [
+            self.get(event.originator_id)
+            for event in self.ledger.events_of_types(ApiToken.TokenIssued)
+            if isinstance(event, ApiToken.TokenIssued)
+            and (event.account_id, event.user_id) == (account_id, user_id)
+        ]
+        return [token for token in found if not token.revoked]
+
     def all(self) -> list[ApiToken]:
         topic = get_topic(ApiToken.TokenIssued)
         found: list[ApiToken] = []

@@ -81,6 +81,13 @@ def needs_manage_billing(route: APIRoute) -> bool:
     return bool(ALLOWED[level_of(route)] & CUSTOMER_ROLES) and is_account_scoped(route)
 
 
+def customer_needs(route: APIRoute) -> str:
+    """The matrix's last column: what a customer needs besides its role."""
+    if not needs_manage_billing(route):
+        return "—"
+    return "administrator" if level_of(route) is Access.ACCOUNT_ADMIN else "yes"
+
+
 # -- (a) the document equals the code -----------------------------------------------------
 
 
@@ -94,7 +101,7 @@ def declared_matrix() -> list[tuple[str, ...]]:
                 path,
                 level_of(route).value,
                 *("✓" if role in allowed else "—" for role in ROLES),
-                "yes" if needs_manage_billing(route) else "—",
+                customer_needs(route),
             )
         )
     return rows
@@ -200,6 +207,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 USER_FOR = {
     ("PUT", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "cara",
+    ("DELETE", "/v1/accounts/{account_id}/users/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/identity-licenses/{user_id}"): "cara",
     ("PUT", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ada",

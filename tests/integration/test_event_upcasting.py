@@ -22,6 +22,7 @@ from service.demo import load_demo
 from service.ledger import Ledger
 from service.payments import Payments
 from service.sharing import ShareLinks
+from service.user_removal import remove_user
 from tests.builders import billing, cause, open_account
 from tests.unit.test_events_doc import event_classes
 
@@ -32,6 +33,7 @@ NOT_IN_DEMO = {
     "Account.ContactRemoved",
     "Account.ManageBillingRevoked",
     "Account.IdentityLicenseReleased",
+    "Account.UserRemoved",  # removing a user (service/user_removal.py)
     "Account.EditionChanged",
     "Subscription.SubscriptionCancelled",
     "License.SeatUnassigned",
@@ -195,6 +197,7 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     ledger.revoke_manage_billing(admin, account_id, "ben")
     ledger.assign_identity_license(admin, account_id, "ben")
     ledger.release_identity_license(admin, account_id, "ben")
+    remove_user(ledger, admin, account_id, "ben")
 
     sub_id = ledger.start_subscription(admin, account_id, {"sales-cloud": 2}).aggregate_id
     ledger.assign_seat(admin, account_id, "sales-cloud", "ada")
