@@ -27,6 +27,7 @@ from service.demo import load_demo
 from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
 from service.history import show_history
+from service.http.server import ServeMisconfigured, ServeSettings
 from service.ledger import Ledger
 from service.progress import ProgressBar
 from service.public_url import PublicUrlMisconfigured, public_url_from_environ
@@ -43,6 +44,7 @@ STARTUP_ERRORS = (
     StoreMisconfigured,
     BillingMisconfigured,
     PublicUrlMisconfigured,
+    ServeMisconfigured,
     SigningKeyUnusable,
 )
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
@@ -169,6 +171,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         _settings()  # fail fast, with one line, if the store is unreachable
     BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
     public_url_from_environ(os.environ)  # or the public URL
+    server = ServeSettings.from_environ(os.environ)  # or a limit
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -179,6 +182,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         log_level="warning",
         # open event streams never end by themselves: give them this long on shutdown
         timeout_graceful_shutdown=5,
+        **server.uvicorn_options(),
     )
     return 0
 

@@ -177,6 +177,13 @@ class Tokens:
 
         return self.ledger.execute(ctx, work, token_id)
 
+    def is_live(self, token_id: UUID) -> bool:
+        """Whether the token exists and is not revoked (read afresh from the store)."""
+        try:
+            return not self.get(token_id).revoked
+        except NotFound:
+            return False
+
     def get(self, token_id: UUID) -> ApiToken:
         try:
             api_token: object = self.ledger.repository.get(token_id)
