@@ -46,6 +46,7 @@ from service.http.problems import (
 from service.ledger import Ledger
 from service.public_url import DEFAULT_PUBLIC_URL, checked_public_url, public_url_from_environ
 from service.read_side import ReadSide
+from service.share_link_openings import Openings
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
 from service.webhook_policy import DeliveryPolicy
@@ -125,6 +126,7 @@ def create_app(
     app.state.read_side = read_side
     app.state.tokens = Tokens(read_side.ledger)
     app.state.public_url = checked_public_url(public_url)
+    app.state.share_link_openings = Openings()
     for router in (
         health.router,
         catalog.router,
