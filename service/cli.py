@@ -16,6 +16,7 @@ from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
 from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
+from adapters.webhook_destinations import Destinations, DestinationsMisconfigured
 from domain.errors import DomainError
 from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
@@ -44,6 +45,7 @@ STARTUP_ERRORS = (
     StoreMisconfigured,
     BillingMisconfigured,
     PublicUrlMisconfigured,
+    DestinationsMisconfigured,
     ServeMisconfigured,
     SigningKeyUnusable,
 )
@@ -171,6 +173,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         _settings()  # fail fast, with one line, if the store is unreachable
     BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
     public_url_from_environ(os.environ)  # or the public URL
+    Destinations.from_environ(os.environ)  # or the webhook networks
     server = ServeSettings.from_environ(os.environ)  # or a limit
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
@@ -319,6 +322,7 @@ def _webhooks(once: bool) -> int:
         settings,
         DeliveryPolicy.from_environ(os.environ),
         public_url=public_url_from_environ(os.environ),
+        destinations=Destinations.from_environ(os.environ),
     )
     try:
         if once:

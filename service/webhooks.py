@@ -27,6 +27,7 @@ from uuid import UUID
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
+from adapters.webhook_destinations import Destinations
 from adapters.webhook_transport import HttpWebhookTransport, Sent
 from domain.base import LedgerAggregate
 from domain.errors import DomainError, NotFound
@@ -66,14 +67,19 @@ class WebhookWorker:
         policy: DeliveryPolicy | None = None,
         transport: Transport | None = None,
         public_url: str = DEFAULT_PUBLIC_URL,
+        destinations: Destinations | None = None,
     ) -> None:
+        """``destinations``: where it may connect (default: public addresses only)."""
         self.ledger = ledger
         self.settings = settings
         self.policy = policy or DeliveryPolicy()
         self.public_url = public_url  # the base of each event's dataschema
         self.store = WebhookStore(settings)
-        self.endpoints = WebhookEndpoints(ledger, self.store)
-        self.transport: Transport = transport or HttpWebhookTransport(self.policy.timeout)
+        destinations = destinations or Destinations()
+        self.endpoints = WebhookEndpoints(ledger, self.store, destinations)
+        self.transport: Transport = transport or HttpWebhookTransport(
+            self.policy.timeout, destinations
+        )
         self.running_here = False
         self._known: list[UUID] = []
         self._searched_to = 0

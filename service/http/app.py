@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreSettings
+from adapters.webhook_destinations import Destinations
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.billing import BillingSettings, BillingWorker
@@ -93,12 +94,14 @@ def create_app(
     billing: BillingSettings | None = None,
     webhooks: WebhookWorker | None = None,
     public_url: str = DEFAULT_PUBLIC_URL,
+    webhook_destinations: Destinations | None = None,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
     (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
     it competes to run that delivery worker. Links and schema URIs it hands out are built
-    from ``public_url``."""
+    from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
+    (default: public addresses only)."""
     configure_logging()
     billing_worker = (
         BillingWorker(read_side.settings, read_side.ledger, billing)
@@ -127,6 +130,7 @@ def create_app(
     app.state.tokens = Tokens(read_side.ledger)
     app.state.public_url = checked_public_url(public_url)
     app.state.share_link_openings = Openings()
+    app.state.webhook_destinations = webhook_destinations or Destinations()
     for router in (
         health.router,
         catalog.router,
@@ -166,11 +170,17 @@ def app_from_environment() -> FastAPI:
     run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
     billing = BillingSettings.from_environ(os.environ)
     public_url = public_url_from_environ(os.environ)
+    destinations = Destinations.from_environ(os.environ)
     webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`
         WebhookWorker(
-            ledger, settings, DeliveryPolicy.from_environ(os.environ), public_url=public_url
+            ledger,
+            settings,
+            DeliveryPolicy.from_environ(os.environ),
+            public_url=public_url,
+            destinations=destinations,
         )
         if os.environ.get("SUBLEDGER_WEBHOOKS", "on").lower() != "off"
         else None
     )
-    return create_app(ReadSide(settings, ledger), run_projections, billing, webhooks, public_url)
+    read_side = ReadSide(settings, ledger)
+    return create_app(read_side, run_projections, billing, webhooks, public_url, destinations)

@@ -32,6 +32,7 @@ from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
 from tests.conftest import T0
+from tests.destinations import REGISTRATION_ONLY
 from tests.e2e.conftest import OPERATOR, STAFF, Api, Seed, Tenant, assert_problem, seed_ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
@@ -252,13 +253,17 @@ class Template:
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
         self.share = ShareLinks(ledger).create(STAFF, self.seed.acme.invoice_id)
-        webhooks = WebhookEndpoints(ledger, WebhookStore(self._settings(self.path)))
+        webhooks = WebhookEndpoints(
+            ledger, WebhookStore(self._settings(self.path)), REGISTRATION_ONLY
+        )
         self.endpoint_id = webhooks.register(
             OPERATOR, "https://crm.example.com/hooks", []
         ).endpoint_id
         read_side = ReadSide(self._settings(self.path), ledger)
         read_side.runner.catch_up()  # every copy starts with its read models current
-        self.app = create_app(read_side, run_projections=False)
+        self.app = create_app(
+            read_side, run_projections=False, webhook_destinations=REGISTRATION_ONLY
+        )
         # the event stream answers, then ends (a test client reads a response to its end)
         self.app.state.event_stream = StreamSettings(max_seconds=0.2)
         read_side.stop()
