@@ -281,14 +281,6 @@ def stream(
             f"this token already holds {slots.limit} open event streams; close one first",
             {"Retry-After": "5"},
         )
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            slots.give_back(principal.token_id)
-
     watch = _watch(request, feed, settings)
     body = event_stream(feed, watch, query, start, settings, allowed)
-    return _HoldingSlot(body, release)
+    return _HoldingSlot(body, lambda: slots.give_back(principal.token_id))
