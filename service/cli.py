@@ -14,7 +14,9 @@ from uuid import UUID
 
 from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
+from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
+from adapters.webhook_destinations import Destinations, DestinationsMisconfigured
 from domain.errors import DomainError
 from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
@@ -32,8 +34,10 @@ from service.demo import DEMO_END, load_demo
 from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
 from service.history import show_history
+from service.http.server import ServeMisconfigured, ServeSettings
 from service.ledger import Ledger
 from service.progress import ProgressBar
+from service.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.read_side import ReadSide
 from service.relay import NatsRelay, StreamNotOurs
 from service.test_clock import ClockControl, on_test_clock
@@ -42,6 +46,16 @@ from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker, WorkerBusy
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+# What stops a command at once with one line: the store, a setting or the signing key.
+STARTUP_ERRORS = (
+    StoreUnreachable,
+    StoreMisconfigured,
+    BillingMisconfigured,
+    PublicUrlMisconfigured,
+    DestinationsMisconfigured,
+    ServeMisconfigured,
+    SigningKeyUnusable,
+)
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -170,6 +184,9 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
     BillingSettings.from_environ(os.environ)  # fail fast if the billing schedule is malformed
     if demo:
         _demo(if_empty=True)
+    public_url_from_environ(os.environ)  # or the public URL is malformed
+    Destinations.from_environ(os.environ)  # or the webhook networks
+    server = ServeSettings.from_environ(os.environ)  # or a limit
     # Fail fast, with one line, if the store is unreachable or refuses this clock; and start
     # a test clock once, before the workers (the demo's at the end of its history).
     ledger = open_ledger(_settings(), os.environ, test_clock_start=DEMO_END if demo else None)
@@ -193,6 +210,7 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
         log_level="warning",
         # open event streams never end by themselves: give them this long on shutdown
         timeout_graceful_shutdown=5,
+        **server.uvicorn_options(),
     )
     return 0
 
@@ -280,7 +298,14 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
 
 def _relay_nats(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    relay = NatsRelay(_settings(), args.url, args.stream, args.subject_prefix, args.batch_size)
+    relay = NatsRelay(
+        _settings(),
+        args.url,
+        args.stream,
+        args.subject_prefix,
+        public_url_from_environ(os.environ),
+        args.batch_size,
+    )
     print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop_soon())
     try:
@@ -335,7 +360,13 @@ def _webhooks(once: bool) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = _settings()
     ledger = open_ledger(settings, os.environ)  # it records endpoints it disables
-    worker = WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+    worker = WebhookWorker(
+        ledger,
+        settings,
+        DeliveryPolicy.from_environ(os.environ),
+        public_url=public_url_from_environ(os.environ),
+        destinations=Destinations.from_environ(os.environ),
+    )
     try:
         if once:
             print(f"webhooks: {worker.run_once()} events acknowledged")
@@ -378,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         StoreMisconfigured,
         BillingMisconfigured,
         ClockMisconfigured,
+        SigningKeyUnusable,
     ) as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2

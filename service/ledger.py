@@ -220,7 +220,7 @@ class Ledger(Application[UUID]):
         refund: Callable[[], Money | None],
     ) -> Receipt:
         key_id = (
-            idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
+            idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
             if ctx.idempotency_key
             else None
         )
@@ -254,7 +254,7 @@ class Ledger(Application[UUID]):
         for a use case that must not repeat an effect outside the ledger (a charge)."""
         if not ctx.idempotency_key:
             return None
-        key_id = idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
+        key_id = idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
         return self._replay(key_id, ctx.fingerprint)
 
     def _subject_version(

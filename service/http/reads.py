@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from domain.errors import InvalidValue, NotFound
 from projections.store import Sql
 from service.http.problems import ApiError
+from service.http.schemas import Day
 from service.point_in_time import parse_as_of
 from service.read_side import ProjectionsBehind, ReadSide
 
@@ -89,7 +90,7 @@ def point_in_time_reads(
         ),
     ] = None,
     effective: Annotated[
-        date | None,
+        Day | None,
         Query(description="Business date: what was in force then (default: as_of's day)"),
     ] = None,
 ) -> Reads:

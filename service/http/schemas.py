@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from domain import catalog
 from domain.account import Account, BillingDetails, Contact, ContactRole, User
+from domain.calendar_bounds import EARLIEST_DAY, LATEST_DAY, bounded_day, bounded_instant
 from domain.catalog import Edition, ProductKind
+from domain.errors import InvalidValue
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
 from domain.money import Money
@@ -36,6 +38,28 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 Months = Annotated[int, Field(ge=1, le=60)]
+
+
+def _day(day: date) -> date:
+    try:
+        return bounded_day(day)
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
+
+
+def _instant(moment: datetime) -> datetime:
+    try:
+        return bounded_instant(moment)
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
+
+
+_BOUNDS = f"between {EARLIEST_DAY} and {LATEST_DAY}"
+# Every date and instant a request may carry, in a body or a query (domain/calendar_bounds.py).
+Day = Annotated[date, AfterValidator(_day), Field(description=f"A date {_BOUNDS}")]
+Instant = Annotated[
+    datetime, AfterValidator(_instant), Field(description=f"An ISO 8601 instant {_BOUNDS}")
+]
 
 
 class Body(BaseModel):
@@ -337,9 +361,7 @@ class SubscriptionIn(Body):
 class LicensesIn(Body):
     product_code: Code
     quantity: Quantity
-    effective: date | None = Field(
-        None, description="Defaults to today; a past date needs a reason"
-    )
+    effective: Day | None = Field(None, description="Defaults to today; a past date needs a reason")
     reason: Reason | None = None
 
 
@@ -352,7 +374,7 @@ class RenewalIn(Body):
 
 class CancellationIn(Body):
     reason: Reason
-    effective: date | None = None
+    effective: Day | None = None
 
 
 class LineOut(BaseModel):

@@ -32,6 +32,7 @@ from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
 from tests.conftest import T0
+from tests.destinations import REGISTRATION_ONLY
 from tests.e2e.conftest import OPERATOR, STAFF, Api, Tenant, assert_problem, seed_ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
@@ -81,6 +82,13 @@ def needs_manage_billing(route: APIRoute) -> bool:
     return bool(ALLOWED[level_of(route)] & CUSTOMER_ROLES) and is_account_scoped(route)
 
 
+def customer_needs(route: APIRoute) -> str:
+    """The matrix's last column: what a customer needs besides its role."""
+    if not needs_manage_billing(route):
+        return "—"
+    return "administrator" if level_of(route) is Access.ACCOUNT_ADMIN else "yes"
+
+
 # -- (a) the document equals the code -----------------------------------------------------
 
 
@@ -94,7 +102,7 @@ def declared_matrix() -> list[tuple[str, ...]]:
                 path,
                 level_of(route).value,
                 *("✓" if role in allowed else "—" for role in ROLES),
-                "yes" if needs_manage_billing(route) else "—",
+                customer_needs(route),
             )
         )
     return rows
@@ -203,6 +211,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 USER_FOR = {
     ("PUT", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "cara",
+    ("DELETE", "/v1/accounts/{account_id}/users/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/identity-licenses/{user_id}"): "cara",
     ("PUT", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ada",
@@ -247,7 +256,9 @@ class Template:
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
         self.share = ShareLinks(ledger).create(STAFF, self.seed.acme.invoice_id)
-        webhooks = WebhookEndpoints(ledger, WebhookStore(self._settings(self.path)))
+        webhooks = WebhookEndpoints(
+            ledger, WebhookStore(self._settings(self.path)), REGISTRATION_ONLY
+        )
         self.endpoint_id = webhooks.register(
             OPERATOR, "https://crm.example.com/hooks", []
         ).endpoint_id
@@ -256,7 +267,9 @@ class Template:
         ).aggregate_id
         read_side = ReadSide(self._settings(self.path), ledger)
         read_side.runner.catch_up()  # every copy starts with its read models current
-        self.app = create_app(read_side, run_projections=False)
+        self.app = create_app(
+            read_side, run_projections=False, webhook_destinations=REGISTRATION_ONLY
+        )
         # the event stream answers, then ends (a test client reads a response to its end)
         self.app.state.event_stream = StreamSettings(max_seconds=0.2)
         read_side.stop()
