@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from domain.errors import InvalidValue
 from service.billing import BillingReport
 from service.durations import EXAMPLES, Duration, parse_duration
-from service.http.schemas import Body
+from service.http.schemas import Body, Instant
 from service.test_clock import ClockMove, StoredClock
 
 StepKind = Literal["invoice", "reminder", "renewal", "expiry", "overdue"]
@@ -27,7 +27,7 @@ class ClockMoveIn(Body):
         "years are calendar months (31 January + P1M = the last day of February)",
         examples=["P1M"],
     )
-    to: datetime | None = Field(
+    to: Instant | None = Field(
         None,
         description="The instant to move to (ISO 8601 with a time zone); not before the "
         "clock's own",
