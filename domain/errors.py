@@ -130,6 +130,15 @@ class DateOutsideTerm(DomainError):
     code = "date-outside-term"
 
 
+class PeriodNotBegun(DomainError):
+    """A billing period is invoiced from its first day on, never ahead (domain/invoicing.py)."""
+
+    code = "period-not-begun"
+
+    def __init__(self, start: str) -> None:
+        super().__init__(f"the billing period from {start} has not begun: it is invoiced then")
+
+
 class InvoiceNotOpen(DomainError):
     code = "invoice-not-open"
 

@@ -37,7 +37,7 @@ from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
-from domain.errors import ContractNotActive, InvalidValue, NotFound
+from domain.errors import ContractNotActive, InvalidValue, NotFound, PeriodNotBegun
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.license import License, license_id
 from domain.money import Money
@@ -47,7 +47,6 @@ from domain.period import (
     DateRange,
     billed_share,
     billing_periods,
-    period_containing,
 )
 from domain.share_link import ShareLink
 from domain.subscription import Line, Subscription
@@ -547,19 +546,24 @@ class Ledger(Application[UUID]):
     def _period_invoice(
         self, account: Account, sub: Subscription, period: DateRange, cause: Cause
     ) -> Invoice:
-        """The invoice for one whole billing period; its id is fixed by the period (issued once)."""
+        """The invoice for one whole billing period; its id is fixed by the period (issued once).
+
+        It bills the units in force on the period's first day that no invoice of their own
+        charges for it (domain/invoicing.py)."""
         rate = tax_rate(account.billing.country)
+        quantities = sub.period_quantities(period)
         lines = [
             InvoiceLine.charge(
                 f"{catalog.product(line.product_code).name}, {period.start} to {period.end}",
                 line.product_code,
-                line.quantity,
+                quantities[line.line_id],
                 line.unit_price,
                 period,
                 billed_share(period, sub.billing_period),
                 rate,
             )
             for line in sub.lines.values()
+            if line.line_id in quantities
         ]
         return self._issue(period_invoice_id(sub.id, period.start), account, sub, lines, cause)
 
@@ -599,10 +603,12 @@ class Ledger(Application[UUID]):
             if sub.ended_on is not None and period_start >= sub.ended_on:
                 # The contract ended before this period began: nothing is owed for it.
                 raise ContractNotActive(sub.status.value, f"invoice the period from {period_start}")
-            invoice = self._period_invoice(account, sub, periods[period_start], cause)
-            if self._exists(invoice.id):
+            if self._exists(period_invoice_id(subscription_id, period_start)):
                 return []
-            return [invoice]
+            if period_start > cause.today:
+                # Issued ahead, it could miss seats added before the period begins.
+                raise PeriodNotBegun(str(period_start))
+            return [self._period_invoice(account, sub, periods[period_start], cause)]
 
         return self.execute(ctx, work, period_invoice_id(subscription_id, period_start))
 
@@ -610,29 +616,28 @@ class Ledger(Application[UUID]):
         return bool(list(self.events.get(aggregate_id, lte=1)))
 
     def _prorated_invoice(
-        self,
-        account: Account,
-        sub: Subscription,
-        line: Line,
-        quantity: int,
-        effective: date,
-        cause: Cause,
+        self, account: Account, sub: Subscription, line: Line, cause: Cause
     ) -> Invoice:
-        """Charge ``quantity`` more units from ``effective`` to the end of the current period."""
-        period = period_containing(sub.term, sub.billing_period, effective)
-        share = billed_share(period, sub.billing_period, effective)
+        """The own invoice of the units just added to ``line``: from their first day to the
+        end of its period, prorated, and any later period already begun (a backdated
+        addition; domain/invoicing.py)."""
+        added = sub.last_addition
         name = catalog.product(line.product_code).name
-        charge = InvoiceLine.charge(
-            f"{name}: {quantity} added, prorated {effective} to {period.end}",
-            line.product_code,
-            quantity,
-            line.unit_price,
-            period,
-            share,
-            tax_rate(account.billing.country),
-        )
+        rate = tax_rate(account.billing.country)
+        charges = [
+            InvoiceLine.charge(
+                f"{name}: {added.quantity} added, prorated {c.first_day} to {c.period.end}",
+                line.product_code,
+                added.quantity,
+                line.unit_price,
+                c.period,
+                c.share,
+                rate,
+            )
+            for c in sub.charged_apart(added)
+        ]
         invoice_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{sub.id}:change:{sub.version}")
-        return self._issue(invoice_id, account, sub, [charge], cause)
+        return self._issue(invoice_id, account, sub, charges, cause)
 
     def add_licenses(
         self,
@@ -653,7 +658,7 @@ class Ledger(Application[UUID]):
             on = effective or cause.today
             sub.add_licenses(line.line_id, quantity, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
-            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, cause)
             return [sub, *seats, invoice]
 
         return self.execute(ctx, work, subscription_id)
@@ -675,7 +680,7 @@ class Ledger(Application[UUID]):
             (line,) = self._price_lines(account, {product_code: quantity}, sub.billing_period, on)
             sub.add_product(line, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
-            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, cause)
             return [sub, *seats, invoice]
 
         return self.execute(ctx, work, subscription_id)
