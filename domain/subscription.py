@@ -10,7 +10,7 @@ from which domain/invoicing.py tells which invoice bills which days.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date
 from enum import Enum
@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.base import LedgerAggregate
+from domain.catalog import product
 from domain.cause import Cause
 from domain.errors import (
     AlreadyExists,
@@ -317,7 +318,9 @@ class Subscription(LedgerAggregate):
     def _renewal_fields(self, term_months: int, lines: list[Line]) -> dict[str, object]:
         term_of(self.term.end, term_months)  # refuses a term shorter than a month
         if not lines:
-            raise InvalidValue("a renewal needs at least one line")
+            raise InvalidValue(
+                "a renewal needs at least one line; to let the contract end, cancel the renewal"
+            )
         _check_lines(lines, self.currency)
         return {"term_months": term_months, "lines": tuple(lines), "effective_at": self.term.end}
 
@@ -397,6 +400,23 @@ class Renewal:
         if any(ln.product_code == line.product_code for ln in self.lines):
             return self.grown(line, line.quantity)
         return Renewal(self.term_months, (*self.lines, line))
+
+
+def changed_lines(
+    base: Iterable[Line], quantities: Mapping[str, int], priced: Callable[[str, int], Line]
+) -> list[Line]:
+    """The lines of a renewal plan after a change: a product named with a quantity gets a
+    line of that many units (``priced``: from the catalog, which refuses a product the
+    account's edition is not sold), named with 0 it is dropped, and a product not named is
+    kept as it is."""
+    lines = {line.product_code: line for line in base}
+    for code, quantity in quantities.items():
+        product(code)  # an unknown product is refused even when dropped
+        if quantity == 0:
+            lines.pop(code, None)
+        else:
+            lines[code] = priced(code, quantity)
+    return list(lines.values())
 
 
 def _term_tranches(lines: Iterable[Line], term_start: date) -> list[Tranche]:

@@ -49,7 +49,7 @@ from domain.period import (
     billing_periods,
 )
 from domain.share_link import ShareLink
-from domain.subscription import Line, Subscription
+from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
@@ -534,14 +534,21 @@ class Ledger(Application[UUID]):
     def _renewal_lines(
         self, account: Account, sub: Subscription, quantities: Mapping[str, int] | None
     ) -> list[Line]:
-        """Lines of the next term, priced from the catalog on its first day."""
-        wanted = (
-            dict(quantities)
-            if quantities is not None
-            else {line.product_code: line.quantity for line in sub.lines.values()}
-        )
-        kept = {code: qty for code, qty in wanted.items() if qty != 0}
-        return self._price_lines(account, kept, sub.billing_period, sub.term.end)
+        """Lines of the next term: the scheduled plan (or, with none, the contract's lines)
+        with the named quantities changed (``changed_lines``); new and changed lines are
+        priced from the catalog on the next term's first day."""
+        on = sub.term.end
+
+        def priced(code: str, quantity: int) -> Line:
+            (line,) = self._price_lines(account, {code: quantity}, sub.billing_period, on)
+            return line
+
+        if sub.renewal is not None:
+            base = list(sub.renewal.lines)
+        else:
+            current = {line.product_code: line.quantity for line in sub.lines.values()}
+            base = self._price_lines(account, current, sub.billing_period, on)
+        return changed_lines(base, quantities or {}, priced)
 
     def _period_invoice(
         self, account: Account, sub: Subscription, period: DateRange, cause: Cause
@@ -692,7 +699,9 @@ class Ledger(Application[UUID]):
         term_months: int = 12,
         quantities: Mapping[str, int] | None = None,
     ) -> Receipt:
-        """Schedule the next term, or change the one already scheduled (quantity 0 drops a line)."""
+        """Schedule the next term, or change the one already scheduled: each product named in
+        ``quantities`` gets that quantity (0 drops it; one not on the plan is added if the
+        account's edition sells it), and the lines not named are kept."""
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)

@@ -304,9 +304,21 @@ class LicensesIn(Body):
 
 
 class RenewalIn(Body):
-    term_months: Months = 12
+    term_months: Months = Field(12, description="The length of the next term, in months")
     quantities: dict[Code, Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
-        None, description="Quantity per product for the next term; 0 drops it. Default: as now."
+        None,
+        description=(
+            "Changes to the next term's lines, by product code. A product named gets that "
+            "quantity; 0 drops its line; a product not named keeps its line as it is in the "
+            "scheduled renewal (or, when none is scheduled, on the contract). A product not "
+            "there yet is added if the catalog sells it in the account's edition, else the "
+            "request is refused (409 product-not-in-edition; 409 unknown-product for a code "
+            "the catalog does not have). Named lines are priced at the list price in force on "
+            "the next term's first day; kept lines keep their price. At least one line must "
+            "remain (422): to let the contract end, cancel the renewal instead. "
+            "Default: no change to the lines."
+        ),
+        examples=[{"sales-cloud": 6, "inbox": 0}],
     )
 
 

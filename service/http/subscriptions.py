@@ -196,6 +196,10 @@ def schedule_renewal(
     ctx: ContextDep,
     response: Response,
 ) -> SubscriptionOut:
+    """Quantities named change those lines of the next term, 0 drops a line, and lines not
+    named are kept. A product not on the plan is added only if the catalog sells it in the
+    account's edition (else 409). Nothing is invoiced now: the next term's first period
+    is, when it renews."""
     subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
     receipt = ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
     written(response, receipt, ledger)
