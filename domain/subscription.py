@@ -22,6 +22,7 @@ from domain.catalog import product
 from domain.cause import Cause
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     ContractNotActive,
     CurrencyMismatch,
     DateOutsideTerm,
@@ -327,7 +328,7 @@ class Subscription(LedgerAggregate):
     def cancel_renewal(self, cause: Cause) -> None:
         self._require_active("cancel the renewal")
         if self.renewal is None:
-            raise RenewalRule("no renewal is scheduled")
+            raise AlreadyInThatState("no renewal is scheduled: the contract ends at its term end")
         self._record(self.RenewalCancelled, cause, effective_at=self.term.end)
 
     def renew(self, cause: Cause) -> Renewal:
@@ -366,6 +367,8 @@ class Subscription(LedgerAggregate):
     def cancel(self, effective: date, cause: Cause) -> None:
         """Staff end a contract early (a correction or a negotiated exit), with a reason."""
         cause.require_reason("cancelling a contract")
+        if self.status is SubscriptionStatus.CANCELLED:
+            raise AlreadyInThatState(f"the contract is already cancelled, from {self.ended_on}")
         self._require_active("cancel")
         self._require_in_term(effective)
         self._require_reason_if_backdated(effective, cause)

@@ -37,7 +37,13 @@ from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
-from domain.errors import ContractNotActive, InvalidValue, NotFound, PeriodNotBegun
+from domain.errors import (
+    ContractNotActive,
+    InvalidValue,
+    NotFound,
+    NotOnContract,
+    PeriodNotBegun,
+)
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.license import License, license_id
 from domain.money import Money
@@ -661,7 +667,8 @@ class Ledger(Application[UUID]):
             account = self.account(sub.account_id)
             line = sub.line_for(product_code)
             if line is None:
-                raise NotFound(f"{product_code!r} is not on this contract: add the product instead")
+                catalog.product(product_code)  # an unknown code is refused as such (422)
+                raise NotOnContract(product_code)
             on = effective or cause.today
             sub.add_licenses(line.line_id, quantity, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
@@ -802,6 +809,7 @@ class Ledger(Application[UUID]):
         self, ctx: CommandContext, account_id: UUID, product_code: str, user_id: str
     ) -> Receipt:
         def work(cause: Cause) -> list[LedgerAggregate]:
+            self.account(account_id).user(user_id)
             lic = self.license(account_id, product_code)
             lic.unassign(user_id, cause)
             return [lic]

@@ -19,7 +19,7 @@ from domain.account import Account, BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition, ProductKind
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
-from domain.money import Money
+from domain.money import Money, minor_unit
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase
@@ -312,7 +312,7 @@ class RenewalIn(Body):
             "quantity; 0 drops its line; a product not named keeps its line as it is in the "
             "scheduled renewal (or, when none is scheduled, on the contract). A product not "
             "there yet is added if the catalog sells it in the account's edition, else the "
-            "request is refused (409 product-not-in-edition; 409 unknown-product for a code "
+            "request is refused (409 product-not-in-edition; 422 unknown-product for a code "
             "the catalog does not have). Named lines are priced at the list price in force on "
             "the next term's first day; kept lines keep their price. At least one line must "
             "remain (422): to let the contract end, cancel the renewal instead. "
@@ -506,6 +506,14 @@ class CreditNoteOut(BaseModel):
 
 def money_in(amount: str, currency: str) -> Money:
     return Money(Decimal(amount), currency)
+
+
+def known_currency(currency: str | None) -> str | None:
+    """A currency named in a query: refused (422 unknown-currency) unless ISO 4217 has it,
+    as when opening an account in it."""
+    if currency is not None:
+        minor_unit(currency)
+    return currency
 
 
 # -- catalog ----------------------------------------------------------------------------

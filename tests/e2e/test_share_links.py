@@ -125,7 +125,8 @@ def test_a_revoked_link_answers_404_like_an_unknown_one(api: Api) -> None:
     for response in (gone, unknown, malformed):
         assert_problem(response, 404)
         assert response.json()["detail"] == "no such shared invoice"
-    api.refused(404, "DELETE", revoke, "admin")
+    twice = api.refused(409, "DELETE", revoke, "admin")
+    assert twice["type"] == "/problems/already-in-that-state"
 
 
 def test_sharing_keeps_to_the_access_rules(api: Api) -> None:
@@ -163,3 +164,15 @@ def test_the_page_escapes_what_the_customer_wrote(api: Api) -> None:
     page = api.client.get(api.wrote(created, 201)["url"]).text
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
+
+
+def test_openings_stay_in_the_accounts_history_and_out_of_the_public_feed(api: Api) -> None:
+    """ADR 0011: share-link events carry client addresses and token hashes: private."""
+    link = share(api)
+    api.client.get(link["url"]).raise_for_status()
+    history = api.get(f"/v1/accounts/{api.acme.account_id}/history", "admin").json()
+    private = {"ShareLink.ShareLinkCreated", "ShareLink.ShareLinkAccessed"}
+    assert private <= {e["event_type"] for e in history["events"]}
+    feed = api.get("/v1/events", "billing_staff", params={"limit": 1000}).json()
+    assert feed["events"], "the feed holds the seed's events"
+    assert not [e for e in feed["events"] if "ShareLink" in e["type"]]
