@@ -25,6 +25,9 @@ class CommandContext:
     expected_version: int | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # A preview: the command runs its checks and its work, and nothing is saved (no
+    # event, no idempotency record); the receipt carries what it would have saved.
+    preview: bool = False
 
     def cause(self, at: datetime) -> Cause:
         request_id = self.request_id or _new_id()

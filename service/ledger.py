@@ -9,10 +9,11 @@ checks on the fresh state, so the retry can only succeed if the change is still 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -66,6 +67,8 @@ from service.idempotency import IdempotencyRecord
 from service.subject_locks import SubjectLocks
 
 PAYMENT_TERMS = timedelta(days=30)
+# Who renews a contract in a preview of its renewal invoice (the billing run, in fact).
+RENEWAL = CommandContext("subledger-billing", "system", preview=True)
 
 log = logging.getLogger("subledger.ledger")
 
@@ -98,7 +101,11 @@ def period_invoice_id(subscription_id: UUID, period_start: date) -> UUID:
 @dataclass(frozen=True)
 class Receipt:
     """What a command wrote: the aggregate it concerns (and its version after the command),
-    the aggregates it created, and the log position of its last event."""
+    the aggregates it created, and the log position of its last event.
+
+    A preview's receipt wrote nothing: ``pending`` holds the aggregates the command would
+    have saved, with their unsaved events, and ``version`` is the subject's version the
+    preview was computed on (the If-Match that makes the command do what it showed)."""
 
     aggregate_id: UUID
     version: int
@@ -106,6 +113,7 @@ class Receipt:
     created: tuple[UUID, ...] = ()
     refund: Money | None = None
     replayed: bool = False
+    pending: tuple[LedgerAggregate, ...] = ()
 
 
 class Ledger(Application[UUID]):
@@ -224,6 +232,8 @@ class Ledger(Application[UUID]):
         subject: UUID,
         refund: Callable[[], Money | None],
     ) -> Receipt:
+        if ctx.preview:
+            return self._preview(ctx, work, subject, refund)
         key_id = (
             idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
             if ctx.idempotency_key
@@ -254,10 +264,24 @@ class Ledger(Application[UUID]):
             return Receipt(subject, version, position, created, refund())
         raise AssertionError("unreachable")
 
+    def _preview(
+        self,
+        ctx: CommandContext,
+        work: Callable[[Cause], list[LedgerAggregate]],
+        subject: UUID,
+        refund: Callable[[], Money | None],
+    ) -> Receipt:
+        """``work`` run as the command runs it, with the same checks (If-Match too), and
+        nothing saved: no event, no idempotency record (its key is not even read)."""
+        aggregates = work(ctx.cause(self.clock.now()))
+        version = self._subject_version(ctx, subject, aggregates)
+        created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
+        return Receipt(subject, version, None, created, refund(), pending=tuple(aggregates))
+
     def replay(self, ctx: CommandContext) -> Receipt | None:
         """The first answer to a request retried with its Idempotency-Key, if there was one:
         for a use case that must not repeat an effect outside the ledger (a charge)."""
-        if not ctx.idempotency_key:
+        if not ctx.idempotency_key or ctx.preview:
             return None
         key_id = idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
         return self._replay(key_id, ctx.fingerprint)
@@ -265,7 +289,8 @@ class Ledger(Application[UUID]):
     def _subject_version(
         self, ctx: CommandContext, subject: UUID, aggregates: list[LedgerAggregate]
     ) -> int:
-        """The subject's version after the command; refuses a stale If-Match."""
+        """The subject's version after the command (before it, for a preview); refuses a
+        stale If-Match."""
         changed = next((a for a in aggregates if a.id == subject), None)
         if changed is not None:
             before, after = changed.version - len(changed.pending_events), changed.version
@@ -273,7 +298,7 @@ class Ledger(Application[UUID]):
             before = after = self._current_version(subject)
         if ctx.expected_version is not None and ctx.expected_version != before:
             raise PreconditionFailed(ctx.expected_version, before)
-        return after
+        return before if ctx.preview else after
 
     def _current_version(self, aggregate_id: UUID) -> int:
         try:
@@ -497,8 +522,7 @@ class Ledger(Application[UUID]):
                 )
             if auto_renew:
                 sub.schedule_renewal(term_months, self._renewal_lines(account, sub, None), cause)
-            first_period = billing_periods(sub.term, billing_period)[0]
-            changed.append(self._period_invoice(account, sub, first_period, cause))
+            changed.append(self._first_period_invoice(account, sub, cause))
             return changed
 
         return self.execute(ctx, work, new_id)
@@ -579,6 +603,11 @@ class Ledger(Application[UUID]):
             if line.line_id in quantities
         ]
         return self._issue(period_invoice_id(sub.id, period.start), account, sub, lines, cause)
+
+    def _first_period_invoice(self, account: Account, sub: Subscription, cause: Cause) -> Invoice:
+        """The invoice of a term's first period: issued when it is bought or renews."""
+        first_period = billing_periods(sub.term, sub.billing_period)[0]
+        return self._period_invoice(account, sub, first_period, cause)
 
     def _issue(
         self,
@@ -745,11 +774,19 @@ class Ledger(Application[UUID]):
             sub.schedule_renewal(
                 renewal.term_months, self._renewal_lines(account, sub, None), cause
             )
-            first_period = billing_periods(sub.term, sub.billing_period)[0]
-            changed.append(self._period_invoice(account, sub, first_period, cause))
+            changed.append(self._first_period_invoice(account, sub, cause))
             return changed
 
         return self.execute(ctx, work, subscription_id)
+
+    def renewal_invoice(self, sub: Subscription) -> Invoice:
+        """The invoice ``renew`` will issue for the first period of ``sub``'s next term, as
+        the ledger knows the contract now (a preview of a renewal change: never saved)."""
+        account = self.account(sub.account_id)
+        renewing = copy.deepcopy(sub)
+        cause = RENEWAL.cause(datetime.combine(sub.term.end, time(), tzinfo=UTC))
+        renewing.renew(cause)
+        return self._first_period_invoice(account, renewing, cause)
 
     def _move_seats(
         self, sub: Subscription, before: dict[str, int], after: dict[str, int], cause: Cause

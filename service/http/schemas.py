@@ -293,6 +293,13 @@ class SubscriptionIn(Body):
     billing_period: BillingPeriod = BillingPeriod.ANNUAL
     auto_renew: bool = True
 
+    def quantities(self) -> dict[str, int]:
+        """Units per product (a product named twice is bought once, with both quantities)."""
+        found: dict[str, int] = {}
+        for line in self.lines:
+            found[line.product_code] = found.get(line.product_code, 0) + line.quantity
+        return found
+
 
 class LicensesIn(Body):
     product_code: Code
@@ -502,6 +509,66 @@ class InvoiceOut(BaseModel):
 class CreditNoteOut(BaseModel):
     invoice: InvoiceOut
     refund: MoneyOut
+
+
+# -- previews ---------------------------------------------------------------------------
+
+
+class InvoicePreviewOut(BaseModel):
+    """An invoice as the command would issue it: its lines, tax and total. It has no id or
+    number yet: those are given when it is issued."""
+
+    subscription_id: UUID | None
+    currency: str
+    issued_on: date
+    due_on: date
+    lines: list[InvoiceLineOut]
+    subtotal: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoicePreviewOut:
+        return cls(
+            subscription_id=invoice.subscription_id,
+            currency=invoice.currency,
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            lines=[InvoiceLineOut.of(line) for line in invoice.lines],
+            subtotal=MoneyOut.of(invoice.subtotal),
+            tax=MoneyOut.of(invoice.tax),
+            total=MoneyOut.of(invoice.total),
+        )
+
+
+class PaymentPreviewOut(BaseModel):
+    invoice_id: UUID
+    amount: MoneyOut = Field(description="What the payment provider would be asked to charge")
+    payment_method: str
+    balance_after: MoneyOut
+
+
+class PreviewOut(BaseModel):
+    """What a command would do, computed by the command itself and not saved: nothing is
+    written, no number is used, no money moves. Send the ``ETag`` of this answer as
+    ``If-Match`` with the command to be sure it does exactly this."""
+
+    invoices: list[InvoicePreviewOut] = Field(
+        description="The invoices the command would issue now (none: it issues none)"
+    )
+    payment: PaymentPreviewOut | None = Field(
+        None, description="The payment it would charge and record (paying an invoice)"
+    )
+    at_renewal: InvoicePreviewOut | None = Field(
+        None,
+        description=(
+            "Changing the renewal: the invoice the next term's first period will carry "
+            "when the contract renews, with the plan as changed and today's tax rate"
+        ),
+    )
+    subscription: SubscriptionOut | None = Field(
+        None, description="The contract as the command would leave it"
+    )
 
 
 def money_in(amount: str, currency: str) -> Money:

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from domain.errors import DomainError
+from domain.invoice import Invoice
 from service.http.access import ALLOWED, Access
 from service.http.problems import HTTP_ERROR_CODES, status_of
 from service.tokens import Role
@@ -133,7 +134,15 @@ UNKNOWN_CODES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
         "unknown-product",
     ),
 }
+# A preview takes its command's body, and refuses as its command does.
+UNKNOWN_CODES |= {
+    ("POST", f"{path}/preview"): probe
+    for (_, path), probe in list(UNKNOWN_CODES.items())
+    if any(p == f"{path}/preview" for _, p, _ in ROUTES)
+}
 CODE_FIELDS = {"product_code", "quantities", "lines", "currency"}
+# Events that move money: a route that records one has a preview (service/http/previews.py).
+MONEY_EVENTS = (Invoice.InvoiceIssued, Invoice.PaymentRecorded)
 # Who asks: a role the route allows, staff first (no Manage Billing to hold).
 PREFERRED = [
     Role.BILLING_STAFF,
@@ -238,10 +247,16 @@ WRITES = [(m, p) for m, p, _ in ROUTES if m != "GET"]
 def test_a_request_sent_twice_is_done_again_or_already_in_that_state(
     walk: Walk, method: str, path: str
 ) -> None:
-    with sent(walk, method, path, times=2) as (_, _, (first, again)):
-        pass
+    with sent(walk, method, path, times=2) as (api, before, (first, again)):
+        moved = [
+            type(event).__qualname__
+            for n in api.ledger.recorder.select_notifications(before + 1, 100)
+            if isinstance(event := api.ledger.mapper.to_domain_event(n), MONEY_EVENTS)
+        ]
     where = f"{method} {path}"
     assert 200 <= first.status_code < 300, f"{where}: {first.text}"
+    if moved:  # it moves money: it can be previewed first
+        assert any(p == f"{path}/preview" for _, p, _ in ROUTES), f"{where} records {moved}"
     if 200 <= again.status_code < 300:
         return
     if (method, path) in REMOVES:
