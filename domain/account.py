@@ -20,6 +20,7 @@ from domain.catalog import FREE_IDENTITY_LICENSES, Edition
 from domain.cause import Cause
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     IdentityLicenseLimitReached,
     InvalidValue,
     NotFound,
@@ -315,7 +316,7 @@ class Account(LedgerAggregate):
     def grant_manage_billing(self, user_id: str, cause: Cause) -> None:
         self.user(user_id)
         if self.has_manage_billing(user_id):
-            raise AlreadyExists(f"user {user_id} already has Manage Billing")
+            raise AlreadyInThatState(f"user {user_id} already has Manage Billing")
         self._record(self.ManageBillingGranted, cause, user_id=user_id)
 
     def revoke_manage_billing(self, user_id: str, cause: Cause) -> None:
@@ -324,7 +325,7 @@ class Account(LedgerAggregate):
                 f"user {user_id} is a system administrator and holds Manage Billing by default"
             )
         if not self.has_manage_billing(user_id):
-            raise NotFound(f"user {user_id} does not have Manage Billing")
+            raise AlreadyInThatState(f"user {user_id} does not have Manage Billing")
         self._record(self.ManageBillingRevoked, cause, user_id=user_id)
 
     # -- identity licenses ------------------------------------------------------------
@@ -332,20 +333,23 @@ class Account(LedgerAggregate):
     def assign_identity_license(self, user_id: str, cause: Cause) -> None:
         self.user(user_id)
         if user_id in self.identity_licenses:
-            raise AlreadyExists(f"user {user_id} already has an identity license")
+            raise AlreadyInThatState(f"user {user_id} already has an identity license")
         if len(self.identity_licenses) >= FREE_IDENTITY_LICENSES:
             raise IdentityLicenseLimitReached(FREE_IDENTITY_LICENSES)
         self._record(self.IdentityLicenseAssigned, cause, user_id=user_id)
 
     def release_identity_license(self, user_id: str, cause: Cause) -> None:
+        self.user(user_id)
         if user_id not in self.identity_licenses:
-            raise NotFound(f"user {user_id} has no identity license")
+            raise AlreadyInThatState(f"user {user_id} has no identity license")
         self._record(self.IdentityLicenseReleased, cause, user_id=user_id)
 
     # -- editions ---------------------------------------------------------------------
 
     def request_upgrade(self, edition: Edition, note: str, cause: Cause) -> None:
         """Ask for a higher edition; an account manager follows up (not self-served)."""
+        if edition == self.edition:
+            raise AlreadyInThatState(f"the account is already on {edition.value}")
         self.edition.check_upgrade_to(edition)
         self._record(self.UpgradeRequested, cause, edition=edition, note=note.strip()[:2000])
 
@@ -353,5 +357,5 @@ class Account(LedgerAggregate):
         """Staff carry out an upgrade (or a negotiated downgrade), always with a reason."""
         cause.require_reason("changing the edition")
         if edition == self.edition:
-            raise InvalidValue(f"the account is already on {edition.value}")
+            raise AlreadyInThatState(f"the account is already on {edition.value}")
         self._record(self.EditionChanged, cause, edition=edition)

@@ -46,7 +46,9 @@ class CurrencyMismatch(DomainError):
         self.got = got
 
 
-class UnknownProduct(DomainError):
+class UnknownProduct(InvalidValue):
+    """A code the catalog does not have, named in a request's body or query (422)."""
+
     code = "unknown-product"
 
     def __init__(self, product_code: str) -> None:
@@ -68,13 +70,32 @@ class PriceNotAvailable(DomainError):
 
 
 class NotFound(DomainError):
-    """A referenced part of an aggregate (contact, user, line) does not exist."""
+    """What a request addresses (an account, a contract, a contact, a user...) does not exist."""
 
     code = "not-found"
 
 
 class AlreadyExists(DomainError):
+    """Something with that id or name exists already (a contact, a user, a product's line)."""
+
     code = "already-exists"
+
+
+class AlreadyInThatState(DomainError):
+    """The change asked for is already true: granting what is held, revoking what is not,
+    changing to the current edition, cancelling what is cancelled."""
+
+    code = "already-in-that-state"
+
+
+class NotOnContract(DomainError):
+    """A product the catalog has, but the contract does not (add the product instead)."""
+
+    code = "not-on-contract"
+
+    def __init__(self, product_code: str) -> None:
+        super().__init__(f"{product_code!r} is not on this contract: add the product instead")
+        self.product_code = product_code
 
 
 class IdentityLicenseLimitReached(DomainError):
@@ -128,6 +149,15 @@ class RenewalRule(DomainError):
 
 class DateOutsideTerm(DomainError):
     code = "date-outside-term"
+
+
+class PeriodNotBegun(DomainError):
+    """A billing period is invoiced from its first day on, never ahead (domain/invoicing.py)."""
+
+    code = "period-not-begun"
+
+    def __init__(self, start: str) -> None:
+        super().__init__(f"the billing period from {start} has not begun: it is invoiced then")
 
 
 class InvoiceNotOpen(DomainError):

@@ -22,6 +22,7 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     AmountNotPositive,
     CreditExceedsInvoice,
     CurrencyMismatch,
@@ -289,6 +290,8 @@ class Invoice(LedgerAggregate):
 
     def void(self, cause: Cause) -> None:
         cause.require_reason("voiding an invoice")
+        if self.status is InvoiceStatus.VOID:
+            raise AlreadyInThatState(f"invoice {self.number} is already void")
         self._require_open("void")
         if not self.paid.is_zero:
             raise InvoiceNotOpen("partly paid", "void")

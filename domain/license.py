@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import AlreadyExists, InvalidValue, NotFound, SeatsExhausted
+from domain.errors import AlreadyInThatState, InvalidValue, SeatsExhausted
 from domain.subscription import positive
 
 
@@ -122,12 +122,12 @@ class License(LedgerAggregate):
 
     def assign(self, user_id: str, cause: Cause) -> None:
         if user_id in self.assigned:
-            raise AlreadyExists(f"user {user_id} already has a {self.product_code!r} seat")
+            raise AlreadyInThatState(f"user {user_id} already has a {self.product_code!r} seat")
         if self.available <= 0:
             raise SeatsExhausted(self.product_code, self.held)
         self._record(self.SeatAssigned, cause, user_id=user_id)
 
     def unassign(self, user_id: str, cause: Cause) -> None:
         if user_id not in self.assigned:
-            raise NotFound(f"user {user_id} has no {self.product_code!r} seat")
+            raise AlreadyInThatState(f"user {user_id} has no {self.product_code!r} seat")
         self._record(self.SeatUnassigned, cause, user_id=user_id)

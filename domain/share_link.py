@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import InvalidValue, NotFound
+from domain.errors import AlreadyInThatState, InvalidValue, NotFound
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
@@ -110,7 +110,7 @@ class ShareLink(LedgerAggregate):
 
     def revoke(self, cause: Cause) -> None:
         if self.revoked_at is not None:
-            raise NotFound(f"share link {self.id} is already revoked")
+            raise AlreadyInThatState(f"share link {self.id} is already revoked")
         self._record(self.ShareLinkRevoked, cause)
 
     @property

@@ -3,20 +3,26 @@
 A line keeps the unit price it was sold at (per billing period). The renewal plan is
 explicit: auto-renewing contracts carry a scheduled renewal (term length, lines with
 quantities and prices) that the customer can change or cancel until the term ends.
-Seats added mid-term are carried into the scheduled renewal as well.
+Seats added mid-term are carried into the scheduled renewal as well. The contract keeps
+the tranches its units came in (the term's lines, each addition from its effective day),
+from which domain/invoicing.py tells which invoice bills which days.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from domain.base import LedgerAggregate
+from domain.catalog import product
 from domain.cause import Cause
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     ContractNotActive,
     CurrencyMismatch,
     DateOutsideTerm,
@@ -25,6 +31,7 @@ from domain.errors import (
     QuantityNotPositive,
     RenewalRule,
 )
+from domain.invoicing import Charge, Tranche, charged_apart, period_quantities
 from domain.money import Money
 from domain.period import BillingPeriod, DateRange, term_of
 
@@ -77,6 +84,9 @@ class Subscription(LedgerAggregate):
         def apply(self, sub: Subscription) -> None:
             line = sub.lines[self.line_id]
             sub.lines[self.line_id] = replace(line, quantity=line.quantity + self.added)
+            sub.tranches.append(
+                Tranche(self.line_id, self.added, self.effective_at, _recorded_day(self))
+            )
             if sub.renewal is not None:
                 sub.renewal = sub.renewal.grown(line, self.added)
 
@@ -86,6 +96,11 @@ class Subscription(LedgerAggregate):
 
         def apply(self, sub: Subscription) -> None:
             sub.lines[self.line.line_id] = self.line
+            sub.tranches.append(
+                Tranche(
+                    self.line.line_id, self.line.quantity, self.effective_at, _recorded_day(self)
+                )
+            )
             if sub.renewal is not None:
                 sub.renewal = sub.renewal.with_product(self.line)
 
@@ -114,6 +129,7 @@ class Subscription(LedgerAggregate):
         def apply(self, sub: Subscription) -> None:
             sub.term = DateRange(self.term_start, self.term_end)
             sub.lines = {line.line_id: line for line in self.lines}
+            sub.tranches = _term_tranches(self.lines, self.term_start)
             sub.renewal = None
             sub.terms_served += 1
 
@@ -141,6 +157,15 @@ class Subscription(LedgerAggregate):
 
     # Snapshots taken before reminders existed lack the attribute: no term was reminded of.
     reminded_for: date | None = None
+    # v2 keeps the tranches; a v1 snapshot is upcast (upcast_v1_v2).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot from before tranches knows each line's quantity, not when its units
+        began: they are taken as in force from the term's start, as period invoices then
+        billed them (events after the snapshot add their tranches exactly)."""
+        state["tranches"] = _term_tranches(state["lines"].values(), state["term"].start)
 
     def __init__(
         self,
@@ -156,6 +181,7 @@ class Subscription(LedgerAggregate):
         self.billing_period = billing_period
         self.term = DateRange(term_start, term_end)
         self.lines: dict[str, Line] = {line.line_id: line for line in lines}
+        self.tranches: list[Tranche] = _term_tranches(lines, term_start)
         self.renewal: Renewal | None = None
         self.status = SubscriptionStatus.ACTIVE
         self.ended_on: date | None = None
@@ -220,6 +246,26 @@ class Subscription(LedgerAggregate):
     def line_for(self, product_code: str) -> Line | None:
         return next((ln for ln in self.lines.values() if ln.product_code == product_code), None)
 
+    def period_quantities(self, period: DateRange) -> dict[str, int]:
+        """Units per line that the invoice of ``period`` bills (domain/invoicing.py); none
+        once the contract has ended (the period it ends in is billed in full: reductions
+        are not prorated)."""
+        if self.ended_on is not None and period.start >= self.ended_on:
+            return {}
+        return period_quantities(self.term, self.billing_period, self.tranches, period)
+
+    def charged_apart(self, tranche: Tranche) -> list[Charge]:
+        """What the own invoice of an addition charges (domain/invoicing.py)."""
+        return charged_apart(self.term, self.billing_period, tranche)
+
+    @property
+    def last_addition(self) -> Tranche:
+        """The tranche of the latest addition (what a command that just added charges)."""
+        added = [t for t in self.tranches if t.added_on is not None]
+        if not added:
+            raise NotFound("nothing was added to this term")
+        return added[-1]
+
     @property
     def period_amount(self) -> Money:
         """What one full billing period of every line costs, before tax."""
@@ -273,14 +319,16 @@ class Subscription(LedgerAggregate):
     def _renewal_fields(self, term_months: int, lines: list[Line]) -> dict[str, object]:
         term_of(self.term.end, term_months)  # refuses a term shorter than a month
         if not lines:
-            raise InvalidValue("a renewal needs at least one line")
+            raise InvalidValue(
+                "a renewal needs at least one line; to let the contract end, cancel the renewal"
+            )
         _check_lines(lines, self.currency)
         return {"term_months": term_months, "lines": tuple(lines), "effective_at": self.term.end}
 
     def cancel_renewal(self, cause: Cause) -> None:
         self._require_active("cancel the renewal")
         if self.renewal is None:
-            raise RenewalRule("no renewal is scheduled")
+            raise AlreadyInThatState("no renewal is scheduled: the contract ends at its term end")
         self._record(self.RenewalCancelled, cause, effective_at=self.term.end)
 
     def renew(self, cause: Cause) -> Renewal:
@@ -319,6 +367,8 @@ class Subscription(LedgerAggregate):
     def cancel(self, effective: date, cause: Cause) -> None:
         """Staff end a contract early (a correction or a negotiated exit), with a reason."""
         cause.require_reason("cancelling a contract")
+        if self.status is SubscriptionStatus.CANCELLED:
+            raise AlreadyInThatState(f"the contract is already cancelled, from {self.ended_on}")
         self._require_active("cancel")
         self._require_in_term(effective)
         self._require_reason_if_backdated(effective, cause)
@@ -353,6 +403,31 @@ class Renewal:
         if any(ln.product_code == line.product_code for ln in self.lines):
             return self.grown(line, line.quantity)
         return Renewal(self.term_months, (*self.lines, line))
+
+
+def changed_lines(
+    base: Iterable[Line], quantities: Mapping[str, int], priced: Callable[[str, int], Line]
+) -> list[Line]:
+    """The lines of a renewal plan after a change: a product named with a quantity gets a
+    line of that many units (``priced``: from the catalog, which refuses a product the
+    account's edition is not sold), named with 0 it is dropped, and a product not named is
+    kept as it is."""
+    lines = {line.product_code: line for line in base}
+    for code, quantity in quantities.items():
+        product(code)  # an unknown product is refused even when dropped
+        if quantity == 0:
+            lines.pop(code, None)
+        else:
+            lines[code] = priced(code, quantity)
+    return list(lines.values())
+
+
+def _term_tranches(lines: Iterable[Line], term_start: date) -> list[Tranche]:
+    return [Tranche(line.line_id, line.quantity, term_start) for line in lines]
+
+
+def _recorded_day(event: LedgerAggregate.Event) -> date:
+    return event.timestamp.astimezone(UTC).date()
 
 
 def _check_lines(lines: list[Line], currency: str) -> None:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import InvalidValue, SupportCaseClosed
+from domain.errors import AlreadyInThatState, InvalidValue, SupportCaseClosed
 
 MAX_SUBJECT = 200
 MAX_TEXT = 10_000  # a description or a reply
@@ -106,7 +106,8 @@ class SupportCase(LedgerAggregate):
         )
 
     def close(self, resolution: str, cause: Cause) -> None:
-        self._refuse_if_closed("close")
+        if self.status is SupportCaseStatus.CLOSED:
+            raise AlreadyInThatState(f"support case {self.id} is already closed")
         self._record(
             self.SupportCaseClosed,
             cause,

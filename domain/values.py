@@ -8,6 +8,7 @@ from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.cause import Provenance
 from domain.invoice import InvoiceLine, InvoiceStatus
+from domain.invoicing import Tranche
 from domain.money import Money
 from domain.period import BillingPeriod, DateRange
 from domain.subscription import Line, Renewal, SubscriptionStatus
@@ -21,6 +22,7 @@ VALUE_TYPES: tuple[type, ...] = (
     DateRange,
     Line,
     Renewal,
+    Tranche,
     InvoiceLine,
 )
 

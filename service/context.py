@@ -28,6 +28,9 @@ class CommandContext:
     # Whose Idempotency-Key it is: the account and user, or the token (set by the HTTP
     # layer); empty: the actor's. An actor id alone is not unique across accounts.
     caller: str = ""
+    # A preview: the command runs its checks and its work, and nothing is saved (no
+    # event, no idempotency record); the receipt carries what it would have saved.
+    preview: bool = False
 
     @property
     def key_owner(self) -> str:

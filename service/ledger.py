@@ -9,10 +9,11 @@ checks on the fresh state, so the retry can only succeed if the change is still 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -37,7 +38,13 @@ from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.cause import Cause
 from domain.clock import Clock
-from domain.errors import ContractNotActive, InvalidValue, NotFound
+from domain.errors import (
+    ContractNotActive,
+    InvalidValue,
+    NotFound,
+    NotOnContract,
+    PeriodNotBegun,
+)
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.license import License, license_id
 from domain.money import Money
@@ -47,10 +54,9 @@ from domain.period import (
     DateRange,
     billed_share,
     billing_periods,
-    period_containing,
 )
 from domain.share_link import ShareLink
-from domain.subscription import Line, Subscription
+from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
@@ -61,6 +67,8 @@ from service.idempotency import IdempotencyRecord
 from service.subject_locks import SubjectLocks
 
 PAYMENT_TERMS = timedelta(days=30)
+# Who renews a contract in a preview of its renewal invoice (the billing run, in fact).
+RENEWAL = CommandContext("subledger-billing", "system", preview=True)
 
 log = logging.getLogger("subledger.ledger")
 
@@ -93,7 +101,11 @@ def period_invoice_id(subscription_id: UUID, period_start: date) -> UUID:
 @dataclass(frozen=True)
 class Receipt:
     """What a command wrote: the aggregate it concerns (and its version after the command),
-    the aggregates it created, and the log position of its last event."""
+    the aggregates it created, and the log position of its last event.
+
+    A preview's receipt wrote nothing: ``pending`` holds the aggregates the command would
+    have saved, with their unsaved events, and ``version`` is the subject's version the
+    preview was computed on (the If-Match that makes the command do what it showed)."""
 
     aggregate_id: UUID
     version: int
@@ -101,6 +113,7 @@ class Receipt:
     created: tuple[UUID, ...] = ()
     refund: Money | None = None
     replayed: bool = False
+    pending: tuple[LedgerAggregate, ...] = ()
 
 
 class Ledger(Application[UUID]):
@@ -219,6 +232,8 @@ class Ledger(Application[UUID]):
         subject: UUID,
         refund: Callable[[], Money | None],
     ) -> Receipt:
+        if ctx.preview:
+            return self._preview(ctx, work, subject, refund)
         key_id = (
             idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
             if ctx.idempotency_key
@@ -249,10 +264,24 @@ class Ledger(Application[UUID]):
             return Receipt(subject, version, position, created, refund())
         raise AssertionError("unreachable")
 
+    def _preview(
+        self,
+        ctx: CommandContext,
+        work: Callable[[Cause], list[LedgerAggregate]],
+        subject: UUID,
+        refund: Callable[[], Money | None],
+    ) -> Receipt:
+        """``work`` run as the command runs it, with the same checks (If-Match too), and
+        nothing saved: no event, no idempotency record (its key is not even read)."""
+        aggregates = work(ctx.cause(self.clock.now()))
+        version = self._subject_version(ctx, subject, aggregates)
+        created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
+        return Receipt(subject, version, None, created, refund(), pending=tuple(aggregates))
+
     def replay(self, ctx: CommandContext) -> Receipt | None:
         """The first answer to a request retried with its Idempotency-Key, if there was one:
         for a use case that must not repeat an effect outside the ledger (a charge)."""
-        if not ctx.idempotency_key:
+        if not ctx.idempotency_key or ctx.preview:
             return None
         key_id = idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
         return self._replay(key_id, ctx.fingerprint)
@@ -260,7 +289,8 @@ class Ledger(Application[UUID]):
     def _subject_version(
         self, ctx: CommandContext, subject: UUID, aggregates: list[LedgerAggregate]
     ) -> int:
-        """The subject's version after the command; refuses a stale If-Match."""
+        """The subject's version after the command (before it, for a preview); refuses a
+        stale If-Match."""
         changed = next((a for a in aggregates if a.id == subject), None)
         if changed is not None:
             before, after = changed.version - len(changed.pending_events), changed.version
@@ -268,7 +298,7 @@ class Ledger(Application[UUID]):
             before = after = self._current_version(subject)
         if ctx.expected_version is not None and ctx.expected_version != before:
             raise PreconditionFailed(ctx.expected_version, before)
-        return after
+        return before if ctx.preview else after
 
     def _current_version(self, aggregate_id: UUID) -> int:
         try:
@@ -511,8 +541,7 @@ class Ledger(Application[UUID]):
                 )
             if auto_renew:
                 sub.schedule_renewal(term_months, self._renewal_lines(account, sub, None), cause)
-            first_period = billing_periods(sub.term, billing_period)[0]
-            changed.append(self._period_invoice(account, sub, first_period, cause))
+            changed.append(self._first_period_invoice(account, sub, cause))
             return changed
 
         return self.execute(ctx, work, new_id)
@@ -554,33 +583,50 @@ class Ledger(Application[UUID]):
     def _renewal_lines(
         self, account: Account, sub: Subscription, quantities: Mapping[str, int] | None
     ) -> list[Line]:
-        """Lines of the next term, priced from the catalog on its first day."""
-        wanted = (
-            dict(quantities)
-            if quantities is not None
-            else {line.product_code: line.quantity for line in sub.lines.values()}
-        )
-        kept = {code: qty for code, qty in wanted.items() if qty != 0}
-        return self._price_lines(account, kept, sub.billing_period, sub.term.end)
+        """Lines of the next term: the scheduled plan (or, with none, the contract's lines)
+        with the named quantities changed (``changed_lines``); new and changed lines are
+        priced from the catalog on the next term's first day."""
+        on = sub.term.end
+
+        def priced(code: str, quantity: int) -> Line:
+            (line,) = self._price_lines(account, {code: quantity}, sub.billing_period, on)
+            return line
+
+        if sub.renewal is not None:
+            base = list(sub.renewal.lines)
+        else:
+            current = {line.product_code: line.quantity for line in sub.lines.values()}
+            base = self._price_lines(account, current, sub.billing_period, on)
+        return changed_lines(base, quantities or {}, priced)
 
     def _period_invoice(
         self, account: Account, sub: Subscription, period: DateRange, cause: Cause
     ) -> Invoice:
-        """The invoice for one whole billing period; its id is fixed by the period (issued once)."""
+        """The invoice for one whole billing period; its id is fixed by the period (issued once).
+
+        It bills the units in force on the period's first day that no invoice of their own
+        charges for it (domain/invoicing.py)."""
         rate = tax_rate(account.billing.country)
+        quantities = sub.period_quantities(period)
         lines = [
             InvoiceLine.charge(
                 f"{catalog.product(line.product_code).name}, {period.start} to {period.end}",
                 line.product_code,
-                line.quantity,
+                quantities[line.line_id],
                 line.unit_price,
                 period,
                 billed_share(period, sub.billing_period),
                 rate,
             )
             for line in sub.lines.values()
+            if line.line_id in quantities
         ]
         return self._issue(period_invoice_id(sub.id, period.start), account, sub, lines, cause)
+
+    def _first_period_invoice(self, account: Account, sub: Subscription, cause: Cause) -> Invoice:
+        """The invoice of a term's first period: issued when it is bought or renews."""
+        first_period = billing_periods(sub.term, sub.billing_period)[0]
+        return self._period_invoice(account, sub, first_period, cause)
 
     def _issue(
         self,
@@ -618,10 +664,12 @@ class Ledger(Application[UUID]):
             if sub.ended_on is not None and period_start >= sub.ended_on:
                 # The contract ended before this period began: nothing is owed for it.
                 raise ContractNotActive(sub.status.value, f"invoice the period from {period_start}")
-            invoice = self._period_invoice(account, sub, periods[period_start], cause)
-            if self._exists(invoice.id):
+            if self._exists(period_invoice_id(subscription_id, period_start)):
                 return []
-            return [invoice]
+            if period_start > cause.today:
+                # Issued ahead, it could miss seats added before the period begins.
+                raise PeriodNotBegun(str(period_start))
+            return [self._period_invoice(account, sub, periods[period_start], cause)]
 
         return self.execute(ctx, work, period_invoice_id(subscription_id, period_start))
 
@@ -629,29 +677,28 @@ class Ledger(Application[UUID]):
         return bool(list(self.events.get(aggregate_id, lte=1)))
 
     def _prorated_invoice(
-        self,
-        account: Account,
-        sub: Subscription,
-        line: Line,
-        quantity: int,
-        effective: date,
-        cause: Cause,
+        self, account: Account, sub: Subscription, line: Line, cause: Cause
     ) -> Invoice:
-        """Charge ``quantity`` more units from ``effective`` to the end of the current period."""
-        period = period_containing(sub.term, sub.billing_period, effective)
-        share = billed_share(period, sub.billing_period, effective)
+        """The own invoice of the units just added to ``line``: from their first day to the
+        end of its period, prorated, and any later period already begun (a backdated
+        addition; domain/invoicing.py)."""
+        added = sub.last_addition
         name = catalog.product(line.product_code).name
-        charge = InvoiceLine.charge(
-            f"{name}: {quantity} added, prorated {effective} to {period.end}",
-            line.product_code,
-            quantity,
-            line.unit_price,
-            period,
-            share,
-            tax_rate(account.billing.country),
-        )
+        rate = tax_rate(account.billing.country)
+        charges = [
+            InvoiceLine.charge(
+                f"{name}: {added.quantity} added, prorated {c.first_day} to {c.period.end}",
+                line.product_code,
+                added.quantity,
+                line.unit_price,
+                c.period,
+                c.share,
+                rate,
+            )
+            for c in sub.charged_apart(added)
+        ]
         invoice_id = uuid5(NAMESPACE_URL, f"subledger:invoice:{sub.id}:change:{sub.version}")
-        return self._issue(invoice_id, account, sub, [charge], cause)
+        return self._issue(invoice_id, account, sub, charges, cause)
 
     def add_licenses(
         self,
@@ -668,11 +715,12 @@ class Ledger(Application[UUID]):
             account = self.account(sub.account_id)
             line = sub.line_for(product_code)
             if line is None:
-                raise NotFound(f"{product_code!r} is not on this contract: add the product instead")
+                catalog.product(product_code)  # an unknown code is refused as such (422)
+                raise NotOnContract(product_code)
             on = effective or cause.today
             sub.add_licenses(line.line_id, quantity, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
-            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, cause)
             return [sub, *seats, invoice]
 
         return self.execute(ctx, work, subscription_id)
@@ -694,7 +742,7 @@ class Ledger(Application[UUID]):
             (line,) = self._price_lines(account, {product_code: quantity}, sub.billing_period, on)
             sub.add_product(line, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
-            invoice = self._prorated_invoice(account, sub, line, quantity, on, cause)
+            invoice = self._prorated_invoice(account, sub, line, cause)
             return [sub, *seats, invoice]
 
         return self.execute(ctx, work, subscription_id)
@@ -706,7 +754,9 @@ class Ledger(Application[UUID]):
         term_months: int = 12,
         quantities: Mapping[str, int] | None = None,
     ) -> Receipt:
-        """Schedule the next term, or change the one already scheduled (quantity 0 drops a line)."""
+        """Schedule the next term, or change the one already scheduled: each product named in
+        ``quantities`` gets that quantity (0 drops it; one not on the plan is added if the
+        account's edition sells it), and the lines not named are kept."""
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
@@ -743,11 +793,19 @@ class Ledger(Application[UUID]):
             sub.schedule_renewal(
                 renewal.term_months, self._renewal_lines(account, sub, None), cause
             )
-            first_period = billing_periods(sub.term, sub.billing_period)[0]
-            changed.append(self._period_invoice(account, sub, first_period, cause))
+            changed.append(self._first_period_invoice(account, sub, cause))
             return changed
 
         return self.execute(ctx, work, subscription_id)
+
+    def renewal_invoice(self, sub: Subscription) -> Invoice:
+        """The invoice ``renew`` will issue for the first period of ``sub``'s next term, as
+        the ledger knows the contract now (a preview of a renewal change: never saved)."""
+        account = self.account(sub.account_id)
+        renewing = copy.deepcopy(sub)
+        cause = RENEWAL.cause(datetime.combine(sub.term.end, time(), tzinfo=UTC))
+        renewing.renew(cause)
+        return self._first_period_invoice(account, renewing, cause)
 
     def _move_seats(
         self, sub: Subscription, before: dict[str, int], after: dict[str, int], cause: Cause
@@ -807,6 +865,7 @@ class Ledger(Application[UUID]):
         self, ctx: CommandContext, account_id: UUID, product_code: str, user_id: str
     ) -> Receipt:
         def work(cause: Cause) -> list[LedgerAggregate]:
+            self.account(account_id).user(user_id)
             lic = self.license(account_id, product_code)
             lic.unassign(user_id, cause)
             return [lic]

@@ -62,6 +62,8 @@ class Payments:
             raise InvalidValue("the account has no payment method; name one to pay with")
         due = amount if amount is not None else invoice.balance
         invoice.require_payable(due)
+        if ctx.preview:  # what would be charged and recorded; the provider is not called
+            return PaymentOutcome(self.ledger.record_payment(ctx, invoice_id, due, method), None)
         key = f"subledger:charge:{invoice_id}:{_request(ctx)}"
         result = self.provider.charge(method, due, key)
         if isinstance(result, Declined):

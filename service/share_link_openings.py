@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.errors import DomainError
-
 SWEEP_EVERY = 1000  # admissions between sweeps of the addresses seen once and gone
 
 
@@ -36,8 +34,8 @@ class OpeningLimits:
     window: timedelta = timedelta(minutes=10)
 
 
-class TooManyOpenings(DomainError):
-    code = "too-many-openings"
+class TooManyOpenings(Exception):
+    """A rate limit, not a refusal by the ledger: the HTTP layer answers 429."""
 
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__("this shared invoice was opened too often just now; retry later")

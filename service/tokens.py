@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import InvalidValue, NotFound
+from domain.errors import AlreadyInThatState, InvalidValue, NotFound
 from service.context import CommandContext
 from service.ledger import Ledger, Receipt
 
@@ -99,7 +99,7 @@ class ApiToken(LedgerAggregate):
 
     def revoke(self, cause: Cause) -> None:
         if self.revoked:
-            raise NotFound(f"token {self.id} is already revoked")
+            raise AlreadyInThatState(f"token {self.id} is already revoked")
         self._record(self.TokenRevoked, cause)
 
     @property

@@ -13,6 +13,7 @@ from domain.errors import NotFound
 from projections import account_overview as overview
 from projections.documents import account_document
 from service import user_removal
+from service.context import CommandContext
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -34,6 +35,7 @@ from service.http.schemas import (
 )
 from service.ledger import Ledger, Receipt
 from service.point_in_time import aggregate_at
+from service.tokens import Principal
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
 
@@ -353,6 +355,19 @@ def change_edition(
     ctx: ContextDep,
     response: Response,
 ) -> AccountOut:
-    account_for(ledger, principal, account_id, Access.EDITION)
-    receipt = ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)
+    """Moves no money: contracts keep the prices they were sold at (its preview, at
+    ``/preview``, lists no invoice)."""
+    receipt = upgrade(ledger, principal, ctx, account_id, body)
     return _account_after(ledger, receipt, response)
+
+
+def upgrade(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    account_id: UUID,
+    body: EditionChangeIn,
+) -> Receipt:
+    """The edition change, called by its route and by its preview (service/http/previews.py)."""
+    account_for(ledger, principal, account_id, Access.EDITION)
+    return ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)

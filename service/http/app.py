@@ -29,6 +29,7 @@ from service.http import (
     health,
     invoices,
     payments,
+    previews,
     reports,
     share_links,
     subscriptions,
@@ -63,8 +64,15 @@ The subscription ledger behind the self-service account app.
 Authenticate with `Authorization: Bearer <token>`. Every state-changing response carries
 `Ledger-Position` (the global log position of its last event) and an `ETag` (the
 resource version); send `If-Match` to refuse a change based on a stale version, and
-`Idempotency-Key` to make a retry safe. Errors are RFC 9457 problem details.
+`Idempotency-Key` to make a retry safe. Errors are RFC 9457 problem details, one rule
+per kind of refusal (404: the path names nothing; 409: already in that state, or refused
+by a rule; 422: the request is invalid, or names an unknown product or currency).
 Amounts are decimal strings.
+
+Every command that moves money has a preview: `POST <its path>/preview` with the same
+body runs the command's own checks and pricing, answers the invoices it would issue (and
+the payment it would charge), and writes nothing. Its `ETag`, sent as `If-Match` with the
+command, makes the command issue exactly what the preview showed, or refuse (412).
 """
 
 
@@ -142,6 +150,7 @@ def create_app(
         subscriptions.router,
         invoices.router,
         payments.router,
+        previews.router,
         share_links.router,
         reports.router,
         audit.router,

@@ -8,13 +8,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
+from service.context import CommandContext
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.invoices import credit_note_out, invoice_for
 from service.http.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem
 from service.http.responses import written
 from service.http.schemas import CreditNoteIn, CreditNoteOut, InvoiceOut, PaymentIn, money_in
-from service.payments import Payments
+from service.ledger import Ledger
+from service.payments import PaymentOutcome, Payments
+from service.tokens import Principal
 
 router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
 
@@ -47,9 +50,7 @@ def pay_invoice(
     """Charges the account's payment method (or the token named) at most once per
     Idempotency-Key. A decline answers 402 with the provider's reason, and is recorded;
     a provider outage answers 503 and records nothing."""
-    invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
-    amount = money_in(body.amount, invoice.currency) if body.amount else None
-    outcome = Payments(ledger).pay(ctx, invoice_id, amount, body.payment_method)
+    outcome = pay(ledger, principal, ctx, invoice_id, body)
     if outcome.declined is not None:
         declined = problem(
             402,
@@ -63,6 +64,15 @@ def pay_invoice(
         return declined
     written(response, outcome.receipt, ledger)
     return InvoiceOut.of(ledger.invoice(invoice_id, outcome.receipt.version))
+
+
+def pay(
+    ledger: Ledger, principal: Principal, ctx: CommandContext, invoice_id: UUID, body: PaymentIn
+) -> PaymentOutcome:
+    """Paying, called by its route and by its preview (service/http/previews.py)."""
+    invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
+    amount = money_in(body.amount, invoice.currency) if body.amount else None
+    return Payments(ledger).pay(ctx, invoice_id, amount, body.payment_method)
 
 
 @router.post(

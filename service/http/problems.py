@@ -90,21 +90,23 @@ def problem(
     )
 
 
-def _status_of(error: domain.DomainError) -> tuple[int, str]:
-    if isinstance(error, domain.NotFound):
+def status_of(kind: type[domain.DomainError]) -> tuple[int, str]:
+    """The status and title of a refusal, decided by its class alone: one rule per kind
+    (docs/errors.md)."""
+    if issubclass(kind, domain.NotFound):
         return 404, "Not Found"
-    if isinstance(error, PreconditionFailed):
+    if issubclass(kind, PreconditionFailed):
         return 412, "Precondition Failed"
-    if isinstance(error, domain.InvalidValue | domain.ReasonRequired):
+    if issubclass(kind, domain.InvalidValue | domain.ReasonRequired):
         return 422, "Unprocessable Content"
-    if isinstance(error, ConcurrencyConflict):
+    if issubclass(kind, ConcurrencyConflict):
         return 409, "Conflict"
     return 409, "Refused by the ledger"
 
 
 async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, domain.DomainError)
-    status, title = _status_of(error)
+    status, title = status_of(type(error))
     return problem(status, error.code, title, str(error), request)
 
 
@@ -131,11 +133,14 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
     )
 
 
+# The framework's own refusals (routing, unreadable bodies); any other status it might
+# answer with is an "http-error" (docs/errors.md).
+HTTP_ERROR_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}
+
+
 async def on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(
-        error.status_code, "http-error"
-    )
+    code = HTTP_ERROR_CODES.get(error.status_code, "http-error")
     return problem(
         error.status_code,
         code,

@@ -16,7 +16,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, PointInTimeReads
-from service.http.schemas import Day, MoneyOut
+from service.http.schemas import Day, MoneyOut, known_currency
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -83,7 +83,7 @@ def renewals(
 ) -> list[RenewalDueOut]:
     day = on or ledger.clock.now().date()
     with reads.sql() as sql:
-        due = upcoming_renewals(sql, day, within_days, edition, currency)
+        due = upcoming_renewals(sql, day, within_days, edition, known_currency(currency))
     return [RenewalDueOut.model_validate(d) for d in due]
 
 
@@ -101,5 +101,5 @@ def invoices(
 ) -> list[AgeingOut]:
     day = on or ledger.clock.now().date()
     with reads.sql() as sql:
-        ageing = invoice_ageing(sql, day, currency)
+        ageing = invoice_ageing(sql, day, known_currency(currency))
     return [AgeingOut.model_validate(a) for a in ageing]

@@ -21,7 +21,7 @@ from domain.catalog import Edition, ProductKind
 from domain.errors import InvalidValue
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
-from domain.money import Money
+from domain.money import Money, minor_unit
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
@@ -357,6 +357,13 @@ class SubscriptionIn(Body):
     billing_period: BillingPeriod = BillingPeriod.ANNUAL
     auto_renew: bool = True
 
+    def quantities(self) -> dict[str, int]:
+        """Units per product (a product named twice is bought once, with both quantities)."""
+        found: dict[str, int] = {}
+        for line in self.lines:
+            found[line.product_code] = found.get(line.product_code, 0) + line.quantity
+        return found
+
 
 class LicensesIn(Body):
     product_code: Code
@@ -366,9 +373,21 @@ class LicensesIn(Body):
 
 
 class RenewalIn(Body):
-    term_months: Months = 12
+    term_months: Months = Field(12, description="The length of the next term, in months")
     quantities: dict[Code, Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
-        None, description="Quantity per product for the next term; 0 drops it. Default: as now."
+        None,
+        description=(
+            "Changes to the next term's lines, by product code. A product named gets that "
+            "quantity; 0 drops its line; a product not named keeps its line as it is in the "
+            "scheduled renewal (or, when none is scheduled, on the contract). A product not "
+            "there yet is added if the catalog sells it in the account's edition, else the "
+            "request is refused (409 product-not-in-edition; 422 unknown-product for a code "
+            "the catalog does not have). Named lines are priced at the list price in force on "
+            "the next term's first day; kept lines keep their price. At least one line must "
+            "remain (422): to let the contract end, cancel the renewal instead. "
+            "Default: no change to the lines."
+        ),
+        examples=[{"sales-cloud": 6, "inbox": 0}],
     )
 
 
@@ -578,8 +597,76 @@ class CreditNoteOut(BaseModel):
     refund: MoneyOut
 
 
+# -- previews ---------------------------------------------------------------------------
+
+
+class InvoicePreviewOut(BaseModel):
+    """An invoice as the command would issue it: its lines, tax and total. It has no id or
+    number yet: those are given when it is issued."""
+
+    subscription_id: UUID | None
+    currency: str
+    issued_on: date
+    due_on: date
+    lines: list[InvoiceLineOut]
+    subtotal: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoicePreviewOut:
+        return cls(
+            subscription_id=invoice.subscription_id,
+            currency=invoice.currency,
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            lines=[InvoiceLineOut.of(line) for line in invoice.lines],
+            subtotal=MoneyOut.of(invoice.subtotal),
+            tax=MoneyOut.of(invoice.tax),
+            total=MoneyOut.of(invoice.total),
+        )
+
+
+class PaymentPreviewOut(BaseModel):
+    invoice_id: UUID
+    amount: MoneyOut = Field(description="What the payment provider would be asked to charge")
+    payment_method: str
+    balance_after: MoneyOut
+
+
+class PreviewOut(BaseModel):
+    """What a command would do, computed by the command itself and not saved: nothing is
+    written, no number is used, no money moves. Send the ``ETag`` of this answer as
+    ``If-Match`` with the command to be sure it does exactly this."""
+
+    invoices: list[InvoicePreviewOut] = Field(
+        description="The invoices the command would issue now (none: it issues none)"
+    )
+    payment: PaymentPreviewOut | None = Field(
+        None, description="The payment it would charge and record (paying an invoice)"
+    )
+    at_renewal: InvoicePreviewOut | None = Field(
+        None,
+        description=(
+            "Changing the renewal: the invoice the next term's first period will carry "
+            "when the contract renews, with the plan as changed and today's tax rate"
+        ),
+    )
+    subscription: SubscriptionOut | None = Field(
+        None, description="The contract as the command would leave it"
+    )
+
+
 def money_in(amount: str, currency: str) -> Money:
     return Money(Decimal(amount), currency)
+
+
+def known_currency(currency: str | None) -> str | None:
+    """A currency named in a query: refused (422 unknown-currency) unless ISO 4217 has it,
+    as when opening an account in it."""
+    if currency is not None:
+        minor_unit(currency)
+    return currency
 
 
 # -- catalog ----------------------------------------------------------------------------

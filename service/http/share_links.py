@@ -199,7 +199,7 @@ def _open(request: Request, ledger: Ledger, token: str, document: str) -> Invoic
     except TooManyOpenings as error:
         raise ApiError(
             429,
-            error.code,
+            "too-many-openings",
             "Too Many Requests",
             str(error),
             {"Retry-After": str(error.retry_after), **SHARED_HEADERS},

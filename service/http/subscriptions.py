@@ -11,6 +11,7 @@ from domain.invoice import Invoice
 from domain.subscription import Subscription
 from projections import account_overview as overview
 from projections.documents import subscription_document
+from service.context import CommandContext
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -77,6 +78,73 @@ def list_subscriptions(
     return [SubscriptionOut.model_validate(d) for d in documents]
 
 
+# Each command that moves money is one function, called by its route and by its preview
+# (service/http/previews.py), so that both check and do exactly the same.
+
+
+def buy(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    account_id: UUID,
+    body: SubscriptionIn,
+) -> Receipt:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    return ledger.start_subscription(
+        ctx,
+        account_id,
+        body.quantities(),
+        term_months=body.term_months,
+        billing_period=body.billing_period,
+        auto_renew=body.auto_renew,
+    )
+
+
+def add_licenses_to(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: LicensesIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.add_licenses(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+
+
+def add_product_to(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: LicensesIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.add_product(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+
+
+def change_renewal(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: RenewalIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
+
+
 @router.post(
     "/v1/accounts/{account_id}/subscriptions",
     status_code=status.HTTP_201_CREATED,
@@ -91,18 +159,7 @@ def start_subscription(
     ctx: ContextDep,
     response: Response,
 ) -> SubscriptionChangeOut:
-    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
-    quantities: dict[str, int] = {}
-    for line in body.lines:
-        quantities[line.product_code] = quantities.get(line.product_code, 0) + line.quantity
-    receipt = ledger.start_subscription(
-        ctx,
-        account_id,
-        quantities,
-        term_months=body.term_months,
-        billing_period=body.billing_period,
-        auto_renew=body.auto_renew,
-    )
+    receipt = buy(ledger, principal, ctx, account_id, body)
     response.headers["Location"] = f"/v1/subscriptions/{receipt.aggregate_id}"
     return _change_out(ledger, receipt, response)
 
@@ -150,14 +207,7 @@ def add_licenses(
     ctx: ContextDep,
     response: Response,
 ) -> SubscriptionChangeOut:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
-    receipt = ledger.add_licenses(
-        replace(ctx, reason=body.reason),
-        subscription_id,
-        body.product_code,
-        body.quantity,
-        body.effective,
-    )
+    receipt = add_licenses_to(ledger, principal, ctx, subscription_id, body)
     return _change_out(ledger, receipt, response)
 
 
@@ -174,14 +224,7 @@ def add_product(
     ctx: ContextDep,
     response: Response,
 ) -> SubscriptionChangeOut:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
-    receipt = ledger.add_product(
-        replace(ctx, reason=body.reason),
-        subscription_id,
-        body.product_code,
-        body.quantity,
-        body.effective,
-    )
+    receipt = add_product_to(ledger, principal, ctx, subscription_id, body)
     return _change_out(ledger, receipt, response)
 
 
@@ -198,8 +241,11 @@ def schedule_renewal(
     ctx: ContextDep,
     response: Response,
 ) -> SubscriptionOut:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
-    receipt = ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
+    """Quantities named change those lines of the next term, 0 drops a line, and lines not
+    named are kept. A product not on the plan is added only if the catalog sells it in the
+    account's edition (else 409). Nothing is invoiced now: the next term's first period
+    is, when it renews."""
+    receipt = change_renewal(ledger, principal, ctx, subscription_id, body)
     written(response, receipt, ledger)
     return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
 

@@ -135,12 +135,15 @@ def test_manage_billing_is_granted_and_revoked_by_the_account(api: Api) -> None:
     base = f"/v1/accounts/{api.acme.account_id}/users"
     granted = api.wrote(api.put(f"{base}/ben/permissions/manage_billing", "admin"))
     assert {u["user_id"] for u in granted["users"] if u["manage_billing"]} == {"ada", "ben", "cara"}
-    api.refused(409, "PUT", f"{base}/ben/permissions/manage_billing", "admin")
+    twice = api.refused(409, "PUT", f"{base}/ben/permissions/manage_billing", "admin")
     api.refused(404, "PUT", f"{base}/nobody/permissions/manage_billing", "admin")
 
     revoked = api.wrote(api.delete(f"{base}/ben/permissions/manage_billing", "admin"))
     assert {u["user_id"] for u in revoked["users"] if u["manage_billing"]} == {"ada", "cara"}
-    api.refused(404, "DELETE", f"{base}/ben/permissions/manage_billing", "admin")
+    # revoking what is not held is refused as granting twice is: already in that state
+    lacking = api.refused(409, "DELETE", f"{base}/ben/permissions/manage_billing", "admin")
+    assert twice["type"] == lacking["type"] == "/problems/already-in-that-state"
+    api.refused(404, "DELETE", f"{base}/nobody/permissions/manage_billing", "admin")
 
 
 def test_identity_licenses_are_assigned_and_released(api: Api) -> None:
@@ -152,7 +155,9 @@ def test_identity_licenses_are_assigned_and_released(api: Api) -> None:
 
     released = api.wrote(api.delete(f"{base}/ben", "admin"))
     assert released["identity_licenses"]["used"] == 1
-    api.refused(404, "DELETE", f"{base}/ben", "admin")
+    problem = api.refused(409, "DELETE", f"{base}/ben", "admin")
+    assert problem["type"] == "/problems/already-in-that-state"
+    api.refused(404, "DELETE", f"{base}/nobody", "admin")
 
 
 def test_the_101st_identity_license_is_refused_with_409(api: Api) -> None:

@@ -170,7 +170,8 @@ def test_a_customer_token_needs_an_account_and_a_user_of_it(api: Api) -> None:
 def test_revoking_a_token_twice_or_an_unknown_one_is_refused(api: Api) -> None:
     token_id = api.seed.token_ids["spare"]
     api.delete(f"/v1/tokens/{token_id}", "operator").raise_for_status()
-    api.refused(404, "DELETE", f"/v1/tokens/{token_id}", "operator")
+    twice = api.refused(409, "DELETE", f"/v1/tokens/{token_id}", "operator")
+    assert twice["type"] == "/problems/already-in-that-state"
     api.refused(404, "DELETE", f"/v1/tokens/{api.acme.account_id}", "operator")
 
 

@@ -207,6 +207,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/test-clock"): {"advance": "P1D"},
 }
 
+# A preview (service/http/previews.py) takes its command's body.
+BODIES |= {
+    ("POST", f"{path}/preview"): body
+    for (_, path), body in list(BODIES.items())
+    if any(p == f"{path}/preview" for _, p, _ in ROUTES)
+}
+
 # The user a route acts on, chosen so that an allowed caller succeeds on the seed
 USER_FOR = {
     ("PUT", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "ben",

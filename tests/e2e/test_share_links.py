@@ -135,7 +135,8 @@ def test_a_revoked_link_answers_404_like_an_unknown_one(api: Api) -> None:
     for response in (gone, unknown, malformed):
         assert_problem(response, 404)
         assert response.json()["detail"] == "no such shared invoice"
-    api.refused(404, "DELETE", revoke, "admin")
+    twice = api.refused(409, "DELETE", revoke, "admin")
+    assert twice["type"] == "/problems/already-in-that-state"
 
 
 def test_sharing_keeps_to_the_access_rules(api: Api) -> None:
@@ -231,3 +232,15 @@ def test_a_links_openings_are_listed_a_page_at_a_time(api: Api, clock: Controlla
     api.refused(422, "GET", path, "admin", params={"limit": 501})
     api.refused(404, "GET", path, "other_admin")
     api.refused(403, "GET", path, "user")
+
+
+def test_openings_stay_in_the_accounts_history_and_out_of_the_public_feed(api: Api) -> None:
+    """ADR 0011: share-link events carry client addresses and token hashes: private."""
+    link = share(api)
+    api.client.get(link["url"]).raise_for_status()
+    history = api.get(f"/v1/accounts/{api.acme.account_id}/history", "admin").json()
+    private = {"ShareLink.ShareLinkCreated", "ShareLink.ShareLinkAccessed"}
+    assert private <= {e["event_type"] for e in history["events"]}
+    feed = api.get("/v1/events", "billing_staff", params={"limit": 1000}).json()
+    assert feed["events"], "the feed holds the seed's events"
+    assert not [e for e in feed["events"] if "ShareLink" in e["type"]]

@@ -57,7 +57,7 @@ def test_buying_refusals_write_nothing(api: Api) -> None:
         422, "POST", path, "admin", json={"lines": [{"product_code": "sales-cloud", "quantity": 0}]}
     )
     unknown = api.refused(
-        409, "POST", path, "admin", json={"lines": [{"product_code": "warp-drive", "quantity": 1}]}
+        422, "POST", path, "admin", json={"lines": [{"product_code": "warp-drive", "quantity": 1}]}
     )
     assert unknown["type"] == "/problems/unknown-product"
     not_sold = api.refused(
@@ -108,13 +108,13 @@ def test_a_backdated_addition_needs_a_reason(api: Api, clock) -> None:
 
 
 def test_licenses_for_a_product_not_on_the_contract_are_refused(api: Api) -> None:
-    api.refused(
-        404,
-        "POST",
-        f"/v1/subscriptions/{api.acme.subscription_id}/licenses",
-        "admin",
-        json={"product_code": "service-cloud", "quantity": 1},
-    )
+    path = f"/v1/subscriptions/{api.acme.subscription_id}/licenses"
+    body = {"product_code": "service-cloud", "quantity": 1}
+    not_on = api.refused(409, "POST", path, "admin", json=body)
+    assert not_on["type"] == "/problems/not-on-contract"
+    # an unknown product is refused as on every other route that takes one
+    unknown = api.refused(422, "POST", path, "admin", json={**body, "product_code": "warp-drive"})
+    assert unknown["type"] == "/problems/unknown-product"
 
 
 def test_a_product_or_add_on_is_added_to_a_contract(api: Api) -> None:
@@ -144,7 +144,7 @@ def test_the_next_renewal_is_changed_cancelled_and_scheduled_again(api: Api) -> 
     cancelled = api.wrote(api.delete(path, "admin"))
     assert cancelled["renewal"] is None
     problem = api.refused(409, "DELETE", path, "admin")
-    assert problem["type"] == "/problems/renewal-rule"
+    assert problem["type"] == "/problems/already-in-that-state"
 
     scheduled = api.wrote(api.put(path, "admin", json={}))
     assert scheduled["renewal"]["term_months"] == 12
@@ -161,7 +161,8 @@ def test_seats_are_assigned_to_users_and_taken_back(api: Api) -> None:
 
     taken_back = api.wrote(api.delete(f"{base}/ben", "admin"))
     assert taken_back["assigned"] == ["ada"]
-    api.refused(404, "DELETE", f"{base}/ben", "admin")
+    api.refused(409, "DELETE", f"{base}/ben", "admin")  # already in that state
+    api.refused(404, "DELETE", f"{base}/nobody", "admin")
     api.refused(
         404, "PUT", f"/v1/accounts/{api.acme.account_id}/licenses/inbox/assignments/ben", "admin"
     )

@@ -85,7 +85,8 @@ def test_a_closed_case_takes_no_reply_and_cannot_be_closed_again(api: Api) -> No
 
     problem = api.refused(409, "POST", f"{path}/replies", "billing_staff", json={"message": "Hi"})
     assert problem["type"] == "/problems/support-case-closed"
-    api.refused(409, "POST", f"{path}/close", "billing_staff", json={})
+    again = api.refused(409, "POST", f"{path}/close", "billing_staff", json={})
+    assert again["type"] == "/problems/already-in-that-state"
 
 
 def test_the_list_filters_by_status(api: Api) -> None:

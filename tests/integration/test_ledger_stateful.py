@@ -47,6 +47,7 @@ from domain.errors import (
     IdentityLicenseLimitReached,
     InvoiceNotOpen,
     PaymentExceedsBalance,
+    PeriodNotBegun,
     SeatsExhausted,
 )
 from domain.invoice import Invoice, InvoiceStatus
@@ -56,7 +57,7 @@ from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription
 from service.context import CommandContext
 from service.errors import ConcurrencyConflict
-from service.ledger import Ledger, Receipt
+from service.ledger import Ledger, Receipt, period_invoice_id
 from tests.builders import billing
 from tests.conftest import T0, FreshSchema, require_postgres
 
@@ -444,6 +445,11 @@ class LedgerMachine(RuleBasedStateMachine):
             self._do(self.ledger.invoice_billing_period, ADMIN, sub_id, start)
             assert self.ledger.head_position() == head, "a period after the end was invoiced"
             return
+        issued = self.ledger._exists(period_invoice_id(sub_id, start))
+        if start > self.clock.now().date() and not issued:
+            # A period is invoiced once it has begun, never ahead.
+            self._refused(PeriodNotBegun, self.ledger.invoice_billing_period, ADMIN, sub_id, start)
+            return
         assert self._do(self.ledger.invoice_billing_period, ADMIN, sub_id, start)
         before = self.ledger.head_position()
         again = self._do(self.ledger.invoice_billing_period, ADMIN, sub_id, start)
@@ -620,6 +626,7 @@ def _check_subscription(sub_id: UUID, sub: Subscription, book: Book) -> None:
         for line in invoice.lines
     }
     assert sub.term.start in invoiced_from, "the current term's first period was not invoiced"
+    _check_billed_once(sub_id, sub, book)
     if not sub.is_active:
         return
     for line in sub.lines.values():
@@ -627,6 +634,27 @@ def _check_subscription(sub_id: UUID, sub: Subscription, book: Book) -> None:
             lic = book.licenses[license_id(sub.account_id, line.product_code)]
             held = lic.held_by_contract.get(str(sub_id))
             assert held == line.quantity, f"{line.product_code}: line {line.quantity}, held {held}"
+
+
+def _check_billed_once(sub_id: UUID, sub: Subscription, book: Book) -> None:
+    """No period of the term bills a product for more units than it holds by the period's
+    end: the period invoice and an addition's own invoice never both bill the same units."""
+    for period in billing_periods(sub.term, sub.billing_period):
+        for line in sub.lines.values():
+            billed = sum(
+                invoice_line.quantity
+                for invoice in book.invoices.values()
+                if invoice.subscription_id == sub_id
+                for invoice_line in invoice.lines
+                if invoice_line.period_start == period.start
+                and invoice_line.product_code == line.product_code
+            )
+            held = sum(
+                t.quantity
+                for t in sub.tranches
+                if t.line_id == line.line_id and t.starts_on < period.end
+            )
+            assert billed <= held, f"{period}: {line.product_code} billed {billed} of {held}"
 
 
 def _check_invoice(invoice: Invoice, book: Book) -> None:

@@ -567,10 +567,15 @@ def test_a_scheduled_renewal_is_in_the_plan_from_the_day_it_is_recorded(world: W
     with world.side.readers.transaction() as sql:
         before = aggregate_at(ledger, sql, sub_id, clock.now(), T0.date(), Subscription)
         after = aggregate_at(ledger, sql, sub_id, clock.now(), None, Subscription)
+        history = timeline(sql, account_id, clock.now())
     assert before.aggregate.renewal is None
     assert [type(e).__name__ for e in before.deferred] == ["RenewalScheduled"]
     assert after.aggregate.renewal is not None
     assert after.aggregate.renewal.lines[0].quantity == 4
+    # The history shows what the plan is about (the next term's first day) as its
+    # effective date; it is in force from the day it was recorded (ADR 0004, rule 2).
+    (scheduled,) = [e for e in history if e.event_type == "Subscription.RenewalScheduled"]
+    assert (scheduled.effective_on, scheduled.in_force_on) == ("2026-02-05", "2026-01-08")
 
 
 def test_the_account_view_has_its_contracts_seats_and_invoices_then(world: World) -> None:

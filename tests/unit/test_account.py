@@ -9,6 +9,7 @@ from domain.account import Account, BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     IdentityLicenseLimitReached,
     InvalidValue,
     NotFound,
@@ -247,7 +248,7 @@ def test_granting_manage_billing_records_it(account):
 
 
 def test_granting_manage_billing_to_a_user_who_has_it_is_refused(account):
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyInThatState):
         account.grant_manage_billing("ada", cause())
     assert recorded(account) == []
 
@@ -279,7 +280,7 @@ def test_revoking_manage_billing_from_an_administrator_is_refused(account):
 def test_revoking_manage_billing_from_a_user_who_lacks_it_is_refused(account):
     account.add_user(member("bob"), cause())
     account.collect_events()
-    with pytest.raises(NotFound):
+    with pytest.raises(AlreadyInThatState):  # as granting twice is
         account.revoke_manage_billing("bob", cause())
     assert recorded(account) == []
 
@@ -307,7 +308,7 @@ def test_a_user_cannot_hold_two_identity_licenses(account):
     account.add_user(member("bob"), cause())
     account.assign_identity_license("bob", cause())
     account.collect_events()
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyInThatState):
         account.assign_identity_license("bob", cause())
     assert recorded(account) == []
 
@@ -358,8 +359,10 @@ def test_releasing_an_identity_license_records_it(account):
 
 
 def test_releasing_an_identity_license_the_user_does_not_hold_is_refused(account):
-    with pytest.raises(NotFound):
+    with pytest.raises(AlreadyInThatState):
         account.release_identity_license("ada", cause())
+    with pytest.raises(NotFound):
+        account.release_identity_license("nobody", cause())
     assert recorded(account) == []
 
 
@@ -383,18 +386,19 @@ def test_an_upgrade_note_is_cut_to_2000_characters(account):
 
 
 @pytest.mark.parametrize(
-    ("current", "target"),
+    ("current", "target", "error"),
     [
-        (Edition.ESSENTIALS, Edition.ESSENTIALS),
-        (Edition.PROFESSIONAL, Edition.PROFESSIONAL),
-        (Edition.PROFESSIONAL, Edition.ESSENTIALS),
-        (Edition.ENTERPRISE, Edition.PROFESSIONAL),
+        (Edition.ESSENTIALS, Edition.ESSENTIALS, AlreadyInThatState),
+        (Edition.PROFESSIONAL, Edition.PROFESSIONAL, AlreadyInThatState),
+        (Edition.PROFESSIONAL, Edition.ESSENTIALS, UpgradeNotHigher),
+        (Edition.ENTERPRISE, Edition.PROFESSIONAL, UpgradeNotHigher),
     ],
 )
-def test_an_upgrade_request_to_a_lower_or_the_same_edition_is_refused(current, target):
+def test_an_upgrade_request_to_a_lower_or_the_same_edition_is_refused(current, target, error):
+    """To the current edition, as changing the edition to it is: already in that state."""
     account = open_account(edition=current)
     account.collect_events()
-    with pytest.raises(UpgradeNotHigher):
+    with pytest.raises(error):
         account.request_upgrade(target, "", cause())
     assert recorded(account) == []
     assert account.upgrade_requested is None
@@ -420,7 +424,7 @@ def test_changing_the_edition_without_a_reason_is_refused(account):
 
 
 def test_changing_to_the_current_edition_is_refused(account):
-    with pytest.raises(InvalidValue):
+    with pytest.raises(AlreadyInThatState):
         account.change_edition(Edition.ESSENTIALS, cause(reason="no-op"))
     assert recorded(account) == []
 

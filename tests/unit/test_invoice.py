@@ -9,6 +9,7 @@ import pytest
 
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     AmountNotPositive,
     CreditExceedsInvoice,
     CurrencyMismatch,
@@ -270,7 +271,7 @@ def test_voiding_a_paid_invoice_is_refused(invoice):
 def test_voiding_a_void_invoice_is_refused(invoice):
     invoice.void(cause(reason=WHY))
     invoice.collect_events()
-    with pytest.raises(InvoiceNotOpen):
+    with pytest.raises(AlreadyInThatState):
         invoice.void(cause(reason=WHY))
     assert recorded(invoice) == []
 

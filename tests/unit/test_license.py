@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import AlreadyExists, InvalidValue, NotFound, QuantityNotPositive, SeatsExhausted
+from domain.errors import AlreadyInThatState, InvalidValue, QuantityNotPositive, SeatsExhausted
 from domain.license import License, license_id
 from tests.builders import cause
 
@@ -94,7 +94,7 @@ def test_assigning_a_seat_of_a_license_with_no_seats_is_refused():
 
 def test_assigning_a_second_seat_to_a_user_is_refused():
     lic = holding(2, ["bob"])
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyInThatState):
         lic.assign("bob", cause())
     assert recorded(lic) == []
 
@@ -110,7 +110,7 @@ def test_unassigning_a_seat_records_it_and_frees_the_seat():
 
 def test_unassigning_a_user_without_a_seat_is_refused():
     lic = holding(2, ["bob"])
-    with pytest.raises(NotFound):
+    with pytest.raises(AlreadyInThatState):
         lic.unassign("cy", cause())
     assert recorded(lic) == []
 

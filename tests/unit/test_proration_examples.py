@@ -4,7 +4,8 @@ The ADR's tables are the test data: every figure in them was worked out by hand 
 ADR shows the arithmetic), and this test recomputes each with the domain's own rules.
 """
 
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from domain.invoice import Invoice, InvoiceLine
 from domain.money import Money
 from domain.period import BillingPeriod, DateRange, billed_share, billing_periods, term_of
+from domain.subscription import Line, Subscription
 from domain.tax import TAX_RATES, tax_rate
 from tests.builders import cause
 
@@ -38,7 +40,7 @@ EXAMPLES = rows("#")
 
 
 def test_the_adr_has_its_worked_examples():
-    assert len(EXAMPLES) == 8
+    assert len(EXAMPLES) == 11
 
 
 @pytest.mark.parametrize("row", EXAMPLES, ids=[row[0] for row in EXAMPLES])
@@ -96,3 +98,81 @@ def test_tax_is_rounded_per_line_and_the_invoice_tax_is_their_sum():
         Money.of("111.88", "EUR"),  # not 588.80 x 0.19 = 111.872 -> 111.87
         Money.of("700.68", "EUR"),
     )
+
+
+# -- which invoices bill each change -----------------------------------------------------
+
+CHANGES = rows("ex")
+BASE_SEATS = 2
+
+
+def test_the_adr_says_which_invoices_bill_each_change():
+    assert [row[0] for row in CHANGES] == ["4", "5", "9", "10", "11", "12"]
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def at(text: str) -> datetime:
+    return datetime.combine(day(text), time(9), tzinfo=UTC)
+
+
+def contract(term: str, billing: str) -> Subscription:
+    """The example's contract: BASE_SEATS Sales Cloud seats, bought on the term's first day."""
+    first, last = (day(d) for d in term.split(" to "))
+    months = (last.year - first.year) * 12 + last.month - first.month
+    seats = Line("sales-cloud", "sales-cloud", BASE_SEATS, Money.of("25.00", "USD"))
+    sub = Subscription.start(
+        uuid4(),
+        uuid4(),
+        "USD",
+        BillingPeriod(billing),
+        first,
+        months,
+        [seats],
+        cause(at(str(first))),
+    )
+    assert sub.term == DateRange(first, last)
+    return sub
+
+
+def own_invoice(sub: Subscription) -> str:
+    """The periods the latest addition's own invoice charges, as the ADR writes them."""
+    parts = []
+    for c in sub.charged_apart(sub.last_addition):
+        days = (c.period.end - c.first_day).days
+        parts.append(f"{c.period.start} to {c.period.end}: {days} / {days / c.share}")
+    return "; ".join(parts)
+
+
+def billed_periods(sub: Subscription, billed: Callable[[dict[str, int]], bool]) -> str:
+    """ "from X", "until X" or "none": the periods whose invoices ``billed`` says yes to."""
+    periods = billing_periods(sub.term, sub.billing_period)
+    yes = [p.start for p in periods if billed(sub.period_quantities(p))]
+    if not yes:
+        return "none"
+    if yes == [p.start for p in periods if p.start >= yes[0]]:
+        return f"from {yes[0]}"
+    assert yes == [p.start for p in periods if p.start <= yes[-1]]
+    return f"until {yes[-1]}"
+
+
+@pytest.mark.parametrize("row", CHANGES, ids=[row[0] for row in CHANGES])
+def test_which_invoices_bill_a_change(row):
+    _, term, billing, change, starts, recorded, own, periods = row
+    sub = contract(term, billing)
+    when = cause(at(recorded), reason="a correction")
+    if change == "cancelled":
+        sub.cancel(day(starts), when)
+        assert (own, billed_periods(sub, bool)) == ("none", periods)
+        return
+    quantity, code = change.removeprefix("+").split(" ")
+    if code == "sales-cloud":
+        sub.add_licenses("sales-cloud", int(quantity), day(starts), when)
+    else:
+        sub.add_product(Line(code, code, int(quantity), Money.of("5.00", "USD")), day(starts), when)
+    assert own_invoice(sub) == own
+    # a period invoice bills the change when it bills more than the contract's first units
+    more = BASE_SEATS if code == "sales-cloud" else 0
+    assert billed_periods(sub, lambda q: q.get(code, 0) > more) == periods

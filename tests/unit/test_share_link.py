@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import InvalidValue, NotFound
+from domain.errors import AlreadyInThatState, InvalidValue, NotFound
 from domain.share_link import ShareLink, share_link_id
 from tests.builders import cause
 
@@ -53,7 +53,7 @@ def test_a_revoked_link_opens_no_more_and_is_revoked_once():
     assert revoked.revoked_at == T0 + timedelta(hours=1)
     with pytest.raises(NotFound):
         revoked.record_access("203.0.113.9", "summary", cause(T0 + timedelta(hours=2)))
-    with pytest.raises(NotFound):
+    with pytest.raises(AlreadyInThatState):
         revoked.revoke(cause(T0 + timedelta(hours=3)))
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from domain.errors import (
     AlreadyExists,
+    AlreadyInThatState,
     ContractNotActive,
     CurrencyMismatch,
     DateOutsideTerm,
@@ -299,7 +300,7 @@ def test_cancelling_the_renewal_records_that_the_contract_ends_at_its_term_end(r
 
 
 def test_cancelling_a_renewal_that_is_not_scheduled_is_refused(sub):
-    with pytest.raises(RenewalRule):
+    with pytest.raises(AlreadyInThatState):
         sub.cancel_renewal(cause())
     assert recorded(sub) == []
 
@@ -379,7 +380,7 @@ def test_cancelling_effective_outside_the_term_is_refused(sub, day):
 def test_cancelling_a_cancelled_contract_is_refused(sub):
     sub.cancel(date(2026, 6, 1), cause(reason=STAFF))
     sub.collect_events()
-    with pytest.raises(ContractNotActive):
+    with pytest.raises(AlreadyInThatState):
         sub.cancel(date(2026, 7, 1), cause(reason=STAFF))
     assert recorded(sub) == []
     assert sub.ended_on == date(2026, 6, 1)
