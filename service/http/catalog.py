@@ -13,7 +13,7 @@ from domain.period import BillingPeriod
 from service.http.access import Access, access_extra, require
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.schemas import CatalogOut, MoneyOut, PriceOut, ProductOut, known_currency
+from service.http.schemas import CatalogOut, Day, MoneyOut, PriceOut, ProductOut, known_currency
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"], responses=PROBLEM_RESPONSES)
 
@@ -23,7 +23,7 @@ def list_products(
     ledger: LedgerDep,
     principal: PrincipalDep,
     currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "USD",
-    on: Annotated[date | None, Query(description="Prices in force on this day")] = None,
+    on: Annotated[Day | None, Query(description="Prices in force on this day")] = None,
 ) -> CatalogOut:
     require(principal, Access.CATALOG)
     known_currency(currency)
