@@ -45,6 +45,8 @@ from service.ledger import Ledger
 from service.read_side import ReadSide
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
+from service.web.app import PREFIX as WEB_PREFIX
+from service.web.app import create_web_app
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker
 
@@ -130,7 +132,8 @@ def create_app(
     for error in STORE_ERRORS:
         app.add_exception_handler(error, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)
-    app.add_middleware(BodyGuard)
+    app.mount(WEB_PREFIX, create_web_app(app.state))  # the "Your Account" pages
+    app.add_middleware(BodyGuard, form_prefix=WEB_PREFIX)
     app.add_middleware(RequestLog)
     return app
 

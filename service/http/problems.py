@@ -90,7 +90,8 @@ def problem(
     )
 
 
-def _status_of(error: domain.DomainError) -> tuple[int, str]:
+def status_of(error: domain.DomainError) -> tuple[int, str]:
+    """The HTTP status of a refusal, and its title (the web app shows the same)."""
     if isinstance(error, domain.NotFound):
         return 404, "Not Found"
     if isinstance(error, PreconditionFailed):
@@ -104,7 +105,7 @@ def _status_of(error: domain.DomainError) -> tuple[int, str]:
 
 async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, domain.DomainError)
-    status, title = _status_of(error)
+    status, title = status_of(error)
     return problem(status, error.code, title, str(error), request)
 
 
