@@ -23,7 +23,12 @@ from service.billing import BILLING_LOCK, BillingMisconfigured, BillingRun, Bill
 from service.bootstrap import bootstrap
 from service.context import CommandContext
 from service.demo import load_demo
-from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
+from service.demo_tokens import (
+    DEMO_TOKENS_PATH,
+    issue_demo_links,
+    issue_demo_tokens,
+    read_demo_tokens,
+)
 from service.errors import DemoAlreadyLoaded
 from service.history import show_history
 from service.ledger import Ledger
@@ -31,6 +36,7 @@ from service.progress import ProgressBar
 from service.read_side import ReadSide
 from service.relay import NatsRelay, StreamNotOurs
 from service.tokens import Role, Tokens
+from service.web.cli import add_portal_commands, run_portal
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker, WorkerBusy
 
@@ -105,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
 
     add_audit_commands(commands)
+    add_portal_commands(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -155,6 +162,9 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         print("demo tokens (Authorization: Bearer <token>):")
         for name, token in tokens.items():
             print(f"  {name:12} {token}")
+        print("sign-in links to the web app (each works once, for a day):")
+        for name, url in issue_demo_links(bootstrap(), f"http://{host}:{port}").items():
+            print(f"  {name:12} {url}")
     else:
         _settings()  # fail fast, with one line, if the store is unreachable
     BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
@@ -329,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_history(args.account_id, args.as_of, args.effective)
         if args.command == "audit":
             return run_audit(args)
+        if args.command == "portal":
+            return run_portal(args, bootstrap(), CLI_OPERATOR)
         return _tokens(args)
     except (StoreUnreachable, StoreMisconfigured, BillingMisconfigured) as error:
         print(f"subledger: {error}", file=sys.stderr)

@@ -24,6 +24,7 @@ from service.http import (
     health,
     invoices,
     payments,
+    portal_sessions,
     reports,
     share_links,
     subscriptions,
@@ -122,6 +123,7 @@ def create_app(
         tokens_api.router,
         events.router,
         webhooks_api.router,
+        portal_sessions.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, on_domain_error)
@@ -132,7 +134,7 @@ def create_app(
     for error in STORE_ERRORS:
         app.add_exception_handler(error, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)
-    app.mount(WEB_PREFIX, create_web_app(app.state))  # the "Your Account" pages
+    app.mount(WEB_PREFIX, create_web_app(app.state), name="web")  # the "Your Account" pages
     app.add_middleware(BodyGuard, form_prefix=WEB_PREFIX)
     app.add_middleware(RequestLog)
     return app

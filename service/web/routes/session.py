@@ -52,7 +52,7 @@ def sign_in_page(token: str, current: AnyVisit) -> Response:
     """Who the link signs in, and a button: opening a link does not consume it, so a
     mail scanner or a link preview that fetches it cannot use it up."""
     try:
-        pending = current.sessions.pending(token)
+        pending = current.sessions.links.pending(token)
     except LinkNotUsable as error:
         return page(current, "sign_in.html", 404, NO_REFERRER, problem=refusal_of(error))
     account = current.ledger.account(pending.account_id) if pending.account_id else None
