@@ -41,7 +41,9 @@ def home(current: SignedIn, reads: FreshReads) -> Response:
     assert principal is not None
     root = current.request.scope.get("root_path", "")
     if principal.role in CUSTOMER_ROLES:
-        return RedirectResponse(f"{root}/accounts/{principal.account_id}", status_code=303)
+        query = current.request.url.query
+        target = f"{root}/accounts/{principal.account_id}" + (f"?{query}" if query else "")
+        return RedirectResponse(target, status_code=303)
     with reads.sql() as sql:
         accounts = overview.all_accounts(sql)
     return page(current, "accounts.html", accounts=accounts)

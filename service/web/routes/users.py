@@ -110,7 +110,7 @@ def change_user(
     return _on_users(posted, account_id, reads, f"user-{user_id}", notice, run)
 
 
-@router.post(USERS + "/seats/{product_code}/{action}")
+@router.post("/accounts/{account_id}/seats/{product_code}/{action}")
 def change_seat(
     account_id: UUID, product_code: str, action: str, posted: Form, reads: FreshReads
 ) -> Response:
