@@ -52,6 +52,7 @@ def account_context(
         "sections": [(key, base + tail, label) for key, tail, label in SECTIONS],
         "manage": current.may(Access.SELF_SERVICE),
         "staff_view": current.principal.role not in CUSTOMER_ROLES,
+        "me": account.users.get(current.principal.user_id or ""),
     }
 
 
