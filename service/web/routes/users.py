@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain import catalog
 from domain.account import Account
+from domain.errors import NotFound
 from projections import account_overview as overview
 from service.http.reads import FreshReads, Reads
 from service.http.schemas import UserIn
@@ -101,8 +102,6 @@ def change_user(
 
     def run(account: Account) -> Receipt:
         if not use_case:
-            from domain.errors import NotFound
-
             raise NotFound(f"no action {permission}/{action}")
         method: Callable[..., Receipt] = getattr(posted.visit.ledger, use_case)
         return method(posted.ctx, account.id, user_id)
