@@ -72,8 +72,10 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one test module: Playwright's synchronous API keeps an event loop
+    running while it is open, which would make ``asyncio.run`` fail in later tests."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
