@@ -38,6 +38,7 @@ def test_signing_in_sets_a_session_cookie_and_opens_the_account(api: Api) -> Non
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     home = api.client.get(answer.headers["location"])
     assert home.url.path == f"/app/accounts/{api.acme.account_id}"
+    assert f"min_position={api.head}" in str(home.url)  # the first page waits for the log
     assert "You are signed in." in home.text
 
 

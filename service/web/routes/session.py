@@ -76,7 +76,9 @@ def sign_in(token: str, current: AnyVisit) -> Response:
         return page(current, "sign_in.html", 404, NO_REFERRER, problem=refusal_of(error))
     request.state.principal = session.principal
     root = request.scope.get("root_path", "")
-    response = RedirectResponse(f"{root}/?notice=signed-in", status_code=303)
+    # what the ledger holds now is what the first page shows (read your writes)
+    head = current.ledger.head_position()
+    response = RedirectResponse(f"{root}/?notice=signed-in&min_position={head}", status_code=303)
     lifetime = current.sessions.policy.lifetime
     _cookie(response, request, SESSION_COOKIE, cookie, int(lifetime.total_seconds()))
     return response
