@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint demo clean
+.PHONY: run test lint demo clean messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The web app's French catalog: extract the marked messages again and merge them in
+# (then translate the new ones; a test fails while any is untranslated).
+messages: $(STAMP)
+	$(BIN)/python -m service.web.i18n
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .hypothesis

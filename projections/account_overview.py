@@ -275,6 +275,12 @@ def account(sql: Sql, account_id: UUID) -> Document | None:
     return _document(sql, ACCOUNTS, account_id)
 
 
+def all_accounts(sql: Sql) -> list[Document]:
+    """Every account's document (``AccountOut``), by name."""
+    rows = sql.execute(f"SELECT document FROM {ACCOUNTS} ORDER BY name, id").fetchall()
+    return [dict(json.loads(text)) for (text,) in rows]
+
+
 def subscription(sql: Sql, subscription_id: UUID) -> Document | None:
     """A contract's document (``SubscriptionOut``)."""
     return _document(sql, SUBSCRIPTIONS, subscription_id)

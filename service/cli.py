@@ -31,7 +31,12 @@ from service.billing import (
 from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
 from service.context import CommandContext
 from service.demo import DEMO_END, load_demo
-from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
+from service.demo_tokens import (
+    DEMO_TOKENS_PATH,
+    issue_demo_links,
+    issue_demo_tokens,
+    read_demo_tokens,
+)
 from service.errors import DemoAlreadyLoaded
 from service.history import show_history
 from service.http.server import ServeMisconfigured, ServeSettings
@@ -42,6 +47,7 @@ from service.read_side import ReadSide
 from service.relay import NatsRelay, StreamNotOurs
 from service.test_clock import ClockControl, on_test_clock
 from service.tokens import Role, Tokens
+from service.web.cli import add_portal_commands, run_portal
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker, WorkerBusy
 
@@ -137,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
 
     add_audit_commands(commands)
+    add_portal_commands(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -184,7 +191,7 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
     BillingSettings.from_environ(os.environ)  # fail fast if the billing schedule is malformed
     if demo:
         _demo(if_empty=True)
-    public_url_from_environ(os.environ)  # or the public URL is malformed
+    public_url = public_url_from_environ(os.environ)  # or the public URL is malformed
     Destinations.from_environ(os.environ)  # or the webhook networks
     server = ServeSettings.from_environ(os.environ)  # or a limit
     # Fail fast, with one line, if the store is unreachable or refuses this clock; and start
@@ -196,6 +203,9 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
             print("demo tokens (Authorization: Bearer <token>):")
             for name, token in tokens.items():
                 print(f"  {name:12} {token}")
+            print("sign-in links to the web app (each works once, for a day):")
+            for name, url in issue_demo_links(ledger, public_url).items():
+                print(f"  {name:12} {url}")
         if on_test_clock(ledger):
             print(f"test clock at {ledger.clock.now().isoformat()}: POST /v1/test-clock moves it")
     finally:
@@ -403,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_history(args.account_id, args.as_of, args.effective)
         if args.command == "audit":
             return run_audit(args)
+        if args.command == "portal":
+            return run_portal(args, bootstrap(), CLI_OPERATOR)
         return _tokens(args)
     except (
         StoreUnreachable,

@@ -1,4 +1,5 @@
-"""Tokens for trying the demo: one per role, written to var/demo-tokens.json."""
+"""Tokens for trying the demo: one per role, written to var/demo-tokens.json; and a
+sign-in link to the web app for each of its people with pages there."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from service.context import CommandContext
 from service.demo import LUMEN, NORTHWIND
 from service.ledger import Ledger
 from service.tokens import Role, Tokens
+from service.web.cli import link_url
+from service.web.sign_in_links import MAX_LINK_LIFETIME, PORTAL_ROLES, SignInLinks
 
 DEMO_TOKENS_PATH = Path("var/demo-tokens.json")
 OPERATOR = CommandContext("subledger-demo", "operator")
@@ -42,3 +45,18 @@ def read_demo_tokens(path: Path = DEMO_TOKENS_PATH) -> dict[str, str] | None:
         return None
     loaded: dict[str, str] = json.loads(path.read_text())
     return loaded
+
+
+def issue_demo_links(ledger: Ledger, base_url: str) -> dict[str, str]:
+    """Fresh links (each works once), for a day: printed by ``serve --demo`` at each start."""
+    links = SignInLinks(ledger)
+    issued = {}
+    for name, (role, account, user) in DEMO_PRINCIPALS.items():
+        if role not in PORTAL_ROLES:
+            continue
+        staff_role = None if account else role
+        link = links.issue(
+            OPERATOR, Role.OPERATOR, staff_role, account, user, f"demo {name}", MAX_LINK_LIFETIME
+        )
+        issued[name] = link_url(base_url, link)
+    return issued

@@ -36,6 +36,7 @@ class Access(Enum):
     EVENTS = "events"
     CLOCK = "clock"
     CLOCK_CONTROL = "clock-control"
+    PORTAL = "portal"
 
 
 # Roles allowed at each level; customer roles additionally need Manage Billing on the
@@ -52,6 +53,8 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     Access.AUDIT: frozenset({Role.BILLING_STAFF, Role.AUDITOR}),
     Access.REPORTS: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR}),
     Access.OPERATOR: frozenset({Role.OPERATOR}),
+    # Sign-in links to the web app (who may sign in whom: service/web/sessions.py).
+    Access.PORTAL: frozenset({Role.BILLING_STAFF, Role.OPERATOR}),
     # The event feed: customers see only their own account's events (service/http/events.py).
     Access.EVENTS: CUSTOMER_ROLES
     | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.INTEGRATION},

@@ -29,6 +29,7 @@ from service.http import (
     health,
     invoices,
     payments,
+    portal_sessions,
     previews,
     reports,
     share_links,
@@ -53,6 +54,8 @@ from service.read_side import ReadSide
 from service.share_link_openings import Openings
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
+from service.web.app import PREFIX as WEB_PREFIX
+from service.web.app import create_web_app
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker
 
@@ -159,6 +162,7 @@ def create_app(
         events.router,
         webhooks_api.router,
         clock.router,
+        portal_sessions.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, on_domain_error)
@@ -170,7 +174,8 @@ def create_app(
     for error in STORE_ERRORS:
         app.add_exception_handler(error, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)
-    app.add_middleware(BodyGuard)
+    app.mount(WEB_PREFIX, create_web_app(app.state), name="web")  # the "Your Account" pages
+    app.add_middleware(BodyGuard, form_prefix=WEB_PREFIX)
     app.add_middleware(RequestLog)
     return app
 

@@ -29,6 +29,7 @@ def is_valid_id(offered: str | None) -> TypeGuard[str]:
 
 
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 log = structlog.get_logger("subledger.http")
 
@@ -107,11 +108,15 @@ async def _refuse(send: Send, status: int, code: str, title: str, detail: str, p
 
 
 class BodyGuard:
-    """Refuse bodies over MAX_BODY_BYTES (413) and bodies that are not JSON (415)."""
+    """Refuse bodies over MAX_BODY_BYTES (413) and bodies that are not JSON (415); the
+    web app's forms (under ``form_prefix``) may be URL-encoded instead."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, form_prefix: str | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.form_prefix = form_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -152,7 +157,10 @@ class BodyGuard:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if body and content_type not in _JSON_TYPES:
+        accepted: tuple[str, ...] = _JSON_TYPES
+        if self.form_prefix and path.startswith(self.form_prefix + "/"):
+            accepted = (*_JSON_TYPES, FORM_TYPE)
+        if body and content_type not in accepted:
             await _refuse(
                 send,
                 415,

@@ -200,6 +200,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/invoices/{invoice_id}/refunds"): {"amount": "10.00", "reason": "goodwill"},
     ("POST", "/v1/invoices/{invoice_id}/share-links"): {"expires_in_days": 7},
     ("POST", "/v1/tokens"): {"role": "auditor"},
+    ("POST", "/v1/portal-sessions"): {"account_id": "{account_id}", "user_id": "ada"},
     ("POST", "/v1/webhook-endpoints"): {"url": "https://crm.example.com/hooks"},
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): {"description": "CRM"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): {"reason": "maintenance"},
@@ -248,6 +249,17 @@ def fill(method: str, path: str, template: Template, tenant: Tenant) -> str:
         endpoint_id=template.endpoint_id,
         case_id=template.case_id,  # Acme's
     )
+
+
+def body_for(method: str, path: str, tenant: Tenant) -> dict[str, Any] | None:
+    """The route's example body; ``{account_id}`` in a value names the target account."""
+    body = BODIES.get((method, path))
+    if body is None:
+        return None
+    return {
+        k: v.format(account_id=tenant.account_id) if isinstance(v, str) else v
+        for k, v in body.items()
+    }
 
 
 class Template:
@@ -367,7 +379,7 @@ def test_every_role_gets_what_the_matrix_says(
             query = {ACCOUNT_QUERY: str(tenant.account_id)} if has_account_query(route) else None
             before = api.head
             response = api.request(
-                method, url, token, json=BODIES.get((method, path)), params=query
+                method, url, token, json=body_for(method, path, tenant), params=query
             )
             where = f"{method} {url} as {token} on {target}: expected {expected}"
             if expected == "ok":

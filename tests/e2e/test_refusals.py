@@ -35,6 +35,7 @@ from tests.e2e.test_permission_matrix import (
     ROUTES,
     TOKEN_OF,
     Template,
+    body_for,
     fill,
     has_account_query,
     level_of,
@@ -195,7 +196,7 @@ def sent(
     for api in template.api(client):
         name, value = changes.get("path_value", ("", ""))
         url = path_with(method, path, api, template, name, value)
-        body = changes.get("body", BODIES.get((method, path)))
+        body = changes.get("body", body_for(method, path, api.acme))
         query = changes.get("query", params(route, api.acme.account_id))
         before = api.head
         responses = [

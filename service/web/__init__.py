@@ -1,0 +1,1 @@
+"""The "Your Account" web app: server-rendered pages over the same use cases as the API."""
