@@ -7,6 +7,7 @@ from uuid import UUID
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue
+from domain.text import safe_text
 
 
 class SupportCase(LedgerAggregate):
@@ -31,6 +32,8 @@ class SupportCase(LedgerAggregate):
             raise InvalidValue("a support case needs a subject of 1 to 200 characters")
         if not description or len(description) > 10_000:
             raise InvalidValue("a support case needs a description of 1 to 10,000 characters")
+        subject = safe_text(subject, "subject", 200)
+        description = safe_text(description, "description", 10_000, multiline=True)
         return cls._begin(
             cls.SupportCaseOpened,
             case_id,
