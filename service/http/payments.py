@@ -44,9 +44,9 @@ def pay_invoice(
     request: Request,
     response: Response,
 ) -> InvoiceOut | Response:
-    """Charges the account's payment method (or the token named) at most once per
-    Idempotency-Key. A decline answers 402 with the provider's reason, and is recorded;
-    a provider outage answers 503 and records nothing."""
+    """Charges the account's payment method (or another the account has recorded) at most
+    once per Idempotency-Key, after every check passed. A decline answers 402 with the
+    provider's reason, and is recorded; a provider outage answers 503 and records nothing."""
     invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
     amount = money_in(body.amount, invoice.currency) if body.amount else None
     outcome = Payments(ledger).pay(ctx, invoice_id, amount, body.payment_method)
