@@ -2,8 +2,10 @@
 
 Each is a pure function of the invoice and the parties, so the same invoice (the same
 version) always renders to the same bytes: the PDF's creation date is the time of the
-invoice's last event, not the time of rendering. The PDF uses the standard PDF fonts,
-which cover Latin-1; other characters are shown as their closest Latin-1 letters.
+invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 16) set in an
+embedded font; text is still limited to Latin-1 (other characters are shown as their
+closest Latin-1 letters), which the font covers. Given the invoice's EN 16931 XML, the PDF
+carries it as a Factur-X invoice.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from datetime import UTC
 from decimal import Decimal
 from html import escape
 
-from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from adapters.einvoice.facturx_pdf import FONT, ArchivalPdf
 from domain import catalog
 from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
@@ -116,19 +118,17 @@ def _latin1(text: str) -> str:
     return "".join(shown)
 
 
-class _Pdf(FPDF):
+class _Pdf(ArchivalPdf):
     def text_line(self, text: str, width: float = 0, style: str = "", size: float = 10) -> None:
-        self.set_font("helvetica", style, size)
+        self.set_font(FONT, style, size)
         self.cell(width, 5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def invoice_pdf(invoice: Invoice, buyer: BillingDetails, seller: Seller = SELLER) -> bytes:
-    pdf = _Pdf(format="A4")
-    pdf.set_creation_date(invoice.modified_on.astimezone(UTC))
-    pdf.set_producer("subledger")
-    pdf.set_creator("subledger")
-    pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(seller.name)
+def invoice_pdf(
+    invoice: Invoice, buyer: BillingDetails, seller: Seller = SELLER, xml: bytes | None = None
+) -> bytes:
+    """The invoice as a PDF/A-3; a Factur-X invoice when given its EN 16931 CII ``xml``."""
+    pdf = _Pdf(invoice.modified_on.astimezone(UTC), f"Invoice {invoice.number}", seller.name)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
 
@@ -150,11 +150,11 @@ def invoice_pdf(invoice: Invoice, buyer: BillingDetails, seller: Seller = SELLER
         pdf.text_line(text)
     pdf.ln(6)
 
-    pdf.set_font("helvetica", "B", 9)
+    pdf.set_font(FONT, "B", 9)
     for heading, width, align in TABLE:
         pdf.cell(width, 6, heading, border="B", align=align)
     pdf.ln()
-    pdf.set_font("helvetica", "", 9)
+    pdf.set_font(FONT, "", 9)
     for line in invoice.lines:
         cells = (
             product_name(line),
@@ -172,10 +172,12 @@ def invoice_pdf(invoice: Invoice, buyer: BillingDetails, seller: Seller = SELLER
     label_width = sum(width for _, width, _ in TABLE[:-2])
     for label, money in totals(invoice):
         style = "B" if label in ("Total", "Balance due") else ""
-        pdf.set_font("helvetica", style, 10)
+        pdf.set_font(FONT, style, 10)
         pdf.cell(label_width, 6, label, align="R")
         pdf.cell(TABLE[-2][1] + TABLE[-1][1], 6, f"{amount(money)} {invoice.currency}", align="R")
         pdf.ln()
+    if xml is not None:
+        pdf.attach_facturx(xml)
     return bytes(pdf.output())
 
 

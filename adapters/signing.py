@@ -2,7 +2,9 @@
 
 The key signs the hash chain's digests (ADR 0012) and nothing else. It is created
 atomically: written to a private temporary file, then hard-linked into place, so two
-processes starting at once end up with the same key and nobody reads half a file.
+processes starting at once end up with the same key and nobody reads half a file. A key
+file that other users can read (or write) is refused: whoever read it could sign a
+forged digest.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from adapters.private_files import private_directory
+
 DEFAULT_SIGNING_KEY_PATH = "var/signing-key.pem"
 
 log = logging.getLogger("subledger.signing")
 
 
 class SigningKeyUnusable(Exception):
-    """The key file exists but holds no Ed25519 private key."""
+    """The key file exists but holds no Ed25519 private key, or others may read it."""
 
 
 class SigningKey:
@@ -52,8 +56,12 @@ class SigningKey:
         path = Path(path)
         if not path.exists():
             _create(path)
-        if path.stat().st_mode & 0o077:
-            log.warning("the signing key %s is readable by other users: chmod 600 it", path)
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise SigningKeyUnusable(
+                f"the signing key {path} is open to other users (mode {mode & 0o777:o}): "
+                "chmod 600 it, and make a new key if someone else may have read it"
+            )
         private = load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise SigningKeyUnusable(f"{path} does not hold an Ed25519 private key")
@@ -61,7 +69,7 @@ class SigningKey:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from adapters.private_files import private_file
+
 DEFAULT_SQLITE_PATH = "var/subledger.db"
 
 
@@ -103,7 +105,8 @@ class StoreSettings:
             }
         assert self.sqlite_path is not None
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            # The library's, with PRAGMA secure_delete on each connection.
+            "PERSISTENCE_MODULE": "adapters.sqlite_factory:Factory",
             "SQLITE_DBNAME": self.sqlite_path,
             "SQLITE_LOCK_TIMEOUT": "10",
         }
@@ -114,7 +117,7 @@ class StoreSettings:
             _prepare_postgres(self.postgres)
         else:
             assert self.sqlite_path is not None
-            _prepare_sqlite(self.sqlite_path)
+            _prepare_sqlite(self.sqlite_path, self.read_sqlite_path)
 
 
 def parse_postgres_url(url: str) -> PostgresSettings:
@@ -148,9 +151,10 @@ def _prepare_postgres(pg: PostgresSettings) -> None:
         raise StoreUnreachable(f"cannot reach {pg.describe()}: {reason}") from None
 
 
-def _prepare_sqlite(path: str) -> None:
+def _prepare_sqlite(path: str, read_path: str) -> None:
+    """The folder (0700) and both files (0600) made private before SQLite creates them."""
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(path).close()
+        private_file(read_path)
+        sqlite3.connect(private_file(path)).close()
     except (OSError, sqlite3.Error) as error:
         raise StoreUnreachable(f"cannot open SQLite file {path}: {error}") from None

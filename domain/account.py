@@ -2,8 +2,9 @@
 
 Manage Billing is the permission every self-service operation needs. Administrators
 hold it from the moment they join and cannot lose it while they are administrators;
-an administrator grants or revokes it for any other user. Up to 100 identity licenses
-are free per account; the 101st is refused.
+an administrator grants or revokes it for any other user, and removes users (never the
+last administrator). Up to 100 identity licenses are free per account; the 101st is
+refused.
 """
 
 from __future__ import annotations
@@ -157,6 +158,14 @@ class Account(LedgerAggregate):
             if self.user.administrator:
                 account.manage_billing.append(self.user.user_id)
 
+    class UserRemoved(LedgerAggregate.Event):
+        user_id: str
+
+        def apply(self, account: Account) -> None:
+            del account.users[self.user_id]
+            if self.user_id in account.manage_billing:
+                account.manage_billing.remove(self.user_id)
+
     class ManageBillingGranted(LedgerAggregate.Event):
         user_id: str
 
@@ -308,6 +317,17 @@ class Account(LedgerAggregate):
             return self.users[user_id]
         except KeyError:
             raise NotFound(f"no user {user_id} in this account") from None
+
+    def remove_user(self, user_id: str, cause: Cause) -> None:
+        """The user leaves the account with Manage Billing and any identity license."""
+        user = self.user(user_id)
+        if user.administrator and not any(
+            u.administrator for u in self.users.values() if u.user_id != user_id
+        ):
+            raise PermissionRule(f"user {user_id} is the account's last administrator")
+        if user_id in self.identity_licenses:
+            self.release_identity_license(user_id, cause)
+        self._record(self.UserRemoved, cause, user_id=user_id)
 
     def has_manage_billing(self, user_id: str) -> bool:
         return user_id in self.manage_billing

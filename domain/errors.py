@@ -146,8 +146,20 @@ class CreditExceedsInvoice(DomainError):
     code = "credit-exceeds-invoice"
 
 
+class SupportCaseClosed(DomainError):
+    """A closed support case takes no reply and cannot be closed again."""
+
+    code = "support-case-closed"
+
+
 class ReasonRequired(DomainError):
     code = "reason-required"
 
     def __init__(self, action: str) -> None:
         super().__init__(f"{action} needs a reason")
+
+
+class InvalidIdentifier(InvalidValue):
+    """A VAT number, SIREN, SIRET, IBAN or BIC that is not one: wrong format or check digits."""
+
+    code = "invalid-identifier"

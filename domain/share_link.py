@@ -2,15 +2,20 @@
 
 The link's secret is never stored: the aggregate keeps a hash of it, and its id is
 derived from that hash, so a presented link is found by one keyed read. It lives at
-most ``MAX_DAYS`` days (``DEFAULT_DAYS`` unless asked otherwise), and every time it is
-opened the ledger records when and from which address, for the account's admins and
-auditors to see.
+most ``MAX_DAYS`` days (``DEFAULT_DAYS`` unless asked otherwise), and its openings are
+recorded (when, from which address) for the account's admins and auditors to see.
+
+Anyone holding the link opens it without logging in, so an opening cannot cost an event
+each: the log would grow with every request of an anonymous visitor. A link records at
+most one opening per ``RECORDING_INTERVAL``; the event says how many openings it stands
+for (itself, and those not recorded one by one since the link's previous event, as
+counted by the service that served them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import LedgerAggregate
@@ -20,6 +25,9 @@ from domain.errors import InvalidValue, NotFound
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
 DOCUMENTS = ("summary", "pdf")  # what an access opened: the page, or the PDF
+RECORDING_INTERVAL = timedelta(hours=1)  # at most one recorded opening per link per interval
+# (when, client address, document, openings it stands for)
+Opening = tuple[datetime, str, str, int]
 LinkStatus = Literal["live", "expired", "revoked"]
 
 
@@ -28,6 +36,13 @@ def share_link_id(token_hash: str) -> UUID:
 
 
 class ShareLink(LedgerAggregate):
+    # v2: each opening carries its count (snapshots of v1 hold 3-tuples).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["accesses"] = [(*opening, 1) for opening in state["accesses"]]
+
     class ShareLinkCreated(LedgerAggregate.Created):
         invoice_id: UUID
         account_id: UUID
@@ -39,11 +54,20 @@ class ShareLink(LedgerAggregate):
             link.revoked_at = self.timestamp
 
     class ShareLinkAccessed(LedgerAggregate.Event):
-        client_address: str
+        """v2 added ``count``: v1 recorded every opening, one each."""
+
+        class_version = 2
+        client_address: str  # of the opening that was recorded
         document: str  # "summary" (the page) or "pdf"
+        count: int  # the openings it stands for: itself and those unrecorded since the last
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["count"] = 1
 
         def apply(self, link: ShareLink) -> None:
-            link.accesses.append((self.timestamp, self.client_address, self.document))
+            opening = (self.timestamp, self.client_address, self.document, self.count)
+            link.accesses.append(opening)
 
     def __init__(
         self, invoice_id: UUID, account_id: UUID, token_hash: str, expires_at: datetime
@@ -53,7 +77,7 @@ class ShareLink(LedgerAggregate):
         self.token_hash = token_hash
         self.expires_at = expires_at
         self.revoked_at: datetime | None = None
-        self.accesses: list[tuple[datetime, str, str]] = []
+        self.accesses: list[Opening] = []
 
     @classmethod
     def create(
@@ -89,15 +113,29 @@ class ShareLink(LedgerAggregate):
             raise NotFound(f"share link {self.id} is already revoked")
         self._record(self.ShareLinkRevoked, cause)
 
-    def record_access(self, client_address: str, document: str, cause: Cause) -> None:
-        """Someone opened the link. An expired or revoked link is, to them, no link at all."""
+    @property
+    def openings(self) -> int:
+        return sum(opening[3] for opening in self.accesses)
+
+    def record_access(
+        self, client_address: str, document: str, cause: Cause, unrecorded: int = 0
+    ) -> bool:
+        """Someone opened the link: recorded (standing also for ``unrecorded`` earlier
+        openings) unless the link recorded one less than ``RECORDING_INTERVAL`` ago;
+        returns whether it was. An expired or revoked link is, to them, no link at all."""
         if not self.is_live(cause.at):
             raise NotFound("no such shared invoice")
         if document not in DOCUMENTS:
             raise InvalidValue(f"a shared invoice is opened as one of {DOCUMENTS}, not {document}")
+        if unrecorded < 0:
+            raise InvalidValue(f"unrecorded openings cannot be negative, got {unrecorded}")
+        if self.accesses and cause.at - self.accesses[-1][0] < RECORDING_INTERVAL:
+            return False
         self._record(
             self.ShareLinkAccessed,
             cause,
             client_address=client_address[:100],
             document=document,
+            count=unrecorded + 1,
         )
+        return True

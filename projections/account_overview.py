@@ -22,7 +22,7 @@ from domain.base import LedgerAggregate
 from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
 from domain.subscription import Subscription, SubscriptionStatus
-from domain.support_case import SupportCase
+from domain.support_case import SupportCase, SupportCaseStatus
 from projections.documents import (
     Document,
     MoneyDocument,
@@ -116,7 +116,7 @@ def _invoice_row(invoice: Invoice) -> Row:
 
 
 def _support_case_row(case: SupportCase) -> Row:
-    return {"account_id": str(case.account_id)}
+    return {"account_id": str(case.account_id), "status": case.status.value}
 
 
 def _with_document(
@@ -188,7 +188,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         SUPPORT_CASES,
         SupportCase,
-        "",
+        "status TEXT NOT NULL",
         {},
         _with_document(_support_case_row, support_case_document),
     ),
@@ -197,7 +197,7 @@ TABLES: tuple[Table, ...] = (
 
 class AccountOverview:
     name = "account_overview"
-    version = 1
+    version = 2  # 2: support cases have a status, replies and a closing
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 
     def __init__(self, load: LoadAggregate) -> None:
@@ -256,11 +256,16 @@ def _document(sql: Sql, table: str, aggregate_id: UUID) -> Document | None:
     return None if text is None else dict(json.loads(text))
 
 
-def _documents_of(sql: Sql, table: str, account_id: UUID) -> list[Document]:
-    """The account's documents in one table, oldest first (log order of creation)."""
+def _documents_of(
+    sql: Sql, table: str, account_id: UUID, status: str | None = None
+) -> list[Document]:
+    """The account's documents in one table, oldest first (log order of creation); only
+    those in ``status`` if one is named."""
+    where, values = "account_id = ?", [str(account_id)]
+    if status is not None:
+        where, values = f"{where} AND status = ?", [*values, status]
     rows = sql.execute(
-        f"SELECT document FROM {table} WHERE account_id = ? ORDER BY created_position",
-        (str(account_id),),
+        f"SELECT document FROM {table} WHERE {where} ORDER BY created_position", tuple(values)
     ).fetchall()
     return [dict(json.loads(text)) for (text,) in rows]
 
@@ -290,9 +295,17 @@ def invoices_of(sql: Sql, account_id: UUID) -> list[Document]:
     return _documents_of(sql, INVOICES, account_id)
 
 
-def support_cases_of(sql: Sql, account_id: UUID) -> list[Document]:
-    """The account's support cases (``SupportCaseOut``), in the order they were opened."""
-    return _documents_of(sql, SUPPORT_CASES, account_id)
+def support_case(sql: Sql, case_id: UUID) -> Document | None:
+    """A support case's document (``SupportCaseOut``)."""
+    return _document(sql, SUPPORT_CASES, case_id)
+
+
+def support_cases_of(
+    sql: Sql, account_id: UUID, status: SupportCaseStatus | None = None
+) -> list[Document]:
+    """The account's support cases (``SupportCaseOut``), in the order they were opened;
+    only those of ``status`` if one is named."""
+    return _documents_of(sql, SUPPORT_CASES, account_id, None if status is None else status.value)
 
 
 _CATALOG_ORDER = {code: n for n, code in enumerate(catalog.PRODUCTS)}

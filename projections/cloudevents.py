@@ -3,7 +3,8 @@
 Only the domain's own events are public; the service's bookkeeping (API tokens,
 idempotency records) stays inside. ``type`` names the aggregate, the event and its
 class version, so a consumer can route on it and validate ``data`` against the JSON
-Schema published for exactly that type (see ``event_schemas``).
+Schema published for exactly that type (see ``event_schemas``), at the absolute URI
+``dataschema`` names (the service's public URL, as CloudEvents requires).
 """
 
 from __future__ import annotations
@@ -52,12 +53,17 @@ def type_matches(kind: str, wanted: str) -> bool:
     return kind == wanted or kind.startswith(wanted + ".")
 
 
+def schema_url(public_url: str, kind: str) -> str:
+    """Where the JSON Schema of ``kind`` is served: an absolute URI under ``public_url``."""
+    return f"{public_url}{SCHEMA_PATH}{kind}"
+
+
 def event_id(event: LedgerAggregate.Event) -> str:
     """Unique and stable: an aggregate's version is written once."""
     return f"{event.originator_id}/{event.originator_version}"
 
 
-def to_cloudevent(position: int, event: LedgerAggregate.Event) -> dict[str, Any]:
+def to_cloudevent(position: int, event: LedgerAggregate.Event, public_url: str) -> dict[str, Any]:
     kind = type_name(type(event))
     envelope: dict[str, Any] = {
         "specversion": SPEC_VERSION,
@@ -68,7 +74,7 @@ def to_cloudevent(position: int, event: LedgerAggregate.Event) -> dict[str, Any]
         "time": to_json(event.timestamp),
         "sequence": str(position).zfill(SEQUENCE_DIGITS),
         "datacontenttype": "application/json",
-        "dataschema": SCHEMA_PATH + kind,
+        "dataschema": schema_url(public_url, kind),
         "actorid": event.meta.actor_id,
         "actorrole": event.meta.actor_role,
         "requestid": event.meta.request_id,

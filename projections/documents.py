@@ -12,7 +12,7 @@ that sum money keep integers of minor units instead (``minor_units``).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -49,6 +49,13 @@ def money_of_units(units: int, currency: str) -> MoneyDocument:
 
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+def instant(moment: datetime | None) -> str | None:
+    """An instant in UTC as the HTTP models write it (``2026-01-05T09:00:00Z``)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def account_document(account: Account) -> Document:
@@ -195,8 +202,22 @@ def invoice_document(invoice: Invoice) -> Document:
 def support_case_document(case: SupportCase) -> Document:
     return {
         "id": str(case.id),
+        "version": case.version,
         "account_id": str(case.account_id),
+        "status": case.status.value,
         "subject": case.subject,
         "description": case.description,
         "opened_by": case.opened_by,
+        "opened_at": instant(case.created_on),
+        "replies": [
+            {
+                "message": reply.message,
+                "replied_by": reply.replied_by,
+                "replied_at": instant(reply.replied_at),
+            }
+            for reply in case.replies
+        ],
+        "resolution": case.resolution,
+        "closed_by": case.closed_by,
+        "closed_at": instant(case.closed_at),
     }

@@ -7,6 +7,7 @@ so it cannot drift from the code; a test validates every event the demo writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import types
@@ -19,7 +20,7 @@ from uuid import UUID
 
 from domain.base import LedgerAggregate
 from domain.money import Money
-from projections.cloudevents import SCHEMA_PATH, type_name
+from projections.cloudevents import schema_url, type_name
 from projections.event_json import ENVELOPE
 
 # The aggregates whose events are public (share links are not: see cloudevents.is_public).
@@ -101,12 +102,12 @@ def _object_schema(cls: Any, excluded: tuple[str, ...] | frozenset[str]) -> dict
     }
 
 
-def data_schema(event_class: type[LedgerAggregate.Event]) -> dict[str, Any]:
+def data_schema(event_class: type[LedgerAggregate.Event], public_url: str) -> dict[str, Any]:
     kind = type_name(event_class)
     schema = _object_schema(event_class, ENVELOPE)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_PATH + kind,
+        "$id": schema_url(public_url, kind),
         "title": kind,
         "description": _description(event_class),
         **schema,
@@ -119,5 +120,8 @@ def _description(event_class: type) -> str:
     return event_class.__qualname__ if generated or not doc else doc.splitlines()[0]
 
 
-def all_schemas() -> dict[str, dict[str, Any]]:
-    return {type_name(cls): data_schema(cls) for cls in public_event_classes()}
+@functools.cache
+def all_schemas(public_url: str) -> dict[str, dict[str, Any]]:
+    """Every public type's schema, ``$id`` under ``public_url`` (computed once per URL;
+    callers must not change what it returns)."""
+    return {type_name(cls): data_schema(cls, public_url) for cls in public_event_classes()}

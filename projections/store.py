@@ -127,6 +127,7 @@ def sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:
         )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA secure_delete=ON")  # deleted rows' bytes are zeroed
         return connection
 
     return connect

@@ -12,6 +12,9 @@ The directory it writes (docs/audit.md shows how to check it):
   the other events say.
 - ``digest.json``: the chain's digest at the sealed head, signed now.
 - ``public-key.pem``: the key that signed it.
+
+The folder is made 0700 if it is missing; each file is new and 0600 (an existing file,
+or a symbolic link, in its place refuses the export: ``ExportRefused``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from adapters.private_files import ExportRefused, new_file, private_directory
 from adapters.signing import SigningKey
 from domain.errors import NotFound
 from projections.audit_trail import TABLE as AUDIT_TABLE
@@ -76,15 +80,19 @@ def export_account(
     positions = account_positions(read_side, account_id, head)
     if not positions:
         raise NotFound(f"no account {account_id} in the sealed history")
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.is_symlink():
+        raise ExportRefused(f"{directory} is a symbolic link: export to a folder of its own")
+    private_directory(directory)
     with (
-        (directory / "events.jsonl").open("w") as events,
-        (directory / "links.jsonl").open("w") as links,
+        new_file(directory / "events.jsonl") as events,
+        new_file(directory / "links.jsonl") as links,
     ):
         mismatched = _write_chain(read_side, set(positions), positions[0], head, events, links)
     digest = sign_digest(key, head, head_hash, read_side.ledger.clock.now())
-    (directory / "digest.json").write_text(json.dumps(digest.as_json(), indent=2) + "\n")
-    (directory / "public-key.pem").write_text(key.public_pem)
+    with new_file(directory / "digest.json") as out:
+        out.write(json.dumps(digest.as_json(), indent=2) + "\n")
+    with new_file(directory / "public-key.pem") as out:
+        out.write(key.public_pem)
     return Exported(account_id, len(positions), head, directory, tuple(mismatched))
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from uuid import UUID
 
+from adapters.private_files import ExportRefused
 from adapters.store import StoreSettings
 from projections.hash_chain import tip
 from service.account_export import export_account
@@ -62,7 +64,13 @@ def run_audit(args: argparse.Namespace) -> int:
             print(json.dumps(digest.as_json(), indent=2))
             return 0
         catch_up(read_side)
-        exported = export_account(read_side, signing_key_from_environ(), args.account_id, args.out)
+        try:
+            exported = export_account(
+                read_side, signing_key_from_environ(), args.account_id, args.out
+            )
+        except ExportRefused as error:
+            print(f"subledger: {error}", file=sys.stderr)
+            return 1
         print("\n".join(exported.lines()))
         return 1 if exported.mismatched else 0
     finally:

@@ -133,15 +133,13 @@ class BillingRun:
         today = self.ledger.clock.now().date()
         until = until or today
         if until > today:
-            raise InvalidValue(f"billing cannot run ahead of the clock: {until} is after {today}")
+            raise InvalidValue(
+                f"billing cannot run ahead of the clock: {until} is after {today}"
+                " (only a test clock can be moved forward, ADR 0015)"
+            )
         ctx = CommandContext(BILLING_ACTOR, "system", correlation_id=f"billing-run:{uuid4().hex}")
         report = BillingReport(until)
-        agenda: list[Step] = []
-        for subscription_id in self._active_contracts():
-            self._plan_next(agenda, self.ledger.subscription(subscription_id), until, today)
-        for invoice_id, due_on in self._unsettled_invoices():
-            if due_on < until:
-                heapq.heappush(agenda, Step(due_on + timedelta(days=1), Kind.OVERDUE, invoice_id))
+        agenda = self._agenda(until, today)
         while agenda:
             step = heapq.heappop(agenda)
             try:
@@ -158,7 +156,24 @@ class BillingRun:
                 self._plan_next(agenda, self.ledger.subscription(step.subject), until, today)
         return report
 
+    def next_due(self, after: date, until: date) -> date | None:
+        """The first day after ``after``, up to ``until``, on which a step falls due: where
+        a test clock moving forward stops to run billing (ADR 0015). A contract whose
+        earliest step is refused on or before ``after`` waits, as in a run."""
+        days = [step.day for step in self._agenda(until, after) if step.day > after]
+        return min(days, default=None)
+
     # -- finding what is due ----------------------------------------------------------
+
+    def _agenda(self, until: date, today: date) -> list[Step]:
+        """Each active contract's earliest step due by ``until``, and each overdue mark."""
+        agenda: list[Step] = []
+        for subscription_id in self._active_contracts():
+            self._plan_next(agenda, self.ledger.subscription(subscription_id), until, today)
+        for invoice_id, due_on in self._unsettled_invoices():
+            if due_on < until:
+                heapq.heappush(agenda, Step(due_on + timedelta(days=1), Kind.OVERDUE, invoice_id))
+        return agenda
 
     def _active_contracts(self) -> Iterator[UUID]:
         active: dict[UUID, None] = {}

@@ -9,32 +9,53 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time
 from uuid import UUID
 
 from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
+from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
+from adapters.webhook_destinations import Destinations, DestinationsMisconfigured
 from domain.errors import DomainError
 from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
 from service.audit_cli import add_audit_commands, run_audit
-from service.billing import BILLING_LOCK, BillingMisconfigured, BillingRun, BillingSettings
-from service.bootstrap import bootstrap
+from service.billing import (
+    BILLING_LOCK,
+    BillingMisconfigured,
+    BillingReport,
+    BillingRun,
+    BillingSettings,
+)
+from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
 from service.context import CommandContext
-from service.demo import load_demo
+from service.demo import DEMO_END, load_demo
 from service.demo_tokens import DEMO_TOKENS_PATH, issue_demo_tokens, read_demo_tokens
 from service.errors import DemoAlreadyLoaded
 from service.history import show_history
+from service.http.server import ServeMisconfigured, ServeSettings
 from service.ledger import Ledger
 from service.progress import ProgressBar
+from service.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.read_side import ReadSide
 from service.relay import NatsRelay, StreamNotOurs
+from service.test_clock import ClockControl, on_test_clock
 from service.tokens import Role, Tokens
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker, WorkerBusy
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+# What stops a command at once with one line: the store, a setting or the signing key.
+STARTUP_ERRORS = (
+    StoreUnreachable,
+    StoreMisconfigured,
+    BillingMisconfigured,
+    PublicUrlMisconfigured,
+    DestinationsMisconfigured,
+    ServeMisconfigured,
+    SigningKeyUnusable,
+)
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -54,7 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="load the demo history into an empty store first, and print the demo tokens",
+        help="load the demo history into an empty store first, print the demo tokens, and "
+        "serve it on a test clock (from the demo's end)",
+    )
+    serve.add_argument(
+        "--test-clock",
+        action="store_true",
+        help="run on the store's test clock, moved forward by POST /v1/test-clock "
+        "(as SUBLEDGER_CLOCK=test; ADR 0015)",
     )
 
     projections = commands.add_parser("projections", help="run, rebuild and inspect read models")
@@ -96,7 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="do every billing step due up to a day, once (serve runs it on a schedule)"
     )
     billing_run.add_argument(
-        "--until", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)"
+        "--until",
+        type=date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD (default: today); a later day only on a test clock, which then "
+        "moves to that day's start (SUBLEDGER_CLOCK=test)",
     )
 
     webhooks = commands.add_parser("webhooks", help="deliver events to webhook endpoints")
@@ -146,20 +178,30 @@ def _demo(if_empty: bool) -> int:
     return 0
 
 
-def _serve(host: str, port: int, workers: int, demo: bool) -> int:
+def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> int:
     import uvicorn
 
+    if demo or test_clock:
+        os.environ["SUBLEDGER_CLOCK"] = "test"  # for this process and the workers it starts
+    BillingSettings.from_environ(os.environ)  # fail fast if the billing schedule is malformed
     if demo:
         _demo(if_empty=True)
-        tokens = read_demo_tokens()
-        if tokens is None:
-            tokens = issue_demo_tokens(bootstrap())
-        print("demo tokens (Authorization: Bearer <token>):")
-        for name, token in tokens.items():
-            print(f"  {name:12} {token}")
-    else:
-        _settings()  # fail fast, with one line, if the store is unreachable
-    BillingSettings.from_environ(os.environ)  # and if the billing schedule is malformed
+    public_url_from_environ(os.environ)  # or the public URL is malformed
+    Destinations.from_environ(os.environ)  # or the webhook networks
+    server = ServeSettings.from_environ(os.environ)  # or a limit
+    # Fail fast, with one line, if the store is unreachable or refuses this clock; and start
+    # a test clock once, before the workers (the demo's at the end of its history).
+    ledger = open_ledger(_settings(), os.environ, test_clock_start=DEMO_END if demo else None)
+    try:
+        if demo:
+            tokens = read_demo_tokens() or issue_demo_tokens(ledger)
+            print("demo tokens (Authorization: Bearer <token>):")
+            for name, token in tokens.items():
+                print(f"  {name:12} {token}")
+        if on_test_clock(ledger):
+            print(f"test clock at {ledger.clock.now().isoformat()}: POST /v1/test-clock moves it")
+    finally:
+        ledger.close()
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -170,6 +212,7 @@ def _serve(host: str, port: int, workers: int, demo: bool) -> int:
         log_level="warning",
         # open event streams never end by themselves: give them this long on shutdown
         timeout_graceful_shutdown=5,
+        **server.uvicorn_options(),
     )
     return 0
 
@@ -270,7 +313,14 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
 
 def _relay_nats(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    relay = NatsRelay(_settings(), args.url, args.stream, args.subject_prefix, args.batch_size)
+    relay = NatsRelay(
+        _settings(),
+        args.url,
+        args.stream,
+        args.subject_prefix,
+        public_url_from_environ(os.environ),
+        args.batch_size,
+    )
     print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop_soon())
     try:
@@ -287,27 +337,51 @@ def _relay_nats(args: argparse.Namespace) -> int:
 def _billing_run(until: date | None) -> int:
     settings = _settings()
     billing = BillingSettings.from_environ(os.environ)
-    lock = RunnerLock(settings, BILLING_LOCK)
-    if not lock.try_acquire():
-        print("subledger: another billing run is active on this store; retry", file=sys.stderr)
-        return 1
-    ledger = Ledger(env=settings.eventsourcing_env())
+    ledger = open_ledger(settings, os.environ)
     try:
-        report = BillingRun(ledger, billing.reminder_days).run(until)
+        if until is not None and on_test_clock(ledger) and until > ledger.clock.now().date():
+            report = _rehearse(ledger, settings, billing, until)
+        else:
+            lock = RunnerLock(settings, BILLING_LOCK)
+            if not lock.try_acquire():
+                print(
+                    "subledger: another billing run is active on this store; retry",
+                    file=sys.stderr,
+                )
+                return 1
+            try:
+                report = BillingRun(ledger, billing.reminder_days).run(until)
+            finally:
+                lock.release()
     finally:
-        lock.release()
         ledger.close()
     for line in report.lines():
         print(line)
     return 1 if report.failures else 0
 
 
+def _rehearse(
+    ledger: Ledger, settings: StoreSettings, billing: BillingSettings, until: date
+) -> BillingReport:
+    """On a test clock, a later day moves the clock to that day's start, billing the way."""
+    start = datetime.combine(until, time(), UTC)
+    move = ClockControl(ledger, settings, billing).move_to(CLI_OPERATOR, start)
+    print(f"test clock moved from {move.previous.isoformat()} to {move.now.isoformat()}")
+    return move.billing
+
+
 def _webhooks(once: bool) -> int:
     """Settings from SUBLEDGER_WEBHOOK_* (timeout, backoff_base, backoff_cap, ...)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = _settings()
-    ledger = Ledger(env=settings.eventsourcing_env())
-    worker = WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+    ledger = open_ledger(settings, os.environ)  # it records endpoints it disables
+    worker = WebhookWorker(
+        ledger,
+        settings,
+        DeliveryPolicy.from_environ(os.environ),
+        public_url=public_url_from_environ(os.environ),
+        destinations=Destinations.from_environ(os.environ),
+    )
     try:
         if once:
             print(f"webhooks: {worker.run_once()} events acknowledged")
@@ -331,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args.if_empty)
         if args.command == "serve":
-            return _serve(args.host, args.port, args.workers, args.demo)
+            return _serve(args.host, args.port, args.workers, args.demo, args.test_clock)
         if args.command == "projections":
             return _projections(args)
         if args.command == "relay":
@@ -345,7 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return run_audit(args)
         return _tokens(args)
-    except (StoreUnreachable, StoreMisconfigured, BillingMisconfigured) as error:
+    except (
+        StoreUnreachable,
+        StoreMisconfigured,
+        BillingMisconfigured,
+        ClockMisconfigured,
+        SigningKeyUnusable,
+    ) as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
     except DomainError as error:

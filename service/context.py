@@ -25,6 +25,13 @@ class CommandContext:
     expected_version: int | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # Whose Idempotency-Key it is: the account and user, or the token (set by the HTTP
+    # layer); empty: the actor's. An actor id alone is not unique across accounts.
+    caller: str = ""
+
+    @property
+    def key_owner(self) -> str:
+        return self.caller or f"actor:{self.actor_id}"
 
     def cause(self, at: datetime) -> Cause:
         request_id = self.request_id or _new_id()

@@ -2,8 +2,13 @@
 
 Northwind Traders (Essentials, USD, annual billing) buys Sales Cloud, grows mid-term,
 pays one invoice late and one in two parts, renews with more seats, then asks to
-upgrade. Lumen GmbH (Professional, EUR with German VAT, monthly billing) pays every
-month, cancels its renewal and expires.
+upgrade and opens a support case that staff answer. Lumen GmbH (Professional, EUR with
+German VAT, monthly billing) pays every month, has a support case answered and closed,
+cancels its renewal and expires, then comes back on a monthly Sales Cloud contract.
+
+The history ends at ``DEMO_END``, where ``subledger serve --demo`` starts its test clock
+(ADR 0015): moving it forward runs the billing run, so the visitor sees Lumen's next
+monthly invoices appear.
 """
 
 from __future__ import annotations
@@ -178,8 +183,12 @@ class Demo:
 
         yield at(date(2026, 10, 1))
         ledger.request_upgrade(ada, NORTHWIND, Edition.PROFESSIONAL, "We need forecasting.")
-        ledger.open_support_case(
+        case = ledger.open_support_case(
             ada, NORTHWIND, "Upgrade timing", "Can the upgrade start with our next invoice?"
+        ).aggregate_id
+        yield at(date(2026, 10, 2))
+        ledger.reply_to_support_case(
+            STAFF, case, "Yes: your account manager will prepare it for the next invoice."
         )
 
     def lumen(self) -> Story:
@@ -222,10 +231,38 @@ class Demo:
             invoice = self._period_invoice(sub_id, period.start, billing)
             yield at(date(period.start.year, period.start.month, 8))
             self._pay(jonas, invoice)
+            if period.start == date(2026, 1, 1):
+                yield from self.lumen_asks_about_vat(jonas)
             if period.start == date(2026, 4, 1):
                 ledger.cancel_renewal(jonas, sub_id)
         yield at(term.end, 4)
         ledger.expire(billing, sub_id)
+
+        # Back a month later, on a monthly Sales Cloud contract: what a test clock moved
+        # forward from DEMO_END invoices next (see README, "Rehearsing billing").
+        comeback = date(2026, 11, 1)
+        yield at(comeback, 9)
+        sales_id = uuid5(NAMESPACE_URL, "subledger:demo:lumen:sales")
+        ledger.start_subscription(
+            jonas,
+            LUMEN,
+            {"sales-cloud": 3},
+            billing_period=BillingPeriod.MONTHLY,
+            subscription_id=sales_id,
+        )
+        s.subscriptions["Lumen Sales Cloud"] = sales_id
+        first = self._period_invoice(sales_id, comeback)
+        yield at(date(2026, 11, 8))
+        self._pay(jonas, first)
+
+    def lumen_asks_about_vat(self, jonas: CommandContext) -> Story:
+        case = self.ledger.open_support_case(
+            jonas, LUMEN, "VAT number", "Please show our VAT number DE123456789 on invoices."
+        ).aggregate_id
+        yield at(date(2026, 1, 9))
+        self.ledger.reply_to_support_case(STAFF, case, "Done: it is on every invoice from now.")
+        yield at(date(2026, 1, 12))
+        self.ledger.close_support_case(STAFF, case, "VAT number added to the billing details.")
 
     def _period_invoice(self, sub_id: UUID, start: date, ctx: CommandContext = STAFF) -> UUID:
         receipt = self.ledger.invoice_billing_period(ctx, sub_id, start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from adapters.private_files import private_file
 from service.context import CommandContext
 from service.demo import LUMEN, NORTHWIND
 from service.ledger import Ledger
@@ -32,9 +33,7 @@ def issue_demo_tokens(ledger: Ledger, path: Path = DEMO_TOKENS_PATH) -> dict[str
         name: tokens.issue(OPERATOR, role, account, user, label=f"demo {name}").token
         for name, (role, account, user) in DEMO_PRINCIPALS.items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(issued, indent=2) + "\n")
-    path.chmod(0o600)
+    private_file(path).write_text(json.dumps(issued, indent=2) + "\n")
     return issued
 
 

@@ -75,9 +75,10 @@ class FeedPage:
 
 
 class EventFeed:
-    def __init__(self, ledger: Ledger, read_side: ReadSide) -> None:
+    def __init__(self, ledger: Ledger, read_side: ReadSide, public_url: str) -> None:
         self.ledger = ledger
         self.read_side = read_side
+        self.public_url = public_url
 
     def page(self, query: FeedQuery, after: int, limit: int) -> FeedPage:
         if query.account_id is None:
@@ -106,7 +107,7 @@ class EventFeed:
                 if query.admits(resolve_topic(notification.topic)):
                     event = self.ledger.mapper.to_domain_event(notification)
                     assert isinstance(event, LedgerAggregate.Event)
-                    found.append(to_cloudevent(notification.id, event))
+                    found.append(to_cloudevent(notification.id, event, self.public_url))
                     if len(found) == limit:
                         return FeedPage(found, cursor, caught_up=False)
             scanned += len(batch)
@@ -133,7 +134,10 @@ class EventFeed:
                     wanted.append(row)
                     if len(found) + len(wanted) == limit:
                         break
-            found += [to_cloudevent(position, event) for position, event in self._load(wanted)]
+            found += [
+                to_cloudevent(position, event, self.public_url)
+                for position, event in self._load(wanted)
+            ]
             if len(found) == limit:
                 return FeedPage(found, cursor, caught_up=False)
             scanned += len(final)

@@ -1,10 +1,13 @@
-"""Idempotency records: one per (actor, Idempotency-Key), saved with the command's events.
+"""Idempotency records: one per (caller, Idempotency-Key), saved with the command's events.
 
-The record's id is derived from the actor and the key, so the event store's primary key
-makes the key unique, and because the record is written in the same transaction as the
-command's events there is no moment at which one exists without the other. A retry
-finds the record and gets the first answer back (rendered from the versions it names);
-the same key with a different request is refused.
+The caller is the account and user of a customer, or the token of anyone else: a user id
+is unique only within its account, so keys scoped by it let one tenant's key block
+another's (and tell it that key was used). The record's id is derived from the caller
+and the key, so the event store's primary key makes the key unique, and because the
+record is written in the same transaction as the command's events there is no moment at
+which one exists without the other. A retry finds the record and gets the first answer
+back (rendered from the versions it names); the same key with a different request is
+refused.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ class IdempotencyKeyReused(InvalidValue):
         )
 
 
-def record_id(actor_id: str, key: str) -> UUID:
+def record_id(owner: str, key: str) -> UUID:
+    """The record of ``owner``'s ``key`` (``CommandContext.key_owner``). Records written
+    before keys had owners were named ``subledger:idempotency:<actor>:<key>``: they stay
+    in the log but are not consulted (ADR 0003)."""
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise InvalidValue(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
-    return uuid5(NAMESPACE_URL, f"subledger:idempotency:{actor_id}:{key}")
+    return uuid5(NAMESPACE_URL, f"subledger:idempotency-key:{owner}\n{key}")
 
 
 class IdempotencyRecord(LedgerAggregate):

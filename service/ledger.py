@@ -226,7 +226,7 @@ class Ledger(Application[UUID]):
         refund: Callable[[], Money | None],
     ) -> Receipt:
         key_id = (
-            idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
+            idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
             if ctx.idempotency_key
             else None
         )
@@ -260,7 +260,7 @@ class Ledger(Application[UUID]):
         for a use case that must not repeat an effect outside the ledger (a charge)."""
         if not ctx.idempotency_key:
             return None
-        key_id = idempotency.record_id(ctx.actor_id, ctx.idempotency_key)
+        key_id = idempotency.record_id(ctx.key_owner, ctx.idempotency_key)
         return self._replay(key_id, ctx.fingerprint)
 
     def _subject_version(
@@ -324,8 +324,8 @@ class Ledger(Application[UUID]):
     def license(self, account_id: UUID, product_code: str) -> License:
         return self._load(License, license_id(account_id, product_code), "license")
 
-    def support_case(self, case_id: UUID) -> SupportCase:
-        return self._load(SupportCase, case_id, "support case")
+    def support_case(self, case_id: UUID, version: int | None = None) -> SupportCase:
+        return self._load(SupportCase, case_id, "support case", version)
 
     def events_of_types(
         self, *event_classes: type[LedgerAggregate.Event]
@@ -460,6 +460,25 @@ class Ledger(Application[UUID]):
             return [SupportCase.open(case_id, account_id, subject, description, cause)]
 
         return self.execute(ctx, work, case_id)
+
+    def _on_support_case(
+        self, ctx: CommandContext, case_id: UUID, act: Callable[[SupportCase, Cause], None]
+    ) -> Receipt:
+        def work(cause: Cause) -> list[LedgerAggregate]:
+            case = self.support_case(case_id)
+            act(case, cause)
+            return [case]
+
+        return self.execute(ctx, work, case_id)
+
+    def reply_to_support_case(self, ctx: CommandContext, case_id: UUID, message: str) -> Receipt:
+        """Staff answer a case (refused once it is closed)."""
+        return self._on_support_case(ctx, case_id, lambda c, cause: c.reply(message, cause))
+
+    def close_support_case(
+        self, ctx: CommandContext, case_id: UUID, resolution: str = ""
+    ) -> Receipt:
+        return self._on_support_case(ctx, case_id, lambda c, cause: c.close(resolution, cause))
 
     # -- contracts --------------------------------------------------------------------
 

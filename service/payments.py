@@ -162,5 +162,5 @@ def _request(ctx: CommandContext) -> str:
     """Names the request to the provider: its Idempotency-Key, scoped to the caller as the
     ledger scopes it, or a fresh id without one."""
     if ctx.idempotency_key:
-        return str(idempotency.record_id(ctx.actor_id, ctx.idempotency_key))
+        return str(idempotency.record_id(ctx.key_owner, ctx.idempotency_key))
     return uuid4().hex

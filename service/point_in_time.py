@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.account import Account
 from domain.base import LedgerAggregate
+from domain.calendar_bounds import bounded_day, bounded_instant
 from domain.errors import InvalidValue, NotFound
 from domain.invoice import Invoice
 from domain.license import License
@@ -62,8 +63,9 @@ def parse_as_of(text: str) -> datetime:
     of that UTC day (as known on 5 April: everything recorded that day)."""
     try:
         if len(text.strip()) == 10:
-            return datetime.combine(date.fromisoformat(text.strip()), time.max, UTC)
-        moment = datetime.fromisoformat(text.strip())
+            day = bounded_day(date.fromisoformat(text.strip()), "as_of")
+            return datetime.combine(day, time.max, UTC)
+        moment = bounded_instant(datetime.fromisoformat(text.strip()), "as_of")
     except ValueError:
         raise InvalidValue(f"as_of must be an ISO 8601 date or date-time, got {text!r}") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -71,7 +73,7 @@ def parse_as_of(text: str) -> datetime:
 
 def parse_effective(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        return bounded_day(date.fromisoformat(text.strip()), "effective")
     except ValueError:
         raise InvalidValue(f"effective must be an ISO 8601 date, got {text!r}") from None
 

@@ -66,7 +66,8 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         AuditTrail(load),
         AccountOverview(load),
         Book(ledger.events),
-        HashChain(ledger.clock.now),  # permanent: sealed once, never rebuilt (ADR 0012)
+        # permanent: sealed once, never rebuilt (ADR 0012); the ledger's clock of the moment
+        HashChain(lambda: ledger.clock.now()),
     ]
 
 

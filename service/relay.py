@@ -59,8 +59,8 @@ def subject(prefix: str, cloud_event_type: str) -> str:
     return f"{prefix}.{cloud_event_type.removeprefix('subledger.')}"
 
 
-def to_message(prefix: str, logged: LoggedEvent) -> Message:
-    envelope = to_cloudevent(logged.position, logged.event)
+def to_message(prefix: str, logged: LoggedEvent, public_url: str) -> Message:
+    envelope = to_cloudevent(logged.position, logged.event, public_url)
     data = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
     return Message(subject(prefix, envelope["type"]), envelope["id"], data, CONTENT_TYPE)
 
@@ -98,6 +98,7 @@ class Relay:
         publisher: Publisher,
         name: str,
         subject_prefix: str,
+        public_url: str,
         batch_size: int = 500,
     ) -> None:
         self.store = store
@@ -105,6 +106,7 @@ class Relay:
         self.publisher = publisher
         self.name = name
         self.subject_prefix = subject_prefix
+        self.public_url = public_url  # the base of each message's dataschema
         self.batch_size = batch_size
         self.at = Cursor()
 
@@ -166,7 +168,7 @@ class Relay:
         if not batch:
             return 0
         prefix = self.subject_prefix
-        messages = [to_message(prefix, e) for e in batch if is_public(e.event)]
+        messages = [to_message(prefix, e, self.public_url) for e in batch if is_public(e.event)]
         sequence = self.publisher.publish(messages) if messages else self.at.sequence
         self._advance(Cursor(batch[-1].position, sequence))
         return len(batch)
@@ -208,6 +210,7 @@ class NatsRelay:
         url: str,
         stream: str,
         subject_prefix: str,
+        public_url: str,
         batch_size: int = 500,
     ) -> None:
         self.settings = settings
@@ -219,6 +222,7 @@ class NatsRelay:
             self.publisher,
             f"nats:{stream}",
             subject_prefix,
+            public_url,
             batch_size,
         )
         self.lock = RunnerLock(settings, f"relay-nats-{stream}")

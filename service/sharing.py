@@ -2,7 +2,8 @@
 
 The link's secret is random, shown once, and stored only as a SHA-256 hash from which
 the link's id is derived (as API tokens are, ``service/tokens.py``): opening a link is
-one keyed read and a constant-time comparison. Every opening is recorded.
+one keyed read and a constant-time comparison. Openings are recorded at most once an
+hour per link, and limited per link and per address (``share_link_openings``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from domain.share_link import DEFAULT_DAYS, ShareLink, share_link_id
 from service.context import CommandContext
 from service.errors import ConcurrencyConflict
 from service.ledger import Ledger, Receipt
+from service.share_link_openings import Openings
 
 TOKEN_PREFIX = "sh_"
 MAX_TOKEN_LENGTH = 100
@@ -41,8 +43,10 @@ class CreatedLink:
 
 
 class ShareLinks:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, openings: Openings | None = None) -> None:
+        """``openings``: the process's (the HTTP app keeps one); without, a new one."""
         self.ledger = ledger
+        self.openings = openings or Openings()
 
     def create(
         self, ctx: CommandContext, invoice_id: UUID, days: int = DEFAULT_DAYS
@@ -80,14 +84,19 @@ class ShareLinks:
         return self.ledger.execute(ctx, work, link_id)
 
     def open(self, ctx: CommandContext, token: str, client_address: str, document: str) -> Invoice:
-        """The shared invoice, if ``token`` names a live link; the opening is recorded.
-        Unknown, malformed, expired and revoked links are all simply not found."""
+        """The shared invoice, if ``token`` names a live link; the opening is recorded, or
+        counted for the link's next recorded one. Unknown, malformed, expired and revoked
+        links are all simply not found; too many openings raise ``TooManyOpenings``."""
         link_id = self._verified(token)
+        self.openings.admit(link_id, client_address, self.ledger.clock.now())
+        recorded, included = False, 0
 
         def work(cause: Cause) -> list[LedgerAggregate]:
+            nonlocal recorded, included
             link = self._load(link_id)
-            link.record_access(client_address, document, cause)
-            return [link]
+            included = self.openings.unrecorded(link_id)
+            recorded = link.record_access(client_address, document, cause, included)
+            return [link] if recorded else []
 
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             try:
@@ -96,6 +105,10 @@ class ShareLinks:
             except ConcurrencyConflict:
                 if attempt == OPEN_ATTEMPTS:
                     raise
+        if recorded:
+            self.openings.recorded(link_id, included)
+        else:
+            self.openings.not_recorded(link_id)
         return self.ledger.invoice(self._load(link_id).invoice_id)
 
     def _verified(self, token: str) -> UUID:

@@ -67,6 +67,14 @@ class Principal:
     def actor_id(self) -> str:
         return self.user_id or f"{self.role.value}:{self.label}"
 
+    @property
+    def caller(self) -> str:
+        """Whose Idempotency-Keys the requests carry: a customer's user in its account
+        (any of that user's tokens), anyone else's token."""
+        if self.account_id is not None:
+            return f"account:{self.account_id}:user:{self.user_id}"
+        return f"token:{self.token_id}"
+
 
 class ApiToken(LedgerAggregate):
     class TokenIssued(LedgerAggregate.Created):
@@ -170,6 +178,13 @@ class Tokens:
 
         return self.ledger.execute(ctx, work, token_id)
 
+    def is_live(self, token_id: UUID) -> bool:
+        """Whether the token exists and is not revoked (read afresh from the store)."""
+        try:
+            return not self.get(token_id).revoked
+        except NotFound:
+            return False
+
     def get(self, token_id: UUID) -> ApiToken:
         try:
             api_token: object = self.ledger.repository.get(token_id)
@@ -178,6 +193,16 @@ class Tokens:
         if not isinstance(api_token, ApiToken):
             raise NotFound(f"no token {token_id}")
         return api_token
+
+    def of_user(self, account_id: UUID, user_id: str) -> list[ApiToken]:
+        """The live tokens of one user of an account (a scan of the log by topic)."""
+        found = [
+            self.get(event.originator_id)
+            for event in self.ledger.events_of_types(ApiToken.TokenIssued)
+            if isinstance(event, ApiToken.TokenIssued)
+            and (event.account_id, event.user_id) == (account_id, user_id)
+        ]
+        return [token for token in found if not token.revoked]
 
     def all(self) -> list[ApiToken]:
         topic = get_topic(ApiToken.TokenIssued)

@@ -8,7 +8,9 @@ shows who did what and why. Its events are not public: they never reach the feed
 
 The signing secret is generated here and shown once; it is kept in the
 ``webhook_secrets`` table (see ``webhook_store``), never in an event, which records
-only its fingerprint.
+only its fingerprint. A URL whose host is, or resolves to, an address the service does
+not send to (loopback, private...: ``adapters/webhook_destinations.py``) is refused
+when it is registered or changed; the worker checks it again at every connection.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 
+from adapters.webhook_destinations import Destinations
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue, NotFound
@@ -32,6 +35,7 @@ from service.webhook_signing import fingerprint, new_secret
 from service.webhook_store import WebhookStore
 
 MAX_URL_LENGTH = 2000
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # Who the worker acts as when it disables an endpoint.
 WEBHOOK_WORKER = CommandContext("subledger:webhooks", "system")
 
@@ -125,7 +129,7 @@ class WebhookEndpoint(LedgerAggregate):
         self._record(self.Deleted, cause)
 
 
-def checked_url(url: str) -> str:
+def checked_url(url: str, destinations: Destinations) -> str:
     url = safe_text(url.strip(), "a webhook URL", MAX_URL_LENGTH)
     malformed = InvalidValue(f"a webhook URL is http(s)://host[:port]/..., got {url[:100]!r}")
     try:
@@ -139,6 +143,7 @@ def checked_url(url: str) -> str:
         raise InvalidValue("a webhook URL may not carry credentials: they would be recorded")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidValue(f"a webhook URL has at most {MAX_URL_LENGTH} characters")
+    destinations.addresses(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme])
     return url
 
 
@@ -166,16 +171,17 @@ class RegisteredEndpoint:
 
 
 class WebhookEndpoints:
-    def __init__(self, ledger: Ledger, store: WebhookStore) -> None:
+    def __init__(self, ledger: Ledger, store: WebhookStore, destinations: Destinations) -> None:
         self.ledger = ledger
         self.store = store
+        self.destinations = destinations
 
     def register(
         self, ctx: CommandContext, url: str, event_types: list[str], description: str = ""
     ) -> RegisteredEndpoint:
         endpoint_id = uuid4()
         secret = new_secret()
-        url, types = checked_url(url), checked_types(event_types)
+        url, types = checked_url(url, self.destinations), checked_types(event_types)
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             # Written first: if the event is not saved, the row names no endpoint.
@@ -207,7 +213,7 @@ class WebhookEndpoints:
         def work(cause: Cause) -> list[LedgerAggregate]:
             endpoint = self.get(endpoint_id)
             endpoint.change(
-                endpoint.url if url is None else checked_url(url),
+                endpoint.url if url is None else checked_url(url, self.destinations),
                 endpoint.event_types if event_types is None else checked_types(event_types),
                 endpoint.description if description is None else checked_description(description),
                 cause,

@@ -27,12 +27,14 @@ from uuid import UUID
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
+from adapters.webhook_destinations import Destinations
 from adapters.webhook_transport import HttpWebhookTransport, Sent
 from domain.base import LedgerAggregate
 from domain.errors import DomainError, NotFound
 from projections.cloudevents import event_id, is_public, to_cloudevent, type_name
 from service.election import Elected, LockLost, serve_when_elected
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from service.webhook_endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
 from service.webhook_policy import DeliveryPolicy
 from service.webhook_signing import SIGNATURE_HEADER, signature_header
@@ -53,8 +55,8 @@ class WorkerBusy(Exception):
     """Another webhook worker holds this store's lock."""
 
 
-def cloudevent_body(position: int, event: LedgerAggregate.Event) -> bytes:
-    return json.dumps(to_cloudevent(position, event), separators=(",", ":")).encode()
+def cloudevent_body(position: int, event: LedgerAggregate.Event, public_url: str) -> bytes:
+    return json.dumps(to_cloudevent(position, event, public_url), separators=(",", ":")).encode()
 
 
 class WebhookWorker:
@@ -64,13 +66,20 @@ class WebhookWorker:
         settings: StoreSettings,
         policy: DeliveryPolicy | None = None,
         transport: Transport | None = None,
+        public_url: str = DEFAULT_PUBLIC_URL,
+        destinations: Destinations | None = None,
     ) -> None:
+        """``destinations``: where it may connect (default: public addresses only)."""
         self.ledger = ledger
         self.settings = settings
         self.policy = policy or DeliveryPolicy()
+        self.public_url = public_url  # the base of each event's dataschema
         self.store = WebhookStore(settings)
-        self.endpoints = WebhookEndpoints(ledger, self.store)
-        self.transport: Transport = transport or HttpWebhookTransport(self.policy.timeout)
+        destinations = destinations or Destinations()
+        self.endpoints = WebhookEndpoints(ledger, self.store, destinations)
+        self.transport: Transport = transport or HttpWebhookTransport(
+            self.policy.timeout, destinations
+        )
         self.running_here = False
         self._known: list[UUID] = []
         self._searched_to = 0
@@ -130,7 +139,7 @@ class WebhookWorker:
         position: int,
         event: LedgerAggregate.Event,
     ) -> Cursor:
-        body = cloudevent_body(position, event)
+        body = cloudevent_body(position, event, self.public_url)
         started = time.time()
         headers = {
             "Content-Type": CONTENT_TYPE,

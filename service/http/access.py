@@ -3,7 +3,8 @@
 Every route declares one access level. Customer tokens (admin, user, identity) act only
 on their own account, and only while their user holds Manage Billing there: it is read
 from the account on each request, so a revocation takes effect at once. Another
-account's resources answer 404 exactly as a missing one would.
+account's resources answer 404 exactly as a missing one would. Who holds Manage Billing,
+and who belongs to the account, only the account's administrators decide (and staff).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ class Access(Enum):
     CATALOG = "catalog"
     ACCOUNT_READ = "account-read"
     SELF_SERVICE = "self-service"
+    ACCOUNT_ADMIN = "account-admin"
     STAFF = "staff"
     EDITION = "edition"
     AUDIT = "audit"
     REPORTS = "reports"
     OPERATOR = "operator"
     EVENTS = "events"
+    CLOCK = "clock"
+    CLOCK_CONTROL = "clock-control"
 
 
 # Roles allowed at each level; customer roles additionally need Manage Billing on the
@@ -41,6 +45,8 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     Access.CATALOG: frozenset(Role),
     Access.ACCOUNT_READ: CUSTOMER_ROLES | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR},
     Access.SELF_SERVICE: CUSTOMER_ROLES | {Role.BILLING_STAFF},
+    # Customers: an admin token, of a user who is an administrator of the account.
+    Access.ACCOUNT_ADMIN: frozenset({Role.ADMIN, Role.BILLING_STAFF}),
     Access.STAFF: frozenset({Role.BILLING_STAFF}),
     Access.EDITION: frozenset({Role.BILLING_STAFF, Role.ACCOUNT_MANAGER}),
     Access.AUDIT: frozenset({Role.BILLING_STAFF, Role.AUDITOR}),
@@ -49,9 +55,13 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     # The event feed: customers see only their own account's events (service/http/events.py).
     Access.EVENTS: CUSTOMER_ROLES
     | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.INTEGRATION},
+    # A test clock (ADR 0015): everyone may ask what day it is; staff and operators move it.
+    Access.CLOCK: frozenset(Role),
+    Access.CLOCK_CONTROL: frozenset({Role.BILLING_STAFF, Role.OPERATOR}),
 }
 
 MANAGE_BILLING = "manage_billing"
+ADMINISTRATOR = "administrator"
 
 
 def access_extra(level: Access) -> dict[str, Any]:
@@ -92,5 +102,10 @@ def account_for(
             raise forbidden(
                 "this needs the Manage Billing permission on the account", MANAGE_BILLING
             )
+        if (
+            level is Access.ACCOUNT_ADMIN
+            and not account.user(principal.user_id or "").administrator
+        ):
+            raise forbidden("only an administrator of the account may do this", ADMINISTRATOR)
         return account
     return ledger.account(account_id)

@@ -1,5 +1,5 @@
 """Accounts: billing details, payment method, contacts, users, Manage Billing, identity
-licenses, upgrade requests and support cases."""
+licenses and upgrade requests (support cases: ``support_cases``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from domain.account import Account
 from domain.errors import NotFound
 from projections import account_overview as overview
 from projections.documents import account_document
+from service import user_removal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -28,8 +29,6 @@ from service.http.schemas import (
     IdentityLicenseIn,
     OverviewOut,
     PaymentMethodIn,
-    SupportCaseIn,
-    SupportCaseOut,
     UpgradeRequestIn,
     UserIn,
 )
@@ -231,10 +230,28 @@ def add_user(
     return _account_after(ledger, receipt, response)
 
 
+@router.delete(
+    "/{account_id}/users/{user_id}",
+    openapi_extra=access_extra(Access.ACCOUNT_ADMIN),
+    summary="Remove a user: their seats, identity license and API tokens go with them",
+)
+def remove_user(
+    account_id: UUID,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> AccountOut:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_ADMIN)
+    receipt = user_removal.remove_user(ledger, ctx, account_id, user_id)
+    return _account_after(ledger, receipt, response)
+
+
 @router.put(
     "/{account_id}/users/{user_id}/permissions/manage_billing",
-    openapi_extra=access_extra(Access.SELF_SERVICE),
-    summary="Grant Manage Billing to a user",
+    openapi_extra=access_extra(Access.ACCOUNT_ADMIN),
+    summary="Grant Manage Billing to a user (administrators only)",
 )
 def grant_manage_billing(
     account_id: UUID,
@@ -244,15 +261,15 @@ def grant_manage_billing(
     ctx: ContextDep,
     response: Response,
 ) -> AccountOut:
-    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    account_for(ledger, principal, account_id, Access.ACCOUNT_ADMIN)
     receipt = ledger.grant_manage_billing(ctx, account_id, user_id)
     return _account_after(ledger, receipt, response)
 
 
 @router.delete(
     "/{account_id}/users/{user_id}/permissions/manage_billing",
-    openapi_extra=access_extra(Access.SELF_SERVICE),
-    summary="Revoke Manage Billing from a user",
+    openapi_extra=access_extra(Access.ACCOUNT_ADMIN),
+    summary="Revoke Manage Billing from a user (administrators only)",
 )
 def revoke_manage_billing(
     account_id: UUID,
@@ -262,7 +279,7 @@ def revoke_manage_billing(
     ctx: ContextDep,
     response: Response,
 ) -> AccountOut:
-    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    account_for(ledger, principal, account_id, Access.ACCOUNT_ADMIN)
     receipt = ledger.revoke_manage_billing(ctx, account_id, user_id)
     return _account_after(ledger, receipt, response)
 
@@ -339,23 +356,3 @@ def change_edition(
     account_for(ledger, principal, account_id, Access.EDITION)
     receipt = ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)
     return _account_after(ledger, receipt, response)
-
-
-@router.post(
-    "/{account_id}/support-cases",
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra=access_extra(Access.SELF_SERVICE),
-    summary="Open a support case",
-)
-def open_support_case(
-    account_id: UUID,
-    body: SupportCaseIn,
-    ledger: LedgerDep,
-    principal: PrincipalDep,
-    ctx: ContextDep,
-    response: Response,
-) -> SupportCaseOut:
-    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
-    receipt = ledger.open_support_case(ctx, account_id, body.subject, body.description)
-    written(response, receipt, ledger)
-    return SupportCaseOut.of(ledger.support_case(receipt.aggregate_id))

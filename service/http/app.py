@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,15 +12,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreSettings
+from adapters.webhook_destinations import Destinations
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.billing import BillingSettings, BillingWorker
+from service.bootstrap import open_ledger
 from service.http import (
     accounts,
     audit,
     audit_chain,
     catalog,
+    clock,
     events,
     health,
     invoices,
@@ -27,6 +32,7 @@ from service.http import (
     reports,
     share_links,
     subscriptions,
+    support_cases,
     tokens_api,
     webhooks_api,
 )
@@ -41,12 +47,15 @@ from service.http.problems import (
     on_validation_error,
     problem,
 )
-from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL, checked_public_url, public_url_from_environ
 from service.read_side import ReadSide
+from service.share_link_openings import Openings
 from service.store_errors import STORE_ERRORS
 from service.tokens import Tokens
 from service.webhook_policy import DeliveryPolicy
 from service.webhooks import WebhookWorker
+
+log = logging.getLogger("subledger.http")
 
 DESCRIPTION = """\
 The subscription ledger behind the self-service account app.
@@ -70,16 +79,31 @@ async def on_store_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def on_signing_key_unusable(request: Request, error: Exception) -> JSONResponse:
+    log.error("the signing key cannot be used: %s", error)
+    return problem(
+        503,
+        "signing-key-unusable",
+        "Service Unavailable",
+        "the ledger's signing key cannot be used; the operator is told in the service's log",
+        request,
+    )
+
+
 def create_app(
     read_side: ReadSide,
     run_projections: bool = True,
     billing: BillingSettings | None = None,
     webhooks: WebhookWorker | None = None,
+    public_url: str = DEFAULT_PUBLIC_URL,
+    webhook_destinations: Destinations | None = None,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
     (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
-    it competes to run that delivery worker."""
+    it competes to run that delivery worker. Links and schema URIs it hands out are built
+    from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
+    (default: public addresses only)."""
     configure_logging()
     billing_worker = (
         BillingWorker(read_side.settings, read_side.ledger, billing)
@@ -106,10 +130,15 @@ def create_app(
     app.state.ledger = read_side.ledger
     app.state.read_side = read_side
     app.state.tokens = Tokens(read_side.ledger)
+    app.state.billing = billing or BillingSettings()  # a test clock's moves run billing
+    app.state.public_url = checked_public_url(public_url)
+    app.state.share_link_openings = Openings()
+    app.state.webhook_destinations = webhook_destinations or Destinations()
     for router in (
         health.router,
         catalog.router,
         accounts.router,
+        support_cases.router,
         subscriptions.router,
         invoices.router,
         payments.router,
@@ -120,11 +149,13 @@ def create_app(
         tokens_api.router,
         events.router,
         webhooks_api.router,
+        clock.router,
     ):
         app.include_router(router)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(PaymentProviderUnavailable, on_provider_unavailable)
+    app.add_exception_handler(SigningKeyUnusable, on_signing_key_unusable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     for error in STORE_ERRORS:
@@ -136,16 +167,26 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory: the store named by the environment, the system clock;
-    ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a separate worker."""
+    """The uvicorn factory: the store named by the environment, the clock it names
+    (``SUBLEDGER_CLOCK``); ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a
+    separate worker."""
     settings = StoreSettings.from_environ(os.environ)
     settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env())
+    ledger = open_ledger(settings, os.environ)  # on the test clock with SUBLEDGER_CLOCK=test
     run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
     billing = BillingSettings.from_environ(os.environ)
+    public_url = public_url_from_environ(os.environ)
+    destinations = Destinations.from_environ(os.environ)
     webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`
-        WebhookWorker(ledger, settings, DeliveryPolicy.from_environ(os.environ))
+        WebhookWorker(
+            ledger,
+            settings,
+            DeliveryPolicy.from_environ(os.environ),
+            public_url=public_url,
+            destinations=destinations,
+        )
         if os.environ.get("SUBLEDGER_WEBHOOKS", "on").lower() != "off"
         else None
     )
-    return create_app(ReadSide(settings, ledger), run_projections, billing, webhooks)
+    read_side = ReadSide(settings, ledger)
+    return create_app(read_side, run_projections, billing, webhooks, public_url, destinations)

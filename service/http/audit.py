@@ -20,6 +20,7 @@ from service.http.access import Access, access_extra, account_for
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, Reads
+from service.http.schemas import Instant
 
 router = APIRouter(tags=["audit"], responses=PROBLEM_RESPONSES)
 EXPORT_PAGE = 1000
@@ -114,6 +115,17 @@ def _with_after(where: AuditFilter, after: int) -> AuditFilter:
     )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection");
+# actors, reasons and ids come from callers, so such a cell is written as text: 'cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(reads: Reads, where: AuditFilter) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -121,7 +133,10 @@ def _csv(reads: Reads, where: AuditFilter) -> Iterator[str]:
     for rows in _pages(reads, where):
         for row in rows:
             writer.writerow(
-                [json.dumps(row[c], sort_keys=True) if c == "payload" else row[c] for c in COLUMNS]
+                [
+                    _as_text(json.dumps(row[c], sort_keys=True) if c == "payload" else row[c])
+                    for c in COLUMNS
+                ]
             )
         yield buffer.getvalue()
         buffer.seek(0)
@@ -136,8 +151,8 @@ def _jsonl(reads: Reads, where: AuditFilter) -> Iterator[str]:
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (JSON only)")]
 After = Annotated[int, Query(ge=0, description="Cursor: events after this position")]
-Recorded = Annotated[datetime | None, Query(description="Recorded at or after (ISO 8601)")]
-RecordedTo = Annotated[datetime | None, Query(description="Recorded before (ISO 8601)")]
+Recorded = Annotated[Instant | None, Query(description="Recorded at or after (ISO 8601)")]
+RecordedTo = Annotated[Instant | None, Query(description="Recorded before (ISO 8601)")]
 Actor = Annotated[str | None, Query(max_length=200)]
 EventType = Annotated[str | None, Query(max_length=100, description="e.g. Invoice.InvoicePaid")]
 

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.context import CommandContext
 from service.http.access import authenticate, declared_level, require
+from service.http.middleware import is_valid_id
 from service.http.problems import ApiError
 from service.ledger import Ledger
 from service.tokens import Principal, Tokens
@@ -52,6 +53,12 @@ def _if_match(header: str | None) -> int | None:
     return int(tag)
 
 
+def _correlation_id(request: Request) -> str:
+    """The caller's X-Correlation-ID, if it is a valid id; else none (the request id serves)."""
+    offered = request.headers.get("x-correlation-id")
+    return offered if is_valid_id(offered) else ""
+
+
 async def get_context(
     request: Request,
     principal: Annotated[Principal, Depends(get_principal)],
@@ -78,10 +85,11 @@ async def get_context(
         actor_id=principal.actor_id,
         actor_role=principal.role.value,
         request_id=request.state.request_id,
-        correlation_id=request.headers.get("x-correlation-id", "")[:100],
+        correlation_id=_correlation_id(request),
         expected_version=_if_match(if_match),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        caller=principal.caller,
     )
 
 

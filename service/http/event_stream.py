@@ -8,6 +8,11 @@ seconds (it keeps proxies from closing an idle connection and lets the server no
 vanished client). Each connection ends after ``max_seconds``: clients reconnect and
 resume, which also spreads them over the processes behind a load balancer.
 
+A stream outlives no permission: at least once per heartbeat interval it asks again
+whether its token is live and its caller may still read what it streams (a customer's
+Manage Billing), and ends at once if not. A token holds at most ``max_per_token``
+streams at a time in a process (``StreamSlots``); the next is refused with 429.
+
 New events are found by polling the log's head and the audit trail's position, at most
 once per ``poll`` seconds per process, however many streams are open; the stream then
 reads its next page with the pull feed's own code, so the two cannot disagree.
@@ -19,10 +24,13 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 
@@ -40,6 +48,7 @@ class StreamSettings:
     poll: float = 0.25  # seconds between looks at the log while idle
     max_seconds: float = 900.0  # a connection's lifetime; the client then resumes
     retry_ms: int = 2000  # how long clients wait before reconnecting
+    max_per_token: int = 4  # streams a token may hold open at once (per process)
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> StreamSettings:
@@ -51,7 +60,32 @@ class StreamSettings:
             heartbeat=seconds("HEARTBEAT", default.heartbeat),
             poll=seconds("POLL", default.poll),
             max_seconds=seconds("MAX", default.max_seconds),
+            max_per_token=int(env.get("SUBLEDGER_SSE_MAX_PER_TOKEN", default.max_per_token)),
         )
+
+
+class StreamSlots:
+    """How many streams each token holds open in this process: at most ``limit``. A
+    stream takes its slot before it starts and gives it back when it ends, however it
+    ends (``StreamingResponse`` subclass in ``events``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[UUID] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, token_id: UUID) -> bool:
+        with self._lock:
+            if self._open[token_id] >= self.limit:
+                return False
+            self._open[token_id] += 1
+            return True
+
+    def give_back(self, token_id: UUID) -> None:
+        with self._lock:
+            self._open[token_id] -= 1
+            if self._open[token_id] <= 0:
+                del self._open[token_id]
 
 
 class LogWatch:
@@ -100,13 +134,24 @@ HEARTBEAT = ": heartbeat\n\n"
 
 
 async def event_stream(
-    feed: EventFeed, watch: LogWatch, query: FeedQuery, after: int, settings: StreamSettings
+    feed: EventFeed,
+    watch: LogWatch,
+    query: FeedQuery,
+    after: int,
+    settings: StreamSettings,
+    allowed: Callable[[], bool],
 ) -> AsyncIterator[str]:
+    """``allowed`` says whether the caller may still read the stream (it reads the store)."""
     yield f"retry: {settings.retry_ms}\n\n"
     cursor = after
-    started = last_sent = time.monotonic()
+    started = last_sent = last_checked = time.monotonic()
     try:
         while (now := time.monotonic()) - started < settings.max_seconds:
+            if now - last_checked >= settings.heartbeat:
+                if not await run_in_threadpool(allowed):
+                    log.info("event stream ended: its token or permission is gone")
+                    return
+                last_checked = now
             if now - last_sent >= settings.heartbeat:
                 yield HEARTBEAT
                 last_sent = now
@@ -118,8 +163,9 @@ async def event_stream(
                 last_sent = time.monotonic()
             cursor = page.next_after
             if page.caught_up:
-                until_heartbeat = settings.heartbeat - (time.monotonic() - last_sent)
-                until_end = settings.max_seconds - (time.monotonic() - started)
+                now = time.monotonic()
+                until_heartbeat = settings.heartbeat - (now - min(last_sent, last_checked))
+                until_end = settings.max_seconds - (now - started)
                 await watch.changed(seen, max(min(until_heartbeat, until_end), 0))
     except STORE_ERRORS as error:
         # The client reconnects with Last-Event-ID and resumes once the store is back.

@@ -3,33 +3,35 @@
 The schemas are public (they describe the contract, not anyone's data). The feed and the
 stream answer at the ``events`` level: staff, auditors and integration tokens read the
 whole book or one account; a customer token reads only its own account's events (and
-needs Manage Billing there), and naming another account answers 404.
+needs Manage Billing there), and naming another account answers 404. An open stream
+checks both again at every heartbeat, and ends when either is gone.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.types import Receive, Scope, Send
 
 from domain.errors import InvalidValue, NotFound
 from projections.event_schemas import all_schemas
 from service.event_feed import EventFeed, FeedQuery
 from service.http.access import Access, access_extra, account_for
-from service.http.deps import LedgerDep, PrincipalDep
-from service.http.event_stream import LogWatch, StreamSettings, event_stream
-from service.http.problems import PROBLEM_RESPONSES
+from service.http.deps import LedgerDep, PrincipalDep, TokensDep
+from service.http.event_stream import LogWatch, StreamSettings, StreamSlots, event_stream
+from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.reads import FreshReads, get_read_side
 from service.ledger import Ledger
 from service.read_side import ReadSide
-from service.tokens import CUSTOMER_ROLES, Principal
+from service.tokens import CUSTOMER_ROLES, Principal, Tokens
 
 router = APIRouter(tags=["events"], responses=PROBLEM_RESPONSES)
-SCHEMAS = all_schemas()
 SCHEMA_JSON = "application/schema+json"
 # One event of the stream (OpenAPI < 3.2 describes each event with ``schema``).
 SSE_EVENT = {
@@ -45,6 +47,10 @@ SSE_EVENT = {
         "retry": {"type": "integer"},
     },
 }
+
+
+def _schemas(request: Request) -> dict[str, dict[str, Any]]:
+    return all_schemas(request.app.state.public_url)
 
 
 class SchemaRef(BaseModel):
@@ -92,11 +98,11 @@ class EventPage(BaseModel):
     summary="The public event types and where their JSON Schemas are",
     response_model_by_alias=True,
 )
-def schema_index() -> SchemaIndex:
+def schema_index(request: Request) -> SchemaIndex:
     return SchemaIndex(
         types=[
             SchemaRef(type=kind, schema_url=schema["$id"], description=schema["description"])
-            for kind, schema in sorted(SCHEMAS.items())
+            for kind, schema in sorted(_schemas(request).items())
         ]
     )
 
@@ -108,8 +114,10 @@ def schema_index() -> SchemaIndex:
     responses={200: {"content": {SCHEMA_JSON: {"schema": {"type": "object"}}}}},
     response_class=JSONResponse,
 )
-def event_schema(event_type: Annotated[str, Path(max_length=200)]) -> JSONResponse:
-    schema = SCHEMAS.get(event_type)
+def event_schema(
+    request: Request, event_type: Annotated[str, Path(max_length=200)]
+) -> JSONResponse:
+    schema = _schemas(request).get(event_type)
     if schema is None:
         raise NotFound(f"no event type {event_type}")
     return JSONResponse(schema, media_type=SCHEMA_JSON)
@@ -148,7 +156,7 @@ def _check_cursor(ledger: Ledger, after: int) -> None:
 
 
 def _feed(request: Request, ledger: Ledger) -> EventFeed:
-    return EventFeed(ledger, get_read_side(request))
+    return EventFeed(ledger, get_read_side(request), request.app.state.public_url)
 
 
 @router.get(
@@ -182,6 +190,53 @@ def _settings(request: Request) -> StreamSettings:
     return settings
 
 
+def _slots(request: Request, settings: StreamSettings) -> StreamSlots:
+    state = request.app.state
+    slots: StreamSlots | None = getattr(state, "event_stream_slots", None)
+    if slots is None or slots.limit != settings.max_per_token:
+        slots = state.event_stream_slots = StreamSlots(settings.max_per_token)
+    return slots
+
+
+def _still_allowed(
+    ledger: Ledger, tokens: Tokens, principal: Principal, query: FeedQuery
+) -> Callable[[], bool]:
+    """Whether the stream's caller may still read it: the token is live and, for an
+    account's stream, the caller may still read that account (a customer's Manage
+    Billing, read afresh)."""
+
+    def allowed() -> bool:
+        if not tokens.is_live(principal.token_id):
+            return False
+        if query.account_id is not None:
+            try:
+                account_for(ledger, principal, query.account_id, Access.EVENTS)
+            except (NotFound, ApiError):
+                return False
+        return True
+
+    return allowed
+
+
+class _HoldingSlot(StreamingResponse):
+    """A stream that gives its token's slot back when it ends, however it ends (even if
+    the client left before its first byte, when the body is never iterated)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 def _watch(request: Request, feed: EventFeed, settings: StreamSettings) -> LogWatch:
     """One watch per read side (tests swap the read side of a long-lived app)."""
     state = request.app.state
@@ -201,6 +256,7 @@ def _watch(request: Request, feed: EventFeed, settings: StreamSettings) -> LogWa
 def stream(
     request: Request,
     ledger: LedgerDep,
+    tokens: TokensDep,
     principal: PrincipalDep,
     after: After = 0,
     types: Types = None,
@@ -215,8 +271,16 @@ def stream(
     _check_cursor(ledger, start)
     feed = _feed(request, ledger)
     settings = _settings(request)
-    return StreamingResponse(
-        event_stream(feed, _watch(request, feed, settings), query, start, settings),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    allowed = _still_allowed(ledger, tokens, principal, query)
+    slots = _slots(request, settings)
+    if not slots.take(principal.token_id):
+        raise ApiError(
+            429,
+            "too-many-streams",
+            "Too Many Requests",
+            f"this token already holds {slots.limit} open event streams; close one first",
+            {"Retry-After": "5"},
+        )
+    watch = _watch(request, feed, settings)
+    body = event_stream(feed, watch, query, start, settings, allowed)
+    return _HoldingSlot(body, lambda: slots.give_back(principal.token_id))

@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+from typing import TypeGuard
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,14 @@ from service.http.problems import PROBLEM_JSON
 
 MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def is_valid_id(offered: str | None) -> TypeGuard[str]:
+    """Whether a caller's request or correlation id may be recorded as given (else it is
+    replaced): it goes into every event, the logs and the exports."""
+    return bool(offered and _REQUEST_ID.match(offered))
+
+
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 log = structlog.get_logger("subledger.http")
@@ -42,7 +51,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         offered = _header(scope, b"x-request-id")
-        request_id = offered if offered and _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if is_valid_id(offered) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

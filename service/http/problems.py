@@ -176,6 +176,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Body is not JSON",
         422: "Invalid request",
+        429: "Too many at once (event streams of a token, openings of a share link)",
         503: "Store (or payment provider) unavailable",
     }.items()
 }

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from domain.errors import InvalidValue, NotFound
 from projections.store import Sql
 from service.http.problems import ApiError
+from service.http.schemas import Day
 from service.point_in_time import parse_as_of
 from service.read_side import ProjectionsBehind, ReadSide
 
@@ -89,7 +90,7 @@ def point_in_time_reads(
         ),
     ] = None,
     effective: Annotated[
-        date | None,
+        Day | None,
         Query(description="Business date: what was in force then (default: as_of's day)"),
     ] = None,
 ) -> Reads:
@@ -104,6 +105,16 @@ def point_in_time_reads(
         ) from None
     _wait(reads.side, reads.side.ledger.head_position())
     return Reads(reads.side, moment, effective)
+
+
+def dated_reads(reads: Annotated[Reads, Depends(point_in_time_reads)]) -> Reads:
+    """Point-in-time reads that are always dated: without ``as_of`` and ``effective``, as
+    known now and in force today (by the ledger's clock), for a read whose answer depends
+    on the day (seats that start next month are not held today)."""
+    if reads.as_of is not None:
+        return reads
+    _wait(reads.side, reads.side.ledger.head_position())
+    return Reads(reads.side, reads.side.ledger.clock.now(), None)
 
 
 def projected(reads: Reads, fetch: Callable[[Sql], T | None], what: str) -> T:
@@ -122,3 +133,4 @@ def projected(reads: Reads, fetch: Callable[[Sql], T | None], what: str) -> T:
 
 FreshReads = Annotated[Reads, Depends(fresh_reads)]
 PointInTimeReads = Annotated[Reads, Depends(point_in_time_reads)]
+DatedReads = Annotated[Reads, Depends(dated_reads)]

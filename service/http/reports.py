@@ -16,7 +16,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, PointInTimeReads
-from service.http.schemas import MoneyOut
+from service.http.schemas import Day, MoneyOut
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -77,7 +77,7 @@ def renewals(
     principal: PrincipalDep,
     reads: FreshReads,
     within_days: Annotated[int, Query(ge=0, le=3660)] = 30,
-    on: Annotated[date | None, Query(description="From this day (default today)")] = None,
+    on: Annotated[Day | None, Query(description="From this day (default today)")] = None,
     edition: Edition | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> list[RenewalDueOut]:
@@ -96,7 +96,7 @@ def invoices(
     ledger: LedgerDep,
     principal: PrincipalDep,
     reads: FreshReads,
-    on: Annotated[date | None, Query(description="Age on this day (default today)")] = None,
+    on: Annotated[Day | None, Query(description="Age on this day (default today)")] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> list[AgeingOut]:
     day = on or ledger.clock.now().date()

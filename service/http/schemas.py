@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from domain import catalog
 from domain.account import Account, BillingDetails, Contact, ContactRole, User
+from domain.calendar_bounds import EARLIEST_DAY, LATEST_DAY, bounded_day, bounded_instant
 from domain.catalog import Edition, ProductKind
 from domain.errors import InvalidValue
 from domain.invoice import Invoice, InvoiceLine
@@ -25,8 +26,9 @@ from domain.money import Money
 from domain.payment_method import PaymentMethodReference
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
-from domain.support_case import SupportCase
+from domain.support_case import SupportCase, SupportCaseStatus
 from domain.text import safe_text
+from service.seats import SeatsOnDay
 from service.tokens import ApiToken, Role
 
 
@@ -81,6 +83,28 @@ PaymentMethod = Annotated[
 ]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 Months = Annotated[int, Field(ge=1, le=60)]
+
+
+def _day(day: date) -> date:
+    try:
+        return bounded_day(day)
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
+
+
+def _instant(moment: datetime) -> datetime:
+    try:
+        return bounded_instant(moment)
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
+
+
+_BOUNDS = f"between {EARLIEST_DAY} and {LATEST_DAY}"
+# Every date and instant a request may carry, in a body or a query (domain/calendar_bounds.py).
+Day = Annotated[date, AfterValidator(_day), Field(description=f"A date {_BOUNDS}")]
+Instant = Annotated[
+    datetime, AfterValidator(_instant), Field(description=f"An ISO 8601 instant {_BOUNDS}")
+]
 
 
 class Body(BaseModel):
@@ -279,21 +303,64 @@ class SupportCaseIn(Body):
     ]
 
 
+class SupportCaseReplyIn(Body):
+    message: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+        safe(10_000, multiline=True),
+    ]
+
+
+class SupportCaseCloseIn(Body):
+    resolution: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=2_000),
+        safe(2_000, multiline=True),
+    ] = Field("", description="What was done, for the customer to read (optional)")
+
+
+class SupportCaseReplyOut(BaseModel):
+    message: str
+    replied_by: str
+    replied_at: datetime
+
+
 class SupportCaseOut(BaseModel):
     id: UUID
+    version: int
     account_id: UUID
+    status: SupportCaseStatus = Field(
+        description="open (waiting for the vendor), answered (staff replied last) or closed"
+    )
     subject: str
     description: str
     opened_by: str
+    opened_at: datetime
+    replies: list[SupportCaseReplyOut]
+    resolution: str | None
+    closed_by: str | None
+    closed_at: datetime | None
 
     @classmethod
     def of(cls, case: SupportCase) -> SupportCaseOut:
         return cls(
             id=case.id,
+            version=case.version,
             account_id=case.account_id,
+            status=case.status,
             subject=case.subject,
             description=case.description,
             opened_by=case.opened_by,
+            opened_at=case.created_on,
+            replies=[
+                SupportCaseReplyOut(
+                    message=r.message, replied_by=r.replied_by, replied_at=r.replied_at
+                )
+                for r in case.replies
+            ],
+            resolution=case.resolution,
+            closed_by=case.closed_by,
+            closed_at=case.closed_at,
         )
 
 
@@ -341,9 +408,7 @@ class SubscriptionIn(Body):
 class LicensesIn(Body):
     product_code: Code
     quantity: Quantity
-    effective: date | None = Field(
-        None, description="Defaults to today; a past date needs a reason"
-    )
+    effective: Day | None = Field(None, description="Defaults to today; a past date needs a reason")
     reason: Reason | None = None
 
 
@@ -356,7 +421,7 @@ class RenewalIn(Body):
 
 class CancellationIn(Body):
     reason: Reason
-    effective: date | None = None
+    effective: Day | None = None
 
 
 class LineOut(BaseModel):
@@ -441,6 +506,30 @@ class LicenseOut(BaseModel):
             held=lic.held,
             assigned=list(lic.assigned),
             available=lic.available,
+        )
+
+
+class ScheduledSeatsOut(BaseModel):
+    effective_on: date = Field(description="The day the change takes effect")
+    change: int = Field(description="Seats added (positive) or removed (negative) that day")
+    held: int = Field(description="Seats held from that day on")
+
+
+class LicenseOnDayOut(LicenseOut):
+    """A seat pool on one day: ``held`` counts only the seats in force that day."""
+
+    scheduled: list[ScheduledSeatsOut] = Field(
+        description="Changes already recorded that take effect after that day, in date order"
+    )
+
+    @classmethod
+    def on_day(cls, seats: SeatsOnDay) -> LicenseOnDayOut:
+        return cls(
+            **LicenseOut.of(seats.license).model_dump(),
+            scheduled=[
+                ScheduledSeatsOut(effective_on=s.effective_on, change=s.change, held=s.held)
+                for s in seats.scheduled
+            ],
         )
 
 

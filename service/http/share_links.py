@@ -1,10 +1,11 @@
 """Share links: customers share an invoice by a link that works without logging in.
 
-Creating and revoking need Manage Billing; the links and every opening of them (when,
-from which address) are listed for whoever may read the account, and each opening is
-also in the account's history. The shared pages answer 404 for a link that is unknown,
-expired or revoked alike, are never cached, and send no Referer onwards (the link's
-secret is in its URL).
+Creating and revoking need Manage Billing; the links, and their recorded openings (when,
+from which address, how many openings each stands for: at most one is recorded per link
+per hour), page by page, are listed for whoever may read the account, and each recorded
+opening is also in the account's history. The shared pages answer 404 for a link that is
+unknown, expired or revoked alike, 429 to a link or an address that opens too often,
+are never cached, and send no Referer onwards (the link's secret is in its URL).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from domain.invoice import Invoice
 from domain.share_link import DEFAULT_DAYS, MAX_DAYS, LinkStatus, ShareLink
 from service import documents as rendered
 from service.context import CommandContext
@@ -27,6 +29,8 @@ from service.http.invoices import invoice_for
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import written
 from service.http.schemas import Body as BodyModel
+from service.ledger import Ledger
+from service.share_link_openings import Openings, TooManyOpenings
 from service.sharing import ShareLinks
 
 router = APIRouter(tags=["sharing"], responses=PROBLEM_RESPONSES)
@@ -45,10 +49,19 @@ class ShareLinkIn(BodyModel):
     expires_in_days: int = Field(DEFAULT_DAYS, ge=1, le=MAX_DAYS)
 
 
-class ShareLinkAccessOut(BaseModel):
+class ShareLinkOpeningOut(BaseModel):
     at: datetime
     client_address: str
     document: str = Field(description='"summary" (the page) or "pdf"')
+    count: int = Field(
+        description="The openings this record stands for: itself, and those since the "
+        "previous record that were not recorded one by one (at most one per hour is)"
+    )
+
+
+class ShareLinkOpeningPage(BaseModel):
+    openings: list[ShareLinkOpeningOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
 
 
 class ShareLinkOut(BaseModel):
@@ -58,7 +71,8 @@ class ShareLinkOut(BaseModel):
     expires_at: datetime
     revoked_at: datetime | None
     status: LinkStatus
-    accesses: list[ShareLinkAccessOut]
+    opened: int = Field(description="How many times it was opened, as recorded")
+    last_opened_at: datetime | None = Field(description="When its last recorded opening was")
 
     @classmethod
     def of(cls, link: ShareLink, now: datetime) -> ShareLinkOut:
@@ -69,10 +83,8 @@ class ShareLinkOut(BaseModel):
             expires_at=link.expires_at,
             revoked_at=link.revoked_at,
             status=link.status(now),
-            accesses=[
-                ShareLinkAccessOut(at=at, client_address=client, document=document)
-                for at, client, document in link.accesses
-            ],
+            opened=link.openings,
+            last_opened_at=link.accesses[-1][0] if link.accesses else None,
         )
 
 
@@ -110,7 +122,10 @@ def create_share_link(
         )
     written(response, created.receipt, ledger)
     link = links.get(invoice_id, created.link_id, created.receipt.version)
-    url = str(request.url_for("open_shared_invoice", token=created.token))
+    # From the configured public URL: the request's Host is the caller's to choose.
+    url = request.app.state.public_url + request.app.url_path_for(
+        "open_shared_invoice", token=created.token
+    )
     return ShareLinkCreatedOut(**ShareLinkOut.of(link, ledger.clock.now()).model_dump(), url=url)
 
 
@@ -125,6 +140,31 @@ def list_share_links(
     invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
     now = ledger.clock.now()
     return [ShareLinkOut.of(link, now) for link in ShareLinks(ledger).of_invoice(invoice_id)]
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/share-links/{link_id}/openings",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="A share link's recorded openings, oldest first, a page at a time",
+)
+def list_share_link_openings(
+    invoice_id: UUID,
+    link_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0, description="Openings already read (a cursor)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ShareLinkOpeningPage:
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    link = ShareLinks(ledger).get(invoice_id, link_id)
+    page = link.accesses[after : after + limit]
+    return ShareLinkOpeningPage(
+        openings=[
+            ShareLinkOpeningOut(at=at, client_address=client, document=document, count=count)
+            for at, client, document, count in page
+        ],
+        next_after=after + len(page) if after + len(page) < len(link.accesses) else None,
+    )
 
 
 @router.delete(
@@ -148,10 +188,22 @@ def revoke_share_link(
     return ShareLinkOut.of(link, ledger.clock.now())
 
 
-def _visitor(request: Request) -> tuple[CommandContext, str]:
-    """Who opens a shared invoice: nobody we know, from an address."""
+def _open(request: Request, ledger: Ledger, token: str, document: str) -> Invoice:
+    """The invoice a visitor opens: nobody we know, from an address (the peer's, or a
+    trusted proxy's X-Forwarded-For, as ``serve`` is told: service/http/server.py)."""
     ctx = CommandContext("anonymous", "anonymous", request_id=request.state.request_id)
-    return ctx, request.client.host if request.client else "unknown"
+    client = request.client.host if request.client else "unknown"
+    openings: Openings = request.app.state.share_link_openings
+    try:
+        return ShareLinks(ledger, openings).open(ctx, token, client, document)
+    except TooManyOpenings as error:
+        raise ApiError(
+            429,
+            error.code,
+            "Too Many Requests",
+            str(error),
+            {"Retry-After": str(error.retry_after), **SHARED_HEADERS},
+        ) from None
 
 
 PAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}}
@@ -165,8 +217,7 @@ PAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}}
     summary="A shared invoice: a summary page with its PDF (no login)",
 )
 def open_shared_invoice(token: str, ledger: LedgerDep, request: Request) -> HTMLResponse:
-    ctx, client = _visitor(request)
-    invoice = ShareLinks(ledger).open(ctx, token, client, "summary")
+    invoice = _open(request, ledger, token, "summary")
     pdf_href = request.url_for("open_shared_invoice_pdf", token=token).path
     return HTMLResponse(
         rendered.shared_page(ledger, invoice, pdf_href),
@@ -182,8 +233,7 @@ def open_shared_invoice(token: str, ledger: LedgerDep, request: Request) -> HTML
     summary="A shared invoice's PDF (no login)",
 )
 def open_shared_invoice_pdf(token: str, ledger: LedgerDep, request: Request) -> Response:
-    ctx, client = _visitor(request)
-    invoice = ShareLinks(ledger).open(ctx, token, client, "pdf")
+    invoice = _open(request, ledger, token, "pdf")
     answer = documents.document(ledger, invoice, documents.PDF)
     answer.headers.update(SHARED_HEADERS)
     return answer

@@ -14,10 +14,11 @@ from projections.documents import subscription_document
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.reads import FreshReads, PointInTimeReads, projected
+from service.http.reads import DatedReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.schemas import (
     CancellationIn,
+    LicenseOnDayOut,
     LicenseOut,
     LicensesIn,
     RenewalIn,
@@ -27,6 +28,7 @@ from service.http.schemas import (
 )
 from service.ledger import Ledger, Receipt
 from service.point_in_time import account_at, aggregate_at
+from service.seats import seats_on_day
 from service.tokens import Principal
 
 router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
@@ -244,14 +246,20 @@ def cancel_subscription(
 @router.get(
     "/v1/accounts/{account_id}/licenses",
     openapi_extra=access_extra(Access.ACCOUNT_READ),
-    summary="Seats held and assigned per product",
+    summary="Seats held and assigned per product on a day (default today), and the seats "
+    "already scheduled to start or end after it",
+    description="`held` counts the seats in force on `effective` (default: `as_of`'s day, "
+    "today without either) as the ledger knew them at `as_of` (default: now); seats bought "
+    "from a later day are listed in `scheduled` with the day they take effect.",
 )
 def list_licenses(
-    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: FreshReads
-) -> list[LicenseOut]:
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: DatedReads
+) -> list[LicenseOnDayOut]:
     account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    assert reads.as_of is not None  # dated reads always are
     with reads.sql() as sql:
-        return [LicenseOut.model_validate(d) for d in overview.licenses_of(sql, account_id)]
+        pools = seats_on_day(ledger, sql, account_id, reads.as_of, reads.effective)
+    return [LicenseOnDayOut.on_day(pool) for pool in pools]
 
 
 @router.put(

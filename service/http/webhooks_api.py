@@ -39,7 +39,9 @@ def get_endpoints(request: Request) -> WebhookEndpoints:
     endpoints: WebhookEndpoints | None = getattr(state, "webhook_endpoints", None)
     if endpoints is None or endpoints.ledger is not read_side.ledger:
         store = WebhookStore(read_side.settings, read_side.readers)
-        endpoints = state.webhook_endpoints = WebhookEndpoints(read_side.ledger, store)
+        endpoints = state.webhook_endpoints = WebhookEndpoints(
+            read_side.ledger, store, state.webhook_destinations
+        )
     return endpoints
 
 

@@ -33,6 +33,7 @@ from service.http.app import create_app
 from service.ledger import Ledger
 from service.read_side import ReadSide
 from service.tokens import Role, Tokens
+from tests.destinations import REGISTRATION_ONLY
 
 STAFF = CommandContext("seed-staff", "billing_staff")
 OPERATOR = CommandContext("seed-operator", "operator")
@@ -213,7 +214,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def make_api(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
     seed = seed_ledger(ledger)
-    with TestClient(create_app(ReadSide(store, ledger))) as client:
+    # no webhook worker runs: endpoints at *.example.com may be registered, never sent to
+    app = create_app(ReadSide(store, ledger), webhook_destinations=REGISTRATION_ONLY)
+    with TestClient(app) as client:
         yield Api(client, ledger, seed)
 
 

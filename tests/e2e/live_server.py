@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,7 +54,9 @@ def subledger_command() -> list[str]:
 
 
 class LiveServer:
-    def __init__(self, store: StoreSettings, log_path: Path, **env: str) -> None:
+    def __init__(
+        self, store: StoreSettings, log_path: Path, serve_args: Sequence[str] = (), **env: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -62,7 +64,7 @@ class LiveServer:
         environ.update(store_environ(store), **STREAM_ENV, **env)
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [*subledger_command(), "serve", "--port", str(self.port)],
+            [*subledger_command(), "serve", "--port", str(self.port), *serve_args],
             env=environ,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -93,7 +93,7 @@ def test_an_administrator_keeps_manage_billing(api: Api) -> None:
         409,
         "DELETE",
         f"/v1/accounts/{api.acme.account_id}/users/ada/permissions/manage_billing",
-        "identity",
+        "admin",
     )
     assert problem["type"] == "/problems/permission-rule"
 

@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import PROBLEM_JSON, Api
+from domain.account import User
+from service.tokens import Role, Tokens
+from tests.e2e.conftest import OPERATOR, PROBLEM_JSON, STAFF, Api
 
 
 def _events_since(api: Api, position: int) -> list:
@@ -228,6 +230,50 @@ def test_keys_are_per_caller_and_insensitive_to_json_formatting(api: Api) -> Non
     other = api.post(path, "identity", json={"subject": "A", "description": "b"}, headers=key)
     api.wrote(other, 201)
     assert other.json()["id"] != first.json()["id"]
+
+
+def test_a_key_belongs_to_a_user_in_its_account_or_to_a_token(api: Api) -> None:
+    """User ids are unique only within an account, and staff labels not at all: one
+    tenant's key must neither block another's request nor reveal that it was used."""
+    other = api.other.account_id
+    api.ledger.add_user(STAFF, other, User("ada", "Ada Elsewhere", "ada@other.example"))
+    api.ledger.grant_manage_billing(STAFF, other, "ada")
+    tokens = Tokens(api.ledger)
+    other_ada = tokens.issue(OPERATOR, Role.USER, other, "ada").token
+    key = {"Idempotency-Key": "monthly-case"}
+
+    mine = api.post(
+        f"/v1/accounts/{api.acme.account_id}/support-cases",
+        "admin",
+        json={"subject": "A", "description": "acme's"},
+        headers=key,
+    )
+    api.wrote(mine, 201)
+    theirs = api.post(
+        f"/v1/accounts/{other}/support-cases",
+        other_ada,
+        json={"subject": "A", "description": "other's"},
+        headers=key,
+    )
+    api.wrote(theirs, 201)
+    assert "Idempotent-Replayed" not in theirs.headers
+
+    # the same user through another of its tokens: the same key, the first answer
+    second_token = tokens.issue(OPERATOR, Role.ADMIN, api.acme.account_id, "ada").token
+    again = api.post(
+        f"/v1/accounts/{api.acme.account_id}/support-cases",
+        second_token,
+        json={"subject": "A", "description": "acme's"},
+        headers=key,
+    )
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == mine.json()
+
+    # two staff tokens with one label are two callers
+    one, two = (tokens.issue(OPERATOR, Role.BILLING_STAFF, label="ops").token for _ in "12")
+    path = f"/v1/accounts/{other}/contacts"
+    for token, name in ((one, "Una"), (two, "Dos")):
+        body = {"role": "technical", "name": name, "email": f"{name}@other.example"}
+        api.wrote(api.post(path, token, json=body, headers=key), 201)
 
 
 def test_replaying_a_whole_balance_payment_returns_the_first_answer(api: Api) -> None:

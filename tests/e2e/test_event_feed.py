@@ -15,6 +15,7 @@ from projections.cloudevents import is_public, to_cloudevent
 from projections.event_schemas import all_schemas
 from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from tests.e2e.conftest import Api
 from tests.e2e.live_server import sse_messages
 
@@ -33,7 +34,9 @@ def public_log(ledger: Ledger, account: UUID | None = None) -> list[dict[str, An
             account
         ):
             continue
-        found.append(json.loads(json.dumps(to_cloudevent(notification.id, event))))
+        found.append(
+            json.loads(json.dumps(to_cloudevent(notification.id, event, DEFAULT_PUBLIC_URL)))
+        )
     return found
 
 
@@ -100,7 +103,9 @@ def test_paging_through_the_feed_yields_every_public_event_once_in_log_order(api
     events, last = pull_all(api, "integration")
     assert events == public_log(api.ledger)
     assert len({e["id"] for e in events}) == len(events)
-    assert set(e["type"] for e in events) <= set(all_schemas())  # nothing internal
+    assert set(e["type"] for e in events) <= set(
+        all_schemas(DEFAULT_PUBLIC_URL)
+    )  # nothing internal
     assert last == api.head
 
 
@@ -178,7 +183,7 @@ def test_a_cursor_beyond_the_log_and_a_bad_limit_are_refused(api: Api) -> None:
 
 def test_every_type_has_its_schema_served_without_a_token(api: Api) -> None:
     index = api.get("/v1/events/schemas").json()["types"]
-    schemas = all_schemas()
+    schemas = all_schemas(DEFAULT_PUBLIC_URL)
     assert [t["type"] for t in index] == sorted(schemas)
     for entry in index:
         response = api.get(entry["schema"])

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
@@ -27,12 +26,14 @@ from service.http.app import create_app
 from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
-from service.sharing import CreatedLink, ShareLinks
+from service.sharing import ShareLinks
+from service.test_clock import use_test_clock
 from service.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
 from tests.conftest import T0
-from tests.e2e.conftest import OPERATOR, STAFF, Api, Seed, Tenant, assert_problem, seed_ledger
+from tests.destinations import REGISTRATION_ONLY
+from tests.e2e.conftest import OPERATOR, STAFF, Api, Tenant, assert_problem, seed_ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 START, END = "<!-- permission-matrix:start -->", "<!-- permission-matrix:end -->"
@@ -81,6 +82,13 @@ def needs_manage_billing(route: APIRoute) -> bool:
     return bool(ALLOWED[level_of(route)] & CUSTOMER_ROLES) and is_account_scoped(route)
 
 
+def customer_needs(route: APIRoute) -> str:
+    """The matrix's last column: what a customer needs besides its role."""
+    if not needs_manage_billing(route):
+        return "—"
+    return "administrator" if level_of(route) is Access.ACCOUNT_ADMIN else "yes"
+
+
 # -- (a) the document equals the code -----------------------------------------------------
 
 
@@ -94,7 +102,7 @@ def declared_matrix() -> list[tuple[str, ...]]:
                 path,
                 level_of(route).value,
                 *("✓" if role in allowed else "—" for role in ROLES),
-                "yes" if needs_manage_billing(route) else "—",
+                customer_needs(route),
             )
         )
     return rows
@@ -171,6 +179,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "reason": "signed order 1",
     },
     ("POST", "/v1/accounts/{account_id}/support-cases"): {"subject": "Hi", "description": "Help"},
+    ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/replies"): {"message": "Done"},
+    ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/close"): {"resolution": "Done"},
     ("POST", "/v1/accounts/{account_id}/subscriptions"): {
         "lines": [{"product_code": "service-cloud", "quantity": 1}]
     },
@@ -194,12 +204,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): {"description": "CRM"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): {"reason": "maintenance"},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): {"from_position": 1},
+    ("POST", "/v1/test-clock"): {"advance": "P1D"},
 }
 
 # The user a route acts on, chosen so that an allowed caller succeeds on the seed
 USER_FOR = {
     ("PUT", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/users/{user_id}/permissions/manage_billing"): "cara",
+    ("DELETE", "/v1/accounts/{account_id}/users/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/identity-licenses/{user_id}"): "cara",
     ("PUT", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ben",
     ("DELETE", "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}"): "ada",
@@ -213,9 +225,8 @@ def test_every_route_with_a_body_has_an_example() -> None:
     assert with_user == set(USER_FOR)
 
 
-def fill(
-    method: str, path: str, seed: Seed, tenant: Tenant, share: CreatedLink, endpoint_id: UUID
-) -> str:
+def fill(method: str, path: str, template: Template, tenant: Tenant) -> str:
+    seed, share = template.seed, template.share
     return path.format(
         account_id=tenant.account_id,
         subscription_id=tenant.subscription_id,
@@ -227,7 +238,8 @@ def fill(
         link_id=share.link_id,  # a link to Acme's invoice
         token=share.token,
         event_type="subledger.invoice.InvoicePaid.v1",
-        endpoint_id=endpoint_id,
+        endpoint_id=template.endpoint_id,
+        case_id=template.case_id,  # Acme's
     )
 
 
@@ -244,13 +256,20 @@ class Template:
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
         self.share = ShareLinks(ledger).create(STAFF, self.seed.acme.invoice_id)
-        webhooks = WebhookEndpoints(ledger, WebhookStore(self._settings(self.path)))
+        webhooks = WebhookEndpoints(
+            ledger, WebhookStore(self._settings(self.path)), REGISTRATION_ONLY
+        )
         self.endpoint_id = webhooks.register(
             OPERATOR, "https://crm.example.com/hooks", []
         ).endpoint_id
+        self.case_id = ledger.open_support_case(
+            STAFF, self.seed.acme.account_id, "Matrix", "A case to read and answer"
+        ).aggregate_id
         read_side = ReadSide(self._settings(self.path), ledger)
         read_side.runner.catch_up()  # every copy starts with its read models current
-        self.app = create_app(read_side, run_projections=False)
+        self.app = create_app(
+            read_side, run_projections=False, webhook_destinations=REGISTRATION_ONLY
+        )
         # the event stream answers, then ends (a test client reads a response to its end)
         self.app.state.event_stream = StreamSettings(max_seconds=0.2)
         read_side.stop()
@@ -262,7 +281,11 @@ class Template:
         return StoreSettings(sqlite_path=str(path))
 
     def _open(self, path: Path) -> Ledger:
-        return Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
+        """A ledger on the store's test clock (started at T0 with the template), so that
+        the test clock's routes answer too; it stands still as a controllable clock would."""
+        ledger = Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
+        use_test_clock(ledger)
+        return ledger
 
     def api(self, client: TestClient) -> Iterator[Api]:
         self.copies += 1
@@ -333,7 +356,7 @@ def test_every_role_gets_what_the_matrix_says(
         expected = expectation(route, token, target)
         for api in template.api(client):
             tenant = api.other if target == "other" else api.acme
-            url = fill(method, path, api.seed, tenant, template.share, template.endpoint_id)
+            url = fill(method, path, template, tenant)
             query = {ACCOUNT_QUERY: str(tenant.account_id)} if has_account_query(route) else None
             before = api.head
             response = api.request(

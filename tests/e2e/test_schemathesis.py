@@ -35,6 +35,7 @@ from service.http.event_stream import StreamSettings
 from service.ledger import Ledger
 from service.read_side import ReadSide
 from tests.conftest import T0
+from tests.destinations import REGISTRATION_ONLY
 from tests.e2e.conftest import seed_ledger
 
 # 503s that are documented answers, not server errors: the read models are behind (the
@@ -68,7 +69,8 @@ SEED = seed_ledger(LEDGER)
 READ_SIDE = ReadSide(StoreSettings(sqlite_path=str(Path(_store.name) / "ledger.db")), LEDGER)
 READ_SIDE.read_wait_seconds = 0.2  # answer 503 sooner: schemathesis writes faster than it reads
 READ_SIDE.start()  # the runner keeps the read models current while schemathesis writes
-APP = create_app(READ_SIDE, run_projections=False)
+# no worker runs; generated URLs are never resolved for real (tests/destinations.py)
+APP = create_app(READ_SIDE, run_projections=False, webhook_destinations=REGISTRATION_ONLY)
 APP.state.event_stream = StreamSettings(max_seconds=0.2)  # the event stream ends, and is checked
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 

@@ -1,5 +1,7 @@
-"""Share links over HTTP: create (shown once), open without logging in, every opening
-recorded and visible to the account's admins and auditors, expiry by the clock, revoke."""
+"""Share links over HTTP: create (shown once), open without logging in, openings recorded
+(at most one an hour per link, with the count of those in between) and visible to the
+account's admins and auditors a page at a time, openings limited per link and per
+address, expiry by the clock, revoke."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def test_a_link_is_shown_once_and_stored_only_as_a_hash(api: Api) -> None:
     path = urlsplit(link["url"]).path
     token = path.rsplit("/", 1)[1]
     assert path == f"/v1/shared/invoices/{token}" and token.startswith("sh_")
-    assert (link["status"], link["accesses"], link["revoked_at"]) == ("live", [], None)
+    assert (link["status"], link["opened"], link["revoked_at"]) == ("live", 0, None)
     assert link["expires_at"] == T_PLUS_7D
     stored = b"".join(n.state for n in api.ledger.recorder.select_notifications(1, 10_000))
     assert token.encode() not in stored
@@ -70,11 +72,19 @@ def test_anyone_with_the_link_sees_the_summary_and_the_pdf_and_each_opening_is_r
     assert pdf.content == api.get(f"/v1/invoices/{api.acme.invoice_id}/pdf", "admin").content
 
     (listed,) = api.get(links_path(api), "auditor").json()
-    assert [(a["client_address"], a["document"]) for a in listed["accesses"]] == [
-        ("testclient", "summary"),
-        ("testclient", "pdf"),
-    ]
-    assert listed["accesses"][0]["at"] == "2026-01-05T09:00:00Z"
+    assert (listed["opened"], listed["last_opened_at"]) == (1, "2026-01-05T09:00:00Z")
+    openings = api.get(f"{links_path(api)}/{link['id']}/openings", "auditor").json()
+    assert openings == {
+        "openings": [
+            {
+                "at": "2026-01-05T09:00:00Z",
+                "client_address": "testclient",
+                "document": "summary",
+                "count": 1,
+            }
+        ],
+        "next_after": None,
+    }  # the PDF, opened in the same hour, waits for the link's next recorded opening
 
 
 def test_openings_are_in_the_account_history_for_admins_and_auditors(api: Api) -> None:
@@ -104,7 +114,7 @@ def test_an_expired_link_answers_404_and_records_nothing(
         assert_problem(api.client.get(url), 404)
     assert api.head == before
     (listed,) = api.get(links_path(api), "admin").json()
-    assert (listed["status"], len(listed["accesses"])) == ("expired", 1)
+    assert (listed["status"], listed["opened"]) == ("expired", 1)
 
 
 def test_a_revoked_link_answers_404_like_an_unknown_one(api: Api) -> None:
@@ -163,3 +173,61 @@ def test_the_page_escapes_what_the_customer_wrote(api: Api) -> None:
     page = api.client.get(api.wrote(created, 201)["url"]).text
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
+
+
+def test_an_anonymous_visitor_cannot_grow_the_log(api: Api, clock: ControllableClock) -> None:
+    """One recorded opening an hour per link, whatever the number of requests; the count
+    of those in between is carried by the next."""
+    link = share(api)
+    path = urlsplit(link["url"]).path
+    before = api.head
+    for _ in range(25):
+        api.client.get(path).raise_for_status()
+    assert api.head == before + 1  # 25 openings, one event
+    clock.advance(timedelta(hours=1))
+    api.client.get(f"{path}/pdf").raise_for_status()
+    assert api.head == before + 2
+    page = api.get(f"{links_path(api)}/{link['id']}/openings", "admin").json()
+    assert [(o["document"], o["count"]) for o in page["openings"]] == [
+        ("summary", 1),
+        ("pdf", 25),  # itself and the 24 openings not recorded one by one
+    ]
+    (listed,) = api.get(links_path(api), "admin").json()
+    assert listed["opened"] == 26
+
+
+def test_too_many_openings_of_a_link_or_from_an_address_are_refused_with_429(
+    api: Api, clock: ControllableClock
+) -> None:
+    link, other = share(api), share(api)
+    for _ in range(30):
+        api.client.get(urlsplit(link["url"]).path).raise_for_status()
+    before = api.head
+    refused = api.client.get(link["url"])
+    problem = assert_problem(refused, 429)
+    assert problem["type"] == "/problems/too-many-openings"
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["cache-control"] == "no-store"
+    # the same address on another link: its limit too is reached
+    assert_problem(api.client.get(other["url"]), 429)
+    assert api.head == before
+    clock.advance(timedelta(minutes=10))
+    api.client.get(link["url"]).raise_for_status()
+
+
+def test_a_links_openings_are_listed_a_page_at_a_time(api: Api, clock: ControllableClock) -> None:
+    link = share(api, expires_in_days=2)
+    for _ in range(5):
+        api.client.get(link["url"]).raise_for_status()
+        clock.advance(timedelta(hours=1))
+    path = f"{links_path(api)}/{link['id']}/openings"
+    seen, after = [], 0
+    while after is not None:
+        page = api.get(path, "admin", params={"after": after, "limit": 2}).json()
+        assert len(page["openings"]) <= 2
+        seen += page["openings"]
+        after = page["next_after"]
+    assert len(seen) == 5 and [o["at"] for o in seen] == sorted(o["at"] for o in seen)
+    api.refused(422, "GET", path, "admin", params={"limit": 501})
+    api.refused(404, "GET", path, "other_admin")
+    api.refused(403, "GET", path, "user")

@@ -25,7 +25,8 @@ def _routes(tenant: Tenant) -> list[tuple[str, str, dict | None]]:
         ("PUT", f"{account}/payment-method", {"reference": "pm_stolen"}),
         ("DELETE", f"{account}/contacts/{tenant.contact_id}", None),
         ("POST", f"{account}/support-cases", {"subject": "s", "description": "d"}),
-        ("PUT", f"{account}/users/jonas/permissions/manage_billing", None),
+        # (granting Manage Billing is the admin role's alone: the matrix walk covers it)
+        ("POST", f"{account}/users", {"user_id": "eve", "name": "Eve", "email": "e@x.example"}),
         ("GET", sub, None),
         ("POST", f"{sub}/licenses", {"product_code": "sales-cloud", "quantity": 1}),
         ("DELETE", f"{sub}/renewal", None),

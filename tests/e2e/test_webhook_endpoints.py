@@ -16,6 +16,7 @@ from service.read_side import ReadSide
 from service.webhook_policy import DeliveryPolicy
 from service.webhook_signing import verify
 from service.webhooks import WebhookWorker
+from tests.destinations import LOOPBACK
 from tests.e2e.conftest import PRINCIPALS, Api, seed_ledger
 from tests.integration.webhook_receiver import Receiver
 
@@ -138,7 +139,8 @@ def test_the_app_runs_the_delivery_worker_when_given_one(
     seed = seed_ledger(ledger)
     policy = DeliveryPolicy(timeout=1, backoff_base=0.01, backoff_cap=0.05, poll=0.05)
     with Receiver() as receiver:
-        app = create_app(ReadSide(store, ledger), webhooks=WebhookWorker(ledger, store, policy))
+        worker = WebhookWorker(ledger, store, policy, destinations=LOOPBACK)
+        app = create_app(ReadSide(store, ledger), webhooks=worker, webhook_destinations=LOOPBACK)
         with TestClient(app) as client:
             api = Api(client, ledger, seed)
             created = create(api, url=receiver.url, event_types=["subledger.account"])

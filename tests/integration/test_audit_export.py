@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.private_files import ExportRefused
 from adapters.signing import SigningKey
 from adapters.store import StoreSettings
 from service.account_export import Exported, export_account
@@ -175,3 +176,34 @@ def test_an_export_of_a_tampered_store_says_so_and_does_not_check(
     assert "WARNING" in "\n".join(exported.lines())
     refused = run(script, tmp_path / "acme")
     assert f"position {at}: this is not the event that was sealed" in refused.stderr
+
+
+def test_an_export_is_private_and_never_written_over_a_file_or_through_a_link(
+    read_side, key, acme, tmp_path
+):
+    out = tmp_path / "acme"
+    export(read_side, key, acme, out)
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        name: 0o600 for name in ("events.jsonl", "links.jsonl", "digest.json", "public-key.pem")
+    }
+
+    before = (out / "digest.json").read_bytes()
+    with pytest.raises(ExportRefused):
+        export(read_side, key, acme, out)  # every file is already there
+    assert (out / "digest.json").read_bytes() == before
+
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not yours")
+    (planted / "events.jsonl").symlink_to(target)
+    with pytest.raises(ExportRefused):
+        export(read_side, key, acme, planted)
+    assert target.read_text() == "not yours"
+
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "somewhere", target_is_directory=True)
+    with pytest.raises(ExportRefused):
+        export(read_side, key, acme, linked)
+    assert not (tmp_path / "somewhere").exists()

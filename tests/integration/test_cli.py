@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from domain.invoice import InvoiceStatus
+from domain.period import BillingPeriod
 from domain.subscription import SubscriptionStatus
 from service.demo import LUMEN, NORTHWIND, load_demo
 from service.errors import DemoAlreadyLoaded
@@ -30,10 +31,14 @@ def test_the_demo_writes_fourteen_months_for_two_accounts_once(store):
         northwind = ledger.account(NORTHWIND)
         assert northwind.upgrade_requested is not None
         assert northwind.identity_licenses == ["cara"]
-        northwind_sub, lumen_sub = (ledger.subscription(s) for s in summary.subscriptions.values())
+        northwind_sub, lumen_sub, lumen_comeback = (
+            ledger.subscription(s) for s in summary.subscriptions.values()
+        )
         assert northwind_sub.terms_served == 2
         assert northwind_sub.lines["sales-cloud"].quantity == 10
         assert lumen_sub.status is SubscriptionStatus.EXPIRED
+        assert lumen_comeback.status is SubscriptionStatus.ACTIVE
+        assert lumen_comeback.billing_period is BillingPeriod.MONTHLY
         assert ledger.account(LUMEN).currency == "EUR"
         invoices = [ledger.invoice(i) for i in summary.invoices]
         assert all(inv.status is InvoiceStatus.PAID for inv in invoices)

@@ -13,6 +13,7 @@ from projections.audit_trail import account_of
 from projections.cloudevents import is_public
 from service.event_feed import AUDIT_TRAIL, EventFeed, FeedQuery
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from service.read_side import ReadSide
 from tests.e2e.conftest import STAFF, Seed, seed_ledger
 
@@ -22,7 +23,7 @@ def seeded(store: StoreSettings, ledger: Ledger) -> Iterator[tuple[Seed, ReadSid
     seed = seed_ledger(ledger)
     read_side = ReadSide(store, ledger)  # its runner is stepped by hand: the index lags
     try:
-        yield seed, read_side, EventFeed(ledger, read_side)
+        yield seed, read_side, EventFeed(ledger, read_side, DEFAULT_PUBLIC_URL)
     finally:
         read_side.stop()
 

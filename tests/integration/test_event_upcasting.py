@@ -16,12 +16,15 @@ from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
 from domain.account import Account, Contact, ContactRole, User
 from domain.catalog import Edition
+from domain.invoice import Invoice
 from domain.money import Money
+from domain.share_link import ShareLink
 from service.context import CommandContext
 from service.demo import load_demo
 from service.ledger import Ledger
 from service.payments import Payments
 from service.sharing import ShareLinks
+from service.user_removal import remove_user
 from tests.builders import billing, cause, open_account
 from tests.unit.test_events_doc import event_classes
 
@@ -32,6 +35,7 @@ NOT_IN_DEMO = {
     "Account.ContactRemoved",
     "Account.ManageBillingRevoked",
     "Account.IdentityLicenseReleased",
+    "Account.UserRemoved",  # removing a user (service/user_removal.py)
     "Account.EditionChanged",
     "Subscription.SubscriptionCancelled",
     "License.SeatUnassigned",
@@ -86,6 +90,42 @@ def test_a_v1_upgrade_request_stored_before_note_existed_still_loads(ledger, sta
         Edition.PROFESSIONAL,
         None,
     )
+
+
+def test_v1_share_link_openings_and_snapshots_still_load(ledger, staff, admin, make_ledger):
+    """v1 recorded every opening, without a count: each reads as one opening, from the
+    events and from a v1 snapshot of the link (its openings as 3-tuples)."""
+    account_id = open_account(ledger, staff)
+    sub = ledger.start_subscription(admin, account_id, {"sales-cloud": 1})
+    (invoice_id,) = [i for i in sub.created if isinstance(ledger.repository.get(i), Invoice)]
+    created = ShareLinks(ledger).create(admin, invoice_id)
+    link = ledger.repository.get(created.link_id)
+    for hour in range(2):
+        at = ledger.clock.now() + timedelta(hours=hour)
+        link.record_access("203.0.113.9", "summary", cause(at=at))
+    v1_events = []
+    for event in link.collect_events():
+        stored = ledger.mapper.to_stored_event(event)
+        state = ledger.mapper.transcoder.decode(stored.state)
+        assert (state.pop("class_version"), state.pop("count")) == (2, 1)
+        encoded = ledger.mapper.transcoder.encode(state)
+        v1_events.append(
+            StoredEvent(stored.originator_id, stored.originator_version, stored.topic, encoded)
+        )
+    ledger.recorder.insert_events(v1_events)
+
+    reader = make_ledger()
+    loaded = reader.repository.get(created.link_id)
+    assert [(a[1], a[3]) for a in loaded.accesses] == [("203.0.113.9", 1)] * 2
+    assert loaded.openings == 2
+
+    # a v1 snapshot: no class_version, openings as (at, address, document)
+    snapshot = ShareLink.Snapshot.take(loaded)
+    state = dict(snapshot.state)
+    assert state.pop("class_version") == 2
+    state["accesses"] = [opening[:3] for opening in state["accesses"]]
+    v1_snapshot = dataclasses.replace(snapshot, state=state)
+    assert ShareLink.Snapshot.mutate(v1_snapshot, None).accesses == loaded.accesses
 
 
 class RecordingLedger(Ledger):
@@ -195,6 +235,7 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     ledger.revoke_manage_billing(admin, account_id, "ben")
     ledger.assign_identity_license(admin, account_id, "ben")
     ledger.release_identity_license(admin, account_id, "ben")
+    remove_user(ledger, admin, account_id, "ben")
 
     sub_id = ledger.start_subscription(admin, account_id, {"sales-cloud": 2}).aggregate_id
     ledger.assign_seat(admin, account_id, "sales-cloud", "ada")

@@ -31,6 +31,7 @@ from adapters.store import StoreSettings
 from projections.cloudevents import is_public
 from service.demo import load_demo
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from service.read_side import read_log, read_store
 from service.relay import Relay, StreamNotOurs, to_message
 from service.tokens import Role, Tokens
@@ -170,7 +171,7 @@ def stream() -> Iterator[Stream]:
 def expected(ledger: Ledger, stream: Stream) -> list[tuple[str, str, Any]]:
     """(subject, msg id, CloudEvent) of every public event of the log, in log order."""
     messages = [
-        to_message(stream.prefix, logged)
+        to_message(stream.prefix, logged, DEFAULT_PUBLIC_URL)
         for logged in read_log(ledger, 0, ledger.head_position())
         if is_public(logged.event)
     ]
@@ -192,6 +193,7 @@ def relay_for(store: StoreSettings, ledger: Ledger, stream: Stream, batch_size: 
         stream.jetstream(),
         f"nats:{stream.name}",
         stream.prefix,
+        DEFAULT_PUBLIC_URL,
         batch_size,
     )
 

@@ -126,6 +126,11 @@ def assert_read_models_match(read_side: ReadSide, ledger: Ledger) -> dict[str, i
                 assert overview.subscription(sql, aggregate.id) == http_document(aggregate)
             elif kind == "Invoice":
                 assert overview.invoice(sql, aggregate.id) == http_document(aggregate)
+            elif kind == "SupportCase":
+                assert overview.support_case(sql, aggregate.id) == http_document(aggregate)
+                in_status = overview.support_cases_of(sql, aggregate.account_id, aggregate.status)
+                assert http_document(aggregate) in in_status
+                assert {case["status"] for case in in_status} == {aggregate.status.value}
             else:
                 continue
             checked[kind] = checked.get(kind, 0) + 1
@@ -133,8 +138,9 @@ def assert_read_models_match(read_side: ReadSide, ledger: Ledger) -> dict[str, i
 
 
 def build_history(ledger: Ledger, staff, admin, clock) -> tuple[Any, Any]:
-    """Two accounts with contracts, seats, users, payments, a void, a credit note, a case,
-    and an idempotency record (which belongs to no read model)."""
+    """Two accounts with contracts, seats, users, payments, a void, a credit note, support
+    cases (answered, closed, open), and an idempotency record (which belongs to no read
+    model)."""
     acme = open_account(ledger, staff)
     ledger.set_payment_method(admin, acme, "pm_card_visa")
     ledger.add_contact(admin, acme, Contact(ContactRole.BILLING, "Bo", "bo@acme.example"), "bill")
@@ -157,7 +163,8 @@ def build_history(ledger: Ledger, staff, admin, clock) -> tuple[Any, Any]:
     )
     ledger.void_invoice(STAFF_WITH_REASON, invoice_of(ledger, short).id)
     ledger.request_upgrade(admin, acme, Edition.PROFESSIONAL, "forecasting")
-    ledger.open_support_case(admin, acme, "Upgrade", "When can we upgrade?")
+    case = ledger.open_support_case(admin, acme, "Upgrade", "When can we upgrade?").aggregate_id
+    ledger.reply_to_support_case(staff, case, "Your account manager will call you.")
 
     lumen = open_account(ledger, staff, Edition.PROFESSIONAL, "EUR")
     monthly = ledger.start_subscription(
@@ -167,6 +174,9 @@ def build_history(ledger: Ledger, staff, admin, clock) -> tuple[Any, Any]:
         STAFF_WITH_REASON, invoice_of(ledger, monthly).id, Money.of("10.00", "EUR")
     )
     ledger.cancel_renewal(admin, monthly.aggregate_id)
+    question = ledger.open_support_case(admin, lumen, "VAT", "Is VAT on our invoices?")
+    ledger.close_support_case(staff, question.aggregate_id, "Yes, 19 %.")
+    ledger.open_support_case(admin, lumen, "Dialer", "Can we try the Lightning Dialer?")
     return acme, lumen
 
 
@@ -178,7 +188,7 @@ def test_the_overview_and_every_document_equal_what_the_aggregates_say(
     read_side.runner.catch_up()
 
     counts = assert_read_models_match(read_side, ledger)
-    assert counts == {"Account": 2, "Subscription": 3, "Invoice": 5}
+    assert counts == {"Account": 2, "Subscription": 3, "Invoice": 5, "SupportCase": 3}
     summary = query(read_side, overview.overview, acme)
     assert [(s["product_code"], s["held"], s["assigned"]) for s in summary["seats"]] == [
         ("sales-cloud", 9, 2)
@@ -367,8 +377,9 @@ def test_the_demo_history_projects_to_the_http_documents_of_its_aggregates(store
         side.runner.catch_up()
         assert assert_read_models_match(side, ledger) == {
             "Account": 2,
-            "Subscription": 2,
+            "Subscription": 3,
             "Invoice": len(summary.invoices),
+            "SupportCase": 2,
         }
         assert len(query(side, overview.support_cases_of, NORTHWIND)) == 1
     finally:

@@ -21,6 +21,7 @@ from domain.base import LedgerAggregate
 from projections.cloudevents import is_public, to_cloudevent
 from service.context import CommandContext
 from service.ledger import Ledger
+from service.public_url import DEFAULT_PUBLIC_URL
 from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_policy import DeliveryPolicy
 from service.webhook_signing import signature_header
@@ -28,6 +29,7 @@ from service.webhook_store import WebhookStore
 from service.webhooks import WebhookWorker
 from tests.builders import open_account
 from tests.conftest import T0
+from tests.destinations import LOOPBACK
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "consuming-events.md"
 STAFF = CommandContext("staff-1", "billing_staff")
@@ -76,7 +78,7 @@ def test_the_documented_receiver_verifies_signatures_and_gets_every_event(
     port = free_port()
     url = f"http://127.0.0.1:{port}/hooks"
     store = WebhookStore(settings)
-    registered = WebhookEndpoints(ledger, store).register(OPERATOR, url, [])
+    registered = WebhookEndpoints(ledger, store, LOOPBACK).register(OPERATOR, url, [])
     start = ledger.head_position()
     account_id = open_account(ledger, STAFF)
     for n in range(3):
@@ -86,7 +88,7 @@ def test_the_documented_receiver_verifies_signatures_and_gets_every_event(
         event = ledger.mapper.to_domain_event(notification)
         if is_public(event):
             assert isinstance(event, LedgerAggregate.Event)
-            envelope = to_cloudevent(notification.id, event)
+            envelope = to_cloudevent(notification.id, event, DEFAULT_PUBLIC_URL)
             expected.append(f"{envelope['sequence']} {envelope['type']} {envelope['subject']}")
 
     program, output = tmp_path / "receiver.py", tmp_path / "receiver.out"
@@ -94,7 +96,9 @@ def test_the_documented_receiver_verifies_signatures_and_gets_every_event(
     env = {"SUBLEDGER_WEBHOOK_SECRET": registered.secret, "PORT": str(port), "PATH": ""}
     with output.open("w") as out:
         receiver = subprocess.Popen([sys.executable, str(program)], env=env, stdout=out)
-    worker = WebhookWorker(ledger, settings, DeliveryPolicy(timeout=2, backoff_base=0.01))
+    worker = WebhookWorker(
+        ledger, settings, DeliveryPolicy(timeout=2, backoff_base=0.01), destinations=LOOPBACK
+    )
     try:
         assert listening(port), "the documented receiver did not start"
         body, now = b'{"sequence": "1", "type": "forged", "subject": "x"}', int(time.time())

@@ -8,6 +8,7 @@ least once, every one signed. Every wait is bounded by a count and by time.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ from uuid import UUID
 import pytest
 
 from adapters.store import StoreSettings
+from adapters.webhook_destinations import Destinations
 from domain.account import Account, User
 from projections.cloudevents import event_id, is_public, type_name
 from service.context import CommandContext
@@ -26,6 +28,7 @@ from service.webhook_signing import verify
 from service.webhook_store import WebhookStore
 from service.webhooks import WebhookWorker, WorkerBusy
 from tests.builders import open_account
+from tests.destinations import LOOPBACK, offline_resolver
 from tests.integration.webhook_receiver import MISBEHAVIOURS, Receiver
 
 STAFF = CommandContext("staff-1", "billing_staff")
@@ -36,7 +39,7 @@ FAST = DeliveryPolicy(timeout=0.3, backoff_base=0.01, backoff_cap=0.05, poll=0.0
 @pytest.fixture
 def endpoints(store: StoreSettings, ledger: Ledger) -> Iterator[WebhookEndpoints]:
     webhook_store = WebhookStore(store)
-    yield WebhookEndpoints(ledger, webhook_store)
+    yield WebhookEndpoints(ledger, webhook_store, LOOPBACK)
     webhook_store.close()
 
 
@@ -47,7 +50,7 @@ def make_worker(
     made: list[WebhookWorker] = []
 
     def make(policy: DeliveryPolicy = FAST) -> WebhookWorker:
-        made.append(WebhookWorker(ledger, store, policy))
+        made.append(WebhookWorker(ledger, store, policy, destinations=LOOPBACK))
         return made[-1]
 
     yield make
@@ -218,3 +221,37 @@ def test_one_worker_per_store_and_a_deleted_endpoint_is_forgotten(
         assert endpoints.all() == []
         make_worker().run_once()
         assert endpoints.store.cursor(registered.endpoint_id) is None
+
+
+def test_the_worker_checks_the_destination_again_when_it_connects(
+    ledger: Ledger, endpoints: WebhookEndpoints, store: StoreSettings
+) -> None:
+    """Registered while the operator allowed loopback; the worker now allows it no more
+    (or a name now resolves elsewhere): nothing is sent, and the attempt says why."""
+    strict = Destinations((), offline_resolver)
+    with Receiver() as receiver:
+        for url in (receiver.url, receiver.url.replace("127.0.0.1", "localhost")):
+            endpoints.register(OPERATOR, url, [])
+        open_account(ledger, STAFF)
+        worker = WebhookWorker(ledger, store, FAST, destinations=strict)
+        try:
+            worker.run_once()
+        finally:
+            worker.stop()
+        assert receiver.snapshot() == []
+    for endpoint in endpoints.all():
+        (attempt,) = endpoints.store.deliveries(endpoint.id, None, 10)
+        assert (attempt.status_code, attempt.error) == (None, "DestinationRefused")
+
+
+def test_a_failed_delivery_is_logged_by_its_error_class_alone(
+    ledger: Ledger, endpoints: WebhookEndpoints, make_worker: Callable[..., WebhookWorker]
+) -> None:
+    with socket.socket() as probe:  # a port on 127.0.0.1 where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    registered = endpoints.register(OPERATOR, f"http://127.0.0.1:{port}/hooks", [])
+    open_account(ledger, STAFF)
+    make_worker().run_once()
+    (attempt,) = endpoints.store.deliveries(registered.endpoint_id, None, 10)
+    assert (attempt.status_code, attempt.error) == (None, "ConnectError")

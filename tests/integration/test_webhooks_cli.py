@@ -22,6 +22,7 @@ from service.webhook_endpoint import WebhookEndpoints
 from service.webhook_store import WebhookStore
 from service.webhooks import LOCK_NAME
 from tests.builders import open_account
+from tests.destinations import LOOPBACK
 from tests.integration.webhook_receiver import Receiver
 
 SUBLEDGER = str(Path(sys.executable).with_name("subledger"))
@@ -41,6 +42,7 @@ def environ(settings: StoreSettings) -> dict[str, str]:
         "SUBLEDGER_DB": str(settings.sqlite_path),
         "SUBLEDGER_WEBHOOK_BACKOFF_BASE": "0.01",
         "SUBLEDGER_WEBHOOK_POLL": "0.1",
+        "SUBLEDGER_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",  # the receiver's
     }
 
 
@@ -50,7 +52,7 @@ def receiver(settings: StoreSettings) -> Iterator[Receiver]:
     ledger = Ledger(env=settings.eventsourcing_env())
     store = WebhookStore(settings)
     with Receiver() as receiver:
-        WebhookEndpoints(ledger, store).register(OPERATOR, receiver.url, [])
+        WebhookEndpoints(ledger, store, LOOPBACK).register(OPERATOR, receiver.url, [])
         account_id = open_account(ledger, STAFF)
         ledger.add_user(STAFF, account_id, User("ben", "Ben", "ben@acme.example"))
         ledger.close()

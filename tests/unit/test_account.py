@@ -423,3 +423,24 @@ def test_changing_to_the_current_edition_is_refused(account):
     with pytest.raises(InvalidValue):
         account.change_edition(Edition.ESSENTIALS, cause(reason="no-op"))
     assert recorded(account) == []
+
+
+def test_removing_a_user_releases_their_identity_license_and_manage_billing(account):
+    account.add_user(member("bob"), cause())
+    account.assign_identity_license("bob", cause())
+    account.grant_manage_billing("bob", cause())
+    recorded(account)
+    account.remove_user("bob", cause())
+    assert recorded(account) == [Account.IdentityLicenseReleased, Account.UserRemoved]
+    assert "bob" not in account.users and not account.has_manage_billing("bob")
+    assert account.identity_licenses == []
+    with pytest.raises(NotFound):
+        account.remove_user("bob", cause())
+
+
+def test_the_last_administrator_cannot_be_removed(account):
+    with pytest.raises(PermissionRule):
+        account.remove_user("ada", cause())
+    account.add_user(member("dora", administrator=True), cause())
+    account.remove_user("ada", cause())
+    assert set(account.users) == {"dora"} and account.has_manage_billing("dora")

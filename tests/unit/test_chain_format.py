@@ -84,3 +84,15 @@ def test_a_file_without_an_ed25519_key_is_refused(tmp_path: Path):
     path.write_bytes(other.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     with pytest.raises(SigningKeyUnusable):
         SigningKey.load_or_create(path)
+
+
+def test_a_key_that_others_may_read_is_refused_not_warned_about(tmp_path: Path):
+    path = tmp_path / "var" / "signing-key.pem"
+    made = SigningKey.load_or_create(path)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    for mode in (0o640, 0o604, 0o660):
+        path.chmod(mode)
+        with pytest.raises(SigningKeyUnusable, match="chmod 600"):
+            SigningKey.load_or_create(path)
+    path.chmod(0o600)
+    assert SigningKey.load_or_create(path).key_id == made.key_id

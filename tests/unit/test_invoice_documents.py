@@ -90,7 +90,8 @@ def test_the_same_invoice_renders_to_the_same_bytes_and_a_payment_changes_them()
     invoice = make_invoice()
     first = invoice_pdf(invoice, BUYER)
     assert invoice_pdf(invoice, BUYER) == first
-    created = PdfReader(io.BytesIO(first)).metadata.creation_date
+    # A PDF/A keeps its dates in the XMP metadata.
+    created = PdfReader(io.BytesIO(first)).xmp_metadata.xmp_create_date
     assert created is not None and created.replace(tzinfo=UTC) == T0  # the last event, not now
 
     invoice.record_payment("ch_1", eur("7211.40"), "pm_card_visa", cause(T0 + timedelta(days=1)))

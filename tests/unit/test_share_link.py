@@ -31,14 +31,15 @@ def test_a_link_lasts_one_to_thirty_days(days):
         link(days)
 
 
-def test_every_opening_is_recorded_with_time_and_address_while_live():
+def test_an_opening_is_recorded_with_time_and_address_while_live():
     opened = link()
-    opened.record_access("203.0.113.9", "summary", cause(T0 + timedelta(hours=1)))
-    opened.record_access("203.0.113.9", "pdf", cause(T0 + timedelta(hours=2)))
+    assert opened.record_access("203.0.113.9", "summary", cause(T0 + timedelta(hours=1)))
+    assert opened.record_access("203.0.113.9", "pdf", cause(T0 + timedelta(hours=2)), 4)
     assert opened.accesses == [
-        (T0 + timedelta(hours=1), "203.0.113.9", "summary"),
-        (T0 + timedelta(hours=2), "203.0.113.9", "pdf"),
+        (T0 + timedelta(hours=1), "203.0.113.9", "summary", 1),
+        (T0 + timedelta(hours=2), "203.0.113.9", "pdf", 5),
     ]
+    assert opened.openings == 6
     with pytest.raises(InvalidValue):
         opened.record_access("203.0.113.9", "everything", cause(T0))
     with pytest.raises(NotFound):
@@ -54,3 +55,23 @@ def test_a_revoked_link_opens_no_more_and_is_revoked_once():
         revoked.record_access("203.0.113.9", "summary", cause(T0 + timedelta(hours=2)))
     with pytest.raises(NotFound):
         revoked.revoke(cause(T0 + timedelta(hours=3)))
+
+
+def test_a_link_records_at_most_one_opening_an_hour():
+    opened = link()
+    first = T0 + timedelta(minutes=5)
+    assert opened.record_access("203.0.113.9", "summary", cause(first))
+    recorded(opened)
+    for minutes in (1, 30, 59):
+        at = first + timedelta(minutes=minutes)
+        assert not opened.record_access("198.51.100.1", "pdf", cause(at), 3)
+    assert recorded(opened) == []  # nothing written within the hour
+    assert opened.record_access("198.51.100.1", "pdf", cause(first + timedelta(hours=1)), 3)
+    (event,) = recorded(opened)
+    assert (event.client_address, event.document, event.count) == ("198.51.100.1", "pdf", 4)
+    with pytest.raises(InvalidValue):
+        opened.record_access("198.51.100.1", "pdf", cause(first + timedelta(hours=3)), -1)
+
+
+def recorded(aggregate):
+    return list(aggregate.collect_events())

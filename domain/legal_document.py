@@ -1,0 +1,104 @@
+"""The legal document of a ledger invoice: the Invoice, the buyer's billing details as they
+were when it was issued, and the seller, made into an InvoiceDocument.
+
+The document shows what the ledger charged, never recomputes it: a line taxed at a rate is
+standard-rated at that rate; an untaxed line takes the treatment the seller and buyer
+call for (reverse charge, export, franchise: ``vat_treatment``), whose wording explains
+why no VAT was charged. A line billed for part of a period (a mid-term addition, ADR 7)
+shows the unit price of that part, to four places, so that quantity x unit price gives
+its amount to the cent; the full-period price is in the line's note.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from domain.account import BillingDetails
+from domain.invoice import Invoice, InvoiceLine
+from domain.invoice_document import Buyer, DocumentLine, DocumentType, InvoiceDocument
+from domain.money import Money
+from domain.period import DateRange
+from domain.postal_address import PostalAddress
+from domain.seller import Seller
+from domain.siren import Siren
+from domain.vat_number import EU_MEMBER_STATES, VatNumber
+from domain.vat_treatment import VatTreatment, vat_treatment
+
+PRICE_PLACES = Decimal("0.0001")
+
+
+def buyer_of(billing: BillingDetails) -> Buyer:
+    """The buyer as an invoice shows it. In the EU the tax id must be a VAT number (it decides
+    the reverse charge); a French buyer's SIREN is the one its VAT number carries."""
+    vat_number = None
+    if billing.tax_id and billing.country in EU_MEMBER_STATES:
+        vat_number = VatNumber.parse(billing.tax_id)
+    siren = None
+    if vat_number is not None and vat_number.country == "FR" and vat_number.value[4:7] != "000":
+        siren = Siren(vat_number.value[4:])
+    return Buyer(
+        billing.legal_name,
+        PostalAddress(
+            billing.address_line1,
+            billing.city,
+            billing.postal_code,
+            billing.country,
+            billing.address_line2,
+            billing.region,
+        ),
+        email=billing.invoice_email,
+        vat_number=vat_number,
+        siren=siren,
+    )
+
+
+def _unit_price(line: InvoiceLine) -> tuple[Money, str]:
+    """The price per unit of what the line bills, and a note when that is part of a period."""
+    if line.unit_price.times(line.quantity) == line.amount:
+        return line.unit_price, ""
+    part = (line.amount.amount / line.quantity).quantize(PRICE_PLACES)
+    note = f"Prorata ; prix de la période complète : {line.unit_price} par unité"
+    return Money(part, line.amount.currency), note
+
+
+def _treatment(line: InvoiceLine, seller: Seller, buyer: Buyer) -> VatTreatment:
+    if line.tax_rate:
+        return VatTreatment.standard(line.tax_rate)
+    country = buyer.address.country
+    return vat_treatment(
+        seller.address.country, seller.vat_franchise, country, buyer.vat_number, line.tax_rate
+    )
+
+
+def _document_line(line: InvoiceLine, vat: VatTreatment) -> DocumentLine:
+    unit_price, note = _unit_price(line)
+    return DocumentLine(
+        line.description,
+        Decimal(line.quantity),
+        unit_price,
+        line.amount,
+        line.tax,
+        vat,
+        DateRange(line.period_start, line.period_end),
+        product_code=line.product_code,
+        note=note,
+    )
+
+
+def invoice_document(
+    invoice: Invoice, billing: BillingDetails, seller: Seller, number: str | None = None
+) -> InvoiceDocument:
+    """``number`` is the document's number when it differs from the invoice's own (a series
+    number given at issue)."""
+    buyer = buyer_of(billing)
+    return InvoiceDocument(
+        DocumentType.INVOICE,
+        number or invoice.number,
+        invoice.issued_on,
+        invoice.currency,
+        seller,
+        buyer,
+        tuple(_document_line(line, _treatment(line, seller, buyer)) for line in invoice.lines),
+        due_on=invoice.due_on,
+        buyer_reference=str(invoice.account_id),
+    )
