@@ -51,6 +51,35 @@ class RunnerLock:
         self._file = handle
         return True
 
+    def is_held(self) -> bool:
+        """Whether any process holds the lock now, this one included; it is not taken.
+
+        PostgreSQL: the server's lock table (a bigint advisory key is listed as its high
+        and low 32 bits). SQLite: a shared ``flock`` is refused while a runner holds the
+        exclusive one (taken for an instant when free: a runner that tries then waits for
+        its next election round)."""
+        if self._connection is not None or self._file is not None:
+            return True
+        if self.settings.postgres is not None:
+            key = self._key() & 0xFFFF_FFFF_FFFF_FFFF
+            with psycopg.connect(self.settings.postgres.conninfo(), autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                    " AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+                    (key >> 32, key & 0xFFFF_FFFF),
+                ).fetchone()
+            return bool(row and row[0])
+        assert self.settings.sqlite_path is not None
+        with open(f"{self.settings.sqlite_path}.{self.name}.lock", "ab") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     def still_held(self) -> bool:
         """False once the PostgreSQL session holding the lock has gone."""
         if self._connection is not None:

@@ -30,7 +30,11 @@ class DateAsISO(Transcoding):
 
 
 class DataclassAsDict(Transcoding):
-    """A frozen dataclass as a dict of its fields; tuples come back as tuples."""
+    """A frozen dataclass as a dict of its fields; tuples come back as tuples.
+
+    Decoding restores the fields as stored without running the class's checks: they
+    guard what is recorded from now on, and history recorded before a check existed
+    (or tightened) must still read back, as it was, for good."""
 
     def __init__(self, cls: type) -> None:
         self.type = cls
@@ -41,8 +45,17 @@ class DataclassAsDict(Transcoding):
         return {f.name: getattr(obj, f.name) for f in self._fields}
 
     def decode(self, data: dict[str, Any]) -> Any:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return self.type(**values)
+        obj: Any = object.__new__(self.type)
+        for field in self._fields:
+            if field.name in data:
+                value = data[field.name]
+                value = tuple(value) if isinstance(value, list) else value
+            elif field.default is not dataclasses.MISSING:
+                value = field.default  # a field added since, with its default
+            else:
+                raise TypeError(f"stored {self.name} lacks its field {field.name!r}")
+            object.__setattr__(obj, field.name, value)
+        return obj
 
 
 class EnumAsValue(Transcoding):

@@ -74,7 +74,7 @@ class Clocked:
 def read_pass(read_side: ReadSide, batch: int) -> int:
     count, after = 0, 0
     while page := read_side.read_log(after, batch):
-        count += len(page)
+        count += sum(1 for logged in page if logged.event)  # decoded, as projections do
         after = page[-1].position
     return count
 

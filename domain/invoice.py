@@ -32,6 +32,7 @@ from domain.errors import (
     PaymentExceedsBalance,
 )
 from domain.money import Money, total
+from domain.payment_method import recorded_reference
 from domain.period import DateRange
 from domain.subscription import positive
 
@@ -279,7 +280,7 @@ class Invoice(LedgerAggregate):
             cause,
             payment_id=payment_id,
             amount=amount,
-            method_reference=method_reference,
+            method_reference=recorded_reference(method_reference),
             effective_at=cause.today,
         )
         self._settle_if_zero(cause)
@@ -344,7 +345,7 @@ class Invoice(LedgerAggregate):
             self.PaymentFailed,
             cause,
             amount=amount,
-            method_reference=method_reference,
+            method_reference=recorded_reference(method_reference),
             decline_code=decline_code,
             reason=reason,
             effective_at=cause.today,

@@ -15,6 +15,7 @@ from uuid import UUID
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, SupportCaseClosed
+from domain.text import safe_text
 
 MAX_SUBJECT = 200
 MAX_TEXT = 10_000  # a description or a reply
@@ -34,12 +35,12 @@ class Reply:
     replied_at: datetime
 
 
-def _text(value: str, what: str, most: int, required: bool = True) -> str:
+def _text(value: str, what: str, most: int, required: bool = True, multiline: bool = True) -> str:
     value = value.strip()
     if (required and not value) or len(value) > most:
         least = 1 if required else 0
         raise InvalidValue(f"a support case needs {what} of {least} to {most:,} characters")
-    return value
+    return safe_text(value, what, most, multiline)  # domain/text.py
 
 
 class SupportCase(LedgerAggregate):
@@ -91,7 +92,7 @@ class SupportCase(LedgerAggregate):
             case_id,
             cause,
             account_id=account_id,
-            subject=_text(subject, "a subject", MAX_SUBJECT),
+            subject=_text(subject, "a subject", MAX_SUBJECT, multiline=False),
             description=_text(description, "a description", MAX_TEXT),
             opened_by=cause.actor_id,
         )

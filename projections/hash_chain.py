@@ -116,8 +116,6 @@ class HashChain:
         )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
-        if logged.notification is None:
-            raise ValueError("the hash chain seals stored events: LoggedEvent.notification is None")
         self.seal(sql, logged.position, logged.notification)
 
     def seal(self, sql: Sql, position: int, event: StoredEvent) -> bytes:

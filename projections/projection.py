@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -24,12 +25,19 @@ from projections.store import Sql
 
 @dataclass(frozen=True)
 class LoggedEvent:
-    """An event with its position in the global log, and the record it was decoded from
-    (for projections that must see the event exactly as stored: the hash chain)."""
+    """A stored event at its position in the global log, decoded when first asked for.
+
+    The hash chain seals the record as stored and never decodes it; every other
+    projection reads ``event``. An event that cannot be decoded fails only the
+    projections that read it, at its position (the runner isolates them)."""
 
     position: int
-    event: LedgerAggregate.Event
-    notification: Notification | None = None
+    notification: Notification
+    decode: Callable[[Notification], LedgerAggregate.Event]
+
+    @cached_property
+    def event(self) -> LedgerAggregate.Event:
+        return self.decode(self.notification)
 
 
 # Loads an aggregate as it was at a version (None if it did not exist yet).

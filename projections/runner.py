@@ -6,16 +6,25 @@ step. The runner never relies on notifications to see events: it reads the log f
 position until it is empty, then waits for a wake-up (PostgreSQL NOTIFY) or the poll
 interval, whichever comes first. A failed connection is dropped, and after a pause the
 runner goes on from the position last committed.
+
+A projection that fails on an event (anything but a lost connection) is isolated
+(projections/failures.py): the runner applies what came before that event, records the
+failure, goes on with the other projections, and tries the failed one again after a
+pause. So one event no projection of a kind can store never stops the others, the hash
+chain included.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
+from projections import failures
+from projections.failures import FAILURES_TABLE, Failure
 from projections.projection import LoggedEvent, Projection, is_permanent
-from projections.store import CONNECTION_ERRORS, ReadStore, Sql
+from projections.store import CONNECTION_ERRORS, ReadStore, Sql, lost_connection
 
 log = logging.getLogger("subledger.projections")
 
@@ -60,6 +69,15 @@ def _save_position(sql: Sql, name: str, position: int, version: int) -> None:
     )
 
 
+class EventFailed(Exception):
+    """A projection failed on the event at ``position`` (not for a lost connection)."""
+
+    def __init__(self, projection: Projection, position: int, error: Exception) -> None:
+        super().__init__(f"{projection.name} failed at position {position}")
+        self.position = position
+        self.error = error
+
+
 class PermanentProjection(Exception):
     """A permanent projection (the hash chain) is never dropped, reset or rebuilt."""
 
@@ -75,18 +93,24 @@ class ProjectionRunner:
         head: Callable[[], int],
         projections: Sequence[Projection],
         batch_size: int = 500,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.read_log = read_log
         self.head = head
         self.projections = list(projections)
         self.batch_size = batch_size
+        self.now = now
         self.last_error: str | None = None
+        # The projections failing in this runner: the position each fails at, and when to
+        # try it again. A new runner (a fixed release) tries them at once.
+        self._failing: dict[str, Failure] = {}
 
     def prepare(self) -> None:
         """Create tables; a projection whose table version changed is rebuilt from 0."""
         with self.store.transaction() as sql:
             sql.execute(POSITIONS_TABLE)
+            sql.execute(FAILURES_TABLE)
             for projection in self.projections:
                 known = position_of(sql, projection.name)
                 if known is not None and known[1] != projection.version:
@@ -108,6 +132,8 @@ class ProjectionRunner:
         for table in projection.tables:
             sql.execute(f"DROP TABLE IF EXISTS {table}")
         sql.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
+        failures.clear(sql, projection.name)
+        self._failing.pop(projection.name, None)
         projection.forget()
 
     def reset(self, projection: Projection) -> None:
@@ -125,14 +151,38 @@ class ProjectionRunner:
         head = self.head()
         return {name: max(head - position, 0) for name, position in self.positions().items()}
 
+    def failures(self) -> dict[str, Failure]:
+        with self.store.transaction() as sql:
+            return failures.failures(sql)
+
     def step(self) -> int:
-        """Read the next batch once and apply it to every projection that has not seen it,
-        each in its own transaction; returns how many (event, projection) pairs it applied."""
+        """Read the next batch once and apply it to every projection that has not seen it
+        (a failing one only when its pause is over), each in its own transaction; returns
+        how many (event, projection) pairs it applied."""
+        now = self.now()
+        due = [
+            p
+            for p in self.projections
+            if p.name not in self._failing or self._failing[p.name].next_attempt_at <= now
+        ]
+        if not due:
+            return 0
         reached = self.positions()
-        batch = self.read_log(min(reached.values(), default=0), self.batch_size)
-        return sum(self._apply(projection, batch) for projection in self.projections)
+        batch = self.read_log(min(reached[p.name] for p in due), self.batch_size)
+        return sum(self._apply_isolated(projection, batch) for projection in due)
+
+    def _apply_isolated(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
+        """Apply ``batch``; if an event fails, record the failure and apply what came
+        before it, so the projection stands just before the event it fails on."""
+        try:
+            return self._apply(projection, batch)
+        except EventFailed as failed:
+            self._record_failure(projection, failed)
+            before = [logged for logged in batch if logged.position < failed.position]
+            return self._apply_isolated(projection, before) if before else 0
 
     def _apply(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
+        at: int | None = None  # the event being applied: where a failure is recorded
         try:
             with self.store.transaction() as sql:
                 # Claimed (FOR UPDATE on PostgreSQL): a second runner waits here, then sees
@@ -141,13 +191,38 @@ class ProjectionRunner:
                 position, version = claimed or (0, projection.version)
                 unseen = [logged for logged in batch if logged.position > position]
                 for logged in unseen:
+                    at = logged.position
                     projection.apply(sql, logged)
                 if unseen:
                     _save_position(sql, projection.name, unseen[-1].position, version)
-        except BaseException:
+                    failures.clear(sql, projection.name, passed=unseen[-1].position)
+        except BaseException as error:
             projection.forget()  # its memory may be ahead of the rolled-back tables
-            raise
+            if at is None or lost_connection(error) or not isinstance(error, Exception):
+                raise
+            raise EventFailed(projection, at, error) from error
+        if unseen:
+            self._passed(projection, unseen[-1].position)
         return len(unseen)
+
+    def _record_failure(self, projection: Projection, failed: EventFailed) -> None:
+        with self.store.transaction() as sql:
+            failure = failures.record(
+                sql, projection.name, failed.position, failures.error_text(failed.error), self.now()
+            )
+        self._failing[projection.name] = failure
+        log.error(
+            "projection %s; the others go on; next attempt in %.0f s",
+            failure.describe(),
+            failure.next_attempt_at - self.now(),
+            exc_info=failure.attempts == 1 and failed.error,
+        )
+
+    def _passed(self, projection: Projection, position: int) -> None:
+        failure = self._failing.get(projection.name)
+        if failure is not None and position >= failure.position:
+            del self._failing[projection.name]
+            log.warning("projection %s is past position %d again", projection.name, position)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything in the log now; returns how many (event, projection) pairs."""

@@ -26,6 +26,20 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
 )
+# PostgreSQL error classes that say the connection or the server failed, not the
+# statement: connection exception, operator intervention (a shutdown), insufficient
+# resources, transaction rollback (deadlock, serialization); and a lock timeout.
+_TRANSIENT_CLASSES = ("08", "57", "53", "40")
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is the connection's or the server's (try again on a new one) rather
+    than the statement's: psycopg files some statement errors (a value beyond a limit of
+    the server's, e.g. an index row too large) under OperationalError too."""
+    if not isinstance(error, CONNECTION_ERRORS):
+        return False
+    sqlstate = getattr(error, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03"
 
 
 class Cursor(Protocol):

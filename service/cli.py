@@ -101,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rebuild = projection_commands.add_parser("rebuild", help="rebuild one read model from 0")
     rebuild.add_argument("name")
-    projection_commands.add_parser("status", help="each read model's position and lag")
+    projection_commands.add_parser(
+        "status", help="each read model's position, lag and failure; exit 1 if one is stopped"
+    )
 
     history = commands.add_parser(
         "history", help="an account's state and timeline at a point in time (ADR 0004)"
@@ -248,14 +250,24 @@ def _projections(args: argparse.Namespace) -> int:
     read_side = ReadSide(settings, Ledger(env=settings.eventsourcing_env()))
     try:
         if args.projections_command == "status":
-            for name, lag in read_side.lag().items():
-                print(f"{name:20} position {read_side.positions()[name]:>10}  lag {lag}")
-            return 0
+            return _status(read_side)
         if args.projections_command == "rebuild":
             return _rebuild(read_side, args.name)
         return _run_worker(read_side, args.exit_if_running)
     finally:
         read_side.stop()
+
+
+def _status(read_side: ReadSide) -> int:
+    """Each read model's position and lag, and what stops them; 1 if any is stopped."""
+    positions, failing = read_side.positions(), read_side.failures()
+    for name, lag in read_side.lag().items():
+        print(f"{name:20} position {positions[name]:>10}  lag {lag}")
+    for failure in failing.values():
+        print(f"FAILING: {failure.describe()}")
+    running = read_side.runner_running()
+    print("runner: " + ("a process runs the projections" if running else "none running"))
+    return 1 if failing or not running else 0
 
 
 def _rebuild(read_side: ReadSide, name: str) -> int:
@@ -287,6 +299,9 @@ def _rebuild(read_side: ReadSide, name: str) -> int:
         bar = ProgressBar(f"rebuilding {name}", read_side.ledger.head_position())
         runner.catch_up(progress=bar.advance)
         bar.finish()
+        if failed := runner.failures().get(name):
+            print(f"subledger: {failed.describe()}", file=sys.stderr)
+            return 1
     finally:
         lock.release()
     return 0

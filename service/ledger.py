@@ -12,6 +12,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -224,6 +225,11 @@ class Ledger(Application[UUID]):
         """
         with self._subjects.holding(subject):
             return self._execute(ctx, work, subject, refund)
+
+    def holding(self, subject: UUID) -> AbstractContextManager[None]:
+        """The subject's lock, for a use case that checks, then acts outside the ledger (a
+        charge), then records: no other command of this process on the subject between."""
+        return self._subjects.holding(subject)
 
     def _execute(
         self,
@@ -883,14 +889,13 @@ class Ledger(Application[UUID]):
         payment_id: str | None = None,
     ) -> Receipt:
         """Record money received against an invoice (from the account's payment method
-        unless another is named)."""
+        unless another recorded on the account is named)."""
         new_id = payment_id or uuid4().hex
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.invoice(invoice_id)
-            method = method_reference or self.account(invoice.account_id).payment_method
-            if not method:
-                raise InvalidValue("the account has no payment method; name one to pay with")
+            invoice.require_payable(amount)  # the invoice's refusals come first
+            method = self.account(invoice.account_id).payment_method_for(method_reference)
             invoice.record_payment(new_id, amount, method, cause)
             return [invoice]
 

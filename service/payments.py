@@ -9,10 +9,14 @@ per Idempotency-Key by two guards:
   request timed out before it) reaches the provider with the same provider key, derived
   from the invoice and the Idempotency-Key, gets the same charge back, and records it.
 
-The ledger's checks run before the charge, so no money is taken for a payment the ledger
-would refuse; if it refuses anyway (another payment settled the invoice in between), the
-charge is refunded at once. A decline is recorded (``PaymentFailed``, with the provider's
-reason); an outage (``PaymentProviderUnavailable``) records nothing.
+Every check runs before the provider is called, while holding the invoice's lock
+(ADR 0014) until the outcome is recorded: If-Match, the invoice's state and the amount,
+and the payment method (one recorded on the paying account). So no money is taken for a
+payment the ledger would refuse, and payments of one invoice in this process are charged
+one after another, each against the balance the previous one left. If the ledger refuses
+anyway (another process settled the invoice in between), the charge is refunded at once.
+Refunds hold the lock likewise. A decline is recorded (``PaymentFailed``, with the
+provider's reason); an outage (``PaymentProviderUnavailable``) records nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import DomainError, InvalidValue
+from domain.errors import DomainError
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.payment_provider import Declined, PaymentProviderUnavailable
 from service import idempotency
 from service.context import CommandContext
+from service.errors import PreconditionFailed
 from service.ledger import Ledger, Receipt
 
 log = logging.getLogger("subledger.payments")
@@ -53,23 +58,25 @@ class Payments:
         method_reference: str | None = None,
     ) -> PaymentOutcome:
         """Charge the balance (or ``amount``) to the account's payment method (or the one
-        named), and record the payment, or the decline."""
-        if (replay := self.ledger.replay(ctx)) is not None:
-            return PaymentOutcome(replay, self._declined_at(invoice_id, replay.version))
-        invoice = self.ledger.invoice(invoice_id)
-        method = method_reference or self.ledger.account(invoice.account_id).payment_method
-        if not method:
-            raise InvalidValue("the account has no payment method; name one to pay with")
-        due = amount if amount is not None else invoice.balance
-        invoice.require_payable(due)
-        if ctx.preview:  # what would be charged and recorded; the provider is not called
-            return PaymentOutcome(self.ledger.record_payment(ctx, invoice_id, due, method), None)
-        key = f"subledger:charge:{invoice_id}:{_request(ctx)}"
-        result = self.provider.charge(method, due, key)
-        if isinstance(result, Declined):
-            receipt = self._record_decline(ctx, invoice_id, due, method, result)
-            return PaymentOutcome(receipt, result)
-        return PaymentOutcome(self._record(ctx, invoice_id, due, method, result.charge_id), None)
+        named, if recorded on the account), and record the payment, or the decline."""
+        with self.ledger.holding(invoice_id):
+            if (replay := self.ledger.replay(ctx)) is not None:
+                return PaymentOutcome(replay, self._declined_at(invoice_id, replay.version))
+            invoice = self.ledger.invoice(invoice_id)
+            _require_if_match(ctx, invoice)
+            due = amount if amount is not None else invoice.balance
+            invoice.require_payable(due)
+            method = self.ledger.account(invoice.account_id).payment_method_for(method_reference)
+            if ctx.preview:  # what would be charged and recorded; the provider is not called
+                receipt = self.ledger.record_payment(ctx, invoice_id, due, method)
+                return PaymentOutcome(receipt, None)
+            key = f"subledger:charge:{invoice_id}:{_request(ctx)}"
+            result = self.provider.charge(method, due, key)
+            if isinstance(result, Declined):
+                receipt = self._record_decline(ctx, invoice_id, due, method, result)
+                return PaymentOutcome(receipt, result)
+            receipt = self._record(ctx, invoice_id, due, method, result.charge_id)
+            return PaymentOutcome(receipt, None)
 
     def _record(
         self, ctx: CommandContext, invoice_id: UUID, amount: Money, method: str, charge_id: str
@@ -113,9 +120,14 @@ class Payments:
     def refund(self, ctx: CommandContext, invoice_id: UUID, amount: Money) -> Receipt:
         """Staff: credit ``amount`` (with the reason ``ctx`` carries) and pay out through the
         provider the part of it that returns money already paid, newest payments first."""
+        with self.ledger.holding(invoice_id):
+            return self._refund(ctx, invoice_id, amount)
+
+    def _refund(self, ctx: CommandContext, invoice_id: UUID, amount: Money) -> Receipt:
         if (replay := self.ledger.replay(ctx)) is not None:
             return replay
         probe = self.ledger.invoice(invoice_id)
+        _require_if_match(ctx, probe)
         # Without an Idempotency-Key the invoice's version names the request: a retry after
         # a payout that was not recorded meets the same version, so the same provider keys.
         request = _request(ctx) if ctx.idempotency_key else f"v{probe.version}"
@@ -140,6 +152,13 @@ class Payments:
         return self.ledger.execute(
             ctx, work, invoice_id, refund=lambda: refund[0] if refund else None
         )
+
+
+def _require_if_match(ctx: CommandContext, invoice: Invoice) -> None:
+    """If-Match, checked before money moves (``Ledger.execute`` checks it again when the
+    outcome is recorded, against the store)."""
+    if ctx.expected_version is not None and ctx.expected_version != invoice.version:
+        raise PreconditionFailed(ctx.expected_version, invoice.version)
 
 
 def _request(ctx: CommandContext) -> str:

@@ -3,6 +3,8 @@
 One runner per store applies the log to every projection (a lock elects it among
 processes); any process can query the read models, and a query that names a log
 position waits, bounded, until the projections have reached it (read your writes).
+A projection that fails on an event (projections/failures.py) is not waited for: the
+others keep serving, and readiness names the failing one.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.base import LedgerAggregate
+from projections import failures
 from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
 from projections.book import Book
+from projections.failures import Failure
 from projections.hash_chain import HashChain
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner, positions
@@ -36,6 +41,8 @@ from service.election import serve_when_elected
 from service.ledger import Ledger
 
 log = logging.getLogger("subledger.read_side")
+
+MAX_POSITION = 2**63 - 1
 
 
 class ProjectionsBehind(Exception):
@@ -73,13 +80,18 @@ def read_store(settings: StoreSettings) -> ReadStore:
 
 
 def read_log(ledger: Ledger, after: int, limit: int) -> Sequence[LoggedEvent]:
-    """Up to ``limit`` events of the global log after position ``after``, in order."""
-    logged = []
-    for notification in ledger.recorder.select_notifications(after + 1, limit):
+    """Up to ``limit`` events of the global log after position ``after``, in order (each
+    decoded when a consumer first reads it)."""
+
+    def decode(notification: Notification) -> LedgerAggregate.Event:
         event = ledger.mapper.to_domain_event(notification)
         assert isinstance(event, LedgerAggregate.Event)
-        logged.append(LoggedEvent(notification.id, event, notification))
-    return logged
+        return event
+
+    return [
+        LoggedEvent(notification.id, notification, decode)
+        for notification in ledger.recorder.select_notifications(after + 1, limit)
+    ]
 
 
 class ReadSide:
@@ -103,6 +115,11 @@ class ReadSide:
         self.running_here = False
         # How long a read that names a position may wait for the projections (then 503).
         self.read_wait_seconds = 2.0
+        # How long the store may be without a runner before readiness says so: longer
+        # than a standby takes to be elected after the runner's process died.
+        self.runner_grace_seconds = 5.0
+        self._runner_seen = time.monotonic()
+        self._lock = RunnerLock(settings)
 
     def _prepare(self) -> None:
         """Create the read models' tables; two processes starting at once may collide once."""
@@ -162,15 +179,40 @@ class ReadSide:
         with self.readers.transaction() as sql:
             return positions(sql, self.names)
 
+    def failures(self) -> dict[str, Failure]:
+        """The projections failing on an event now, by name (any runner's)."""
+        with self.readers.transaction() as sql:
+            return failures.failures(sql)
+
     def lag(self) -> dict[str, int]:
         head = self.ledger.head_position()
         return {name: max(head - at, 0) for name, at in self.positions().items()}
 
+    def runner_running(self) -> bool:
+        """A process (this one or another) holds the runner lock now."""
+        return self.running_here or self._lock.is_held()
+
+    def runner_present(self) -> bool:
+        """A process holds the runner lock, or held it less than the grace period ago (or
+        this process started less than that ago: a runner is being elected)."""
+        if self.runner_running():
+            self._runner_seen = time.monotonic()
+            return True
+        return time.monotonic() - self._runner_seen <= self.runner_grace_seconds
+
+    def _healthy_reached(self) -> int:
+        """The position every projection that is not failing has reached."""
+        with self.readers.transaction() as sql:
+            failing = failures.failures(sql)
+            reached = positions(sql, [name for name in self.names if name not in failing])
+        return min(reached.values(), default=MAX_POSITION)
+
     def wait_for(self, position: int, timeout: float = 2.0) -> None:
-        """Return once every projection has reached ``position``; else ProjectionsBehind."""
+        """Return once every projection that is not failing has reached ``position``; else
+        ProjectionsBehind."""
         deadline = time.monotonic() + timeout
         while True:
-            reached = min(self.positions().values(), default=0)
+            reached = self._healthy_reached()
             if reached >= position:
                 return
             if time.monotonic() >= deadline:

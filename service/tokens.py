@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, NotFound
+from domain.text import safe_text
 from service.context import CommandContext
 from service.ledger import Ledger, Receipt
 
@@ -135,7 +136,7 @@ class Tokens:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = token_hash(token)
         token_id = token_id_for_hash(digest)
-        name = label.strip()[:100] or f"{role.value}-{token_id.hex[:8]}"
+        name = safe_text(label.strip()[:100], "label", 100) or f"{role.value}-{token_id.hex[:8]}"
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             return [

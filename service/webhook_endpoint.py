@@ -26,6 +26,7 @@ from adapters.webhook_destinations import Destinations
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue, NotFound
+from domain.text import safe_text
 from projections.cloudevents import type_matches, type_name
 from projections.event_schemas import public_event_classes
 from service.context import CommandContext
@@ -129,7 +130,7 @@ class WebhookEndpoint(LedgerAggregate):
 
 
 def checked_url(url: str, destinations: Destinations) -> str:
-    url = url.strip()
+    url = safe_text(url.strip(), "a webhook URL", MAX_URL_LENGTH)
     malformed = InvalidValue(f"a webhook URL is http(s)://host[:port]/..., got {url[:100]!r}")
     try:
         parts = urlsplit(url)
@@ -144,6 +145,10 @@ def checked_url(url: str, destinations: Destinations) -> str:
         raise InvalidValue(f"a webhook URL has at most {MAX_URL_LENGTH} characters")
     destinations.addresses(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme])
     return url
+
+
+def checked_description(description: str) -> str:
+    return safe_text(description.strip(), "description", 200)
 
 
 def checked_types(event_types: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -188,7 +193,7 @@ class WebhookEndpoints:
                     cause,
                     url=url,
                     event_types=types,
-                    description=description.strip(),
+                    description=checked_description(description),
                     start_after=self.ledger.head_position(),
                     secret_fingerprint=fingerprint(secret),
                 )
@@ -210,7 +215,7 @@ class WebhookEndpoints:
             endpoint.change(
                 endpoint.url if url is None else checked_url(url, self.destinations),
                 endpoint.event_types if event_types is None else checked_types(event_types),
-                endpoint.description if description is None else description.strip(),
+                endpoint.description if description is None else checked_description(description),
                 cause,
             )
             return [endpoint]

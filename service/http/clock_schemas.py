@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from domain.errors import InvalidValue
 from service.billing import BillingReport
 from service.durations import EXAMPLES, Duration, parse_duration
-from service.http.schemas import Body, Instant
+from service.http.schemas import Body, Instant, safe
 from service.test_clock import ClockMove, StoredClock
 
 StepKind = Literal["invoice", "reminder", "renewal", "expiry", "overdue"]
@@ -20,7 +20,7 @@ StepKind = Literal["invoice", "reminder", "renewal", "expiry", "overdue"]
 class ClockMoveIn(Body):
     """Exactly one of ``advance`` and ``to``."""
 
-    advance: str | None = Field(
+    advance: Annotated[str, safe(40)] | None = Field(
         None,
         max_length=40,
         description=f"An ISO 8601 duration forward in time, e.g. {EXAMPLES}; months and "

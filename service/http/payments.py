@@ -47,9 +47,9 @@ def pay_invoice(
     request: Request,
     response: Response,
 ) -> InvoiceOut | Response:
-    """Charges the account's payment method (or the token named) at most once per
-    Idempotency-Key. A decline answers 402 with the provider's reason, and is recorded;
-    a provider outage answers 503 and records nothing."""
+    """Charges the account's payment method (or another the account has recorded) at most
+    once per Idempotency-Key, after every check passed. A decline answers 402 with the
+    provider's reason, and is recorded; a provider outage answers 503 and records nothing."""
     outcome = pay(ledger, principal, ctx, invoice_id, body)
     if outcome.declined is not None:
         declined = problem(

@@ -31,6 +31,7 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
     permission: str | None = None
     decline_code: str | None = None  # a payment the provider declined: its code
+    failing_projections: list[str] | None = None  # not ready: the read models failing
 
 
 class ApiError(Exception):

@@ -7,6 +7,7 @@ touches money.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -22,20 +23,64 @@ from domain.errors import InvalidValue
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
 from domain.money import Money, minor_unit
+from domain.payment_method import PaymentMethodReference
 from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
+from domain.text import safe_text
 from service.seats import SeatsOnDay
 from service.tokens import ApiToken, Role
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def domain_rule(check: Callable[[str], str]) -> AfterValidator:
+    """A domain check as a field validator: its refusal becomes the field's 422 message."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except InvalidValue as error:
+            raise ValueError(str(error)) from None
+
+    return AfterValidator(validate)
+
+
+def safe(limit: int, multiline: bool = False) -> AfterValidator:
+    """The domain's one definition of safe text (domain/text.py): no control characters,
+    no card number, at most ``limit`` characters."""
+    return domain_rule(lambda value: safe_text(value, "the text", limit, multiline))
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), safe(200)
+]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
-UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)]
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$"), safe(100)]
+Email = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200), safe(200)
+]
 Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500), safe(500)
+]
+AddressLine = Annotated[str, StringConstraints(max_length=200), safe(200)]
+PostalCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), safe(20)
+]
+Region = Annotated[str, StringConstraints(max_length=100), safe(100)]
+TaxId = Annotated[str, StringConstraints(max_length=50), safe(50)]
+Phone = Annotated[str, StringConstraints(max_length=40), safe(40)]
+PaymentMethod = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=4, max_length=100),
+    domain_rule(PaymentMethodReference),
+    Field(
+        description="The payment provider's token (pm_ and letters, digits, underscores), "
+        "e.g. pm_card_visa; never a card number",
+        examples=["pm_card_visa"],
+    ),
+]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 Months = Annotated[int, Field(ge=1, le=60)]
 
@@ -84,14 +129,12 @@ class MoneyOut(BaseModel):
 class BillingDetailsIn(Body):
     legal_name: Text
     address_line1: Text
-    address_line2: Annotated[str, StringConstraints(max_length=200)] = ""
+    address_line2: AddressLine = ""
     city: Text
-    postal_code: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
-    ]
-    region: Annotated[str, StringConstraints(max_length=100)] = ""
+    postal_code: PostalCode
+    region: Region = ""
     country: Country
-    tax_id: Annotated[str, StringConstraints(max_length=50)] = ""
+    tax_id: TaxId = ""
     invoice_email: Email
 
     def to_domain(self) -> BillingDetails:
@@ -101,12 +144,12 @@ class BillingDetailsIn(Body):
 class BillingDetailsPatch(Body):
     legal_name: Text | None = None
     address_line1: Text | None = None
-    address_line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    address_line2: AddressLine | None = None
     city: Text | None = None
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
-    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    postal_code: PostalCode | None = None
+    region: Region | None = None
     country: Country | None = None
-    tax_id: Annotated[str, StringConstraints(max_length=50)] | None = None
+    tax_id: TaxId | None = None
     invoice_email: Email | None = None
 
     def merged(self, current: BillingDetails) -> BillingDetails:
@@ -147,16 +190,14 @@ class AccountIn(Body):
 
 
 class PaymentMethodIn(Body):
-    reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)
-    ] = Field(description="The payment provider's token, e.g. pm_card_visa; never a card number.")
+    reference: PaymentMethod
 
 
 class ContactIn(Body):
     role: ContactRole
     name: Text
     email: Email
-    phone: Annotated[str, StringConstraints(max_length=40)] = ""
+    phone: Phone = ""
 
     def to_domain(self) -> Contact:
         return Contact(self.role, self.name, self.email, self.phone)
@@ -166,7 +207,7 @@ class ContactPatch(Body):
     role: ContactRole | None = None
     name: Text | None = None
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    phone: Phone | None = None
 
     def merged(self, current: Contact) -> Contact:
         return dataclasses.replace(current, **self.model_dump(exclude_none=True))
@@ -245,7 +286,7 @@ class IdentityLicenseIn(Body):
 
 class UpgradeRequestIn(Body):
     edition: Edition
-    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    note: Annotated[str, StringConstraints(max_length=2000), safe(2000, multiline=True)] = ""
 
 
 class EditionChangeIn(Body):
@@ -256,20 +297,26 @@ class EditionChangeIn(Body):
 class SupportCaseIn(Body):
     subject: Text
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+        safe(10_000, multiline=True),
     ]
 
 
 class SupportCaseReplyIn(Body):
     message: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000),
+        safe(10_000, multiline=True),
     ]
 
 
 class SupportCaseCloseIn(Body):
-    resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)] = Field(
-        "", description="What was done, for the customer to read (optional)"
-    )
+    resolution: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=2_000),
+        safe(2_000, multiline=True),
+    ] = Field("", description="What was done, for the customer to read (optional)")
 
 
 class SupportCaseReplyOut(BaseModel):
@@ -510,8 +557,8 @@ class LicenseOnDayOut(LicenseOut):
 
 class PaymentIn(Body):
     amount: Amount | None = Field(None, description="Decimal string; default: the whole balance")
-    payment_method: Annotated[str, StringConstraints(min_length=3, max_length=100)] | None = Field(
-        None, description="A provider token; default: the account's payment method"
+    payment_method: PaymentMethod | None = Field(
+        None, description="A token recorded on the account; default: its payment method"
     )
 
 
@@ -702,7 +749,7 @@ class TokenIn(Body):
     role: Role
     account_id: UUID | None = None
     user_id: UserId | None = None
-    label: Annotated[str, StringConstraints(max_length=100)] = ""
+    label: Annotated[str, StringConstraints(max_length=100), safe(100)] = ""
 
 
 class TokenOut(BaseModel):

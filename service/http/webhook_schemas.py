@@ -8,24 +8,25 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from service.http.schemas import Body, Reason
+from service.http.schemas import Body, Reason, safe
 from service.webhook_endpoint import WebhookEndpoint
 from service.webhook_store import Cursor, Delivery
 
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    safe(2000),
     Field(examples=["https://crm.example.com/hooks/subledger"]),
 ]
 EventTypes = Annotated[
-    list[Annotated[str, StringConstraints(max_length=200)]],
+    list[Annotated[str, StringConstraints(max_length=200), safe(200)]],
     Field(
         max_length=200,
         description="CloudEvents types to send (see /v1/events/schemas); empty: every type",
         examples=[["subledger.invoice.InvoicePaid.v1"]],
     ),
 ]
-Description = Annotated[str, StringConstraints(max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=200), safe(200)]
 
 
 class WebhookEndpointIn(Body):

@@ -193,6 +193,14 @@ class Api:
         return body
 
 
+def record_payment_methods(api: Api, account_id: UUID, *references: str) -> None:
+    """Record ``references`` on the account, as its admins would (a payment may only use a
+    method recorded on the paying account); its current payment method stays as it was."""
+    current = api.ledger.account(account_id).payment_method
+    for reference in (*references, *([current] if current else [])):
+        api.ledger.set_payment_method(STAFF, account_id, reference)
+
+
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     """An RFC 9457 problem: its media type and members, and never a stack trace."""
     assert response.headers["content-type"].startswith(PROBLEM_JSON)

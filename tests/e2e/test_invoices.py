@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, record_payment_methods
 
 
 def test_an_account_lists_its_invoices_and_each_carries_its_etag(api: Api) -> None:
@@ -23,6 +23,7 @@ def test_a_customer_pays_part_and_then_the_rest(api: Api) -> None:
     part = api.wrote(api.post(path, "admin", json={"amount": "500.00"}), 201)
     assert (part["status"], part["balance"]["amount"]) == ("open", "1000.00")
 
+    record_payment_methods(api, api.acme.account_id, "pm_card_amex")
     rest = api.wrote(api.post(path, "identity", json={"payment_method": "pm_card_amex"}), 201)
     assert (rest["status"], rest["balance"]["amount"], rest["paid_on"]) == (
         "paid",
@@ -43,10 +44,14 @@ def test_a_payment_beyond_the_balance_or_malformed_is_refused(api: Api) -> None:
     api.refused(422, "POST", path, "admin", json={"amount": "0"})
 
 
-def test_an_account_without_a_payment_method_must_name_one(api: Api) -> None:
+def test_an_account_without_a_payment_method_must_record_one(api: Api) -> None:
     path = f"/v1/invoices/{api.other.invoice_id}/payments"
     problem = api.refused(422, "POST", path, "other_admin", json={"amount": "10.00"})
     assert "payment method" in problem["detail"]
+    body = {"amount": "10.00", "payment_method": "pm_x"}
+    problem = api.refused(422, "POST", path, "other_admin", json=body)
+    assert problem["type"] == "/problems/payment-method-not-on-account"
+    record_payment_methods(api, api.other.account_id, "pm_x")
     api.wrote(
         api.post(path, "other_admin", json={"amount": "10.00", "payment_method": "pm_x"}), 201
     )

@@ -12,7 +12,7 @@ from eventsourcing.persistence import OperationalError
 from adapters.payments import FakePaymentProvider
 from domain.invoice import Invoice
 from domain.money import Money
-from tests.e2e.conftest import Api, assert_problem
+from tests.e2e.conftest import Api, assert_problem, record_payment_methods
 
 
 def provider(api: Api) -> FakePaymentProvider:
@@ -43,6 +43,7 @@ def test_a_payment_charges_the_accounts_method_and_records_the_charge(api: Api) 
 
 def test_paying_the_rest_with_a_named_card_records_invoice_paid(api: Api) -> None:
     api.wrote(api.post(pay_path(api), "admin", json={"amount": "500.00"}), 201)
+    record_payment_methods(api, api.acme.account_id, "pm_card_mastercard")
     before = api.head
     rest = api.post(pay_path(api), "identity", json={"payment_method": "pm_card_mastercard"})
     assert api.wrote(rest, 201)["status"] == "paid"
@@ -66,6 +67,7 @@ def test_paying_the_rest_with_a_named_card_records_invoice_paid(api: Api) -> Non
 def test_a_decline_answers_402_with_the_providers_reason_and_records_payment_failed(
     api: Api, card: str, code: str, reason: str
 ) -> None:
+    record_payment_methods(api, api.acme.account_id, card)
     before = api.head
     response = api.post(pay_path(api), "admin", json={"payment_method": card})
     assert response.status_code == 402, response.text
@@ -92,6 +94,7 @@ def test_a_decline_answers_402_with_the_providers_reason_and_records_payment_fai
 def test_a_retried_decline_answers_the_same_without_asking_the_provider_again(api: Api) -> None:
     key = {"Idempotency-Key": "pay-declined-1"}
     body = {"payment_method": "pm_card_declined"}
+    record_payment_methods(api, api.acme.account_id, "pm_card_declined")
     first = api.post(pay_path(api), "admin", json=body, headers=key)
     assert first.status_code == 402
     head = api.head
@@ -103,6 +106,7 @@ def test_a_retried_decline_answers_the_same_without_asking_the_provider_again(ap
 
 
 def test_an_outage_answers_503_and_records_nothing(api: Api) -> None:
+    record_payment_methods(api, api.acme.account_id, "pm_card_outage")
     problem = api.refused(
         503, "POST", pay_path(api), "admin", json={"payment_method": "pm_card_outage"}
     )

@@ -94,6 +94,7 @@ def build_history(api: Api, clock: ControllableClock) -> Timeline:
     )
 
     clock.set(day(15))
+    api.wrote(api.put(f"{account}/payment-method", STAFF, json={"reference": "pm_card_visa"}))
     api.wrote(
         api.post(
             f"/v1/invoices/{started['invoice_id']}/payments",
@@ -176,10 +177,10 @@ def test_an_account_as_known_at_an_instant_and_in_force_on_a_day(
 
     assert account(as_of="2026-02-02") == (1, "Oldtown", "Essentials")
     assert account(as_of="2026-02-08") == (2, "Newtown", "Essentials")
-    assert account(as_of="2026-02-25") == (3, "Newtown", "Professional")
+    assert account(as_of="2026-02-25") == (4, "Newtown", "Professional")  # a method on day 15
     # as known on day 25, in force on day 2: the move (day 3) and the upgrade were later
     assert account(as_of="2026-02-25", effective="2026-02-02") == (1, "Oldtown", "Essentials")
-    assert account(as_of="2026-02-25", effective="2026-02-23") == (2, "Newtown", "Essentials")
+    assert account(as_of="2026-02-25", effective="2026-02-23") == (3, "Newtown", "Essentials")
     # at the very instant of a change it is known; a microsecond before, it is not
     assert account(as_of="2026-02-03T10:00:00Z") == (2, "Newtown", "Essentials")
     assert account(as_of="2026-02-03T09:59:59.999999Z") == (1, "Oldtown", "Essentials")

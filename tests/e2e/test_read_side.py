@@ -23,7 +23,7 @@ from domain.catalog import Edition
 from projections.audit_trail import COLUMNS
 from service.http import audit
 from service.read_side import ReadSide
-from tests.e2e.conftest import PRINCIPALS, STAFF, Api, assert_problem
+from tests.e2e.conftest import PRINCIPALS, STAFF, Api, assert_problem, record_payment_methods
 
 REPORTS = ("/v1/reports/book", "/v1/reports/renewals", "/v1/reports/invoices")
 AUDIT = "/v1/audit/events"
@@ -321,6 +321,7 @@ def test_the_book_report_per_currency(api: Api) -> None:
         "open_invoices": 2,
     }
     open_euro_account(api)
+    record_payment_methods(api, api.other.account_id, "pm_x")
     api.wrote(
         api.post(
             f"/v1/invoices/{api.other.invoice_id}/payments",
@@ -464,6 +465,7 @@ def test_invoice_ageing_buckets(api: Api, clock: ControllableClock) -> None:
     assert ageing(currency="GBP") == {}
 
     # paid and voided invoices are no longer open
+    record_payment_methods(api, api.other.account_id, "pm_x")
     api.wrote(
         api.post(
             f"/v1/invoices/{late['invoice_id']}/payments",
@@ -730,6 +732,7 @@ def test_the_audit_trail_is_for_staff_and_auditors(api: Api) -> None:
 def test_an_account_admin_sees_its_own_history_only(api: Api) -> None:
     acme = str(api.acme.account_id)
     history = f"/v1/accounts/{acme}/history"
+    record_payment_methods(api, api.other.account_id, "pm_x")
     api.wrote(
         api.post(
             f"/v1/invoices/{api.other.invoice_id}/payments",

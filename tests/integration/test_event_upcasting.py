@@ -250,6 +250,8 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     ledger.send_renewal_reminder(staff, sub_id)
     ledger.issue_credit_note(correction, first_invoice, Money.of("10.00", "USD"))
     payments = Payments(ledger)
+    ledger.set_payment_method(admin, account_id, "pm_card_declined")
+    ledger.set_payment_method(admin, account_id, "pm_card_visa")
     payments.pay(admin, first_invoice, method_reference="pm_card_declined")
     payments.pay(admin, first_invoice, method_reference="pm_card_visa")
     payments.refund(correction, first_invoice, Money.of("20.00", "USD"))

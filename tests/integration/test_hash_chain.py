@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import replace
 from uuid import uuid4
 
 import pytest
@@ -190,10 +189,3 @@ def test_a_deleted_last_event_is_found(read_side, raw, history):
     found = verify(read_side)
     assert found.first_break is not None
     assert (found.first_break.position, found.first_break.kind) == (history, BreakKind.DELETED)
-
-
-def test_an_event_without_its_stored_record_cannot_be_sealed(read_side, ledger, staff):
-    open_account(ledger, staff)
-    (logged,) = read_side.read_log(0, 1)
-    with pytest.raises(ValueError, match="notification"), read_side.store.transaction() as sql:
-        read_side.projection("hash_chain").apply(sql, replace(logged, notification=None))

@@ -191,6 +191,7 @@ def test_a_credit_note_on_a_paid_invoice_is_a_refund(ledger, staff, admin):
     account_id = open_account(ledger, staff)
     ledger.start_subscription(admin, account_id, {"sales-cloud": 1})
     (invoice,) = ledger.invoices_of(account_id)
+    ledger.set_payment_method(admin, account_id, "pm_card_visa")
     ledger.record_payment(admin, invoice.id, invoice.total, "pm_card_visa")
     staff_fix = CommandContext("olivia", "billing_staff", reason="goodwill")
 

@@ -3,16 +3,22 @@ provider and the ledger disagree for a moment (each test runs on SQLite and Post
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from adapters.payments import FakePaymentProvider
-from domain.errors import InvoiceNotOpen
+from domain.errors import DomainError, InvoiceNotOpen
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.payment_provider import PaymentProviderUnavailable
 from service.context import CommandContext
+from service.errors import PreconditionFailed
 from service.ledger import Ledger
 from service.payments import Payments
 from tests.builders import open_account
@@ -58,7 +64,7 @@ def test_a_charge_the_ledger_then_refuses_is_refunded_at_once(ledger, staff, adm
     invoice = an_invoice(ledger, staff, admin)
 
     def settled_meanwhile() -> None:  # another payment wins the race after our checks
-        ledger.record_payment(admin, invoice.id, invoice.balance, "pm_cash")
+        ledger.record_payment(admin, invoice.id, invoice.balance)
 
     flaky.before["charge"] = settled_meanwhile
     with pytest.raises(InvoiceNotOpen):
@@ -93,3 +99,68 @@ def test_a_payout_interrupted_by_an_outage_is_finished_by_its_retry_paying_nothi
     after = ledger.invoice(invoice.id)
     assert sum(m.amount for m in after.refunded.values()) == 1000
     assert after.refund_due == Money.of("0.00", "USD")
+
+
+# -- checked before charged (each check under the invoice's lock, ADR 0014) ----------------
+
+
+def at_once(threads: int, act: Callable[[], object]) -> Counter[str]:
+    """Run ``act`` in ``threads`` threads released together; how each ended."""
+    barrier = threading.Barrier(threads)
+    outcomes: Counter[str] = Counter()
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            act()
+            outcomes["done"] += 1
+        except DomainError as refused:
+            outcomes[type(refused).__name__] += 1
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return outcomes
+
+
+def test_concurrent_payments_make_no_more_charges_than_succeed(ledger, staff, admin, flaky):
+    invoice = an_invoice(ledger, staff, admin)  # 1500.00
+    payments = Payments(ledger)
+
+    outcomes = at_once(16, lambda: payments.pay(admin, invoice.id, Money.of("200.00", "USD")))
+
+    assert outcomes == Counter(done=7, PaymentExceedsBalance=9)  # 7 x 200 <= 1500 < 8 x 200
+    assert len(flaky.charges) == 7  # each refused payment was refused before its charge
+    assert flaky.refunds == {}  # so nothing had to be given back
+    assert set(ledger.invoice(invoice.id).payments) == set(flaky.charges)
+
+
+def test_a_stale_if_match_is_refused_before_the_charge(ledger, staff, admin, flaky):
+    invoice = an_invoice(ledger, staff, admin)
+    stale = dataclasses.replace(admin, expected_version=invoice.version - 1)
+
+    with pytest.raises(PreconditionFailed):
+        Payments(ledger).pay(stale, invoice.id)
+
+    assert (flaky.charges, flaky.refunds) == ({}, {})
+
+
+def test_concurrent_refunds_pay_out_only_what_the_ledger_records(ledger, staff, admin, flaky):
+    invoice = an_invoice(ledger, staff, admin)
+    payments = Payments(ledger)
+    payments.pay(admin, invoice.id)  # 1500.00 paid
+
+    keys = itertools.count()  # a key each: eight different requests, not retries of one
+
+    def refund() -> object:
+        ctx = dataclasses.replace(STAFF_REFUND, idempotency_key=f"r-{next(keys)}", fingerprint="f")
+        return payments.refund(ctx, invoice.id, Money.of("1000.00", "USD"))
+
+    outcomes = at_once(8, refund)
+
+    assert outcomes == Counter(done=1, CreditExceedsInvoice=7)
+    (refund,) = flaky.refunds.values()
+    assert refund.amount == Money.of("1000.00", "USD")
+    assert ledger.invoice(invoice.id).refunded_of(refund.charge_id) == refund.amount

@@ -301,7 +301,10 @@ def test_invoice_ageing_splits_open_balances_by_days_past_due(
         )
 
     def pay(invoice: Invoice, amount: str) -> None:
-        ledger.record_payment(admin, invoice.id, Money.of(amount, invoice.currency), "pm_card")
+        ledger.record_payment(admin, invoice.id, Money.of(amount, invoice.currency))
+
+    for account_id in (acme, lumen):
+        ledger.set_payment_method(admin, account_id, "pm_card")
 
     over_90 = buy(acme, {"sales-cloud": 4}, date(2026, 1, 5))  # 100.00, due 4 Feb
     days_61_90 = buy(acme, {"sales-cloud": 2}, date(2026, 2, 5))  # 50.00, due 7 March

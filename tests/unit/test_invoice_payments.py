@@ -74,12 +74,12 @@ def test_a_declined_charge_is_recorded_and_changes_no_balance(invoice):
 def test_a_decline_is_not_recorded_on_a_paid_invoice(invoice):
     invoice.record_payment("ch_1", usd("100.00"), "pm_card_visa", cause())
     with pytest.raises(InvoiceNotOpen):
-        invoice.record_payment_failure(usd("1.00"), "pm", "card_declined", "No.", cause())
+        invoice.record_payment_failure(usd("1.00"), "pm_card_visa", "card_declined", "No.", cause())
 
 
 def test_a_refund_comes_from_the_newest_payments_first(invoice):
-    invoice.record_payment("ch_1", usd("30.00"), "pm", cause())
-    invoice.record_payment("ch_2", usd("50.00"), "pm", cause())
+    invoice.record_payment("ch_1", usd("30.00"), "pm_card_visa", cause())
+    invoice.record_payment("ch_2", usd("50.00"), "pm_card_visa", cause())
     assert invoice.refunds_for(usd("20.00")) == [("ch_2", usd("20.00"))]
     assert invoice.refunds_for(usd("70.00")) == [("ch_2", usd("50.00")), ("ch_1", usd("20.00"))]
     with pytest.raises(CreditExceedsInvoice):
@@ -87,8 +87,8 @@ def test_a_refund_comes_from_the_newest_payments_first(invoice):
 
 
 def test_refunds_paid_out_never_exceed_the_refunds_due_nor_a_payment(invoice):
-    invoice.record_payment("ch_1", usd("30.00"), "pm", cause())
-    invoice.record_payment("ch_2", usd("70.00"), "pm", cause())
+    invoice.record_payment("ch_1", usd("30.00"), "pm_card_visa", cause())
+    invoice.record_payment("ch_2", usd("70.00"), "pm_card_visa", cause())
     due = invoice.issue_credit_note("cn1", usd("60.00"), cause(reason=WHY))
     assert due == usd("60.00") == invoice.refund_due
     with pytest.raises(CreditExceedsInvoice):  # beyond what is left of the payment
@@ -104,7 +104,7 @@ def test_refunds_paid_out_never_exceed_the_refunds_due_nor_a_payment(invoice):
 
 
 def test_a_refund_names_a_payment_and_a_credit_note_of_the_invoice(invoice):
-    invoice.record_payment("ch_1", usd("100.00"), "pm", cause())
+    invoice.record_payment("ch_1", usd("100.00"), "pm_card_visa", cause())
     invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY))
     with pytest.raises(NotFound):
         invoice.record_refund("ch_x", "re_1", usd("10.00"), "cn1", cause())
