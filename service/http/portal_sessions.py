@@ -18,7 +18,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError, forbidden
 from service.http.responses import written
-from service.http.schemas import Body, UserId
+from service.http.schemas import Body, UserId, safe
 from service.tokens import Role
 from service.web.cli import link_url
 from service.web.sign_in_links import SignInLinks, may_issue
@@ -32,7 +32,7 @@ class PortalSessionIn(Body):
     role: Role | None = Field(
         None, description="A staff or auditor role, for a link bound to no account"
     )
-    label: Annotated[str, StringConstraints(max_length=100)] = ""
+    label: Annotated[str, StringConstraints(max_length=100), safe(100)] = ""
     expires_in_minutes: int = Field(15, ge=1, le=1440)
 
 

@@ -79,6 +79,25 @@ DETAILS: dict[str, tuple[str, Callable[[Exception], dict[str, object]]]] = {
         _none,
     ),
     "csrf": (N_("This form has expired. Reload the page and send it again."), _none),
+    "card-number-refused": (
+        N_(
+            "This looks like a card number. Card numbers are never kept here: give the "
+            "token your payment provider gave instead."
+        ),
+        _none,
+    ),
+    "not-a-payment-method-token": (
+        N_("A payment method is the token your payment provider gave, such as pm_card_visa."),
+        _none,
+    ),
+    "payment-method-not-on-account": (
+        N_("This payment method is not saved on the account: save it first."),
+        _none,
+    ),
+    "unsafe-text": (
+        N_("The text holds characters that cannot be kept, or is too long."),
+        _none,
+    ),
 }
 
 

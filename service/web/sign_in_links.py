@@ -19,6 +19,7 @@ from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue, PermissionRule
+from domain.text import safe_text
 from service.context import CommandContext
 from service.ledger import Ledger, Receipt
 from service.tokens import CUSTOMER_ROLES, Role
@@ -89,7 +90,7 @@ class SignInLinks:
         token = LINK_PREFIX + secrets.token_urlsafe(32)
         digest = secret_hash(token)
         session_id = session_id_for(digest)
-        name = label.strip()[:100] or f"{role.value}-{session_id.hex[:8]}"
+        name = safe_text(label.strip()[:100], "label", 100) or f"{role.value}-{session_id.hex[:8]}"
         expires: list[datetime] = []
 
         def work(cause: Cause) -> list[LedgerAggregate]:

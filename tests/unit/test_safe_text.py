@@ -184,6 +184,7 @@ POISON = ["a\x00b", "a\x1bb", "a\ud800b", f"card {VISA}"]
 COMPUTED = {
     ("Money", "currency"),  # an ISO code, refused unless known (UnknownCurrency)
     ("Line", "line_id"),
+    ("Tranche", "line_id"),  # a Line's id, copied when the line is added
     ("Line", "product_code"),
     ("InvoiceLine", "description"),
     ("InvoiceLine", "product_code"),

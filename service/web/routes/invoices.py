@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -139,6 +140,8 @@ def pay(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -> 
             payment_method="" if method == "saved" else method,
         )
         amount = money_in(body.amount, invoice.currency) if body.amount else None
+        if body.payment_method:
+            _save_new_card(current, posted, invoice.account_id, body.payment_method)
         outcome = Payments(current.ledger).pay(posted.ctx, invoice_id, amount, body.payment_method)
         if outcome.declined is not None:
             # recorded (PaymentFailed), as the API's 402 is; shown beside the form
@@ -147,6 +150,22 @@ def pay(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -> 
         return done(current, path, "paid", outcome.receipt)
 
     return attempt(act, lambda found: _invoice_page(current, account_id, invoice_id, reads, found))
+
+
+def _save_new_card(current: Visit, posted: Form, account_id: UUID, method: str) -> None:
+    """A card chosen at checkout becomes the account's payment method first, as the form
+    says: a payment only ever uses a method the account recorded (ADR 19). Its own
+    command, with a key derived from the form's, so a resubmitted form saves it once."""
+    if method == current.ledger.account(account_id).payment_method:
+        return
+    key = posted.ctx.idempotency_key
+    ctx = replace(
+        posted.ctx,
+        idempotency_key=f"{key}:card" if key else None,
+        fingerprint=f"{posted.ctx.fingerprint}:card:{method}",
+        expected_version=None,
+    )
+    current.ledger.set_payment_method(ctx, account_id, method)
 
 
 @router.post(INVOICE + "/share-links")
