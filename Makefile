@@ -22,8 +22,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite runs in TEST_WORKERS processes (its tests wait on servers and clocks more than
+# they compute); the few that restart the shared PostgreSQL run alone afterwards.
+TEST_WORKERS ?= 3
+
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 # The web app's French catalog: extract the marked messages again and merge them in
 # (then translate the new ones; a test fails while any is untranslated).

@@ -71,7 +71,7 @@ class LiveServer:
         )
         self._wait_until_up()
 
-    def _wait_until_up(self, timeout: float = 30.0) -> None:
+    def _wait_until_up(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

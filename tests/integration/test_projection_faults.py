@@ -357,6 +357,7 @@ class Writer(threading.Thread):
 
 
 @pytest.mark.postgres
+@pytest.mark.serial  # restarts the shared server: run alone, after the parallel run
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
 def test_the_runner_resumes_by_itself_after_postgres_restarts(
     store: StoreSettings, tmp_path: Path
