@@ -61,9 +61,9 @@ from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
-from service import idempotency
+from service import idempotency, quotes
 from service.context import CommandContext
-from service.errors import ConcurrencyConflict, PreconditionFailed
+from service.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.idempotency import IdempotencyRecord
 from service.subject_locks import SubjectLocks
 
@@ -297,6 +297,8 @@ class Ledger(Application[UUID]):
     ) -> int:
         """The subject's version after the command (before it, for a preview); refuses a
         stale If-Match."""
+        if ctx.expected_quote is not None and quotes.quote(aggregates) != ctx.expected_quote:
+            raise PriceChanged()
         changed = next((a for a in aggregates if a.id == subject), None)
         if changed is not None:
             before, after = changed.version - len(changed.pending_events), changed.version
