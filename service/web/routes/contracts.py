@@ -260,13 +260,20 @@ def add_product(account_id: UUID, subscription_id: UUID, posted: Form) -> Respon
     return _add(posted, account_id, subscription_id, "products")
 
 
-@router.post(CONTRACT + "/{adding}/preview", response_class=HTMLResponse)
-def preview_adding(account_id: UUID, subscription_id: UUID, adding: str, posted: Form) -> Response:
+def _preview_page(posted: Posted, account_id: UUID, subscription_id: UUID, adding: str) -> Response:
     """The invoice the add form's current choice would issue (live update)."""
-    if adding not in USE_CASES:
-        raise NotFound(f"no preview of {adding}")
     _contract(posted.visit, account_id, subscription_id, Access.SELF_SERVICE)
     return _fragment(posted.visit, lambda: _preview_adding(posted, subscription_id, adding))
+
+
+@router.post(CONTRACT + "/licenses/preview", response_class=HTMLResponse)
+def preview_licenses(account_id: UUID, subscription_id: UUID, posted: Form) -> Response:
+    return _preview_page(posted, account_id, subscription_id, "licenses")
+
+
+@router.post(CONTRACT + "/products/preview", response_class=HTMLResponse)
+def preview_product(account_id: UUID, subscription_id: UUID, posted: Form) -> Response:
+    return _preview_page(posted, account_id, subscription_id, "products")
 
 
 # -- the renewal ----------------------------------------------------------------------

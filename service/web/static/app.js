@@ -32,7 +32,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!form.checkValidity()) return;
       const mine = ++asked;
       const answer = await fetch(form.dataset.preview, {
-        method: "POST", body: new FormData(form), credentials: "same-origin",
+        method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
       });
       const html = await answer.text();
       if (mine !== asked) return;
