@@ -15,14 +15,14 @@ from enum import Enum
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, NotFound
 from domain.text import safe_text
-from service.context import CommandContext
-from service.ledger import Ledger, Receipt
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.ledger.moved_topics import stored_topics
 
 TOKEN_PREFIX = "sl_"
 
@@ -205,10 +205,10 @@ class Tokens:
         return [token for token in found if not token.revoked]
 
     def all(self) -> list[ApiToken]:
-        topic = get_topic(ApiToken.TokenIssued)
+        topics = stored_topics(ApiToken.TokenIssued)
         found: list[ApiToken] = []
         start = 1
-        while batch := self.ledger.recorder.select_notifications(start, 500, topics=[topic]):
+        while batch := self.ledger.recorder.select_notifications(start, 500, topics=topics):
             found += [self.get(n.originator_id) for n in batch]  # type: ignore[arg-type]
             start = batch[-1].id + 1
         return found

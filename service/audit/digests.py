@@ -21,7 +21,7 @@ from adapters.signing import DEFAULT_SIGNING_KEY_PATH, SigningKey
 from domain.errors import InvalidValue
 from projections.audit_trail import recorded
 from projections.hash_chain import Seal, hash_at, seals, tip
-from service.read_side import ReadSide
+from service.reads.read_side import ReadSide
 
 PROOF_PAGE = 1000
 MAX_PROOF_PAGE = 10_000

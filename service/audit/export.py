@@ -33,8 +33,8 @@ from adapters.signing import SigningKey
 from domain.errors import NotFound
 from projections.audit_trail import TABLE as AUDIT_TABLE
 from projections.hash_chain import event_digest, hash_at, seals_between, tip
-from service.digests import sign_digest
-from service.read_side import ReadSide
+from service.audit.digests import sign_digest
+from service.reads.read_side import ReadSide
 
 PAGE = 5000
 

@@ -14,10 +14,10 @@ from uuid import UUID
 from adapters.store import StoreSettings
 from projections.hash_chain import tip
 from projections.point_in_time import TimelineEntry
-from service.chain_verification import ChainVerifier, Verification
-from service.history import history_at, render_history, text_table
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.audit.verification import ChainVerifier, Verification
+from service.ledger.application import Ledger
+from service.reads.history import history_at, render_history, text_table
+from service.reads.read_side import ReadSide
 
 NO_SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "n"}
 

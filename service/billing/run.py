@@ -30,8 +30,8 @@ from domain.errors import DomainError, InvalidValue
 from domain.invoice import Invoice
 from domain.period import billing_periods
 from domain.subscription import Subscription
-from service.context import CommandContext
-from service.ledger import Ledger, period_invoice_id
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.context import CommandContext
 
 log = logging.getLogger("subledger.billing")
 

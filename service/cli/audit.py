@@ -13,14 +13,14 @@ from uuid import UUID
 from adapters.private_files import ExportRefused
 from adapters.store import StoreSettings
 from projections.hash_chain import tip
-from service.account_export import export_account
-from service.audit_replay import replay_account
-from service.chain_verification import ChainVerifier
-from service.digests import current_digest, signing_key_from_environ
-from service.history import catch_up
-from service.ledger import Ledger
-from service.progress import ProgressBar
-from service.read_side import ReadSide
+from service.audit.digests import current_digest, signing_key_from_environ
+from service.audit.export import export_account
+from service.audit.replay import replay_account
+from service.audit.verification import ChainVerifier
+from service.cli.progress import ProgressBar
+from service.ledger.application import Ledger
+from service.reads.history import catch_up
+from service.reads.read_side import ReadSide
 
 
 def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

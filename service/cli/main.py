@@ -20,8 +20,8 @@ from adapters.webhook_destinations import Destinations, DestinationsMisconfigure
 from domain.errors import DomainError
 from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
-from service.audit_cli import add_audit_commands, run_audit
-from service.billing import (
+from service.access.tokens import Role, Tokens
+from service.billing.run import (
     BILLING_LOCK,
     BillingMisconfigured,
     BillingReport,
@@ -29,27 +29,27 @@ from service.billing import (
     BillingSettings,
 )
 from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
-from service.context import CommandContext
-from service.demo import DEMO_END, load_demo
-from service.demo_tokens import (
+from service.cli.audit import add_audit_commands, run_audit
+from service.cli.progress import ProgressBar
+from service.clock.test_clock import ClockControl, on_test_clock
+from service.demo.history import DEMO_END, load_demo
+from service.demo.tokens import (
     DEMO_TOKENS_PATH,
     issue_demo_links,
     issue_demo_tokens,
     read_demo_tokens,
 )
-from service.errors import DemoAlreadyLoaded
-from service.history import show_history
+from service.http.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.http.server import ServeMisconfigured, ServeSettings
-from service.ledger import Ledger
-from service.progress import ProgressBar
-from service.public_url import PublicUrlMisconfigured, public_url_from_environ
-from service.read_side import ReadSide
-from service.relay import NatsRelay, StreamNotOurs
-from service.test_clock import ClockControl, on_test_clock
-from service.tokens import Role, Tokens
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import DemoAlreadyLoaded
+from service.reads.history import show_history
+from service.reads.read_side import ReadSide
+from service.relay.nats import NatsRelay, StreamNotOurs
 from service.web.cli import add_portal_commands, run_portal
-from service.webhook_policy import DeliveryPolicy
-from service.webhooks import WebhookWorker, WorkerBusy
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.worker import WebhookWorker, WorkerBusy
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 # What stops a command at once with one line: the store, a setting or the signing key.

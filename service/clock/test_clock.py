@@ -26,11 +26,11 @@ from adapters.store import StoreSettings
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import DomainError, InvalidValue, NotFound
-from service.billing import BILLING_LOCK, BillingReport, BillingRun, BillingSettings
-from service.context import SYSTEM, CommandContext
-from service.durations import Duration
-from service.errors import PreconditionFailed
-from service.ledger import Ledger, Receipt
+from service.billing.run import BILLING_LOCK, BillingReport, BillingRun, BillingSettings
+from service.clock.durations import Duration
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import SYSTEM, CommandContext
+from service.ledger.errors import PreconditionFailed
 
 CLOCK_ID = uuid5(NAMESPACE_URL, "subledger:test-clock")
 LONGEST_MOVE = timedelta(days=3660)  # ten years at once: a rehearsal, not a time machine

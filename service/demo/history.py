@@ -24,9 +24,9 @@ from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.money import Money
 from domain.period import BillingPeriod, billing_periods
-from service.context import CommandContext
-from service.errors import DemoAlreadyLoaded
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import DemoAlreadyLoaded
 
 DEMO_START = datetime(2025, 9, 1, 9, 0, tzinfo=UTC)
 DEMO_END = datetime(2026, 11, 15, 17, 0, tzinfo=UTC)

@@ -7,17 +7,17 @@ import json
 from pathlib import Path
 
 from adapters.private_files import private_file
-from service.context import CommandContext
-from service.demo import LUMEN, NORTHWIND
-from service.ledger import Ledger
-from service.tokens import Role, Tokens
+from service.access.tokens import Role, Tokens
+from service.demo.history import LUMEN, NORTHWIND
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from service.web.cli import link_url
 from service.web.sign_in_links import MAX_LINK_LIFETIME, PORTAL_ROLES, SignInLinks
 
 DEMO_TOKENS_PATH = Path("var/demo-tokens.json")
 OPERATOR = CommandContext("subledger-demo", "operator")
 
-# name -> (role, account, user): the demo's people (see service/demo.py)
+# name -> (role, account, user): the demo's people (see service/demo/history.py)
 DEMO_PRINCIPALS = {
     "admin": (Role.ADMIN, NORTHWIND, "ada"),
     "user": (Role.USER, NORTHWIND, "ben"),

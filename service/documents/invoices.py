@@ -11,7 +11,7 @@ from adapters.invoice_documents import invoice_pdf, shared_invoice_html
 from adapters.log_position import position_of
 from domain.account import BillingDetails
 from domain.invoice import Invoice
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 
 def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:

@@ -17,8 +17,8 @@ from domain import catalog
 from domain.license import License
 from projections.point_in_time import aggregates_of_account
 from projections.store import Sql
-from service.ledger import Ledger
-from service.point_in_time import aggregate_at
+from service.ledger.application import Ledger
+from service.reads.point_in_time import aggregate_at
 
 SEAT_CHANGES = (License.LicenseAdded, License.LicenseRemoved)
 _CATALOG_ORDER = {code: n for n, code in enumerate(catalog.PRODUCTS)}

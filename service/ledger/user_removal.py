@@ -14,9 +14,9 @@ from domain import catalog
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import NotFound
-from service.context import CommandContext
-from service.ledger import Ledger, Receipt
-from service.tokens import Tokens
+from service.access.tokens import Tokens
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
 
 
 def remove_user(ledger: Ledger, ctx: CommandContext, account_id: UUID, user_id: str) -> Receipt:

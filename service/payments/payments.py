@@ -31,10 +31,10 @@ from domain.errors import DomainError
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.payment_provider import Declined, PaymentProviderUnavailable
-from service import idempotency
-from service.context import CommandContext
-from service.errors import PreconditionFailed
-from service.ledger import Ledger, Receipt
+from service.ledger import idempotency
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.ledger.errors import PreconditionFailed
 
 log = logging.getLogger("subledger.payments")
 

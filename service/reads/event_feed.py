@@ -34,8 +34,8 @@ from projections.audit_trail import AuditFilter, audit_rows
 from projections.cloudevents import to_cloudevent, type_matches, type_name
 from projections.event_schemas import public_event_classes
 from projections.runner import positions
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 
 AUDIT_TRAIL = "audit_trail"
 SCAN_BATCH = 500

@@ -11,9 +11,9 @@ from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.money import total
 from projections.point_in_time import TimelineEntry, timeline
-from service.ledger import Ledger
-from service.point_in_time import AccountAt, account_at, parse_as_of, parse_effective
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.point_in_time import AccountAt, account_at, parse_as_of, parse_effective
+from service.reads.read_side import ReadSide
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:

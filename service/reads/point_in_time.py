@@ -31,7 +31,7 @@ from projections.audit_trail import version_as_of
 from projections.in_force import fold_in_force, in_force
 from projections.point_in_time import aggregates_of_account, first_deferred_version
 from projections.store import Sql
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 A = TypeVar("A", bound=LedgerAggregate)
 

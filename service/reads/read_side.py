@@ -37,8 +37,8 @@ from projections.store import (
     postgres_reader_pool,
     sqlite_connector,
 )
-from service.election import serve_when_elected
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.workers.election import serve_when_elected
 
 log = logging.getLogger("subledger.read_side")
 

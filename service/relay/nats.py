@@ -26,9 +26,9 @@ from projections.cloudevents import event_id, is_public, to_cloudevent
 from projections.projection import LoggedEvent
 from projections.runner import ReadLog, Wait
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql
-from service.election import serve_when_elected
-from service.ledger import Ledger
-from service.read_side import read_log, read_store
+from service.ledger.application import Ledger
+from service.reads.read_side import read_log, read_store
+from service.workers.election import serve_when_elected
 
 log = logging.getLogger("subledger.relay")
 

@@ -1,7 +1,7 @@
 """Share links: an invoice opened without logging in, by whoever holds the link.
 
 The link's secret is random, shown once, and stored only as a SHA-256 hash from which
-the link's id is derived (as API tokens are, ``service/tokens.py``): opening a link is
+the link's id is derived (as API tokens are, ``service/access/tokens.py``): opening a link is
 one keyed read and a constant-time comparison. Openings are recorded at most once an
 hour per link, and limited per link and per address (``share_link_openings``).
 """
@@ -21,10 +21,10 @@ from domain.cause import Cause
 from domain.errors import NotFound
 from domain.invoice import Invoice
 from domain.share_link import DEFAULT_DAYS, ShareLink, share_link_id
-from service.context import CommandContext
-from service.errors import ConcurrencyConflict
-from service.ledger import Ledger, Receipt
-from service.share_link_openings import Openings
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.ledger.errors import ConcurrencyConflict
+from service.sharing.openings import Openings
 
 TOKEN_PREFIX = "sh_"
 MAX_TOKEN_LENGTH = 100

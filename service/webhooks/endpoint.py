@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
 
 from adapters.webhook_destinations import Destinations
 from domain.base import LedgerAggregate
@@ -29,10 +28,11 @@ from domain.errors import InvalidValue, NotFound
 from domain.text import safe_text
 from projections.cloudevents import type_matches, type_name
 from projections.event_schemas import public_event_classes
-from service.context import CommandContext
-from service.ledger import Ledger, Receipt
-from service.webhook_signing import fingerprint, new_secret
-from service.webhook_store import WebhookStore
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.ledger.moved_topics import stored_topics
+from service.webhooks.signing import fingerprint, new_secret
+from service.webhooks.store import WebhookStore
 
 MAX_URL_LENGTH = 2000
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -275,11 +275,11 @@ class WebhookEndpoints:
 
     def registered_after(self, position: int) -> tuple[list[UUID], int]:
         """Endpoints registered after ``position``, and the log position searched up to."""
-        topic = get_topic(WebhookEndpoint.Registered)
+        topics = stored_topics(WebhookEndpoint.Registered)
         head = self.ledger.head_position()
         found: list[UUID] = []
         while batch := self.ledger.recorder.select_notifications(
-            position + 1, 500, stop=head, topics=[topic]
+            position + 1, 500, stop=head, topics=topics
         ):
             found += [UUID(str(n.originator_id)) for n in batch]
             position = batch[-1].id

@@ -32,13 +32,13 @@ from adapters.webhook_transport import HttpWebhookTransport, Sent
 from domain.base import LedgerAggregate
 from domain.errors import DomainError, NotFound
 from projections.cloudevents import event_id, is_public, to_cloudevent, type_name
-from service.election import Elected, LockLost, serve_when_elected
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
-from service.webhook_endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_signing import SIGNATURE_HEADER, signature_header
-from service.webhook_store import Cursor, Delivery, WebhookStore
+from service.http.public_url import DEFAULT_PUBLIC_URL
+from service.ledger.application import Ledger
+from service.webhooks.endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.signing import SIGNATURE_HEADER, signature_header
+from service.webhooks.store import Cursor, Delivery, WebhookStore
+from service.workers.election import Elected, LockLost, serve_when_elected
 
 log = logging.getLogger("subledger.webhooks")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from adapters.wakeup import PostgresWakeup, Pulse
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 log = logging.getLogger("subledger.election")
 

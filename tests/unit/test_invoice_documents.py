@@ -22,7 +22,7 @@ from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
 from domain.money import Money
 from domain.period import DateRange
-from service.http.documents import CSV, PDF, negotiated
+from service.http.routes.documents import CSV, PDF, negotiated
 from tests.builders import cause
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)

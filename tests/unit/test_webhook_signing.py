@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidValue
-from service.webhook_policy import THREE_DAYS, DeliveryPolicy
-from service.webhook_signing import fingerprint, new_secret, signature_header, verify
+from service.webhooks.policy import THREE_DAYS, DeliveryPolicy
+from service.webhooks.signing import fingerprint, new_secret, signature_header, verify
 
 SECRET = "whsec_test"
 BODY = b'{"id":"e-1","sequence":"0000000000000000042"}'

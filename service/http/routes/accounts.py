@@ -12,14 +12,13 @@ from domain.account import Account
 from domain.errors import NotFound
 from projections import account_overview as overview
 from projections.documents import account_document
-from service import user_removal
-from service.context import CommandContext
+from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas import (
+from service.http.schemas.common import (
     AccountIn,
     AccountOut,
     BillingDetailsPatch,
@@ -33,9 +32,10 @@ from service.http.schemas import (
     UpgradeRequestIn,
     UserIn,
 )
-from service.ledger import Ledger, Receipt
-from service.point_in_time import aggregate_at
-from service.tokens import Principal
+from service.ledger import user_removal
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.reads.point_in_time import aggregate_at
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
 
@@ -368,6 +368,6 @@ def upgrade(
     account_id: UUID,
     body: EditionChangeIn,
 ) -> Receipt:
-    """The edition change, called by its route and by its preview (service/http/previews.py)."""
+    """The edition change, called by its route and by its preview (routes/previews.py)."""
     account_for(ledger, principal, account_id, Access.EDITION)
     return ledger.change_edition(replace(ctx, reason=body.reason), account_id, body.edition)

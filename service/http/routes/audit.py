@@ -20,7 +20,7 @@ from service.http.access import Access, access_extra, account_for
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, Reads
-from service.http.schemas import Instant
+from service.http.schemas.common import Instant
 
 router = APIRouter(tags=["audit"], responses=PROBLEM_RESPONSES)
 EXPORT_PAGE = 1000

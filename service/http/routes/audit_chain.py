@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from adapters.signing import SigningKey
-from service.chain_verification import ChainVerifier
-from service.digests import (
+from service.audit.digests import (
     MAX_PROOF_PAGE,
     PROOF_PAGE,
     SignedDigest,
@@ -20,6 +19,7 @@ from service.digests import (
     proof,
     signing_key_from_environ,
 )
+from service.audit.verification import ChainVerifier
 from service.http.access import Access, access_extra
 from service.http.deps import PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES

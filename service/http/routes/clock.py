@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from service.clock.test_clock import ClockControl
 from service.http.access import Access, access_extra
-from service.http.clock_schemas import ClockMoveIn, ClockMoveOut, ClockOut
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import get_read_side
 from service.http.responses import versioned
-from service.ledger import Ledger
-from service.test_clock import ClockControl
+from service.http.schemas.clock import ClockMoveIn, ClockMoveOut, ClockOut
+from service.ledger.application import Ledger
 
 router = APIRouter(prefix="/v1/test-clock", tags=["test clock"], responses=PROBLEM_RESPONSES)
 

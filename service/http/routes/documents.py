@@ -13,10 +13,10 @@ from fastapi import Response
 
 from adapters.invoice_documents import invoice_csv
 from domain.invoice import Invoice
-from service import documents
+from service.documents import invoices as documents
 from service.http.reads import Reads
-from service.ledger import Ledger
-from service.point_in_time import aggregate_at
+from service.ledger.application import Ledger
+from service.reads.point_in_time import aggregate_at
 
 PDF = "application/pdf"
 CSV = "text/csv"

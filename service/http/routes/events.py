@@ -21,15 +21,15 @@ from starlette.types import Receive, Scope, Send
 
 from domain.errors import InvalidValue, NotFound
 from projections.event_schemas import all_schemas
-from service.event_feed import EventFeed, FeedQuery
+from service.access.tokens import CUSTOMER_ROLES, Principal, Tokens
 from service.http.access import Access, access_extra, account_for
 from service.http.deps import LedgerDep, PrincipalDep, TokensDep
 from service.http.event_stream import LogWatch, StreamSettings, StreamSlots, event_stream
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.reads import FreshReads, get_read_side
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.tokens import CUSTOMER_ROLES, Principal, Tokens
+from service.ledger.application import Ledger
+from service.reads.event_feed import EventFeed, FeedQuery
+from service.reads.read_side import ReadSide
 
 router = APIRouter(tags=["events"], responses=PROBLEM_RESPONSES)
 SCHEMA_JSON = "application/schema+json"

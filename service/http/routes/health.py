@@ -17,7 +17,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import LedgerDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.reads import get_read_side
-from service.read_side import ReadSide
+from service.reads.read_side import ReadSide
 
 router = APIRouter(tags=["operations"])
 ReadSideDep = Annotated[ReadSide, Depends(get_read_side)]

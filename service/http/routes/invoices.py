@@ -12,13 +12,14 @@ from domain.invoice import Invoice
 from domain.money import Money
 from projections import account_overview as overview
 from projections.documents import invoice_document
-from service.http import documents
+from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import PointInTimeReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas import (
+from service.http.routes import documents
+from service.http.schemas.common import (
     CreditNoteIn,
     CreditNoteOut,
     InvoiceOut,
@@ -26,9 +27,8 @@ from service.http.schemas import (
     VoidIn,
     money_in,
 )
-from service.ledger import Ledger, Receipt
-from service.point_in_time import account_at, aggregate_at
-from service.tokens import Principal
+from service.ledger.application import Ledger, Receipt
+from service.reads.point_in_time import account_at, aggregate_at
 
 router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
 

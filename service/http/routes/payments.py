@@ -8,16 +8,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
-from service.context import CommandContext
+from service.access.tokens import Principal
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
-from service.http.invoices import credit_note_out, invoice_for
 from service.http.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem
 from service.http.responses import written
-from service.http.schemas import CreditNoteIn, CreditNoteOut, InvoiceOut, PaymentIn, money_in
-from service.ledger import Ledger
-from service.payments import PaymentOutcome, Payments
-from service.tokens import Principal
+from service.http.routes.invoices import credit_note_out, invoice_for
+from service.http.schemas.common import CreditNoteIn, CreditNoteOut, InvoiceOut, PaymentIn, money_in
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.payments.payments import PaymentOutcome, Payments
 
 router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
 
@@ -69,7 +69,7 @@ def pay_invoice(
 def pay(
     ledger: Ledger, principal: Principal, ctx: CommandContext, invoice_id: UUID, body: PaymentIn
 ) -> PaymentOutcome:
-    """Paying, called by its route and by its preview (service/http/previews.py)."""
+    """Paying, called by its route and by its preview (service/http/routes/previews.py)."""
     invoice = invoice_for(ledger, principal, invoice_id, Access.SELF_SERVICE)
     amount = money_in(body.amount, invoice.currency) if body.amount else None
     return Payments(ledger).pay(ctx, invoice_id, amount, body.payment_method)

@@ -14,12 +14,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
+from service.access.tokens import Role
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError, forbidden
 from service.http.responses import written
-from service.http.schemas import Body, UserId, safe
-from service.tokens import Role
+from service.http.schemas.common import Body, UserId, safe
 from service.web.cli import link_url
 from service.web.sign_in_links import SignInLinks, may_issue
 

@@ -19,14 +19,14 @@ from fastapi import APIRouter, Response
 
 from domain.invoice import Invoice
 from domain.subscription import Subscription
-from service.context import CommandContext
 from service.http.access import Access, access_extra
-from service.http.accounts import upgrade
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
-from service.http.payments import pay
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.responses import written
-from service.http.schemas import (
+from service.http.routes.accounts import upgrade
+from service.http.routes.payments import pay
+from service.http.routes.subscriptions import add_licenses_to, add_product_to, buy, change_renewal
+from service.http.schemas.common import (
     EditionChangeIn,
     InvoicePreviewOut,
     LicensesIn,
@@ -38,8 +38,8 @@ from service.http.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from service.http.subscriptions import add_licenses_to, add_product_to, buy, change_renewal
-from service.ledger import Ledger, Receipt
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
 
 router = APIRouter(tags=["previews"], responses=PROBLEM_RESPONSES)
 

@@ -16,7 +16,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, PointInTimeReads
-from service.http.schemas import Day, MoneyOut, known_currency
+from service.http.schemas.common import Day, MoneyOut, known_currency
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 

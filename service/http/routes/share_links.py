@@ -20,18 +20,18 @@ from pydantic import BaseModel, Field
 
 from domain.invoice import Invoice
 from domain.share_link import DEFAULT_DAYS, MAX_DAYS, LinkStatus, ShareLink
-from service import documents as rendered
-from service.context import CommandContext
-from service.http import documents
+from service.documents import invoices as rendered
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
-from service.http.invoices import invoice_for
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import written
-from service.http.schemas import Body as BodyModel
-from service.ledger import Ledger
-from service.share_link_openings import Openings, TooManyOpenings
-from service.sharing import ShareLinks
+from service.http.routes import documents
+from service.http.routes.invoices import invoice_for
+from service.http.schemas.common import Body as BodyModel
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.sharing.links import ShareLinks
+from service.sharing.openings import Openings, TooManyOpenings
 
 router = APIRouter(tags=["sharing"], responses=PROBLEM_RESPONSES)
 

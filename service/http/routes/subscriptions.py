@@ -11,13 +11,13 @@ from domain.invoice import Invoice
 from domain.subscription import Subscription
 from projections import account_overview as overview
 from projections.documents import subscription_document
-from service.context import CommandContext
+from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import DatedReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas import (
+from service.http.schemas.common import (
     CancellationIn,
     LicenseOnDayOut,
     LicenseOut,
@@ -27,10 +27,10 @@ from service.http.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from service.ledger import Ledger, Receipt
-from service.point_in_time import account_at, aggregate_at
-from service.seats import seats_on_day
-from service.tokens import Principal
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.ledger.seats import seats_on_day
+from service.reads.point_in_time import account_at, aggregate_at
 
 router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
 
@@ -79,7 +79,7 @@ def list_subscriptions(
 
 
 # Each command that moves money is one function, called by its route and by its preview
-# (service/http/previews.py), so that both check and do exactly the same.
+# (service/http/routes/previews.py), so that both check and do exactly the same.
 
 
 def buy(

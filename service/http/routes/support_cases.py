@@ -12,19 +12,19 @@ from fastapi import APIRouter, Query, Response, status
 from domain.errors import NotFound
 from domain.support_case import SupportCase, SupportCaseStatus
 from projections import account_overview as overview
+from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas import (
+from service.http.schemas.common import (
     SupportCaseCloseIn,
     SupportCaseIn,
     SupportCaseOut,
     SupportCaseReplyIn,
 )
-from service.ledger import Ledger, Receipt
-from service.tokens import Principal
+from service.ledger.application import Ledger, Receipt
 
 router = APIRouter(
     prefix="/v1/accounts/{account_id}/support-cases",

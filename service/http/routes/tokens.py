@@ -6,12 +6,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
+from service.access.tokens import ApiToken
 from service.http.access import Access, access_extra, require
 from service.http.deps import ContextDep, PrincipalDep, TokensDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import written
-from service.http.schemas import TokenIn, TokenIssuedOut, TokenOut
-from service.tokens import ApiToken
+from service.http.schemas.common import TokenIn, TokenIssuedOut, TokenOut
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=PROBLEM_RESPONSES)
 

@@ -12,7 +12,7 @@ from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import versioned, written
-from service.http.webhook_schemas import (
+from service.http.schemas.webhooks import (
     DeliveryOut,
     DeliveryPage,
     DisableIn,
@@ -22,10 +22,10 @@ from service.http.webhook_schemas import (
     WebhookEndpointOut,
     WebhookEndpointPatch,
 )
-from service.ledger import Receipt
-from service.read_side import ReadSide
-from service.webhook_endpoint import WebhookEndpoints
-from service.webhook_store import WebhookStore
+from service.ledger.application import Receipt
+from service.reads.read_side import ReadSide
+from service.webhooks.endpoint import WebhookEndpoints
+from service.webhooks.store import WebhookStore
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 OPERATOR = access_extra(Access.OPERATOR)

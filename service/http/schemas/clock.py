@@ -9,10 +9,10 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from domain.errors import InvalidValue
-from service.billing import BillingReport
-from service.durations import EXAMPLES, Duration, parse_duration
-from service.http.schemas import Body, Instant, safe
-from service.test_clock import ClockMove, StoredClock
+from service.billing.run import BillingReport
+from service.clock.durations import EXAMPLES, Duration, parse_duration
+from service.clock.test_clock import ClockMove, StoredClock
+from service.http.schemas.common import Body, Instant, safe
 
 StepKind = Literal["invoice", "reminder", "renewal", "expiry", "overdue"]
 

@@ -28,8 +28,8 @@ from domain.period import BillingPeriod
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
 from domain.text import safe_text
-from service.seats import SeatsOnDay
-from service.tokens import ApiToken, Role
+from service.access.tokens import ApiToken, Role
+from service.ledger.seats import SeatsOnDay
 
 
 def domain_rule(check: Callable[[str], str]) -> AfterValidator:

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from service.http.schemas import Body, Reason, safe
-from service.webhook_endpoint import WebhookEndpoint
-from service.webhook_store import Cursor, Delivery
+from service.http.schemas.common import Body, Reason, safe
+from service.webhooks.endpoint import WebhookEndpoint
+from service.webhooks.store import Cursor, Delivery
 
 Url = Annotated[
     str,
