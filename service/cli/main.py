@@ -32,6 +32,7 @@ from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
 from service.cli.audit import add_audit_commands, run_audit
 from service.cli.progress import ProgressBar
 from service.clock.test_clock import ClockControl, on_test_clock
+from service.config.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.demo.history import DEMO_END, load_demo
 from service.demo.tokens import (
     DEMO_TOKENS_PATH,
@@ -39,7 +40,6 @@ from service.demo.tokens import (
     issue_demo_tokens,
     read_demo_tokens,
 )
-from service.http.public_url import PublicUrlMisconfigured, public_url_from_environ
 from service.http.server import ServeMisconfigured, ServeSettings
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext

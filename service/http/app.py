@@ -20,6 +20,11 @@ from domain.payment_provider import PaymentProviderUnavailable
 from service.access.tokens import Tokens
 from service.billing.run import BillingSettings, BillingWorker
 from service.bootstrap import open_ledger
+from service.config.public_url import (
+    DEFAULT_PUBLIC_URL,
+    checked_public_url,
+    public_url_from_environ,
+)
 from service.http.middleware import BodyGuard, RequestLog, configure_logging
 from service.http.problems import (
     ApiError,
@@ -31,7 +36,6 @@ from service.http.problems import (
     on_validation_error,
     problem,
 )
-from service.http.public_url import DEFAULT_PUBLIC_URL, checked_public_url, public_url_from_environ
 from service.http.routes import (
     accounts,
     audit,

@@ -32,7 +32,7 @@ from adapters.webhook_transport import HttpWebhookTransport, Sent
 from domain.base import LedgerAggregate
 from domain.errors import DomainError, NotFound
 from projections.cloudevents import event_id, is_public, to_cloudevent, type_name
-from service.http.public_url import DEFAULT_PUBLIC_URL
+from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.ledger.application import Ledger
 from service.webhooks.endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
 from service.webhooks.policy import DeliveryPolicy

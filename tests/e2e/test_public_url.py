@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
-from service.http.app import create_app
-from service.http.public_url import (
+from service.config.public_url import (
     DEFAULT_PUBLIC_URL,
     PublicUrlMisconfigured,
     public_url_from_environ,
 )
+from service.http.app import create_app
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
 from tests.e2e.conftest import Api, seed_ledger

@@ -11,7 +11,7 @@ import pytest
 from adapters.store import StoreSettings
 from projections.audit_trail import account_of
 from projections.cloudevents import is_public
-from service.http.public_url import DEFAULT_PUBLIC_URL
+from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.ledger.application import Ledger
 from service.reads.event_feed import AUDIT_TRAIL, EventFeed, FeedQuery
 from service.reads.read_side import ReadSide

@@ -19,10 +19,10 @@ from domain.catalog import Edition
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.share_link import ShareLink
+from service.access.user_removal import remove_user
 from service.demo.history import load_demo
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
-from service.ledger.user_removal import remove_user
 from service.payments.payments import Payments
 from service.sharing.links import ShareLinks
 from tests.builders import billing, cause, open_account
@@ -35,7 +35,7 @@ NOT_IN_DEMO = {
     "Account.ContactRemoved",
     "Account.ManageBillingRevoked",
     "Account.IdentityLicenseReleased",
-    "Account.UserRemoved",  # removing a user (service/ledger/user_removal.py)
+    "Account.UserRemoved",  # removing a user (service/access/user_removal.py)
     "Account.EditionChanged",
     "Subscription.SubscriptionCancelled",
     "License.SeatUnassigned",

@@ -30,8 +30,8 @@ from adapters.jetstream import BrokerError, BrokerMisconfigured, JetStream
 from adapters.store import StoreSettings
 from projections.cloudevents import is_public
 from service.access.tokens import Role, Tokens
+from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.demo.history import load_demo
-from service.http.public_url import DEFAULT_PUBLIC_URL
 from service.ledger.application import Ledger
 from service.reads.read_side import read_log, read_store
 from service.relay.nats import Relay, StreamNotOurs, to_message

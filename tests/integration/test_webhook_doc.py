@@ -19,7 +19,7 @@ from adapters.store import StoreSettings
 from domain.account import User
 from domain.base import LedgerAggregate
 from projections.cloudevents import is_public, to_cloudevent
-from service.http.public_url import DEFAULT_PUBLIC_URL
+from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.webhooks.endpoint import WebhookEndpoints

@@ -12,6 +12,7 @@ from domain.account import Account
 from domain.errors import NotFound
 from projections import account_overview as overview
 from projections.documents import account_document
+from service.access import user_removal
 from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
@@ -32,7 +33,6 @@ from service.http.schemas.common import (
     UpgradeRequestIn,
     UserIn,
 )
-from service.ledger import user_removal
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
 from service.reads.point_in_time import aggregate_at

@@ -29,8 +29,8 @@ from service.http.schemas.common import (
 )
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
-from service.ledger.seats import seats_on_day
 from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.seats import seats_on_day
 
 router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
 

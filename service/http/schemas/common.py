@@ -29,7 +29,7 @@ from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
 from domain.text import safe_text
 from service.access.tokens import ApiToken, Role
-from service.ledger.seats import SeatsOnDay
+from service.reads.seats import SeatsOnDay
 
 
 def domain_rule(check: Callable[[str], str]) -> AfterValidator:
