@@ -2,11 +2,12 @@
 
 For each enabled endpoint the worker reads the global log after the endpoint's cursor
 and sends the events it wants one at a time, as CloudEvents JSON signed with the
-endpoint's secret (``webhook_signing``). The cursor moves only when the endpoint
-answers 2xx, in the same transaction that logs the attempt; so an endpoint never sees
-an event before every earlier one it wants was acknowledged, and a crash at any point
-means, at worst, one event sent again. A failure stops that endpoint until its backoff
-ends (``webhook_policy``); a long enough run of failures disables it, as an event.
+endpoint's secret in the Standard Webhooks format (``webhook_signing``). The cursor
+moves only when the endpoint answers 2xx, in the same transaction that logs the
+attempt; so an endpoint never sees an event before every earlier one it wants was
+acknowledged, and a crash at any point means, at worst, one event sent again. A
+failure stops that endpoint until its backoff ends (``webhook_policy``); a long enough
+run of failures disables it, as an event.
 
 Endpoints are served side by side (each by at most one thread at a time). One worker per
 store delivers: a lock, as for the projection runner, elects it among processes
@@ -36,7 +37,7 @@ from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.ledger.application import Ledger
 from service.webhooks.endpoint import WEBHOOK_WORKER, WebhookEndpoint, WebhookEndpoints
 from service.webhooks.policy import DeliveryPolicy
-from service.webhooks.signing import SIGNATURE_HEADER, signature_header
+from service.webhooks.signing import signature_headers
 from service.webhooks.store import Cursor, Delivery, WebhookStore
 from service.workers.election import Elected, LockLost, serve_when_elected
 
@@ -141,10 +142,8 @@ class WebhookWorker:
     ) -> Cursor:
         body = cloudevent_body(position, event, self.public_url)
         started = time.time()
-        headers = {
-            "Content-Type": CONTENT_TYPE,
-            SIGNATURE_HEADER: signature_header(secret, int(started), body),
-        }
+        signed = signature_headers(secret, event_id(event), int(started), body)
+        headers = {"Content-Type": CONTENT_TYPE, **signed}
         sent = self.transport.post(endpoint.url, body, headers)
         delivery = Delivery(
             0,
