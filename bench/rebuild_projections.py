@@ -44,8 +44,8 @@ from adapters.clock import ControllableClock
 from projections.projection import LoggedEvent, Projection, is_permanent
 from projections.runner import ProjectionRunner
 from projections.store import Sql
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 
 WORLDS = 50  # template customers, opened evenly over a year
 
