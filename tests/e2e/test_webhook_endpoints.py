@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.webhook_policy import DeliveryPolicy
-from service.webhooks import WebhookWorker
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.worker import WebhookWorker
 from tests.destinations import LOOPBACK
 from tests.e2e.conftest import PRINCIPALS, Api, seed_ledger
 from tests.integration.webhook_receiver import Receiver, signed_by

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from adapters.clock import ControllableClock
 from domain.catalog import Edition
 from domain.invoice import Invoice
-from service import quotes
-from service.context import CommandContext
-from service.errors import PriceChanged
-from service.ledger import Ledger
+from service.ledger import quotes
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import PriceChanged
 from tests.builders import open_account
 
 ADMIN = CommandContext("ada", "admin")

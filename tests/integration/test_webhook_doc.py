@@ -19,14 +19,14 @@ from adapters.store import StoreSettings
 from domain.account import User
 from domain.base import LedgerAggregate
 from projections.cloudevents import is_public, to_cloudevent
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
-from service.webhook_endpoint import WebhookEndpoints
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_signing import new_secret, signature_headers
-from service.webhook_store import WebhookStore
-from service.webhooks import WebhookWorker
+from service.config.public_url import DEFAULT_PUBLIC_URL
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.webhooks.endpoint import WebhookEndpoints
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.signing import new_secret, signature_headers
+from service.webhooks.store import WebhookStore
+from service.webhooks.worker import WebhookWorker
 from tests.builders import open_account
 from tests.conftest import T0
 from tests.destinations import LOOPBACK

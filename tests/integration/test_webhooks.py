@@ -20,12 +20,12 @@ from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
 from domain.account import Account, User
 from projections.cloudevents import event_id, is_public, type_name
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.webhook_endpoint import WebhookEndpoint, WebhookEndpoints
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_store import WebhookStore
-from service.webhooks import WebhookWorker, WorkerBusy
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.webhooks.endpoint import WebhookEndpoint, WebhookEndpoints
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.store import WebhookStore
+from service.webhooks.worker import WebhookWorker, WorkerBusy
 from tests.builders import open_account
 from tests.destinations import LOOPBACK, offline_resolver
 from tests.integration.webhook_receiver import MISBEHAVIOURS, Receiver, signed_by

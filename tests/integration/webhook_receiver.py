@@ -18,7 +18,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from service.webhook_signing import LEGACY_HEADER, verify_legacy
+from service.webhooks.signing import LEGACY_HEADER, verify_legacy
 
 MISBEHAVIOURS = ("500", "timeout", "drop")
 

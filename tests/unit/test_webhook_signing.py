@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from domain.errors import InvalidValue
-from service.webhook_policy import THREE_DAYS, DeliveryPolicy
-from service.webhook_signing import (
+from service.webhooks.policy import THREE_DAYS, DeliveryPolicy
+from service.webhooks.signing import (
     LEGACY_HEADER,
     fingerprint,
     legacy_header,

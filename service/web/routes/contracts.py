@@ -23,21 +23,21 @@ from domain.errors import NotFound
 from domain.invoice import Invoice
 from domain.subscription import Subscription
 from projections import account_overview as overview
-from service import quotes
-from service.context import CommandContext
 from service.http.access import Access
-from service.http.previews import previewing
 from service.http.reads import FreshReads, projected
-from service.http.schemas import LicensesIn, RenewalIn
-from service.http.subscriptions import (
+from service.http.routes.previews import previewing
+from service.http.routes.subscriptions import (
     add_licenses_to,
     add_product_to,
     subscription_for,
 )
-from service.http.subscriptions import (
+from service.http.routes.subscriptions import (
     change_renewal as change_renewal_of,
 )
-from service.ledger import Receipt
+from service.http.schemas.common import LicensesIn, RenewalIn
+from service.ledger import quotes
+from service.ledger.application import Receipt
+from service.ledger.context import CommandContext
 from service.web.account_view import account_context, account_path
 from service.web.deps import SignedIn, Visit
 from service.web.forms import CAUGHT, Form, Posted, attempt, new_key, refusal_for
