@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -118,24 +118,38 @@ class HashChain:
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         self.seal(sql, logged.position, logged.notification)
 
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Seal a batch after the tip, its seals written in one multi-row statement."""
+        self.seal_all(sql, [(logged.position, logged.notification) for logged in batch])
+
     def seal(self, sql: Sql, position: int, event: StoredEvent) -> bytes:
         """Seal ``event`` at ``position`` after the tip; returns its chain hash."""
+        return self.seal_all(sql, [(position, event)])
+
+    def seal_all(self, sql: Sql, events: Sequence[tuple[int, StoredEvent]]) -> bytes:
+        """Seal ``events`` (position, event), in order, after the tip; returns the new tip's
+        chain hash."""
         tip = self._tip_in(sql)
-        if position <= tip.position:
-            raise ChainOutOfOrder(f"position {position} is not after the tip {tip.position}")
-        digest = event_digest(position, event)
-        chain_hash = chained(tip.hash, digest)
-        sql.execute(
-            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                position,
-                str(event.originator_id),
-                event.originator_version,
-                digest.hex(),
-                chain_hash.hex(),
-                recorded(self.now()),
-            ),
-        )
+        position, chain_hash = tip.position, tip.hash
+        sealed_at = recorded(self.now())
+        rows = []
+        for at, event in events:
+            if at <= position:
+                raise ChainOutOfOrder(f"position {at} is not after the tip {position}")
+            digest = event_digest(at, event)
+            chain_hash = chained(chain_hash, digest)
+            position = at
+            rows.append(
+                (
+                    at,
+                    str(event.originator_id),
+                    event.originator_version,
+                    digest.hex(),
+                    chain_hash.hex(),
+                    sealed_at,
+                )
+            )
+        sql.insert_many(TABLE, COLUMNS.split(", "), rows)
         self._tip = _Tip(sql, position, chain_hash)
         return chain_hash
 
