@@ -49,18 +49,39 @@ _TOPICS: dict[str, bytes] = {}  # a log has a few dozen topics: encode each once
 
 def canonical_bytes(position: int, event: StoredEvent) -> bytes:
     """The stored event at ``position``, encoded as the module docstring says."""
+    return _canonical(b"", position, event)
+
+
+def _canonical(prefix: bytes, position: int, event: StoredEvent) -> bytes:
     aggregate_id = event.originator_id
     if not isinstance(aggregate_id, UUID):
         aggregate_id = UUID(str(aggregate_id))
-    topic = _TOPICS.get(event.topic)
-    if topic is None:
-        topic = _TOPICS.setdefault(event.topic, event.topic.encode("utf-8"))
-    head = _HEAD.pack(position, aggregate_id.bytes, event.originator_version, len(topic))
-    return b"".join((head, topic, _STATE_LENGTH.pack(len(event.state)), event.state))
+    return _encoded(
+        prefix, position, aggregate_id.bytes, event.originator_version, event.topic, event.state
+    )
+
+
+def _encoded(
+    prefix: bytes, position: int, aggregate_id: bytes, version: int, topic: str, state: bytes
+) -> bytes:
+    encoded = _TOPICS.get(topic)
+    if encoded is None:
+        encoded = _TOPICS.setdefault(topic, topic.encode("utf-8"))
+    head = _HEAD.pack(position, aggregate_id, version, len(encoded))
+    return b"".join((prefix, head, encoded, _STATE_LENGTH.pack(len(state)), state))
 
 
 def event_digest(position: int, event: StoredEvent) -> bytes:
-    return hashlib.sha256(EVENT_PREFIX + canonical_bytes(position, event)).digest()
+    return hashlib.sha256(_canonical(EVENT_PREFIX, position, event)).digest()
+
+
+def stored_digest(
+    position: int, aggregate_id: bytes, version: int, topic: str, state: bytes
+) -> bytes:
+    """``event_digest`` of an event read as stored bytes (its id as the UUID's 16 bytes)."""
+    return hashlib.sha256(
+        _encoded(EVENT_PREFIX, position, aggregate_id, version, topic, state)
+    ).digest()
 
 
 def chained(previous: bytes, digest: bytes) -> bytes:
@@ -204,19 +225,26 @@ def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
     return [_seal(row) for row in rows]
 
 
-def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
+def seal_pages(
+    readers: ReaderPool, after: int, upto: int, page: int = 5000
+) -> Iterator[list[Seal]]:
     """Every seal after ``after`` up to ``upto``, a page per transaction. The query has no
     upper bound: with one, PostgreSQL may sort the whole rest of the table for each page."""
     while after < upto:
         with readers.transaction() as sql:
             found = seals(sql, after, page)
-        for seal in found:
-            if seal.position > upto:
-                return
-            yield seal
-        if len(found) < page:
+        within = [seal for seal in found if seal.position <= upto]
+        if within:
+            yield within
+        if len(within) < page:
             return
         after = found[-1].position
+
+
+def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
+    """Every seal after ``after`` up to ``upto``, in order (read a page at a time)."""
+    for found in seal_pages(readers, after, upto, page):
+        yield from found
 
 
 def seal_at(sql: Sql, position: int) -> Seal | None:
