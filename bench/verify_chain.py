@@ -34,10 +34,10 @@ from adapters.clock import ControllableClock
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
-from service.chain_verification import ChainVerifier
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.audit.verification import ChainVerifier
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 
 PAGE = 5000
 EVENTS_PER_AGGREGATE = 10

@@ -14,9 +14,9 @@ from uuid import UUID
 from fastapi.responses import Response
 
 from domain.account import Account
+from service.access.tokens import CUSTOMER_ROLES
 from service.http.access import Access, account_for
-from service.ledger import Receipt
-from service.tokens import CUSTOMER_ROLES
+from service.ledger.application import Receipt
 from service.web.deps import Visit
 from service.web.forms import Posted, attempt
 from service.web.i18n import N_

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
-from service.context import CommandContext
 from service.http.problems import ApiError
+from service.ledger.context import CommandContext
 from service.web.deps import SignedIn, Visit
 from service.web.refusals import Refusal, refusal, refusal_of
 from service.web.security import csrf_valid, same_origin

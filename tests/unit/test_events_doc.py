@@ -25,7 +25,7 @@ from domain.base import LedgerAggregate
 from domain.cause import Provenance
 from domain.personal_data import declared
 from domain.values import ENUM_TYPES, VALUE_TYPES
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic", "meta")

@@ -20,8 +20,8 @@ from domain.subscription import Subscription
 from projections import account_overview as overview
 from service.http.access import Access
 from service.http.reads import FreshReads, projected
-from service.http.schemas import LicensesIn, RenewalIn
-from service.http.subscriptions import subscription_for
+from service.http.routes.subscriptions import subscription_for
+from service.http.schemas.common import LicensesIn, RenewalIn
 from service.web.account_view import account_context, account_path
 from service.web.deps import SignedIn, Visit
 from service.web.forms import Form, attempt, new_key
