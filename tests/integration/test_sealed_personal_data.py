@@ -8,8 +8,8 @@ from collections.abc import Callable
 from adapters.store import StoreSettings
 from domain.account import Contact, ContactRole
 from domain.personal_data import ERASED
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from tests.builders import open_account
 from tests.tamper import RawEventStore
 
