@@ -62,9 +62,9 @@ from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
-from service.ledger import idempotency
+from service.ledger import idempotency, quotes
 from service.ledger.context import CommandContext
-from service.ledger.errors import ConcurrencyConflict, PreconditionFailed
+from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules, stored_topics
 from service.ledger.subject_locks import SubjectLocks
@@ -306,6 +306,8 @@ class Ledger(Application[UUID]):
     ) -> int:
         """The subject's version after the command (before it, for a preview); refuses a
         stale If-Match."""
+        if ctx.expected_quote is not None and quotes.quote(aggregates) != ctx.expected_quote:
+            raise PriceChanged()
         changed = next((a for a in aggregates if a.id == subject), None)
         if changed is not None:
             before, after = changed.version - len(changed.pending_events), changed.version
