@@ -455,6 +455,8 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
             assert found.version == expected.version
             assert [e.originator_version for e in found.deferred] == expected.deferred
             assert found.in_force == oracle_in_force(expected.aggregate, day)
+        for account_id in world.accounts:
+            check_account_at(world, sql, account_id, as_of, on)
     actual = {
         "active_contracts": report.active_contracts,
         "seats_held": report.seats_held,
@@ -463,6 +465,44 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
         "open_invoices": report.open_invoices,
     }
     assert actual == oracle_book(events, as_of, day), (as_of, on)
+
+
+def check_account_at(
+    world: World, sql: Sql, account_id: UUID, as_of: datetime, on: date | None
+) -> None:
+    """``account_at`` (all the account's aggregates in a few queries) answers what
+    ``aggregate_at`` answers for each of them (checked against a replay above)."""
+    try:
+        whole = account_at(world.ledger, sql, account_id, as_of, on)
+    except NotFound:
+        with pytest.raises(NotFound):
+            aggregate_at(world.ledger, sql, account_id, as_of, on)
+        return
+    for found in [whole.account, *whole.subscriptions, *whole.licenses, *whole.invoices]:
+        alone = aggregate_at(world.ledger, sql, found.aggregate.id, as_of, on)
+        assert state(found.aggregate) == state(alone.aggregate), (found.aggregate.id, as_of, on)
+        assert (found.version, found.in_force, found.effective) == (
+            alone.version,
+            alone.in_force,
+            alone.effective,
+        )
+        assert [e.originator_version for e in found.deferred] == [
+            e.originator_version for e in alone.deferred
+        ]
+    listed = [*whole.subscriptions, *whole.licenses, *whole.invoices]
+    assert sorted(p.aggregate.id for p in listed) == sorted(known_ids(sql, account_id, as_of))
+
+
+def known_ids(sql: Sql, account_id: UUID, as_of: datetime) -> list[UUID]:
+    """The account's contracts, seats and invoices created by ``as_of``, from the trail."""
+    return [
+        UUID(row[0])
+        for row in sql.execute(
+            "SELECT aggregate_id FROM audit_events WHERE account_id = ? AND aggregate_version = 1"
+            " AND recorded_at <= ? AND aggregate_type IN ('Subscription', 'License', 'Invoice')",
+            (str(account_id), recorded(as_of)),
+        ).fetchall()
+    ]
 
 
 def check_timelines(world: World, events: list[Any]) -> None:
