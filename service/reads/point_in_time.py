@@ -20,7 +20,6 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.many_aggregates import select_events_of, select_snapshots_of
 from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.calendar_bounds import bounded_day, bounded_instant
@@ -33,6 +32,7 @@ from projections.in_force import fold_in_force, in_force
 from projections.point_in_time import KnownVersion, first_deferred_version, versions_of_account
 from projections.store import Sql
 from service.ledger.application import Ledger, fold
+from service.reads.many_aggregates import histories
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -153,20 +153,11 @@ def _fold_all(
         k.aggregate_id: k.version if k.first_deferred is None else k.first_deferred - 1
         for k in known
     }
-    store = ledger.snapshots
-    snapshots = {} if store is None else select_snapshots_of(store.recorder, [*up_to.items()])
-    ranges = [
-        (k.aggregate_id, snapshots[k.aggregate_id].originator_version, k.version)
-        if k.aggregate_id in snapshots
-        else (k.aggregate_id, 0, k.version)
-        for k in known
-    ]
-    stored = select_events_of(ledger.recorder, ranges)
+    found = histories(ledger, {k.aggregate_id: (up_to[k.aggregate_id], k.version) for k in known})
     folded: dict[UUID, tuple[Any, tuple[LedgerAggregate.Event, ...]]] = {}
     for k in known:
-        events = [ledger.mapper.to_domain_event(e) for e in stored.get(k.aggregate_id, [])]
-        snapshot = snapshots.get(k.aggregate_id)
-        head = [] if snapshot is None or store is None else [store.mapper.to_domain_event(snapshot)]
+        snapshot, events = found[k.aggregate_id]
+        head = [] if snapshot is None else [snapshot]
         prefix = [e for e in events if e.originator_version <= up_to[k.aggregate_id]]
         aggregate = fold(None, [*head, *prefix])
         if aggregate is None:

@@ -43,7 +43,9 @@ from projections.audit_trail import recorded
 from projections.book import (
     BOOKED,
     NO_BOOK_FACTS,
+    TABLES,
     Book,
+    Row,
     Timeline,
     _before,
     _merged,
@@ -768,6 +770,53 @@ class FirstBook(Book):
             self._close(sql, aggregate_id, row, believed[row], logged.position, at)
         for row in wanted - set(believed):
             self._open(sql, aggregate_id, row, logged.position, at)
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """One event at a time, one statement per row, as first written."""
+        for logged in batch:
+            self.apply(sql, logged)
+
+    def _open_rows(self, sql: Sql, aggregate_id: UUID, since: str) -> dict[Row, str]:
+        """The aggregate's rows still believed that reach ``since`` (end on or after it),
+        with the recorded time each was opened."""
+        believed: dict[Row, str] = {}
+        for table in TABLES:
+            found = sql.execute(
+                f"SELECT row_key, effective_from, effective_to, valid_from,"
+                f" {', '.join(table.value_names)} FROM {table.name}"
+                " WHERE aggregate_id = ? AND valid_to_position IS NULL"
+                " AND (effective_to IS NULL OR effective_to >= ?)",
+                (str(aggregate_id), since),
+            ).fetchall()
+            for key, start, end, opened, *values in found:
+                believed[Row(table.name, key, start, end, tuple(values))] = opened
+        return believed
+
+    def _close(
+        self, sql: Sql, aggregate_id: UUID, row: Row, opened: str, position: int, at: str
+    ) -> None:
+        where = (
+            "WHERE aggregate_id = ? AND row_key = ? AND effective_from = ?"
+            " AND valid_to_position IS NULL"
+        )
+        params = (str(aggregate_id), row.key, row.start)
+        if opened == at:  # opened by an event of this same instant: no one ever saw it
+            sql.execute(f"DELETE FROM {row.table} {where}", params)
+        else:
+            sql.execute(
+                f"UPDATE {row.table} SET valid_to_position = ?, valid_to = ? {where}",
+                (position, at, *params),
+            )
+
+    def _open(self, sql: Sql, aggregate_id: UUID, row: Row, position: int, at: str) -> None:
+        table = next(t for t in TABLES if t.name == row.table)
+        columns = ("aggregate_id", "row_key", *table.value_names)
+        columns += ("effective_from", "effective_to", "valid_from_position", "valid_from")
+        sql.execute(
+            f"INSERT INTO {table.name} ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            (str(aggregate_id), row.key, *row.values, row.start, row.end, position, at),
+        )
 
 
 def every_book_row(world: World) -> dict[str, Counter[tuple[Any, ...]]]:
