@@ -28,9 +28,11 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 
 from adapters.clock import SystemClock
+from adapters.data_keys import data_keys_for
 from adapters.log_position import position_of
 from adapters.payments import FakePaymentProvider
-from adapters.transcoding import TupleRestoringMapper, register_domain_transcodings
+from adapters.sealing import SealedTextAsDict, SealingMapper
+from adapters.transcoding import register_domain_transcodings
 from adapters.wakeup import Pulse
 from domain import catalog
 from domain.account import Account, BillingDetails, Contact, User
@@ -203,11 +205,17 @@ class Ledger(Application[UUID]):
         return self.snapshotting_intervals.get(type(aggregate), 0) if aggregate else 0
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(self.construct_transcoder(), TupleRestoringMapper)
+        # The keys of personal data, in a table beside the log (ADR 0023).
+        self.data_keys = data_keys_for(getattr(self.factory, "datastore", None))
+        mapper = self.factory.mapper(self.construct_transcoder(), SealingMapper)
+        assert isinstance(mapper, SealingMapper)
+        mapper.keys = self.data_keys
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder, VALUE_TYPES, ENUM_TYPES)
+        transcoder.register(SealedTextAsDict(self.data_keys))
 
     # -- plumbing ---------------------------------------------------------------------
 
