@@ -21,9 +21,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from domain.personal_data import erased_subject
 from projections import failures
 from projections.failures import FAILURES_TABLE, Failure
-from domain.personal_data import erased_subject
 from projections.projection import LoggedEvent, Projection, holds_personal_data, is_permanent
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql, lost_connection
 
