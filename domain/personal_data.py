@@ -63,9 +63,17 @@ def subject_name(kind: str, aggregate_id: UUID, subject_id: str = "") -> str:
     return f"{kind}:{aggregate_id}:{subject_id}" if subject_id else f"{kind}:{aggregate_id}"
 
 
+ERASURE_EVENT = "PersonalDataErased"  # the event's name on every aggregate that has one
+
+
+def is_erasure(topic: str) -> bool:
+    """Whether a stored event's topic is a ``PersonalDataErased`` (without decoding it)."""
+    return topic.endswith(f".{ERASURE_EVENT}")
+
+
 def erased_subject(event: Any) -> str | None:
     """The subject a ``PersonalDataErased`` event (of any aggregate) erased; else None."""
-    if type(event).__name__ != "PersonalDataErased":
+    if type(event).__name__ != ERASURE_EVENT:
         return None
     return subject_name(event.kind, event.originator_id, event.subject_id)
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from domain.personal_data import erased_subject
+from domain.personal_data import is_erasure
 from projections import failures
 from projections.failures import FAILURES_TABLE, Failure
 from projections.projection import LoggedEvent, Projection, holds_personal_data, is_permanent
@@ -179,7 +179,7 @@ class ProjectionRunner:
         reached = self.positions()
         batch = self.read_log(min(reached[p.name] for p in due), self.batch_size)
         applied = sum(self._apply_isolated(projection, batch) for projection in due)
-        erasures = [logged.position for logged in batch if erased_subject(logged.event)]
+        erasures = [logged.position for logged in batch if is_erasure(logged.notification.topic)]
         if erasures:
             self._rebuild_after_erasure(max(erasures))
         return applied
