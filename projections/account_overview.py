@@ -35,7 +35,7 @@ from projections.documents import (
     subscription_document,
     support_case_document,
 )
-from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.projection import AggregateFolder, LoadAggregate, LoadAggregates, LoggedEvent
 from projections.store import Sql
 
 ACCOUNTS = "overview_accounts"
@@ -213,8 +213,8 @@ class AccountOverview:
     personal_data = True  # contacts, users, support cases: rebuilt after an erasure
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 
-    def __init__(self, load: LoadAggregate) -> None:
-        self.folder = AggregateFolder(load)
+    def __init__(self, load: LoadAggregate, load_many: LoadAggregates | None = None) -> None:
+        self.folder = AggregateFolder(load, load_many=load_many)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -245,6 +245,9 @@ class AccountOverview:
         the batch: the new ones in one multi-row INSERT per table, the others in one
         ``executemany`` UPDATE per table."""
         touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        self.folder.prefetch(
+            [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
+        )
         for logged in batch:
             event = logged.event
             table = _table_of(type(event))
