@@ -78,6 +78,12 @@ def is_permanent(projection: Projection) -> bool:
     return bool(getattr(projection, "permanent", False))
 
 
+def holds_personal_data(projection: Projection) -> bool:
+    """A projection that sets ``personal_data = True`` keeps copies of personal fields of
+    past events: the runner rebuilds it after each erasure (ADR 0023)."""
+    return bool(getattr(projection, "personal_data", False)) and not is_permanent(projection)
+
+
 # Loads many aggregates, each at its version, at once (those absent did not exist yet).
 LoadAggregates = Callable[[dict[UUID, int]], dict[UUID, Aggregate]]
 
