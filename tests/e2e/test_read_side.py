@@ -263,8 +263,9 @@ def test_past_the_bound_a_read_answers_503_and_readyz_shows_the_lag(api: Api) ->
         BillingDetails("Newcomer", "1 New St", "Springfield", "12345", "US", "ap@new.example"),
         User("nia", "Nia", "nia@example.com", administrator=True),
     ).aggregate_id
-    written = api.head - before  # 1 + 3 (seats, their holding, the prorated invoice) + 1
-    assert written == 5
+    # 1 + 4 (seats, their holding, the prorated invoice and its number) + 1
+    written = api.head - before
+    assert written == 6
 
     for path, who in (
         (account, "admin"),
