@@ -2,17 +2,16 @@
 
 Each is a pure function of the invoice and the parties, so the same invoice (the same
 version) always renders to the same bytes: the PDF's creation date is the time of the
-invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 16) set in an
-embedded font; text is still limited to Latin-1 (other characters are shown as their
-closest Latin-1 letters), which the font covers. Given the invoice's EN 16931 XML, the PDF
-carries it as a Factur-X invoice.
+invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 16) set in
+embedded fonts that show Latin, Greek, Cyrillic, Chinese, Japanese and Korean names
+(``ArchivalPdf``). Given the invoice's EN 16931 XML, the PDF carries it as a Factur-X
+invoice.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
@@ -105,23 +104,10 @@ def totals(invoice: Invoice) -> list[tuple[str, Money]]:
     return rows
 
 
-def _latin1(text: str) -> str:
-    """Text the standard PDF fonts can show: accents kept where Latin-1 has them."""
-    shown = []
-    for char in text:
-        try:
-            char.encode("latin-1")
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode()
-            char = base or "?"
-        shown.append(char)
-    return "".join(shown)
-
-
 class _Pdf(ArchivalPdf):
     def text_line(self, text: str, width: float = 0, style: str = "", size: float = 10) -> None:
         self.set_font(FONT, style, size)
-        self.cell(width, 5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(width, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def invoice_pdf(
@@ -165,7 +151,7 @@ def invoice_pdf(
             f"{amount(line.tax)} ({percent(line.tax_rate)})",
         )
         for text, (_, width, align) in zip(cells, TABLE, strict=True):
-            pdf.cell(width, 6, _latin1(text), align=align)
+            pdf.cell(width, 6, text, align=align)
         pdf.ln()
     pdf.ln(4)
 

@@ -34,8 +34,8 @@ from domain.invoice import Invoice
 from domain.period import BillingPeriod
 from projections.runner import ProjectionRunner
 from projections.store import CONNECTION_ERRORS
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 PAGE = 5000
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)

@@ -35,9 +35,9 @@ from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.runner import ProjectionRunner
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 
 STAFF = CommandContext("staff-1", "billing_staff")
 ADMIN = CommandContext("ada", "admin")

@@ -53,9 +53,9 @@ from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from domain.license import License
-from service.context import CommandContext
-from service.errors import ConcurrencyConflict
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import ConcurrencyConflict
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STATE = os.urandom(635)

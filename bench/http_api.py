@@ -44,9 +44,9 @@ from _stores import fresh_store
 from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.tokens import Role, Tokens
+from service.access.tokens import Role, Tokens
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 STAFF = CommandContext("staff-1", "billing_staff")
 ADMIN = CommandContext("ada", "admin")

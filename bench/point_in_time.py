@@ -56,9 +56,9 @@ from domain.subscription import Subscription
 from projections.book import TABLES, book_report
 from projections.runner import ProjectionRunner
 from projections.store import CONNECTION_ERRORS, Sql
-from service.ledger import Ledger
-from service.point_in_time import account_at, aggregate_at
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.read_side import ReadSide
 
 WORLDS = 50  # template customers: one contract each, opened evenly over a year
 HISTORY = timedelta(days=350)  # the long account's history, within its 12-month term

@@ -40,8 +40,8 @@ from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from domain.subscription import Subscription
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 STAFF = CommandContext("staff-1", "billing_staff")

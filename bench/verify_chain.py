@@ -34,10 +34,10 @@ from adapters.clock import ControllableClock
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
-from service.chain_verification import ChainVerifier
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.audit.verification import ChainVerifier
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 
 PAGE = 5000
 EVENTS_PER_AGGREGATE = 10
@@ -86,8 +86,7 @@ def seal(read_side: ReadSide) -> int:
     after = 0
     while page := read_side.ledger.recorder.select_notifications(after + 1, PAGE):
         with read_side.store.transaction() as sql:
-            for event in page:
-                chain.seal(sql, event.id, event)
+            chain.seal_all(sql, [(event.id, event) for event in page])
         after = page[-1].id
     return after
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -33,7 +33,24 @@ from domain.payment_method import (
     PaymentMethodReference,
     recorded_reference,
 )
+from domain.personal_data import PersonalFields, SubjectKind, personal
 from domain.text import safe_text
+
+# The buyer identity that invoices name: kept for the legal retention period.
+_BILLING = tuple(
+    f"billing.{name}"
+    for name in (
+        "legal_name",
+        "address_line1",
+        "address_line2",
+        "city",
+        "postal_code",
+        "region",
+        "invoice_email",
+        "tax_id",
+    )
+)
+_CONTACT = ("contact.name", "contact.email", "contact.phone")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -117,8 +134,20 @@ class Account(LedgerAggregate):
         billing: BillingDetails
         administrator: User
 
+        personal_data: ClassVar[tuple[PersonalFields, ...]] = (
+            personal(SubjectKind.BUYER, *_BILLING),
+            personal(
+                SubjectKind.USER,
+                "administrator.name",
+                "administrator.email",
+                subject_id="administrator.user_id",
+            ),
+        )
+
     class BillingDetailsChanged(LedgerAggregate.Event):
         billing: BillingDetails
+
+        personal_data = (personal(SubjectKind.BUYER, *_BILLING),)
 
         def apply(self, account: Account) -> None:
             account.billing = self.billing
@@ -135,12 +164,16 @@ class Account(LedgerAggregate):
         contact_id: str
         contact: Contact
 
+        personal_data = (personal(SubjectKind.CONTACT, *_CONTACT, subject_id="contact_id"),)
+
         def apply(self, account: Account) -> None:
             account.contacts[self.contact_id] = self.contact
 
     class ContactChanged(LedgerAggregate.Event):
         contact_id: str
         contact: Contact
+
+        personal_data = (personal(SubjectKind.CONTACT, *_CONTACT, subject_id="contact_id"),)
 
         def apply(self, account: Account) -> None:
             account.contacts[self.contact_id] = self.contact
@@ -153,6 +186,10 @@ class Account(LedgerAggregate):
 
     class UserAdded(LedgerAggregate.Event):
         user: User
+
+        personal_data = (
+            personal(SubjectKind.USER, "user.name", "user.email", subject_id="user.user_id"),
+        )
 
         def apply(self, account: Account) -> None:
             account.users[self.user.user_id] = self.user

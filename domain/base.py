@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.cause import Cause, Provenance
+from domain.personal_data import PersonalFields
 
 A = TypeVar("A", bound="LedgerAggregate")
 
@@ -25,6 +26,9 @@ EFFECTIVE_FIELDS = ("effective_at", "term_start", "due_on")
 class LedgerAggregate(Aggregate):
     class Event(Aggregate.Event):
         class_version: ClassVar[int] = 1
+        # The event's fields that hold personal data (domain/personal_data.py): encrypted
+        # in the store under their subject's key.
+        personal_data: ClassVar[tuple[PersonalFields, ...]] = ()
         meta: Provenance
 
         def effective(self) -> date | None:

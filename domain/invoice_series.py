@@ -9,7 +9,7 @@ one (the ledger then retries it on the fresh series), so a number is given once 
 by a document that was saved: a refused command saves nothing and consumes no number.
 
 The series keeps the date of issue of its last number, so that the service can keep
-dates in the order of numbers (service/numbering.py).
+dates in the order of numbers (service/ledger/numbering.py).
 """
 
 from __future__ import annotations

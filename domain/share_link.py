@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, NotFound
+from domain.personal_data import SubjectKind, personal
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
@@ -60,6 +61,8 @@ class ShareLink(LedgerAggregate):
         client_address: str  # of the opening that was recorded
         document: str  # "summary" (the page) or "pdf"
         count: int  # the openings it stands for: itself and those unrecorded since the last
+
+        personal_data = (personal(SubjectKind.SHARE_LINK_VISITOR, "client_address"),)
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:

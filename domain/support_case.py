@@ -15,6 +15,7 @@ from uuid import UUID
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, SupportCaseClosed
+from domain.personal_data import SubjectKind, personal
 from domain.text import safe_text
 
 MAX_SUBJECT = 200
@@ -50,11 +51,15 @@ class SupportCase(LedgerAggregate):
         description: str
         opened_by: str
 
+        personal_data = (personal(SubjectKind.SUPPORT_CASE, "subject", "description"),)
+
     class SupportCaseReplied(LedgerAggregate.Event):
         """Staff answered the case."""
 
         message: str
         replied_by: str
+
+        personal_data = (personal(SubjectKind.SUPPORT_CASE, "message"),)
 
         def apply(self, case: SupportCase) -> None:
             case.replies.append(Reply(self.message, self.replied_by, self.timestamp))
@@ -65,6 +70,8 @@ class SupportCase(LedgerAggregate):
 
         resolution: str
         closed_by: str
+
+        personal_data = (personal(SubjectKind.SUPPORT_CASE, "resolution"),)
 
         def apply(self, case: SupportCase) -> None:
             case.status = SupportCaseStatus.CLOSED

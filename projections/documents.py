@@ -1,7 +1,7 @@
 """Aggregates as JSON documents: the shapes the HTTP API answers with, as plain dicts.
 
 Each function gives, field for field, what the matching response model in
-``service/http/schemas.py`` dumps (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
+``service/http/schemas/common.py`` dumps (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
 ``InvoiceOut``, ``SupportCaseOut``), so a read model can store the document and the HTTP
 layer can validate it back into the model; a test keeps the two equal. Projections may
 not import the service layer, hence this second spelling of the shapes.

@@ -10,7 +10,7 @@ version just before the event.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -58,6 +58,18 @@ class Projection(Protocol):
 
     def forget(self) -> None:
         """Drop any in-memory state (after a failed transaction or a rebuild)."""
+
+
+class BatchProjection(Projection, Protocol):
+    """A projection that folds a whole batch in memory and writes it with a few set-based
+    statements (multi-row INSERT, ``executemany``, COPY) instead of a few per event.
+
+    ``apply_batch(sql, batch)`` must leave the tables as ``apply`` on each event in turn
+    would; the runner falls back to ``apply`` one event at a time to find the event a
+    failed batch stumbled on."""
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Fold ``batch`` (in log order) into the tables, inside the runner's transaction."""
 
 
 def is_permanent(projection: Projection) -> bool:

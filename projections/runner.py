@@ -181,7 +181,13 @@ class ProjectionRunner:
             before = [logged for logged in batch if logged.position < failed.position]
             return self._apply_isolated(projection, before) if before else 0
 
-    def _apply(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
+    def _apply(
+        self, projection: Projection, batch: Sequence[LoggedEvent], whole: bool = True
+    ) -> int:
+        """Apply ``batch`` in one transaction: all at once if the projection folds batches
+        (``BatchProjection``), else, or to find the event a whole batch failed on, one
+        event at a time."""
+        apply_batch = getattr(projection, "apply_batch", None) if whole else None
         at: int | None = None  # the event being applied: where a failure is recorded
         try:
             with self.store.transaction() as sql:
@@ -190,9 +196,13 @@ class ProjectionRunner:
                 claimed = position_of(sql, projection.name, claim=True)
                 position, version = claimed or (0, projection.version)
                 unseen = [logged for logged in batch if logged.position > position]
-                for logged in unseen:
-                    at = logged.position
-                    projection.apply(sql, logged)
+                if apply_batch is not None and unseen:
+                    at = unseen[0].position
+                    apply_batch(sql, unseen)
+                else:
+                    for logged in unseen:
+                        at = logged.position
+                        projection.apply(sql, logged)
                 if unseen:
                     _save_position(sql, projection.name, unseen[-1].position, version)
                     failures.clear(sql, projection.name, passed=unseen[-1].position)
@@ -200,6 +210,9 @@ class ProjectionRunner:
             projection.forget()  # its memory may be ahead of the rolled-back tables
             if at is None or lost_connection(error) or not isinstance(error, Exception):
                 raise
+            if apply_batch is not None:
+                # Which event? Rolled back: the same batch again, one event at a time.
+                return self._apply(projection, batch, whole=False)
             raise EventFailed(projection, at, error) from error
         if unseen:
             self._passed(projection, unseen[-1].position)

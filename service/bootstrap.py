@@ -9,8 +9,8 @@ from datetime import datetime
 from adapters.clock import SystemClock
 from adapters.store import StoreSettings
 from domain.clock import Clock
-from service.ledger import Ledger
-from service.test_clock import stored_instant, use_test_clock
+from service.clock.test_clock import stored_instant, use_test_clock
+from service.ledger.application import Ledger
 
 CLOCKS = ("system", "test")
 

@@ -8,8 +8,8 @@ from uuid import UUID
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from domain.cause import Cause
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 COUNTRY_OF = {"USD": "US", "EUR": "DE"}
 

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 
 from adapters.clock import ControllableClock
 from adapters.store import PostgresSettings, StoreSettings
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 settings.register_profile(
     "ci",

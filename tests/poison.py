@@ -19,7 +19,7 @@ from uuid import UUID
 from adapters.store import StoreSettings
 from domain.account import Account
 from domain.cause import Cause
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 PLACEHOLDER = b"pm_placeholder_for_poison"
 FAILS = "account_overview"  # the projection the poison stops

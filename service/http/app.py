@@ -17,9 +17,26 @@ from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
-from service.billing import BillingSettings, BillingWorker
+from service.access.tokens import Tokens
+from service.billing.run import BillingSettings, BillingWorker
 from service.bootstrap import open_ledger
-from service.http import (
+from service.config.public_url import (
+    DEFAULT_PUBLIC_URL,
+    checked_public_url,
+    public_url_from_environ,
+)
+from service.http.middleware import BodyGuard, RequestLog, configure_logging
+from service.http.problems import (
+    ApiError,
+    on_api_error,
+    on_domain_error,
+    on_http_error,
+    on_provider_unavailable,
+    on_unexpected,
+    on_validation_error,
+    problem,
+)
+from service.http.routes import (
     accounts,
     audit,
     audit_chain,
@@ -35,29 +52,16 @@ from service.http import (
     share_links,
     subscriptions,
     support_cases,
-    tokens_api,
-    webhooks_api,
 )
-from service.http.middleware import BodyGuard, RequestLog, configure_logging
-from service.http.problems import (
-    ApiError,
-    on_api_error,
-    on_domain_error,
-    on_http_error,
-    on_provider_unavailable,
-    on_unexpected,
-    on_validation_error,
-    problem,
-)
-from service.public_url import DEFAULT_PUBLIC_URL, checked_public_url, public_url_from_environ
-from service.read_side import ReadSide
-from service.share_link_openings import Openings
-from service.store_errors import STORE_ERRORS
-from service.tokens import Tokens
+from service.http.routes import tokens as tokens_api
+from service.http.routes import webhooks as webhooks_api
+from service.ledger.store_errors import STORE_ERRORS
+from service.reads.read_side import ReadSide
+from service.sharing.openings import Openings
 from service.web.app import PREFIX as WEB_PREFIX
 from service.web.app import create_web_app
-from service.webhook_policy import DeliveryPolicy
-from service.webhooks import WebhookWorker
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.worker import WebhookWorker
 
 log = logging.getLogger("subledger.http")
 

@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.context import CommandContext
+from service.access.tokens import Principal, Tokens
 from service.http.access import authenticate, declared_level, require
 from service.http.middleware import is_valid_id
 from service.http.problems import ApiError
-from service.ledger import Ledger
-from service.tokens import Principal, Tokens
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 
 
 def get_ledger(request: Request) -> Ledger:

@@ -34,8 +34,8 @@ from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 
-from service.event_feed import EventFeed, FeedQuery
-from service.store_errors import STORE_ERRORS
+from service.ledger.store_errors import STORE_ERRORS
+from service.reads.event_feed import EventFeed, FeedQuery
 
 log = logging.getLogger("subledger.http.events")
 PAGE = 100

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors as domain
-from service.errors import ConcurrencyConflict, PreconditionFailed
+from service.ledger.errors import ConcurrencyConflict, PreconditionFailed
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -21,9 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from domain.errors import InvalidValue, NotFound
 from projections.store import Sql
 from service.http.problems import ApiError
-from service.http.schemas import Day
-from service.point_in_time import parse_as_of
-from service.read_side import ProjectionsBehind, ReadSide
+from service.http.schemas.common import Day
+from service.reads.point_in_time import parse_as_of
+from service.reads.read_side import ProjectionsBehind, ReadSide
 
 MAX_POSITION = 2**63 - 1
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from service.ledger import Ledger, Receipt
+from service.ledger.application import Ledger, Receipt
 
 
 def versioned(response: Response, version: int) -> None:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.http.problems import ApiError
-from service.store_errors import STORE_ERRORS
+from service.ledger.store_errors import STORE_ERRORS
 from service.web import i18n
 from service.web.deps import SignInRequired, visit
 from service.web.forms import CsrfRefused

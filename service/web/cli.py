@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.tokens import Role
+from service.access.tokens import Role
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from service.web.app import PREFIX
 from service.web.sign_in_links import IssuedLink, SignInLinks
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.datastructures import State
 
+from service.access.tokens import Principal
 from service.http.access import ALLOWED, Access
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.tokens import Principal
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from service.web import i18n
 from service.web.activity import SessionActivity
 from service.web.security import csrf_token

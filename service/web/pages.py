@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from service.ledger import Receipt
+from service.ledger.application import Receipt
 from service.web import i18n
 from service.web.deps import Visit
 from service.web.templating import render

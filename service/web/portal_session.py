@@ -1,7 +1,7 @@
 """A portal session: the single-use sign-in link that opens it, then the session itself.
 
 One aggregate per link, its id derived from the hash of the link's secret (as an API
-token's is, ``service/tokens.py``), so opening a link is one keyed read and a
+token's is, ``service/access/tokens.py``), so opening a link is one keyed read and a
 constant-time comparison. Signing in consumes the link: the event store's primary key
 makes two openings of one link race for the same version, and only one wins. The
 session's own secret is new, never the link's (a link travels in URLs and mail; the
@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import NotFound
-from service.tokens import Principal, Role
+from service.access.tokens import Principal, Role
 
 LINK_PREFIX = "si_"
 

@@ -16,9 +16,9 @@ from uuid import UUID
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.tokens import Principal
+from service.access.tokens import Principal
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from service.web.activity import SessionActivity
 from service.web.portal_session import LinkNotUsable, PortalSession, secret_hash
 from service.web.sign_in_links import MAX_SECRET_LENGTH, SignInLinks

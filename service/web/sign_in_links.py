@@ -20,9 +20,9 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import InvalidValue, PermissionRule
 from domain.text import safe_text
-from service.context import CommandContext
-from service.ledger import Ledger, Receipt
-from service.tokens import CUSTOMER_ROLES, Role
+from service.access.tokens import CUSTOMER_ROLES, Role
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
 from service.web.portal_session import (
     LINK_PREFIX,
     LinkNotUsable,

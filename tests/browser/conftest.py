@@ -26,12 +26,12 @@ import pytest
 import uvicorn
 
 from adapters.store import StoreSettings
-from service.context import CommandContext
-from service.demo import NORTHWIND, load_demo
+from service.access.tokens import Role
+from service.demo.history import NORTHWIND, load_demo
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.tokens import Role
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 from service.web.cli import link_url
 from service.web.sign_in_links import SignInLinks
 from tests.e2e.live_server import free_port

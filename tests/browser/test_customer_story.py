@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from domain.invoice import InvoiceStatus
-from service.demo import NORTHWIND
+from service.demo.history import NORTHWIND
 from tests.browser.checks import Pages, attach_console
 from tests.browser.conftest import DESKTOP, DemoServer
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service.demo import LUMEN, NORTHWIND
-from service.tokens import Role
+from service.access.tokens import Role
+from service.demo.history import LUMEN, NORTHWIND
 from tests.browser.checks import Pages, attach_console
 from tests.browser.conftest import DESKTOP, DemoServer
 

@@ -28,11 +28,11 @@ from adapters.store import StoreSettings
 from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.invoice import Invoice
-from service.context import CommandContext
+from service.access.tokens import Role, Tokens
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.tokens import Role, Tokens
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 from tests.destinations import REGISTRATION_ONLY
 
 STAFF = CommandContext("seed-staff", "billing_staff")

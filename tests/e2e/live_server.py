@@ -50,7 +50,7 @@ def subledger_command() -> list[str]:
     script = Path(sys.executable).with_name("subledger")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from service.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from service.cli.main import main; sys.exit(main())"]
 
 
 class LiveServer:

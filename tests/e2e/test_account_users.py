@@ -6,7 +6,7 @@ license and seats and revokes the user's API tokens."""
 from __future__ import annotations
 
 from domain.account import User
-from service.tokens import Role, Tokens
+from service.access.tokens import Role, Tokens
 from tests.e2e.conftest import OPERATOR, STAFF, Api
 
 

@@ -12,7 +12,7 @@ from typing import get_args
 import pytest
 
 from domain.calendar_bounds import OutOfCalendar
-from service.point_in_time import parse_as_of, parse_effective
+from service.reads.point_in_time import parse_as_of, parse_effective
 from tests.e2e.conftest import Api
 from tests.e2e.test_permission_matrix import api_routes
 

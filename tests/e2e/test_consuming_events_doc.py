@@ -20,7 +20,7 @@ import pytest
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 from tests.conftest import T0
 from tests.e2e.conftest import Seed, seed_ledger
 from tests.e2e.live_server import LiveServer

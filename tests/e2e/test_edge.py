@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from domain.account import User
-from service.tokens import Role, Tokens
+from service.access.tokens import Role, Tokens
 from tests.e2e.conftest import OPERATOR, PROBLEM_JSON, STAFF, Api
 
 

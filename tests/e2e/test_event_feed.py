@@ -13,9 +13,9 @@ import pytest
 from projections.audit_trail import account_of
 from projections.cloudevents import is_public, to_cloudevent
 from projections.event_schemas import all_schemas
+from service.config.public_url import DEFAULT_PUBLIC_URL
 from service.http.event_stream import StreamSettings
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
+from service.ledger.application import Ledger
 from tests.e2e.conftest import Api
 from tests.e2e.live_server import sse_messages
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from adapters.store import StoreSettings
-from service.ledger import Ledger
-from service.tokens import Tokens
+from service.access.tokens import Tokens
+from service.ledger.application import Ledger
 from tests.e2e.conftest import OPERATOR, STAFF, Seed, seed_ledger
 from tests.e2e.live_server import LiveServer, sse_messages
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from adapters.store import StoreSettings
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 from tests.e2e.conftest import Seed, seed_ledger
 from tests.e2e.live_server import LiveServer, sse_messages
 

@@ -12,8 +12,8 @@ import pytest
 
 from adapters.store import StoreSettings
 from domain.share_link import ShareLink
-from service.ledger import Ledger
-from service.sharing import ShareLinks
+from service.ledger.application import Ledger
+from service.sharing.links import ShareLinks
 from tests.e2e.conftest import STAFF, seed_ledger
 from tests.e2e.live_server import LiveServer
 

@@ -21,16 +21,16 @@ from fastapi.testclient import TestClient
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
+from service.access.tokens import CUSTOMER_ROLES, Role, Tokens
+from service.clock.test_clock import use_test_clock
 from service.http.access import ALLOWED, Access
 from service.http.app import create_app
 from service.http.event_stream import StreamSettings
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.sharing import ShareLinks
-from service.test_clock import use_test_clock
-from service.tokens import CUSTOMER_ROLES, Role, Tokens
-from service.webhook_endpoint import WebhookEndpoints
-from service.webhook_store import WebhookStore
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
+from service.sharing.links import ShareLinks
+from service.webhooks.endpoint import WebhookEndpoints
+from service.webhooks.store import WebhookStore
 from tests.conftest import T0
 from tests.destinations import REGISTRATION_ONLY
 from tests.e2e.conftest import OPERATOR, STAFF, Api, Tenant, assert_problem, seed_ledger
@@ -208,7 +208,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/test-clock"): {"advance": "P1D"},
 }
 
-# A preview (service/http/previews.py) takes its command's body.
+# A preview (service/http/routes/previews.py) takes its command's body.
 BODIES |= {
     ("POST", f"{path}/preview"): body
     for (_, path), body in list(BODIES.items())

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from service import cli
+from service.cli import main as cli
 from service.http.app import create_app
-from service.read_side import ReadSide
+from service.reads.read_side import ReadSide
 from tests.e2e.conftest import STAFF, Api, assert_problem
 from tests.integration.test_projection_faults import cli_env
 from tests.poison import FAILS, write_poison

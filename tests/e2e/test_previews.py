@@ -13,8 +13,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from domain.invoice import Invoice
-from service.billing import BillingRun
-from service.ledger import period_invoice_id
+from service.billing.run import BillingRun
+from service.ledger.application import period_invoice_id
 from tests.e2e.conftest import Api
 from tests.e2e.test_permission_matrix import ROUTES, level_of
 

@@ -11,10 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
+from service.config.public_url import (
+    DEFAULT_PUBLIC_URL,
+    PublicUrlMisconfigured,
+    public_url_from_environ,
+)
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL, PublicUrlMisconfigured, public_url_from_environ
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.e2e.conftest import Api, seed_ledger
 
 PUBLIC = "https://billing.example.com/ledger"

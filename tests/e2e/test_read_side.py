@@ -21,8 +21,8 @@ from adapters.clock import ControllableClock
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.audit_trail import COLUMNS
-from service.http import audit
-from service.read_side import ReadSide
+from service.http.routes import audit
+from service.reads.read_side import ReadSide
 from tests.e2e.conftest import PRINCIPALS, STAFF, Api, assert_problem, record_payment_methods
 
 REPORTS = ("/v1/reports/book", "/v1/reports/renewals", "/v1/reports/invoices")

@@ -25,9 +25,9 @@ from pydantic import BaseModel
 
 from domain.errors import DomainError
 from domain.invoice import Invoice
+from service.access.tokens import Role
 from service.http.access import ALLOWED, Access
 from service.http.problems import HTTP_ERROR_CODES, status_of
-from service.tokens import Role
 from tests.e2e.conftest import Api, assert_problem
 from tests.e2e.test_permission_matrix import (
     ACCOUNT_QUERY,
@@ -144,7 +144,7 @@ UNKNOWN_CODES |= {
     if any(p == f"{path}/preview" for _, p, _ in ROUTES)
 }
 CODE_FIELDS = {"product_code", "quantities", "lines", "currency"}
-# Events that move money: a route that records one has a preview (service/http/previews.py).
+# Events that move money: a route that records one has a preview (service/http/routes/previews.py).
 MONEY_EVENTS = (Invoice.InvoiceIssued, Invoice.PaymentRecorded)
 # Who asks: a role the route allows, staff first (no Manage Billing to hold).
 PREFERRED = [

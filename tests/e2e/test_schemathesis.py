@@ -32,8 +32,8 @@ from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
 from service.http.app import create_app
 from service.http.event_stream import StreamSettings
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.conftest import T0
 from tests.destinations import REGISTRATION_ONLY
 from tests.e2e.conftest import seed_ledger

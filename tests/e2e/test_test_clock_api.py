@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
+from service.clock.test_clock import use_test_clock
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.test_clock import use_test_clock
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.e2e.conftest import Api, seed_ledger
 
 CLOCK = "/v1/test-clock"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from adapters.store import StoreSettings
-from service.ledger import Ledger
-from service.test_clock import use_test_clock
+from service.clock.test_clock import use_test_clock
+from service.ledger.application import Ledger
 from tests.e2e.conftest import Seed, seed_ledger
 from tests.e2e.live_server import LiveServer
 

@@ -5,7 +5,7 @@ the form and writes nothing, and a form sent twice acts once."""
 from __future__ import annotations
 
 from domain.invoice import Invoice, InvoiceStatus
-from service.sharing import ShareLinks
+from service.sharing.links import ShareLinks
 from tests.e2e.conftest import Api
 from tests.e2e.web import Visitor, sign_in
 
@@ -207,7 +207,7 @@ def test_a_form_without_the_sessions_token_or_from_another_site_is_refused(api: 
 
 
 def test_an_auditor_reads_any_account_and_changes_nothing(api: Api) -> None:
-    from service.tokens import Role
+    from service.access.tokens import Role
     from tests.e2e.web import link_for
 
     visitor = Visitor(api, api.client)

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
+from service.access.tokens import Role
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.tokens import Role
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from service.web import i18n
 from service.web.templating import ENVIRONMENT, TEMPLATES
 from tests.conftest import T0

@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
-from service.cli import main
-from service.demo import NORTHWIND, load_demo
+from service.cli.main import main
+from service.demo.history import NORTHWIND, load_demo
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.e2e.live_server import store_environ
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.clock import ControllableClock
-from service.tokens import Role
+from service.access.tokens import Role
 from service.web.deps import SESSION_COOKIE
 from service.web.portal_session import PortalSession
 from tests.e2e.conftest import STAFF, Api

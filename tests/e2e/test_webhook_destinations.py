@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.destinations import offline_resolver
 from tests.e2e.conftest import Api, seed_ledger
 

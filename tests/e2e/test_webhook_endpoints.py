@@ -11,14 +11,13 @@ from fastapi.testclient import TestClient
 
 from adapters.store import StoreSettings
 from service.http.app import create_app
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_signing import verify
-from service.webhooks import WebhookWorker
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.worker import WebhookWorker
 from tests.destinations import LOOPBACK
 from tests.e2e.conftest import PRINCIPALS, Api, seed_ledger
-from tests.integration.webhook_receiver import Receiver
+from tests.integration.webhook_receiver import Receiver, signed_by
 
 BASE = "/v1/webhook-endpoints"
 URL = "https://crm.example.com/hooks/subledger"
@@ -152,7 +151,7 @@ def test_the_app_runs_the_delivery_worker_when_given_one(
             deliveries = api.get(f"{BASE}/{created['id']}/deliveries", "operator").json()
     (received,) = receiver.acknowledged()
     assert json.loads(received.body)["type"] == "subledger.account.PaymentMethodSet.v1"
-    assert verify(created["secret"], received.signature, received.body, now=received.at)
+    assert signed_by(created["secret"], received)
     (attempt,) = deliveries["deliveries"]
     assert attempt["status_code"] == 200 and attempt["acknowledged"]
     assert attempt["event_id"] == received.event_id

@@ -12,8 +12,8 @@ from uuid import UUID
 import httpx
 from fastapi.testclient import TestClient
 
-from service.context import CommandContext
-from service.tokens import Role
+from service.access.tokens import Role
+from service.ledger.context import CommandContext
 from service.web.sign_in_links import SignInLinks
 from tests.e2e.conftest import Api
 

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.integration.test_audit_export import documented_script
 from tests.tamper import RawEventStore

@@ -17,9 +17,9 @@ import pytest
 from adapters.private_files import ExportRefused
 from adapters.signing import SigningKey
 from adapters.store import StoreSettings
-from service.account_export import Exported, export_account
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.audit.export import Exported, export_account
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.tamper import RawEventStore
 

@@ -24,7 +24,7 @@ from domain.errors import InvalidValue
 from domain.invoice import Invoice, InvoiceStatus
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription, SubscriptionStatus
-from service.billing import (
+from service.billing.run import (
     BILLING_ACTOR,
     BILLING_LOCK,
     BillingRun,
@@ -32,10 +32,10 @@ from service.billing import (
     BillingWorker,
     Kind,
 )
-from service.context import CommandContext
 from service.http.app import create_app
-from service.ledger import Ledger, period_invoice_id
-from service.read_side import ReadSide
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.integration.test_cli import run_cli
 

@@ -10,9 +10,9 @@ import pytest
 from domain.invoice import InvoiceStatus
 from domain.period import BillingPeriod
 from domain.subscription import SubscriptionStatus
-from service.demo import LUMEN, NORTHWIND, load_demo
-from service.errors import DemoAlreadyLoaded
-from service.ledger import Ledger
+from service.demo.history import LUMEN, NORTHWIND, load_demo
+from service.ledger.application import Ledger
+from service.ledger.errors import DemoAlreadyLoaded
 
 SUBLEDGER = str(Path(sys.executable).with_name("subledger"))
 

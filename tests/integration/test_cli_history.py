@@ -13,8 +13,8 @@ import pytest
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from tests.builders import open_account
 
 SUBLEDGER = str(Path(sys.executable).with_name("subledger"))

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from service.errors import ConcurrencyConflict
+from service.ledger.errors import ConcurrencyConflict
 from tests.builders import open_account
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from projections.cloudevents import is_public, to_cloudevent, type_name
 from projections.event_schemas import all_schemas, public_event_classes
-from service.demo import load_demo
-from service.ledger import Ledger
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
 
 PUBLIC_URL = "https://billing.example.com/ledger"
 TYPE = re.compile(r"^subledger\.[a-z_]+\.[A-Z][A-Za-z]+\.v\d+$")

@@ -11,10 +11,10 @@ import pytest
 from adapters.store import StoreSettings
 from projections.audit_trail import account_of
 from projections.cloudevents import is_public
-from service.event_feed import AUDIT_TRAIL, EventFeed, FeedQuery
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
-from service.read_side import ReadSide
+from service.config.public_url import DEFAULT_PUBLIC_URL
+from service.ledger.application import Ledger
+from service.reads.event_feed import AUDIT_TRAIL, EventFeed, FeedQuery
+from service.reads.read_side import ReadSide
 from tests.e2e.conftest import STAFF, Seed, seed_ledger
 
 
@@ -103,8 +103,8 @@ def test_the_feed_of_the_whole_log_does_not_wait_for_the_index(
 def test_a_type_filter_scans_a_bounded_stretch_of_the_log_per_page(
     seeded: tuple[Seed, ReadSide, EventFeed], ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("service.event_feed.SCAN_BATCH", 4)
-    monkeypatch.setattr("service.event_feed.SCAN_BUDGET", 8)
+    monkeypatch.setattr("service.reads.event_feed.SCAN_BATCH", 4)
+    monkeypatch.setattr("service.reads.event_feed.SCAN_BUDGET", 8)
     _, _, feed = seeded
     query = FeedQuery(types=("subledger.support_case",))  # the seed opened no support case
     page = feed.page(query, 0, 10)

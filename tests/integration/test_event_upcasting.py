@@ -19,12 +19,12 @@ from domain.catalog import Edition
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.share_link import ShareLink
-from service.context import CommandContext
-from service.demo import load_demo
-from service.ledger import Ledger
-from service.payments import Payments
-from service.sharing import ShareLinks
-from service.user_removal import remove_user
+from service.access.user_removal import remove_user
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.payments.payments import Payments
+from service.sharing.links import ShareLinks
 from tests.builders import billing, cause, open_account
 from tests.unit.test_events_doc import event_classes
 
@@ -35,17 +35,17 @@ NOT_IN_DEMO = {
     "Account.ContactRemoved",
     "Account.ManageBillingRevoked",
     "Account.IdentityLicenseReleased",
-    "Account.UserRemoved",  # removing a user (service/user_removal.py)
+    "Account.UserRemoved",  # removing a user (service/access/user_removal.py)
     "Account.EditionChanged",
     "Subscription.SubscriptionCancelled",
     "License.SeatUnassigned",
     "Invoice.InvoiceVoided",
     "Invoice.CreditNoteIssued",
-    "Subscription.RenewalReminderSent",  # the billing run's (service/billing.py)
+    "Subscription.RenewalReminderSent",  # the billing run's (service/billing/run.py)
     "Invoice.InvoiceOverdue",
-    "Invoice.PaymentFailed",  # payments through the provider (service/payments.py)
+    "Invoice.PaymentFailed",  # payments through the provider (service/payments/payments.py)
     "Invoice.PaymentRefunded",
-    "ShareLink.ShareLinkCreated",  # share links (service/sharing.py)
+    "ShareLink.ShareLinkCreated",  # share links (service/sharing/links.py)
     "ShareLink.ShareLinkAccessed",
     "ShareLink.ShareLinkRevoked",
 }

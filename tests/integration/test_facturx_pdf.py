@@ -8,6 +8,7 @@ independent reader (the factur-x package) finds the XML where Factur-X puts it.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -123,20 +124,42 @@ def test_the_xmp_declares_pdf_a_3_and_the_factur_x_profile_with_its_schema(pdf):
     assert text("xmp:CreateDate") == "2026-01-05T09:00:00+00:00"
 
 
-def fonts(reader: PdfReader) -> list[DictionaryObject]:
+def fonts(reader: PdfReader) -> list[tuple[DictionaryObject, DictionaryObject]]:
+    """Each font the pages use: (the font, its descendant CIDFont or itself)."""
     found = []
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
-            found += [d.get_object() for d in font.get("/DescendantFonts", [font])]
+            found += [(font, d.get_object()) for d in font.get("/DescendantFonts", [font])]
     return found
 
 
 def test_every_font_is_embedded(pdf):
     used = fonts(PdfReader(io.BytesIO(pdf)))
     assert used
-    for font in used:
+    for _, font in used:
         assert "/FontFile2" in font["/FontDescriptor"], font["/BaseFont"]
+
+
+def test_a_cjk_name_brings_an_embedded_cff_font_whose_cmap_matches_it(invoice):
+    """PDF/A-3 6.2.11: every font program embedded, and a CIDFont's CIDSystemInfo
+    compatible with its CMap's (the same registry and ordering), the CMap embedded."""
+    buyer = replace(BUYER, legal_name="北京 Société 有限公司")
+    xml = cii_xml(invoice_document(invoice, buyer, einvoices.SELLER))
+    reader = PdfReader(io.BytesIO(invoice_pdf(invoice, buyer, xml=xml)))
+    used = {str(font["/BaseFont"]).split("+")[1]: (top, font) for top, font in fonts(reader)}
+    assert set(used) == {"SourceSansPro", "SourceSansProBold", "NotoSansCJKJP"}
+    top, cjk = used["NotoSansCJKJP"]
+    program = cjk["/FontDescriptor"]["/FontFile3"].get_object()
+    assert cjk["/Subtype"] == "/CIDFontType0" and program["/Subtype"] == "/CIDFontType0C"
+    cmap = top["/Encoding"].get_object()
+    assert cmap["/Type"] == "/CMap" and cmap.get_data()  # embedded, not a name
+    font_system = cjk["/CIDSystemInfo"].get_object()
+    cmap_system = cmap["/CIDSystemInfo"]
+    for key in ("/Registry", "/Ordering"):
+        assert font_system[key] == cmap_system[key]
+    assert font_system["/Supplement"] >= cmap_system["/Supplement"]
+    assert facturx.get_xml_from_pdf(reader.stream.getvalue(), check_xsd=True)[1] == xml
 
 
 def test_the_same_invoice_renders_to_the_same_factur_x_bytes(invoice, xml, pdf):

@@ -12,9 +12,9 @@ import pytest
 from adapters.store import StoreSettings
 from projections.hash_chain import GENESIS, HashChain, seals, tip
 from projections.runner import PermanentProjection
-from service.chain_verification import BreakKind, ChainVerifier
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.audit.verification import BreakKind, ChainVerifier
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.tamper import RawEventStore
 

@@ -20,9 +20,9 @@ from domain.errors import DomainError
 from domain.invoice import Invoice
 from domain.invoice_series import InvoiceSeries
 from domain.money import Money
-from service.context import CommandContext
-from service.errors import ConcurrencyConflict, PreconditionFailed
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import ConcurrencyConflict, PreconditionFailed
 from tests.builders import open_account
 from tests.conftest import T0
 

@@ -20,7 +20,7 @@ from domain.invoice import InvoiceStatus
 from domain.money import Money
 from domain.period import BillingPeriod
 from domain.subscription import SubscriptionStatus
-from service.context import CommandContext
+from service.ledger.context import CommandContext
 from tests.builders import open_account
 
 

@@ -55,9 +55,9 @@ from domain.license import License, license_id
 from domain.money import Money, minor_unit
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription
-from service.context import CommandContext
-from service.errors import ConcurrencyConflict
-from service.ledger import Ledger, Receipt, period_invoice_id
+from service.ledger.application import Ledger, Receipt, period_invoice_id
+from service.ledger.context import CommandContext
+from service.ledger.errors import ConcurrencyConflict
 from tests.builders import billing
 from tests.conftest import T0, FreshSchema, require_postgres
 

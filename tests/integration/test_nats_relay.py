@@ -29,12 +29,12 @@ from adapters.clock import ControllableClock
 from adapters.jetstream import BrokerError, BrokerMisconfigured, JetStream
 from adapters.store import StoreSettings
 from projections.cloudevents import is_public
-from service.demo import load_demo
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
-from service.read_side import read_log, read_store
-from service.relay import Relay, StreamNotOurs, to_message
-from service.tokens import Role, Tokens
+from service.access.tokens import Role, Tokens
+from service.config.public_url import DEFAULT_PUBLIC_URL
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
+from service.reads.read_side import read_log, read_store
+from service.relay.nats import Relay, StreamNotOurs, to_message
 from tests.builders import open_account
 from tests.e2e.test_consuming_events_doc import Consumer
 from tests.integration.test_projection_faults import (

@@ -17,10 +17,10 @@ from domain.errors import DomainError, InvoiceNotOpen
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.payment_provider import PaymentProviderUnavailable
-from service.context import CommandContext
-from service.errors import PreconditionFailed
-from service.ledger import Ledger
-from service.payments import Payments
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import PreconditionFailed
+from service.payments.payments import Payments
 from tests.builders import open_account
 
 STAFF_REFUND = CommandContext("staff-1", "billing_staff", reason="price error")

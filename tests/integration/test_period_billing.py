@@ -21,9 +21,9 @@ from domain.errors import ContractNotActive, PeriodNotBegun
 from domain.invoice import Invoice
 from domain.money import Money
 from domain.period import BillingPeriod, billed_share, billing_periods
-from service.billing import BillingRun
-from service.context import CommandContext
-from service.ledger import Ledger, period_invoice_id
+from service.billing.run import BillingRun
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.context import CommandContext
 from tests.builders import open_account
 
 ADMIN = CommandContext("ada", "admin")

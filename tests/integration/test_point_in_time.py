@@ -57,10 +57,10 @@ from projections.point_in_time import timeline
 from projections.projection import LoggedEvent
 from projections.runner import ProjectionRunner
 from projections.store import Sql
-from service.context import SYSTEM, CommandContext
-from service.ledger import Ledger
-from service.point_in_time import account_at, aggregate_at
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.ledger.context import SYSTEM, CommandContext
+from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.read_side import ReadSide
 from tests.builders import billing, open_account
 from tests.conftest import FreshSchema
 

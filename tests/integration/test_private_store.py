@@ -15,11 +15,11 @@ import pytest
 
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.read_side import ReadSide
-from service.webhook_signing import new_secret
-from service.webhook_store import WebhookStore
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
+from service.webhooks.signing import new_secret
+from service.webhooks.store import WebhookStore
 from tests.builders import open_account
 from tests.conftest import T0
 

@@ -32,10 +32,10 @@ from domain.account import User
 from projections.projection import is_permanent
 from projections.runner import positions
 from projections.store import ReaderPool, postgres_connector, sqlite_connector
-from service.context import CommandContext
-from service.demo import load_demo
-from service.ledger import Ledger
-from service.read_side import ReadSide, build_projections
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide, build_projections
 from tests.builders import open_account
 
 SUBLEDGER = str(Path(sys.executable).with_name("subledger"))

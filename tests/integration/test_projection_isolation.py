@@ -20,8 +20,8 @@ from projections.failures import pause_after
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner
 from projections.store import Sql
-from service.ledger import Ledger
-from service.read_side import ReadSide
+from service.ledger.application import Ledger
+from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.poison import FAILS, append_raw, write_poison
 

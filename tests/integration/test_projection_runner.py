@@ -4,7 +4,7 @@ import pytest
 
 from adapters.store import StoreSettings
 from projections.audit_trail import AuditFilter, audit_rows, version_as_of
-from service.read_side import ProjectionsBehind, ReadSide
+from service.reads.read_side import ProjectionsBehind, ReadSide
 from tests.builders import open_account
 
 

@@ -14,11 +14,11 @@ from domain.money import Money
 from domain.period import BillingPeriod
 from projections import account_overview as overview
 from projections.reports import invoice_ageing, upcoming_renewals
-from service.context import CommandContext
-from service.demo import NORTHWIND, load_demo
-from service.http.schemas import MoneyOut
-from service.ledger import Ledger, Receipt
-from service.read_side import ReadSide
+from service.demo.history import NORTHWIND, load_demo
+from service.http.schemas.common import MoneyOut
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.reads.read_side import ReadSide
 from tests.builders import administrator, billing, open_account
 from tests.unit.test_documents import every_aggregate, http_document
 

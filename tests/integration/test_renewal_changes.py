@@ -11,8 +11,8 @@ import pytest
 from domain.catalog import Edition
 from domain.errors import DomainError, InvalidValue, ProductNotInEdition, UnknownProduct
 from domain.money import Money
-from service.context import CommandContext
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from tests.builders import open_account
 
 ADMIN = CommandContext("ada", "admin")

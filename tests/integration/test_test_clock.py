@@ -16,12 +16,12 @@ from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.catalog import Edition
 from domain.period import BillingPeriod
-from service import test_clock
-from service.billing import BILLING_LOCK, BillingRun, Kind
+from service.billing.run import BILLING_LOCK, BillingRun, Kind
 from service.bootstrap import ClockMisconfigured, open_ledger
-from service.context import CommandContext
-from service.durations import parse_duration
-from service.ledger import Ledger, period_invoice_id
+from service.clock import test_clock
+from service.clock.durations import parse_duration
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.context import CommandContext
 from tests.builders import administrator
 from tests.builders import billing as billing_details
 from tests.conftest import T0

@@ -19,14 +19,14 @@ from adapters.store import StoreSettings
 from domain.account import User
 from domain.base import LedgerAggregate
 from projections.cloudevents import is_public, to_cloudevent
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.public_url import DEFAULT_PUBLIC_URL
-from service.webhook_endpoint import WebhookEndpoints
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_signing import signature_header
-from service.webhook_store import WebhookStore
-from service.webhooks import WebhookWorker
+from service.config.public_url import DEFAULT_PUBLIC_URL
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.webhooks.endpoint import WebhookEndpoints
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.signing import new_secret, signature_headers
+from service.webhooks.store import WebhookStore
+from service.webhooks.worker import WebhookWorker
 from tests.builders import open_account
 from tests.conftest import T0
 from tests.destinations import LOOPBACK
@@ -102,11 +102,17 @@ def test_the_documented_receiver_verifies_signatures_and_gets_every_event(
     try:
         assert listening(port), "the documented receiver did not start"
         body, now = b'{"sequence": "1", "type": "forged", "subject": "x"}', int(time.time())
-        forged = signature_header("whsec_not-the-secret", now, body)
-        stale = signature_header(registered.secret, now - 3600, body)
-        for header in (forged, stale, "", f"t={now},v1=\u00e9"):
-            signed = {"Subledger-Signature": header.encode("latin-1")}
-            refused = httpx.post(url, content=body, headers=signed)
+        signed = signature_headers(registered.secret, "e-1", now, body)
+        for forged in (
+            signature_headers(new_secret(), "e-1", now, body),
+            signature_headers(registered.secret, "e-1", now - 3600, body),  # stale
+            {**signed, "webhook-id": "e-2"},
+            {**signed, "webhook-signature": "v1,\u00e9"},
+            {name: value for name, value in signed.items() if name != "webhook-id"},
+            {"Subledger-Signature": signed["Subledger-Signature"]},  # the legacy one alone
+        ):
+            headers = {name: value.encode("latin-1") for name, value in forged.items()}
+            refused = httpx.post(url, content=body, headers=headers)
             assert refused.status_code == 401
 
         deadline = time.monotonic() + 20

@@ -20,16 +20,15 @@ from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
 from domain.account import Account, User
 from projections.cloudevents import event_id, is_public, type_name
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.webhook_endpoint import WebhookEndpoint, WebhookEndpoints
-from service.webhook_policy import DeliveryPolicy
-from service.webhook_signing import verify
-from service.webhook_store import WebhookStore
-from service.webhooks import WebhookWorker, WorkerBusy
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.webhooks.endpoint import WebhookEndpoint, WebhookEndpoints
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.store import WebhookStore
+from service.webhooks.worker import WebhookWorker, WorkerBusy
 from tests.builders import open_account
 from tests.destinations import LOOPBACK, offline_resolver
-from tests.integration.webhook_receiver import MISBEHAVIOURS, Receiver
+from tests.integration.webhook_receiver import MISBEHAVIOURS, Receiver, signed_by
 
 STAFF = CommandContext("staff-1", "billing_staff")
 OPERATOR = CommandContext("op-1", "operator")
@@ -120,7 +119,7 @@ def test_a_flaky_receiver_gets_every_event_in_order_at_least_once_signed(
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     assert [(r.position, r.event_id) for r in receiver.acknowledged()] == expected
     assert {r.answer for r in received} == {"ok", *MISBEHAVIOURS}  # the chaos did happen
-    assert all(verify(registered.secret, r.signature, r.body, now=r.at) for r in received)
+    assert all(signed_by(registered.secret, r) for r in received)
     envelope = json.loads(received[-1].body)
     assert envelope["specversion"] == "1.0" and envelope["type"].startswith("subledger.")
 

@@ -16,11 +16,11 @@ import pytest
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import User
-from service.context import CommandContext
-from service.ledger import Ledger
-from service.webhook_endpoint import WebhookEndpoints
-from service.webhook_store import WebhookStore
-from service.webhooks import LOCK_NAME
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.webhooks.endpoint import WebhookEndpoints
+from service.webhooks.store import WebhookStore
+from service.webhooks.worker import LOCK_NAME
 from tests.builders import open_account
 from tests.destinations import LOOPBACK
 from tests.integration.webhook_receiver import Receiver

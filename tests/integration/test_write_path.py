@@ -21,9 +21,9 @@ from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.license import License
 from domain.subscription import Subscription
-from service.context import CommandContext
-from service.errors import ConcurrencyConflict
-from service.ledger import Ledger
+from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
+from service.ledger.errors import ConcurrencyConflict
 from tests.builders import open_account
 from tests.conftest import FreshSchema, require_postgres
 

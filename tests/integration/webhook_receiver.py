@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from service.webhooks.signing import LEGACY_HEADER, verify_legacy
+
 MISBEHAVIOURS = ("500", "timeout", "drop")
 
 
@@ -24,9 +28,22 @@ class Received:
     position: int
     event_id: str
     body: bytes
-    signature: str
+    headers: dict[str, str]  # as received, names in lower case
     at: float  # unix time of arrival
     answer: str  # "ok", or one of MISBEHAVIOURS
+
+
+def signed_by(secret: str, received: Received) -> bool:
+    """Both signatures hold: the Standard Webhooks one, as the ``standardwebhooks`` package
+    checks it with the secret as issued (its id the event's), and the legacy header."""
+    try:
+        Webhook(secret).verify(received.body, received.headers)
+    except WebhookVerificationError:
+        return False
+    legacy = received.headers.get(LEGACY_HEADER.lower(), "")
+    return received.headers["webhook-id"] == received.event_id and verify_legacy(
+        secret, legacy, received.body, now=received.at
+    )
 
 
 class Receiver:
@@ -73,7 +90,7 @@ class Receiver:
     def acknowledged(self) -> list[Received]:
         return [r for r in self.snapshot() if r.answer == "ok"]
 
-    def _take(self, body: bytes, signature: str) -> str:
+    def _take(self, body: bytes, headers: dict[str, str]) -> str:
         envelope: dict[str, Any] = json.loads(body)
         with self._lock:
             answer = "ok"
@@ -81,7 +98,7 @@ class Receiver:
                 answer = self._rng.choice(self.misbehaviours)
             self.received.append(
                 Received(
-                    int(envelope["sequence"]), envelope["id"], body, signature, time.time(), answer
+                    int(envelope["sequence"]), envelope["id"], body, headers, time.time(), answer
                 )
             )
         return answer
@@ -92,7 +109,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                answer = receiver._take(body, self.headers.get("Subledger-Signature", ""))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                answer = receiver._take(body, headers)
                 if answer == "drop":
                     self.close_connection = True
                     return  # closed with no answer at all

@@ -19,8 +19,8 @@ from uuid import UUID
 import pytest
 
 from domain.base import LedgerAggregate
-from service.demo import load_demo
-from service.ledger import Ledger
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
 
 IMMUTABLE_LEAVES = (str, bytes, int, float, bool, Decimal, Fraction, date, datetime, UUID, Enum)
 

@@ -21,15 +21,15 @@ from projections.documents import (
     subscription_document,
     support_case_document,
 )
-from service.demo import load_demo
-from service.http.schemas import (
+from service.demo.history import load_demo
+from service.http.schemas.common import (
     AccountOut,
     InvoiceOut,
     LicenseOut,
     SubscriptionOut,
     SupportCaseOut,
 )
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 # Each aggregate type: the HTTP model that answers with it, and the read model's document.
 SHAPES: dict[type, tuple[Any, Any]] = {

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidValue
-from service.durations import parse_duration
+from service.clock.durations import parse_duration
 
 NOON = datetime(2027, 1, 31, 12, tzinfo=UTC)
 

@@ -23,8 +23,9 @@ from eventsourcing.utils import get_topic
 import domain
 from domain.base import LedgerAggregate
 from domain.cause import Provenance
+from domain.personal_data import declared
 from domain.values import ENUM_TYPES, VALUE_TYPES
-from service.ledger import Ledger
+from service.ledger.application import Ledger
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic", "meta")
@@ -222,6 +223,29 @@ def _check_event(section: Section, cls: type[LedgerAggregate.Event]) -> list[str
     for name in re.findall(r"`(\w+)`", section.bullets.get("Effective time", "")):
         if name not in fields:
             problems.append(f"{where}: the effective time '{name}' is not a field of the event")
+    return problems + _check_personal_data(section, cls)
+
+
+def _check_personal_data(section: Section, cls: type[LedgerAggregate.Event]) -> list[str]:
+    """The 'Personal data' bullet names exactly the declared paths (and subject ids) and
+    each declared subject kind; an event that declares none has no such bullet."""
+    where = section.where
+    bullet = section.bullets.get("Personal data")
+    declarations = declared(cls)
+    if not declarations:
+        return [f"{where}: a 'Personal data' bullet, but the event declares none"] if bullet else []
+    if bullet is None:
+        return [f"{where}: the event declares personal data, but has no 'Personal data' bullet"]
+    problems = []
+    expected = {p for d in declarations for p in (*d.paths, d.subject_id) if p is not None}
+    documented = set(re.findall(r"`([\w.]+)`", bullet))
+    for path in sorted(expected - documented):
+        problems.append(f"{where}: personal field '{path}' is declared but not documented")
+    for path in sorted(documented - expected):
+        problems.append(f"{where}: the bullet names '{path}', which the event does not declare")
+    for declaration in declarations:
+        if not re.search(rf"(?<![\w-]){declaration.kind.value}(?![\w-])", bullet):
+            problems.append(f"{where}: the subject kind '{declaration.kind.value}' is not named")
     return problems
 
 
@@ -365,6 +389,10 @@ def test_the_check_reports_each_kind_of_drift():
         "missing event": (
             broken(heading, f"### {name}Renamed (v{version})"),
             f"{name} (class_version {version}) is in the code but docs/events.md has no",
+        ),
+        "undocumented personal field": (
+            broken("`contact.phone`", "`contact.fax`"),
+            "personal field 'contact.phone' is declared but not documented",
         ),
         "unknown use case": (
             broken("`Ledger.", "`Ledger.no_such_use_case` `Ledger."),

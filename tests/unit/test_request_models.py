@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import service.http.app  # noqa: F401  (imports every router, so every request model)
-from service.http.schemas import Body
+from service.http.schemas.common import Body
 
 POISON = {
     "NUL": "a\x00b",

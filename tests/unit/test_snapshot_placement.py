@@ -8,8 +8,8 @@ from uuid import uuid4
 
 from adapters.clock import ControllableClock
 from domain.license import License
-from service.context import CommandContext
-from service.ledger import Ledger, fold
+from service.ledger.application import Ledger, fold
+from service.ledger.context import CommandContext
 
 STAFF = CommandContext("staff-1", "billing_staff")
 

@@ -1,7 +1,7 @@
 import threading
 from uuid import UUID, uuid4
 
-from service.subject_locks import SubjectLocks
+from service.ledger.subject_locks import SubjectLocks
 
 
 def test_one_subject_is_held_by_one_thread_at_a_time() -> None:

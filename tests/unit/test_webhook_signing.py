@@ -1,49 +1,103 @@
-"""Webhook signatures and the retry schedule: pure functions, stated in one screen."""
+"""Webhook signatures and the retry schedule: pure functions, stated in one screen.
+
+The Standard Webhooks signature is checked with the ``standardwebhooks`` package, as a
+receiver would, not with our own code."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import random
+import secrets
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from domain.errors import InvalidValue
-from service.webhook_policy import THREE_DAYS, DeliveryPolicy
-from service.webhook_signing import fingerprint, new_secret, signature_header, verify
+from service.webhooks.policy import THREE_DAYS, DeliveryPolicy
+from service.webhooks.signing import (
+    LEGACY_HEADER,
+    fingerprint,
+    legacy_header,
+    new_secret,
+    signature_headers,
+    signing_key,
+    standard_secret,
+    verify_legacy,
+)
 
-SECRET = "whsec_test"
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 BODY = b'{"id":"e-1","sequence":"0000000000000000042"}'
 NOW = 1_767_600_000
+EVENT_ID = "0b0f5a5e-5d3c-4c53-9a57-7f6f0e4f4b11"
 
 
-def test_the_header_is_t_and_v1_over_timestamp_dot_body() -> None:
-    expected = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
-    assert signature_header(SECRET, NOW, BODY) == f"t={NOW},v1={expected}"
+def test_the_standard_signature_is_hmac_of_id_dot_timestamp_dot_body_in_base64() -> None:
+    headers = signature_headers(SECRET, EVENT_ID, NOW, BODY)
+    mac = hmac.new(b"k" * 32, f"{EVENT_ID}.{NOW}.".encode() + BODY, hashlib.sha256).digest()
+    assert headers["webhook-id"] == EVENT_ID and headers["webhook-timestamp"] == str(NOW)
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(mac).decode()
 
 
-def test_a_signature_verifies_with_the_same_secret_body_and_a_recent_time() -> None:
-    header = signature_header(SECRET, NOW, BODY)
-    assert verify(SECRET, header, BODY, now=NOW + 299)
-    assert not verify(SECRET, header, BODY, now=NOW + 301)  # too old: a replayed capture
-    assert not verify("whsec_other", header, BODY, now=NOW)
-    assert not verify(SECRET, header, BODY + b" ", now=NOW)
-    assert not verify(SECRET, header.replace(f"t={NOW}", f"t={NOW + 1}"), BODY, now=NOW)
-    assert not verify(SECRET, "v1=abc", BODY, now=NOW)
-    assert not verify(SECRET, "", BODY, now=NOW)
+def test_the_standardwebhooks_package_verifies_a_delivery_with_the_secret_as_issued() -> None:
+    secret, now = new_secret(), int(time.time())
+    headers = signature_headers(secret, EVENT_ID, now, BODY)
+    assert Webhook(secret).verify(BODY, headers) == {"id": "e-1", "sequence": "0000000000000000042"}
+    for forged in (
+        {**headers, "webhook-id": "another-event"},
+        {**headers, "webhook-timestamp": str(now + 1)},
+        signature_headers(new_secret(), EVENT_ID, now, BODY),
+        signature_headers(secret, EVENT_ID, now - 3600, BODY),  # a replayed capture
+    ):
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(BODY, forged)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(BODY + b" ", headers)
 
 
-def test_any_of_several_v1_signatures_may_match() -> None:
-    header = signature_header(SECRET, NOW, BODY)
-    assert verify(SECRET, f"{header},v1={'0' * 64}", BODY, now=NOW)
+@given(st.binary(min_size=32, max_size=32))
+def test_a_legacy_url_safe_secret_verifies_once_written_in_the_standard_alphabet(
+    key: bytes,
+) -> None:
+    legacy = "whsec_" + base64.urlsafe_b64encode(key).decode().rstrip("=")  # as issued before
+    now = int(time.time())
+    headers = signature_headers(legacy, EVENT_ID, now, BODY)
+    assert signing_key(legacy) == key
+    Webhook(standard_secret(legacy)).verify(BODY, headers, json_parse=False)
 
 
-def test_secrets_are_new_each_time_and_their_fingerprint_does_not_show_them() -> None:
+def test_secrets_are_new_each_time_standard_base64_and_their_fingerprint_hides_them() -> None:
     one, two = new_secret(), new_secret()
-    assert one != two and one.startswith("whsec_") and len(one) > 40
+    assert one != two and one.startswith("whsec_") and standard_secret(one) == one
+    assert len(signing_key(one)) == 32
+    assert base64.b64decode(one.removeprefix("whsec_"), validate=True) == signing_key(one)
     assert fingerprint(one) != fingerprint(two) and fingerprint(one) not in one
+
+
+# -- the legacy header, sent for one more release ----------------------------------------------
+
+
+def test_the_legacy_header_is_t_and_v1_over_timestamp_dot_body_keyed_with_the_string() -> None:
+    expected = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    assert legacy_header(SECRET, NOW, BODY) == f"t={NOW},v1={expected}"
+    assert signature_headers(SECRET, EVENT_ID, NOW, BODY)[LEGACY_HEADER] == f"t={NOW},v1={expected}"
+
+
+def test_a_legacy_signature_verifies_with_the_same_secret_body_and_a_recent_time() -> None:
+    header = legacy_header(SECRET, NOW, BODY)
+    assert verify_legacy(SECRET, header, BODY, now=NOW + 299)
+    assert not verify_legacy(SECRET, header, BODY, now=NOW + 301)  # too old: a replayed capture
+    assert not verify_legacy("whsec_other", header, BODY, now=NOW)
+    assert not verify_legacy(SECRET, header, BODY + b" ", now=NOW)
+    assert not verify_legacy(SECRET, header.replace(f"t={NOW}", f"t={NOW + 1}"), BODY, now=NOW)
+    assert not verify_legacy(SECRET, "v1=abc", BODY, now=NOW)
+    assert not verify_legacy(SECRET, "", BODY, now=NOW)
+    assert verify_legacy(SECRET, f"{header},v1={'0' * 64}", BODY, now=NOW)  # any v1 may match
+    assert not verify_legacy(SECRET, legacy_header(secrets.token_hex(), NOW, BODY), BODY, NOW)
 
 
 @given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=0, max_value=2**32))

@@ -12,15 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from domain.errors import NotFound
 from domain.invoice import Invoice
 from projections import account_overview as overview
-from service.http import documents
 from service.http.access import Access
-from service.http.invoices import invoice_for
 from service.http.problems import ApiError
 from service.http.reads import FreshReads, Reads, projected
-from service.http.schemas import PaymentIn, money_in
-from service.http.share_links import ShareLinkIn
-from service.payments import Payments
-from service.sharing import ShareLinks
+from service.http.routes import documents
+from service.http.routes.invoices import invoice_for
+from service.http.routes.share_links import ShareLinkIn
+from service.http.schemas.common import PaymentIn, money_in
+from service.payments.payments import Payments
+from service.sharing.links import ShareLinks
 from service.web.account_view import account_context, account_path
 from service.web.deps import SignedIn, Visit
 from service.web.forms import Form, attempt, new_key

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from projections import account_overview as overview
-from service.context import CommandContext
+from service.access.tokens import CUSTOMER_ROLES
 from service.http.reads import FreshReads
-from service.tokens import CUSTOMER_ROLES
+from service.ledger.context import CommandContext
 from service.web import i18n
 from service.web.deps import SESSION_COOKIE, AnyVisit, SignedIn
 from service.web.forms import CsrfRefused, Form, from_this_site

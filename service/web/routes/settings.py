@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from domain.account import Account
-from service.http.schemas import BillingDetailsIn, ContactIn, PaymentMethodIn
-from service.ledger import Receipt
+from service.http.schemas.common import BillingDetailsIn, ContactIn, PaymentMethodIn
+from service.ledger.application import Receipt
 from service.web.account_view import account_context, change_account
 from service.web.deps import SignedIn, Visit
 from service.web.forms import Form, Posted, new_key

@@ -1,0 +1,78 @@
+"""Which fields of which events hold personal data, and whose (ADR 0023).
+
+An event class declares its personal fields with ``personal_data = personal(...)``. Each
+declared field is a string leaf, named by its path from the event (``contact.name``: the
+``name`` of the event's ``contact``), and belongs to one *data subject*: a contact, a
+user, the visitors of a share link, a support case's text, or an account's buyer
+identity. The store encrypts every declared leaf under its subject's key, so destroying
+the key erases the subject's data from the whole history while the log (and the hash
+chain sealing it) stays as it was.
+
+A buyer identity is not erasable on request: the law requires it on issued invoices for
+the retention period (art. 17(3)(b) GDPR, tax law). It is *retained*, and goes when its
+retention ends.
+
+Identifiers are never personal here: a user id or contact id keys other events and must
+stay readable, so ids must be opaque (never an e-mail address).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+ERASED = "[erased]"  # what an erased string field reads as, everywhere
+
+
+class SubjectKind(Enum):
+    CONTACT = "contact"
+    USER = "user"
+    SHARE_LINK_VISITOR = "share-link-visitor"
+    SUPPORT_CASE = "support-case"
+    BUYER = "buyer"
+
+    @property
+    def retained(self) -> bool:
+        """Kept for the legal retention period, whatever a request for erasure says."""
+        return self is SubjectKind.BUYER
+
+
+@dataclass(frozen=True)
+class PersonalFields:
+    """Some fields of an event that belong to one data subject.
+
+    ``subject_id`` is the path of the field naming the subject within the aggregate (a
+    contact's or user's id); None when the aggregate itself is the subject (a support
+    case, a share link's visitors, an account's buyer identity)."""
+
+    kind: SubjectKind
+    paths: tuple[str, ...]
+    subject_id: str | None = None
+
+    def subject(self, aggregate_id: UUID, state: Mapping[str, Any]) -> str:
+        """The subject's name, unique in the ledger: ``contact:<account id>:<contact id>``."""
+        if self.subject_id is None:
+            return f"{self.kind.value}:{aggregate_id}"
+        return f"{self.kind.value}:{aggregate_id}:{leaf(state, self.subject_id)}"
+
+
+def personal(kind: SubjectKind, *paths: str, subject_id: str | None = None) -> PersonalFields:
+    return PersonalFields(kind, paths, subject_id)
+
+
+def declared(event_class: type) -> tuple[PersonalFields, ...]:
+    """The personal fields an event class declares (none for most)."""
+    value = getattr(event_class, "personal_data", ())
+    return value if isinstance(value, tuple) else (value,)
+
+
+def leaf(state: Mapping[str, Any], path: str) -> Any:
+    """The value at ``path`` in an event's state: a field, then fields of its value."""
+    first, _, rest = path.partition(".")
+    value = state[first]
+    for name in rest.split(".") if rest else ():
+        value = value[name] if isinstance(value, Mapping) else getattr(value, name)
+    return value

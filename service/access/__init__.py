@@ -1,0 +1,1 @@
+"""API tokens: who may call the API."""

@@ -1,0 +1,1 @@
+"""The tamper-evident history: verifying the hash chain, signed digests, exports and replays."""

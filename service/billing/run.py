@@ -1,0 +1,311 @@
+"""The billing run: what the calendar asks of every contract, done by the application clock.
+
+Up to a day (today unless told), in date order across the book: the invoice of each
+billing period once the period has begun; a renewal reminder some days before a term
+ends; at term end, the renewal of an auto-renewing contract or the expiry of one whose
+renewal was cancelled; and, the day after an invoice fell due unpaid, its overdue mark.
+
+Each step is found from the ledger's own state (deterministic invoice ids, the contract's
+term and reminder, the invoice's status), never from a record of earlier runs. So a run
+is idempotent, and a run after downtime does every missed step once, in date order, also
+across a renewal. Steps are recorded *now*, by the clock, as the system actor: an invoice
+issued late is issued today for the period it covers (ADR "billing by the clock").
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import IntEnum
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from adapters.runner_lock import RunnerLock
+from adapters.store import StoreSettings
+from domain.errors import DomainError, InvalidValue
+from domain.invoice import Invoice
+from domain.period import billing_periods
+from domain.subscription import Subscription
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.context import CommandContext
+
+log = logging.getLogger("subledger.billing")
+
+BILLING_ACTOR = "subledger-billing"
+BILLING_LOCK = "billing"  # the RunnerLock name: one billing run at a time per store
+
+
+class BillingMisconfigured(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    interval: float = 3600.0  # seconds between runs in `subledger serve`; 0 turns them off
+    reminder_days: int = 30  # days before a term ends that its reminder goes; 0: none
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> BillingSettings:
+        return cls(
+            _number(environ, "SUBLEDGER_BILLING_INTERVAL", float, cls.interval),
+            _number(environ, "SUBLEDGER_RENEWAL_REMINDER_DAYS", int, cls.reminder_days),
+        )
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(environ: Mapping[str, str], name: str, kind: type[N], default: N) -> N:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise BillingMisconfigured(f"{name} must be a number, got {text!r}") from None
+    if value < 0:
+        raise BillingMisconfigured(f"{name} cannot be negative, got {text!r}")
+    return value
+
+
+class Kind(IntEnum):
+    """What a step does; on one day, steps run in this order."""
+
+    INVOICE = 0
+    REMINDER = 1
+    RENEWAL = 2
+    EXPIRY = 3
+    OVERDUE = 4
+
+
+@dataclass(frozen=True, order=True)
+class Step:
+    day: date  # the day the step fell due: its effective date
+    kind: Kind
+    subject: UUID  # the contract, or the invoice for OVERDUE
+    period_start: date | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class BillingAction:
+    day: date
+    kind: Kind
+    subject: UUID
+    detail: str
+    position: int | None
+
+
+@dataclass(frozen=True)
+class BillingFailure:
+    day: date
+    kind: Kind
+    subject: UUID
+    error: str
+
+
+@dataclass
+class BillingReport:
+    until: date
+    actions: list[BillingAction] = field(default_factory=list)
+    failures: list[BillingFailure] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"billing run up to {self.until}:"]
+        for a in self.actions:
+            out.append(f"  {a.day}  {a.kind.name.lower():9} {a.subject}  {a.detail}")
+        for f in self.failures:
+            out.append(f"  {f.day}  {f.kind.name.lower():9} {f.subject}  FAILED: {f.error}")
+        out.append(f"{len(self.actions)} done, {len(self.failures)} failed")
+        return out
+
+
+class BillingRun:
+    def __init__(self, ledger: Ledger, reminder_days: int = BillingSettings.reminder_days) -> None:
+        self.ledger = ledger
+        self.reminder_days = reminder_days
+
+    def run(self, until: date | None = None) -> BillingReport:
+        """Do every step due on or before ``until`` that is not done yet, in date order."""
+        today = self.ledger.clock.now().date()
+        until = until or today
+        if until > today:
+            raise InvalidValue(
+                f"billing cannot run ahead of the clock: {until} is after {today}"
+                " (only a test clock can be moved forward, ADR 0015)"
+            )
+        ctx = CommandContext(BILLING_ACTOR, "system", correlation_id=f"billing-run:{uuid4().hex}")
+        report = BillingReport(until)
+        agenda = self._agenda(until, today)
+        while agenda:
+            step = heapq.heappop(agenda)
+            try:
+                action = self._do(ctx, step)
+            except DomainError as error:
+                # This contract or invoice waits for staff, or the next run; the rest go on.
+                failure = BillingFailure(step.day, step.kind, step.subject, str(error))
+                log.warning("billing step failed: %s", failure)
+                report.failures.append(failure)
+                continue
+            if action is not None:
+                report.actions.append(action)
+            if step.kind is not Kind.OVERDUE:
+                self._plan_next(agenda, self.ledger.subscription(step.subject), until, today)
+        return report
+
+    def next_due(self, after: date, until: date) -> date | None:
+        """The first day after ``after``, up to ``until``, on which a step falls due: where
+        a test clock moving forward stops to run billing (ADR 0015). A contract whose
+        earliest step is refused on or before ``after`` waits, as in a run."""
+        days = [step.day for step in self._agenda(until, after) if step.day > after]
+        return min(days, default=None)
+
+    # -- finding what is due ----------------------------------------------------------
+
+    def _agenda(self, until: date, today: date) -> list[Step]:
+        """Each active contract's earliest step due by ``until``, and each overdue mark."""
+        agenda: list[Step] = []
+        for subscription_id in self._active_contracts():
+            self._plan_next(agenda, self.ledger.subscription(subscription_id), until, today)
+        for invoice_id, due_on in self._unsettled_invoices():
+            if due_on < until:
+                heapq.heappush(agenda, Step(due_on + timedelta(days=1), Kind.OVERDUE, invoice_id))
+        return agenda
+
+    def _active_contracts(self) -> Iterator[UUID]:
+        active: dict[UUID, None] = {}
+        for event in self.ledger.events_of_types(
+            Subscription.SubscriptionStarted,
+            Subscription.SubscriptionExpired,
+            Subscription.SubscriptionCancelled,
+        ):
+            if isinstance(event, Subscription.SubscriptionStarted):
+                active[event.originator_id] = None
+            else:
+                active.pop(event.originator_id, None)
+        return iter(active)
+
+    def _unsettled_invoices(self) -> Iterator[tuple[UUID, date]]:
+        """Invoices neither paid, void nor already marked overdue, with their due dates."""
+        due: dict[UUID, date] = {}
+        for event in self.ledger.events_of_types(
+            Invoice.InvoiceIssued,
+            Invoice.InvoicePaid,
+            Invoice.InvoiceVoided,
+            Invoice.InvoiceOverdue,
+        ):
+            if isinstance(event, Invoice.InvoiceIssued):
+                due[event.originator_id] = event.due_on
+            else:
+                due.pop(event.originator_id, None)
+        return iter(due.items())
+
+    def _plan_next(self, agenda: list[Step], sub: Subscription, until: date, today: date) -> None:
+        """Put the contract's earliest step due by ``until`` on the agenda (after each step,
+        the next is found from the contract's new state)."""
+        if not sub.is_active:
+            return
+        due: list[Step] = []
+        for period in billing_periods(sub.term, sub.billing_period):
+            if period.start > until:
+                break
+            if not self.ledger._exists(period_invoice_id(sub.id, period.start)):
+                due.append(Step(period.start, Kind.INVOICE, sub.id, period.start))
+                break
+        remind_on = max(sub.term.start, sub.term.end - timedelta(days=self.reminder_days))
+        if (
+            self.reminder_days
+            and sub.reminded_for != sub.term.end
+            and remind_on <= until
+            and today < sub.term.end  # once the term has ended, a reminder is no news
+        ):
+            due.append(Step(remind_on, Kind.REMINDER, sub.id))
+        if sub.term.end <= until:
+            kind = Kind.RENEWAL if sub.renewal is not None else Kind.EXPIRY
+            due.append(Step(sub.term.end, kind, sub.id))
+        if due:
+            heapq.heappush(agenda, min(due))
+
+    # -- doing it ---------------------------------------------------------------------
+
+    def _do(self, ctx: CommandContext, step: Step) -> BillingAction | None:
+        ledger = self.ledger
+        if step.kind is Kind.INVOICE:
+            assert step.period_start is not None
+            receipt = ledger.invoice_billing_period(ctx, step.subject, step.period_start)
+            if receipt.position is None:
+                return None  # issued meanwhile by someone else
+            detail = _invoice_detail(ledger.invoice(receipt.aggregate_id))
+        elif step.kind is Kind.REMINDER:
+            receipt = ledger.send_renewal_reminder(ctx, step.subject)
+            sub = ledger.subscription(step.subject)
+            detail = f"term ends {sub.term.end}, " + ("renews" if sub.renewal else "does not renew")
+        elif step.kind is Kind.RENEWAL:
+            receipt = ledger.renew(ctx, step.subject)
+            sub = ledger.subscription(step.subject)
+            first = ledger.invoice(period_invoice_id(sub.id, sub.term.start))
+            detail = f"new term {sub.term.start} to {sub.term.end}; {_invoice_detail(first)}"
+        elif step.kind is Kind.EXPIRY:
+            receipt = ledger.expire(ctx, step.subject)
+            detail = f"ended {ledger.subscription(step.subject).ended_on}"
+        else:
+            receipt = ledger.mark_overdue(ctx, step.subject)
+            invoice = ledger.invoice(step.subject)
+            detail = f"{invoice.number} was due {invoice.due_on}, {invoice.balance} open"
+        if receipt.position is None:
+            return None
+        return BillingAction(step.day, step.kind, step.subject, detail, receipt.position)
+
+
+def _invoice_detail(invoice: Invoice) -> str:
+    first = invoice.lines[0]
+    return f"{invoice.number} for {first.period_start} to {first.period_end}: {invoice.total}"
+
+
+class BillingWorker:
+    """The billing run every ``interval`` seconds, in a thread of ``subledger serve``.
+
+    Each run takes the store's billing lock (as ``subledger billing run`` does), so that of
+    several processes one runs at a time; the others skip that round.
+    """
+
+    def __init__(self, store: StoreSettings, ledger: Ledger, settings: BillingSettings) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="billing-run", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.settings.interval)
+
+    def run_once(self) -> BillingReport | None:
+        """One run if this process gets the lock; None if another holds it or the run failed."""
+        lock = RunnerLock(self.store, BILLING_LOCK)
+        try:
+            if not lock.try_acquire():
+                return None
+            try:
+                report = BillingRun(self.ledger, self.settings.reminder_days).run()
+            finally:
+                lock.release()
+        except Exception:
+            log.exception("the billing run failed; it runs again in %s s", self.settings.interval)
+            return None
+        if report.actions or report.failures:
+            log.info("\n".join(report.lines()))
+        return report

@@ -1,0 +1,1 @@
+"""What the service is configured with: its settings, read from the environment."""

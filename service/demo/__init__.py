@@ -1,0 +1,1 @@
+"""The demo: fourteen months of history, and tokens and sign-in links to try it."""

@@ -1,0 +1,1 @@
+"""Invoice documents as the service renders them (PDF, the shared page)."""

@@ -1,0 +1,348 @@
+"""Contracts: buying products, adding licenses, renewals, seats."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from domain.invoice import Invoice
+from domain.subscription import Subscription
+from projections import account_overview as overview
+from projections.documents import subscription_document
+from service.access.tokens import Principal
+from service.http.access import Access, access_extra, account_for, require
+from service.http.deps import ContextDep, LedgerDep, PrincipalDep
+from service.http.problems import PROBLEM_RESPONSES
+from service.http.reads import DatedReads, PointInTimeReads, projected
+from service.http.responses import versioned, written
+from service.http.schemas.common import (
+    CancellationIn,
+    LicenseOnDayOut,
+    LicenseOut,
+    LicensesIn,
+    RenewalIn,
+    SubscriptionChangeOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from service.ledger.application import Ledger, Receipt
+from service.ledger.context import CommandContext
+from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.seats import seats_on_day
+
+router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
+
+
+def subscription_for(
+    ledger: Ledger, principal: Principal, subscription_id: UUID, level: Access
+) -> Subscription:
+    """The subscription, if visible to the principal at ``level`` (else 404 / 403).
+
+    The role is checked before the lookup, so a refused role cannot learn which ids exist."""
+    require(principal, level)
+    sub = ledger.subscription(subscription_id)
+    account_for(ledger, principal, sub.account_id, level, f"subscription {subscription_id}")
+    return sub
+
+
+def _change_out(ledger: Ledger, receipt: Receipt, response: Response) -> SubscriptionChangeOut:
+    written(response, receipt, ledger)
+    invoice_id = next(
+        (i for i in receipt.created if isinstance(ledger.repository.get(i), Invoice)), None
+    )
+    return SubscriptionChangeOut(
+        subscription=SubscriptionOut.of(ledger.subscription(receipt.aggregate_id, receipt.version)),
+        invoice_id=invoice_id,
+    )
+
+
+@router.get(
+    "/v1/accounts/{account_id}/subscriptions",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="The account's contracts",
+)
+def list_subscriptions(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
+) -> list[SubscriptionOut]:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    with reads.sql() as sql:
+        if reads.as_of is not None:
+            then = account_at(ledger, sql, account_id, reads.as_of, reads.effective)
+            documents = [
+                subscription_document(s.aggregate) for s in then.subscriptions if s.in_force
+            ]
+        else:
+            documents = overview.subscriptions_of(sql, account_id)
+    return [SubscriptionOut.model_validate(d) for d in documents]
+
+
+# Each command that moves money is one function, called by its route and by its preview
+# (service/http/routes/previews.py), so that both check and do exactly the same.
+
+
+def buy(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    account_id: UUID,
+    body: SubscriptionIn,
+) -> Receipt:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    return ledger.start_subscription(
+        ctx,
+        account_id,
+        body.quantities(),
+        term_months=body.term_months,
+        billing_period=body.billing_period,
+        auto_renew=body.auto_renew,
+    )
+
+
+def add_licenses_to(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: LicensesIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.add_licenses(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+
+
+def add_product_to(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: LicensesIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.add_product(
+        replace(ctx, reason=body.reason),
+        subscription_id,
+        body.product_code,
+        body.quantity,
+        body.effective,
+    )
+
+
+def change_renewal(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    body: RenewalIn,
+) -> Receipt:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    return ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
+
+
+@router.post(
+    "/v1/accounts/{account_id}/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Buy products: a new contract, invoiced for its first period",
+)
+def start_subscription(
+    account_id: UUID,
+    body: SubscriptionIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    receipt = buy(ledger, principal, ctx, account_id, body)
+    response.headers["Location"] = f"/v1/subscriptions/{receipt.aggregate_id}"
+    return _change_out(ledger, receipt, response)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="A contract",
+)
+def get_subscription(
+    subscription_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    reads: PointInTimeReads,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.ACCOUNT_READ)
+    if reads.as_of is not None:
+        with reads.sql() as sql:
+            then = aggregate_at(
+                ledger, sql, subscription_id, reads.as_of, reads.effective, Subscription
+            )
+        return SubscriptionOut.model_validate(subscription_document(then.aggregate))
+    out = SubscriptionOut.model_validate(
+        projected(
+            reads,
+            lambda sql: overview.subscription(sql, subscription_id),
+            f"subscription {subscription_id}",
+        )
+    )
+    versioned(response, out.version)
+    return out
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/licenses",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add licenses to a line: prorated to the period end and invoiced at once",
+)
+def add_licenses(
+    subscription_id: UUID,
+    body: LicensesIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    receipt = add_licenses_to(ledger, principal, ctx, subscription_id, body)
+    return _change_out(ledger, receipt, response)
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/products",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Add a product or add-on: prorated to the period end and invoiced at once",
+)
+def add_product(
+    subscription_id: UUID,
+    body: LicensesIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionChangeOut:
+    receipt = add_product_to(ledger, principal, ctx, subscription_id, body)
+    return _change_out(ledger, receipt, response)
+
+
+@router.put(
+    "/v1/subscriptions/{subscription_id}/renewal",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Schedule the next renewal, or change the scheduled one",
+)
+def schedule_renewal(
+    subscription_id: UUID,
+    body: RenewalIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    """Quantities named change those lines of the next term, 0 drops a line, and lines not
+    named are kept. A product not on the plan is added only if the catalog sells it in the
+    account's edition (else 409). Nothing is invoiced now: the next term's first period
+    is, when it renews."""
+    receipt = change_renewal(ledger, principal, ctx, subscription_id, body)
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.delete(
+    "/v1/subscriptions/{subscription_id}/renewal",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Cancel the next renewal: the contract ends at its term end",
+)
+def cancel_renewal(
+    subscription_id: UUID,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    receipt = ledger.cancel_renewal(ctx, subscription_id)
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/cancellation",
+    openapi_extra=access_extra(Access.STAFF),
+    summary="End a contract early (staff, with a reason)",
+)
+def cancel_subscription(
+    subscription_id: UUID,
+    body: CancellationIn,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> SubscriptionOut:
+    subscription_for(ledger, principal, subscription_id, Access.STAFF)
+    receipt = ledger.cancel_subscription(
+        replace(ctx, reason=body.reason), subscription_id, body.effective
+    )
+    written(response, receipt, ledger)
+    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+
+
+@router.get(
+    "/v1/accounts/{account_id}/licenses",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    summary="Seats held and assigned per product on a day (default today), and the seats "
+    "already scheduled to start or end after it",
+    description="`held` counts the seats in force on `effective` (default: `as_of`'s day, "
+    "today without either) as the ledger knew them at `as_of` (default: now); seats bought "
+    "from a later day are listed in `scheduled` with the day they take effect.",
+)
+def list_licenses(
+    account_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: DatedReads
+) -> list[LicenseOnDayOut]:
+    account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
+    assert reads.as_of is not None  # dated reads always are
+    with reads.sql() as sql:
+        pools = seats_on_day(ledger, sql, account_id, reads.as_of, reads.effective)
+    return [LicenseOnDayOut.on_day(pool) for pool in pools]
+
+
+@router.put(
+    "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Assign a seat to a user",
+)
+def assign_seat(
+    account_id: UUID,
+    product_code: str,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> LicenseOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.assign_seat(ctx, account_id, product_code, user_id)
+    written(response, receipt, ledger)
+    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))
+
+
+@router.delete(
+    "/v1/accounts/{account_id}/licenses/{product_code}/assignments/{user_id}",
+    openapi_extra=access_extra(Access.SELF_SERVICE),
+    summary="Take a seat back from a user",
+)
+def unassign_seat(
+    account_id: UUID,
+    product_code: str,
+    user_id: str,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+    response: Response,
+) -> LicenseOut:
+    account_for(ledger, principal, account_id, Access.SELF_SERVICE)
+    receipt = ledger.unassign_seat(ctx, account_id, product_code, user_id)
+    written(response, receipt, ledger)
+    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))

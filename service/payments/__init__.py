@@ -1,0 +1,1 @@
+"""Money moved through the payment provider, then recorded in the ledger."""

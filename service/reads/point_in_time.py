@@ -1,0 +1,135 @@
+"""One aggregate, or one account, at a point in time (ADR 0004).
+
+``as_of`` is recorded time: only events recorded at or before it are folded. The audit
+trail's index of recorded time gives the last version recorded by then; the
+repository folds up to it (from the newest snapshot at or below it). ``effective`` is
+the business day (default: as_of's UTC day): events known by as_of but not yet in force
+that day are skipped; the version prefix that is all in force comes from the
+repository as well, and only the tail after the first deferred event is folded here.
+
+The audit trail must have reached the events recorded by ``as_of``: callers serving a
+request wait for it first (``ReadSide.wait_for``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.account import Account
+from domain.base import LedgerAggregate
+from domain.calendar_bounds import bounded_day, bounded_instant
+from domain.errors import InvalidValue, NotFound
+from domain.invoice import Invoice
+from domain.license import License
+from domain.subscription import Subscription
+from projections.audit_trail import version_as_of
+from projections.in_force import fold_in_force, in_force
+from projections.point_in_time import aggregates_of_account, first_deferred_version
+from projections.store import Sql
+from service.ledger.application import Ledger
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+
+@dataclass(frozen=True)
+class PointInTime(Generic[A]):
+    """An aggregate as known at ``as_of``, in force on ``effective``."""
+
+    aggregate: A
+    as_of: datetime
+    effective: date
+    version: int  # the last version recorded at or before as_of
+    in_force: bool  # the thing itself was in force that day (projections.in_force.in_force)
+    deferred: tuple[LedgerAggregate.Event, ...]  # known at as_of, in force only after effective
+
+
+@dataclass(frozen=True)
+class AccountAt:
+    """An account with its contracts, seats and invoices, each at the same point in time."""
+
+    account: PointInTime[Account]
+    subscriptions: list[PointInTime[Subscription]]
+    licenses: list[PointInTime[License]]
+    invoices: list[PointInTime[Invoice]]
+
+
+def parse_as_of(text: str) -> datetime:
+    """An instant in ISO 8601; without an offset it is UTC, and a bare date means the end
+    of that UTC day (as known on 5 April: everything recorded that day)."""
+    try:
+        if len(text.strip()) == 10:
+            day = bounded_day(date.fromisoformat(text.strip()), "as_of")
+            return datetime.combine(day, time.max, UTC)
+        moment = bounded_instant(datetime.fromisoformat(text.strip()), "as_of")
+    except ValueError:
+        raise InvalidValue(f"as_of must be an ISO 8601 date or date-time, got {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_effective(text: str) -> date:
+    try:
+        return bounded_day(date.fromisoformat(text.strip()), "effective")
+    except ValueError:
+        raise InvalidValue(f"effective must be an ISO 8601 date, got {text!r}") from None
+
+
+def effective_day(as_of: datetime, effective: date | None) -> date:
+    if as_of.tzinfo is None:
+        raise InvalidValue("as_of must be timezone-aware")
+    return effective if effective is not None else as_of.astimezone(UTC).date()
+
+
+def aggregate_at(
+    ledger: Ledger,
+    sql: Sql,
+    aggregate_id: UUID,
+    as_of: datetime,
+    effective: date | None = None,
+    kind: type[A] = LedgerAggregate,  # type: ignore[assignment]
+) -> PointInTime[A]:
+    """The aggregate as known at ``as_of``, in force on ``effective``; NotFound if the
+    ledger did not know it by then (or it is not a ``kind``)."""
+    day = effective_day(as_of, effective)
+    what = kind.__name__.lower()
+    version = version_as_of(sql, aggregate_id, as_of)
+    if version is None:
+        raise NotFound(f"no {what} {aggregate_id} as of {as_of.isoformat()}")
+    first_deferred = first_deferred_version(sql, aggregate_id, version, day)
+    all_in_force = version if first_deferred is None else first_deferred - 1
+    try:
+        aggregate: Any = ledger.repository.get(aggregate_id, version=all_in_force)
+    except AggregateNotFoundError:
+        raise NotFound(f"no {what} {aggregate_id}") from None
+    if not isinstance(aggregate, kind):
+        raise NotFound(f"no {what} {aggregate_id}")
+    deferred: tuple[LedgerAggregate.Event, ...] = ()
+    if first_deferred is not None:
+        tail = ledger.events.get(aggregate_id, gt=all_in_force, lte=version)
+        folded = fold_in_force(
+            (e for e in tail if isinstance(e, LedgerAggregate.Event)), day, aggregate
+        )
+        deferred = tuple(folded.deferred)
+    return PointInTime(aggregate, as_of, day, version, in_force(aggregate, day), deferred)
+
+
+def account_at(
+    ledger: Ledger, sql: Sql, account_id: UUID, as_of: datetime, effective: date | None = None
+) -> AccountAt:
+    """The account, its contracts, seats and invoices as known at ``as_of``, in force on
+    ``effective``; NotFound if the ledger did not know the account by then."""
+    account = aggregate_at(ledger, sql, account_id, as_of, effective, Account)
+    found = aggregates_of_account(sql, account_id, as_of, ("Subscription", "License", "Invoice"))
+
+    def each(kind: type[A]) -> list[PointInTime[A]]:
+        return [
+            aggregate_at(ledger, sql, aggregate_id, as_of, effective, kind)
+            for name, aggregate_id in found
+            if name == kind.__name__
+        ]
+
+    return AccountAt(account, each(Subscription), each(License), each(Invoice))

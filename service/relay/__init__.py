@@ -1,0 +1,1 @@
+"""The broker relay: the public events, in order, into NATS JetStream."""

@@ -1,0 +1,1 @@
+"""Share links: an invoice opened without logging in, and how often."""

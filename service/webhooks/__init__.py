@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, their signed deliveries and the worker that sends them."""
