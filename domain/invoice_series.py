@@ -43,27 +43,39 @@ class InvoiceSeries(LedgerAggregate):
 
         prefix: str  # a SeriesKind's value
         year: int
+        account_id: UUID  # the document's: a number is in its account's history
         document_id: str
         number: str
         issued_on: date
 
     class NumberAssigned(LedgerAggregate.Event):
+        account_id: UUID
         document_id: str
         number: str
         issued_on: date
 
         def apply(self, series: InvoiceSeries) -> None:
+            series.account_id = self.account_id
             series.last_issued_on = self.issued_on
 
     def __init__(
-        self, prefix: str, year: int, document_id: str, number: str, issued_on: date
+        self,
+        prefix: str,
+        year: int,
+        account_id: UUID,
+        document_id: str,
+        number: str,
+        issued_on: date,
     ) -> None:
         self.prefix = prefix  # snapshots keep plain values
         self.year = year
+        self.account_id = account_id  # of the last document numbered
         self.last_issued_on = issued_on
 
     @classmethod
-    def open(cls, kind: SeriesKind, document_id: str, cause: Cause) -> tuple[InvoiceSeries, str]:
+    def open(
+        cls, kind: SeriesKind, account_id: UUID, document_id: str, cause: Cause
+    ) -> tuple[InvoiceSeries, str]:
         """The series of ``cause``'s year, opened by its first document; and that number."""
         year = cause.today.year
         number = document_number(kind, year, 1)
@@ -73,6 +85,7 @@ class InvoiceSeries(LedgerAggregate):
             cause,
             prefix=kind.value,
             year=year,
+            account_id=account_id,
             document_id=document_id,
             number=number,
             issued_on=cause.today,
@@ -87,7 +100,7 @@ class InvoiceSeries(LedgerAggregate):
     def last_number(self) -> str:
         return document_number(self.kind, self.year, self.version)
 
-    def assign(self, document_id: str, cause: Cause) -> str:
+    def assign(self, account_id: UUID, document_id: str, cause: Cause) -> str:
         """The next number, for the document ``document_id`` issued on ``cause.today``."""
         if cause.today.year != self.year:
             raise ValueError(f"a document of {cause.today.year} is not in the {self.year} series")
@@ -95,6 +108,7 @@ class InvoiceSeries(LedgerAggregate):
         self._record(
             self.NumberAssigned,
             cause,
+            account_id=account_id,
             document_id=document_id,
             number=number,
             issued_on=cause.today,

@@ -700,7 +700,7 @@ class Ledger(Application[UUID]):
         lines: list[InvoiceLine],
         cause: Cause,
     ) -> Invoice:
-        number = self.numbering.number(SeriesKind.INVOICE, str(invoice_id), cause)
+        number = self.numbering.number(SeriesKind.INVOICE, account.id, str(invoice_id), cause)
         return Invoice.issue(
             invoice_id,
             account.id,
@@ -980,7 +980,9 @@ class Ledger(Application[UUID]):
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.invoice(invoice_id)
             invoice.require_creditable(new_id, amount, cause)  # refusals come first
-            number = self.numbering.number(SeriesKind.CREDIT_NOTE, new_id, cause)
+            number = self.numbering.number(
+                SeriesKind.CREDIT_NOTE, invoice.account_id, new_id, cause
+            )
             refund[:] = [invoice.issue_credit_note(new_id, amount, cause, number)]
             return [invoice]
 

@@ -72,8 +72,9 @@ class Numbering:
                 return True
         return False
 
-    def number(self, kind: SeriesKind, document_id: str, cause: Cause) -> str:
-        """The next number of ``kind``'s series of ``cause``'s year, for ``document_id``."""
+    def number(self, kind: SeriesKind, account_id: UUID, document_id: str, cause: Cause) -> str:
+        """The next number of ``kind``'s series of ``cause``'s year, for ``document_id`` of
+        ``account_id``."""
         attempt: Attempt | None = getattr(self._local, "attempt", None)
         if attempt is not None and not attempt.locked:
             self._lock.acquire()
@@ -85,11 +86,11 @@ class Numbering:
             if attempt is not None:
                 attempt.loaded[key] = series.version if series is not None else 0
         if series is None:
-            series, number = InvoiceSeries.open(kind, document_id, cause)
+            series, number = InvoiceSeries.open(kind, account_id, document_id, cause)
         else:
             if attempt is not None and attempt.ordered and cause.today < series.last_issued_on:
                 raise NumberedOutOfOrder(f"{cause.today} is before {series.last_number}")
-            number = series.assign(document_id, cause)
+            number = series.assign(account_id, document_id, cause)
         if attempt is not None:
             attempt.series[key] = series
         return number

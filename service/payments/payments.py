@@ -147,7 +147,9 @@ class Payments:
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.ledger.invoice(invoice_id)
             invoice.require_creditable(credit_note_id, amount, cause)
-            number = self.ledger.numbering.number(SeriesKind.CREDIT_NOTE, credit_note_id, cause)
+            number = self.ledger.numbering.number(
+                SeriesKind.CREDIT_NOTE, invoice.account_id, credit_note_id, cause
+            )
             refund[:] = [invoice.issue_credit_note(credit_note_id, amount, cause, number)]
             for payment_id, share, refund_id in paid_out:
                 invoice.record_refund(payment_id, refund_id, share, credit_note_id, cause)
