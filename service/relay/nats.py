@@ -79,6 +79,14 @@ def _cursor(sql: Sql, name: str) -> Cursor:
     return Cursor() if row is None else Cursor(int(row[0]), int(row[1]))
 
 
+def relay_cursors(store: ReadStore) -> dict[str, int]:
+    """Each relay's published position, by name (what the metrics report)."""
+    with store.transaction() as sql:
+        sql.execute(CURSORS_TABLE)
+        rows = sql.execute("SELECT name, position FROM relay_cursors").fetchall()
+    return {str(name): int(position) for name, position in rows}
+
+
 def _save_cursor(sql: Sql, name: str, cursor: Cursor) -> None:
     sql.execute(
         "INSERT INTO relay_cursors (name, position, sequence) VALUES (?, ?, ?) "
