@@ -35,8 +35,8 @@ class _CachedKeys:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: dict[str, bytes] = {}
-        self._live: dict[str, tuple[str, bytes]] = {}
+        self._by_id: dict[str, tuple[str, bytes]] = {}  # key id -> (subject, key)
+        self._live: dict[str, tuple[str, bytes]] = {}  # subject -> (key id, key)
 
     def key_for(self, subject: str) -> tuple[str, bytes]:
         live = self._live.get(subject)
@@ -47,25 +47,30 @@ class _CachedKeys:
                 self._insert(live[0], subject, live[1])
             with self._lock:
                 self._live[subject] = live
-                self._by_id[live[0]] = live[1]
+                self._by_id[live[0]] = (subject, live[1])
         return live
 
     def key(self, key_id: str) -> bytes | None:
-        found = self._by_id.get(key_id)
+        cached = self._by_id.get(key_id)
+        if cached is not None:
+            return cached[1]
+        found = self._read(key_id)
         if found is None:
-            found = self._read(key_id)
-            if found is not None:
-                with self._lock:
-                    self._by_id[key_id] = found
-        return found
+            return None
+        with self._lock:
+            self._by_id[key_id] = found
+        return found[1]
 
     def destroy(self, subject: str, at: datetime) -> int:
         destroyed = self._destroy(subject, at)
+        self.forget(subject)
+        return len(destroyed)
+
+    def forget(self, subject: str) -> None:
         with self._lock:
             self._live.pop(subject, None)
-            for key_id in destroyed:
-                self._by_id.pop(key_id, None)
-        return len(destroyed)
+            for key_id in [i for i, (owner, _) in self._by_id.items() if owner == subject]:
+                del self._by_id[key_id]
 
     def scrub(self) -> None:
         """Make destroyed keys unrecoverable from the store's files, where it can."""
@@ -73,7 +78,8 @@ class _CachedKeys:
     def _read_live(self, subject: str) -> tuple[str, bytes] | None:
         raise NotImplementedError
 
-    def _read(self, key_id: str) -> bytes | None:
+    def _read(self, key_id: str) -> tuple[str, bytes] | None:
+        """The subject and key of a live key."""
         raise NotImplementedError
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
@@ -96,8 +102,9 @@ class InMemoryDataKeys(_CachedKeys):
                 return key_id, key
         return None
 
-    def _read(self, key_id: str) -> bytes | None:
-        return self._rows.get(key_id, ("", None))[1]
+    def _read(self, key_id: str) -> tuple[str, bytes] | None:
+        subject, key = self._rows.get(key_id, ("", None))
+        return None if key is None else (subject, key)
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         self._rows[key_id] = (subject, key)
@@ -132,9 +139,9 @@ class SQLiteDataKeys(_CachedKeys):
         )
         return None if row is None else (str(row[0]), bytes(row[1]))
 
-    def _read(self, key_id: str) -> bytes | None:
-        row = self._one(f"SELECT key FROM {TABLE} WHERE key_id = ?", (key_id,))
-        return None if row is None or row[0] is None else bytes(row[0])
+    def _read(self, key_id: str) -> tuple[str, bytes] | None:
+        row = self._one(f"SELECT subject, key FROM {TABLE} WHERE key_id = ?", (key_id,))
+        return None if row is None or row[1] is None else (str(row[0]), bytes(row[1]))
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         with self._datastore.transaction(commit=True) as cursor:
@@ -211,9 +218,9 @@ class PostgresDataKeys(_CachedKeys):
         )
         return None if row is None else (str(row["key_id"]), bytes(row["key"]))
 
-    def _read(self, key_id: str) -> bytes | None:
-        row = self._one(SQL("SELECT key FROM {} WHERE key_id = %s"), (key_id,))
-        return None if row is None or row["key"] is None else bytes(row["key"])
+    def _read(self, key_id: str) -> tuple[str, bytes] | None:
+        row = self._one(SQL("SELECT subject, key FROM {} WHERE key_id = %s"), (key_id,))
+        return None if row is None or row["key"] is None else (row["subject"], bytes(row["key"]))
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         with self._datastore.transaction(commit=True) as cursor:

@@ -15,8 +15,10 @@ hold their personal fields in plaintext (ADR 0023).
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import functools
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -26,10 +28,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent, Transcoding
+from eventsourcing.utils import resolve_topic
 
 from adapters.transcoding import TupleRestoringMapper
 from domain.data_keys import DataKeys
-from domain.personal_data import ERASED, PersonalFields, declared
+from domain.personal_data import ERASED, PersonalFields, declared, erased_subject, leaf
 
 NONCE_BYTES = 12
 
@@ -90,6 +93,14 @@ class SealingMapper(TupleRestoringMapper):
             domain_event = _sealed(domain_event, declarations, self.keys)
         return super().to_stored_event(domain_event)
 
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        subject = erased_subject(event)
+        if subject is not None and self.keys is not None:
+            # Another process erased it: this one must not keep decrypting with a copy.
+            self.keys.forget(subject)
+        return event
+
 
 def _sealed(
     event: DomainEventProtocol[UUID], declarations: tuple[PersonalFields, ...], keys: DataKeys
@@ -119,3 +130,33 @@ def _replaced(value: Any, names: list[str], change: Callable[[str], SealedText])
     clone.__dict__.update(vars(value))
     clone.__dict__[name] = _replaced(getattr(value, name), rest, change)
     return clone
+
+
+def plaintext_subjects(stored_event: StoredEvent) -> set[str]:
+    """The subjects whose personal fields this stored event holds in plaintext: it was
+    stored before sealing existed, and destroying keys cannot erase it (ADR 0023)."""
+    declarations = declared(resolve_topic(stored_event.topic))
+    if not declarations:
+        return set()
+    state = _unwrapped(json.loads(stored_event.state))
+    aggregate_id = stored_event.originator_id
+    if not isinstance(aggregate_id, UUID):
+        aggregate_id = UUID(str(aggregate_id))
+    found = set()
+    for declaration in declarations:
+        with contextlib.suppress(KeyError, AttributeError):
+            if any(isinstance(leaf(state, path), str) for path in declaration.paths):
+                found.add(declaration.subject(aggregate_id, state))
+    return found
+
+
+def _unwrapped(value: Any) -> Any:
+    """Stored JSON as plain dicts: values' fields in place of their ``_type_`` wrappers,
+    and sealed fields as None."""
+    if isinstance(value, list):
+        return [_unwrapped(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"_type_", "_data_"}:
+        return None if value["_type_"] == SealedTextAsDict.name else _unwrapped(value["_data_"])
+    return {name: _unwrapped(item) for name, item in value.items()}

@@ -24,3 +24,12 @@ class DataKeys(Protocol):
     def destroy(self, subject: str, at: datetime) -> int:
         """Destroy every live key of the subject; how many there were."""
         ...
+
+    def forget(self, subject: str) -> None:
+        """Drop any copy of the subject's keys this process holds (another process
+        destroyed them)."""
+        ...
+
+    def scrub(self) -> None:
+        """Make destroyed keys unrecoverable from the store's files, where it can."""
+        ...

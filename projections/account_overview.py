@@ -35,7 +35,7 @@ from projections.documents import (
     subscription_document,
     support_case_document,
 )
-from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.projection import AggregateFolder, LoadAggregate, LoadAggregates, LoggedEvent
 from projections.store import Sql
 
 ACCOUNTS = "overview_accounts"
@@ -210,10 +210,11 @@ def _table_of(event_type: type) -> Table | None:
 class AccountOverview:
     name = "account_overview"
     version = 2  # 2: support cases have a status, replies and a closing
+    personal_data = True  # contacts, users, support cases: rebuilt after an erasure
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 
-    def __init__(self, load: LoadAggregate) -> None:
-        self.folder = AggregateFolder(load)
+    def __init__(self, load: LoadAggregate, load_many: LoadAggregates | None = None) -> None:
+        self.folder = AggregateFolder(load, load_many=load_many)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -244,6 +245,9 @@ class AccountOverview:
         the batch: the new ones in one multi-row INSERT per table, the others in one
         ``executemany`` UPDATE per table."""
         touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        self.folder.prefetch(
+            [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
+        )
         for logged in batch:
             event = logged.event
             table = _table_of(type(event))
@@ -308,6 +312,19 @@ def all_accounts(sql: Sql) -> list[Document]:
     """Every account's document (``AccountOut``), by name."""
     rows = sql.execute(f"SELECT document FROM {ACCOUNTS} ORDER BY name, id").fetchall()
     return [dict(json.loads(text)) for (text,) in rows]
+
+
+def find_accounts(sql: Sql, text: str, limit: int = 50) -> list[Document]:
+    """Accounts whose name holds ``text`` (any case), whose id is ``text``, or that were
+    issued the invoice numbered ``text``; by name."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = sql.execute(
+        f"SELECT document FROM {ACCOUNTS} WHERE lower(name) LIKE ? ESCAPE '\\' OR id = ?"
+        f" OR id IN (SELECT account_id FROM {INVOICES} WHERE number = ?)"
+        " ORDER BY name, id LIMIT ?",
+        (f"%{escaped}%", text.lower(), text, limit),
+    ).fetchall()
+    return [dict(json.loads(doc)) for (doc,) in rows]
 
 
 def subscription(sql: Sql, subscription_id: UUID) -> Document | None:

@@ -57,6 +57,7 @@ class AuditTrail:
 
     name = "audit_trail"
     version = 1
+    personal_data = True  # each event's payload: rebuilt after an erasure
     tables: tuple[str, ...] = (TABLE,)
 
     def __init__(self, load: LoadAggregate, capacity: int = 200_000) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,8 +54,11 @@ from projections.in_force import (
     in_force_on,
     recorded_day,
 )
-from projections.projection import LoggedEvent
+from projections.projection import LoggedEvent, missing
 from projections.store import Sql
+
+# Many aggregates' events up to a version each, at once: {id: version} -> {id: events}.
+Histories = Callable[[dict[UUID, int]], dict[UUID, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -310,11 +313,40 @@ class Timeline:
 class Timelines:
     """Each aggregate's timeline so far, from a bounded cache or the event store."""
 
-    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        capacity: int = 2_000,
+        states: int = 16,
+        histories: Histories | None = None,
+    ) -> None:
         self._events = events
+        self._histories = histories
         self._capacity = capacity
         self._states = states
         self._cache: OrderedDict[UUID, Timeline] = OrderedDict()
+
+    def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
+        """Load the histories of a batch's aggregates not kept, in a few queries."""
+        if self._histories is None:
+            return
+
+        def kept(aggregate_id: UUID) -> int | None:
+            timeline = self._cache.get(aggregate_id)
+            return None if timeline is None else timeline.history[-1].originator_version
+
+        wanted = missing(events, kept)
+        for aggregate_id, history in self._histories(wanted).items() if wanted else ():
+            if not history or history[-1].originator_version != wanted[aggregate_id]:
+                continue  # not what the store should hold: left to ``after`` to load
+            timeline = Timeline(self._states)
+            for stored in history:
+                if isinstance(stored, LedgerAggregate.Event):
+                    timeline.append(stored)
+            self._cache[aggregate_id] = timeline
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Timeline:
         aggregate_id = event.originator_id
@@ -344,9 +376,16 @@ class Book:
     version = 1
     tables: tuple[str, ...] = tuple(t.name for t in TABLES)
 
-    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
-        # capacity: aggregates kept in memory; states: days in force kept per aggregate.
-        self.timelines = Timelines(events, capacity, states)
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        capacity: int = 2_000,
+        states: int = 16,
+        histories: Histories | None = None,
+    ) -> None:
+        # capacity: aggregates kept in memory; states: days in force kept per aggregate;
+        # histories: loads many aggregates' events at once (else one at a time).
+        self.timelines = Timelines(events, capacity, states, histories)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -382,6 +421,7 @@ class Book:
         then kept in memory), and write what changed at the end: per table, one
         ``executemany`` of deletes, one of closings and one multi-row insert."""
         changes = _Changes()
+        self.timelines.prefetch([e.event for e in batch if isinstance(e.event, BOOKED)])
         self._read_believed(sql, batch, changes)
         for logged in batch:
             self._fold(logged, changes)

@@ -153,6 +153,14 @@ class ReadStore:
     def close(self) -> None:
         self.reset()
 
+    def scrub(self) -> None:
+        """After rows were erased: on SQLite, their earlier page images are in the
+        write-ahead log until it is checkpointed and truncated (deleted bytes themselves
+        are zeroed by ``secure_delete``). PostgreSQL keeps dead tuples until VACUUM
+        (docs/security.md)."""
+        if self.dialect == "sqlite":
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
 
 def sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:
     def connect() -> sqlite3.Connection:

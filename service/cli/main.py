@@ -30,6 +30,7 @@ from service.billing.run import (
 )
 from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
 from service.cli.audit import add_audit_commands, run_audit
+from service.cli.privacy import add_privacy_commands, run_privacy
 from service.cli.progress import ProgressBar
 from service.clock.test_clock import ClockControl, on_test_clock
 from service.config.public_url import PublicUrlMisconfigured, public_url_from_environ
@@ -145,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
 
     add_audit_commands(commands)
+    add_privacy_commands(commands)
     add_portal_commands(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
@@ -428,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_history(args.account_id, args.as_of, args.effective)
         if args.command == "audit":
             return run_audit(args)
+        if args.command == "privacy":
+            return run_privacy(args)
         if args.command == "portal":
             return run_portal(args, bootstrap(), CLI_OPERATOR)
         return _tokens(args)

@@ -24,7 +24,18 @@ from service.web.deps import SignInRequired, visit
 from service.web.forms import CsrfRefused
 from service.web.pages import page
 from service.web.refusals import Refusal, refusal, refusal_of
-from service.web.routes import accounts, contracts, invoices, requests, session, settings, users
+from service.web.routes import (
+    accounts,
+    audit,
+    contracts,
+    corrections,
+    invoices,
+    requests,
+    session,
+    settings,
+    staff,
+    users,
+)
 from service.web.security import SecurityHeaders
 
 PREFIX = "/app"
@@ -78,6 +89,9 @@ def create_web_app(state: State) -> FastAPI:
         settings.router,
         users.router,
         requests.router,
+        corrections.router,
+        staff.router,
+        audit.router,
     ):
         web.include_router(router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")

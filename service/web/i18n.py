@@ -119,6 +119,12 @@ NOTICES = {
     "seat-unassigned": N_("Seat freed."),
     "upgrade-requested": N_("Request sent. Your account manager will contact you."),
     "case-opened": N_("Support case opened. We will answer by e-mail."),
+    "invoice-voided": N_("Invoice voided."),
+    "invoice-credited": N_("Credit note issued."),
+    "edition-changed": N_("Edition changed."),
+    "case-answered": N_("Reply sent."),
+    "case-closed": N_("Support case closed."),
+    "billing-run": N_("The clock moved and billing ran up to it."),
 }
 
 
