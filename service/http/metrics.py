@@ -120,7 +120,7 @@ class StoreCollector(Collector):
             "1 if a process runs the projections.",
             int(self.read_side.runner_present()),
         )
-        relays = relay_cursors(self.read_side.store)
+        relays = relay_cursors(self.read_side.readers)
         lag = GaugeMetricFamily(
             "subledger_relay_lag",
             "Events in the log not yet published by each relay.",

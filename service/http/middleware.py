@@ -75,7 +75,9 @@ class RequestLog:
             principal = scope.get("state", {}).get("principal")
             route = scope.get("route")
             seconds = time.perf_counter() - started
-            observe_request(scope["method"], getattr(route, "path", None), status, seconds)
+            # A mounted app's route (the web app's) is named with its mount's prefix.
+            template = scope.get("root_path", "") + route.path if route is not None else None
+            observe_request(scope["method"], template, status, seconds)
             log.info(
                 "request",
                 request_id=request_id,

@@ -6,7 +6,9 @@ them before and after what it does."""
 
 from __future__ import annotations
 
-from service.relay.nats import Cursor, _save_cursor, relay_cursors
+from adapters.store import StoreSettings
+from service.reads.read_side import read_store
+from service.relay.nats import Cursor, _cursor, _save_cursor, relay_cursors
 from tests.e2e.conftest import Api
 from tests.metrics import metric
 
@@ -45,6 +47,7 @@ def test_requests_are_timed_by_route_template_and_status(api: Api) -> None:
         assert api.get(account, "admin").status_code == 200
     assert api.get(account).status_code == 401  # no token
     assert api.get("/v1/no-such-thing", "admin").status_code == 404
+    page = api.client.get("/app/", follow_redirects=False)  # the web app, mounted at /app
     after = scraped(api)
 
     def delta(method: str, route: str, status: int) -> float:
@@ -53,6 +56,7 @@ def test_requests_are_timed_by_route_template_and_status(api: Api) -> None:
     assert delta("GET", ACCOUNT, 200) == 3  # the template, never the account's id
     assert delta("GET", ACCOUNT, 401) == 1
     assert delta("GET", "unmatched", 404) == 1  # an unknown path is no label of its own
+    assert delta("GET", "/app/", page.status_code) == 1  # a mounted route with its prefix
     assert account not in after
     seconds = value(
         after,
@@ -102,11 +106,19 @@ def test_commands_are_counted_by_outcome_with_conflicts_and_stale_preconditions(
     assert commands(after, ACCOUNT, "done") == commands(before, ACCOUNT, "done")  # reads
 
 
-def test_each_relay_s_lag_is_read_from_its_cursor_in_the_store(api: Api) -> None:
-    store = api.client.app.state.read_side.store  # type: ignore[attr-defined]
-    assert relay_cursors(store) == {}
-    with store.transaction() as sql:
-        _save_cursor(sql, "nats-test", Cursor(position=api.head - 3, sequence=7))
+def test_each_relay_s_lag_is_read_from_its_cursor_in_the_store(
+    api: Api, store: StoreSettings
+) -> None:
+    readers = api.client.app.state.read_side.readers  # type: ignore[attr-defined]
+    assert relay_cursors(readers) == {}  # no relay ever ran: no table, no lag
+    assert "subledger_relay_lag{" not in scraped(api)
+    relay = read_store(store)  # a relay's own connection, as in its process
+    try:
+        with relay.transaction() as sql:
+            _cursor(sql, "nats-test")  # creates the table, as the relay does
+            _save_cursor(sql, "nats-test", Cursor(position=api.head - 3, sequence=7))
+    finally:
+        relay.close()
     text = scraped(api)
     assert metric(text, "subledger_relay_lag", relay="nats-test") == 3
     assert metric(text, "subledger_log_head_position") == api.head
