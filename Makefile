@@ -46,7 +46,7 @@ TEST_WORKERS ?= 3
 
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(BIN)/python -m pytest -m serial
+	SUBLEDGER_TEST_RESTART_POSTGRES=yes $(BIN)/python -m pytest -m serial
 
 # The web app's French catalog: extract the marked messages again and merge them in
 # (then translate the new ones; a test fails while any is untranslated).

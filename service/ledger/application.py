@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import random
+import time as timer
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ from domain.errors import (
     PeriodNotBegun,
 )
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
+from domain.invoice_series import InvoiceSeries, SeriesKind
 from domain.license import License, license_id
 from domain.money import Money
 from domain.payment_provider import PaymentProvider
@@ -67,6 +70,7 @@ from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules, stored_topics
+from service.ledger.numbering import NumberedOutOfOrder, Numbering
 from service.ledger.subject_locks import SubjectLocks
 
 PAYMENT_TERMS = timedelta(days=30)
@@ -80,6 +84,9 @@ T = TypeVar("T", bound=LedgerAggregate)
 # The aggregates a process keeps in memory between commands (the library's LRU cache,
 # fast-forwarded from the store on every load, so never stale; ADR 0013).
 AGGREGATE_CACHE_SIZE = "5000"
+# A command whose document's number another process took first is run again on the
+# fresh series: this many attempts in all (a command stale otherwise: 2), a few ms apart.
+NUMBERED_ATTEMPTS = 30
 
 
 def fold(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -128,6 +135,7 @@ class Ledger(Application[UUID]):
         License: 50,
         Invoice: 50,
         ShareLink: 50,  # one event per access
+        InvoiceSeries: 50,  # one event per document
     }
 
     def __init__(
@@ -141,6 +149,7 @@ class Ledger(Application[UUID]):
         self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
         self.saved = Pulse()
         self._subjects = SubjectLocks()
+        self.numbering = Numbering(self._series)
         register_moved_modules()  # a store written before ADR 0020's move keeps loading
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": AGGREGATE_CACHE_SIZE, **(env or {})})
 
@@ -254,30 +263,60 @@ class Ledger(Application[UUID]):
             if ctx.idempotency_key
             else None
         )
-        for attempt in (1, 2):
+        attempts, attempt, out_of_order = 2, 0, False
+        while True:
+            attempt += 1
             if key_id is not None and (replay := self._replay(key_id, ctx.fingerprint)):
                 return replay
-            cause = ctx.cause(self.clock.now())
-            aggregates = work(cause)
-            version = self._subject_version(ctx, subject, aggregates)
-            created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
-            if key_id is not None:
-                aggregates.append(
-                    IdempotencyRecord.complete(
-                        key_id, ctx.fingerprint, subject, version, created, refund(), cause
+            # Numbers are taken and saved in the same attempt (service/ledger/numbering.py).
+            with self.numbering.attempt(ordered=not out_of_order) as numbered:
+                cause = ctx.cause(self.clock.now())
+                try:
+                    aggregates = work(cause)
+                except NumberedOutOfOrder:
+                    aggregates, out_of_order = None, True
+                if aggregates is not None:
+                    receipt = self._save_attempt(
+                        ctx, subject, aggregates, numbered, key_id, cause, refund
                     )
+                    if receipt is not None:
+                        return receipt
+                if aggregates is None or self.numbering.outrun(numbered):
+                    attempts = NUMBERED_ATTEMPTS
+            if attempt >= attempts:
+                raise ConcurrencyConflict(
+                    f"the ledger changed under this request {attempt} times; retry it"
                 )
-            try:
-                recordings = self.save(*aggregates)
-            except IntegrityError:
-                if attempt == 2:
-                    raise ConcurrencyConflict(
-                        "the ledger changed under this request twice; retry it"
-                    ) from None
-                continue
-            position = recordings[-1].notification.id if recordings else None
-            return Receipt(subject, version, position, created, refund())
-        raise AssertionError("unreachable")
+            if numbered.loaded:
+                timer.sleep(random.uniform(0, 0.005))  # let another process's save pass
+
+    def _save_attempt(
+        self,
+        ctx: CommandContext,
+        subject: UUID,
+        aggregates: list[LedgerAggregate],
+        numbered: Any,
+        key_id: UUID | None,
+        cause: Cause,
+        refund: Callable[[], Money | None],
+    ) -> Receipt | None:
+        """Save one attempt's aggregates, with the series it numbered from; None if stale."""
+        version = self._subject_version(ctx, subject, aggregates)
+        created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
+        # The series first: the receipt's position stays that of the command's own events.
+        aggregates = [*numbered.series.values(), *aggregates]
+        if key_id is not None:
+            aggregates.append(
+                IdempotencyRecord.complete(
+                    key_id, ctx.fingerprint, subject, version, created, refund(), cause
+                )
+            )
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            return None
+        position = recordings[-1].notification.id if recordings else None
+        return Receipt(subject, version, position, created, refund())
 
     def _preview(
         self,
@@ -316,6 +355,14 @@ class Ledger(Application[UUID]):
         if ctx.expected_version is not None and ctx.expected_version != before:
             raise PreconditionFailed(ctx.expected_version, before)
         return before if ctx.preview else after
+
+    def _series(self, series_id: UUID) -> InvoiceSeries | None:
+        try:
+            series: object = self.repository.get(series_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(series, InvoiceSeries)
+        return series
 
     def _current_version(self, aggregate_id: UUID) -> int:
         try:
@@ -653,7 +700,7 @@ class Ledger(Application[UUID]):
         lines: list[InvoiceLine],
         cause: Cause,
     ) -> Invoice:
-        number = f"INV-{cause.at:%Y%m}-{invoice_id.hex[:8].upper()}"
+        number = self.numbering.number(SeriesKind.INVOICE, account.id, str(invoice_id), cause)
         return Invoice.issue(
             invoice_id,
             account.id,
@@ -932,7 +979,11 @@ class Ledger(Application[UUID]):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.invoice(invoice_id)
-            refund[:] = [invoice.issue_credit_note(new_id, amount, cause)]
+            invoice.require_creditable(new_id, amount, cause)  # refusals come first
+            number = self.numbering.number(
+                SeriesKind.CREDIT_NOTE, invoice.account_id, new_id, cause
+            )
+            refund[:] = [invoice.issue_credit_note(new_id, amount, cause, number)]
             return [invoice]
 
         return self.execute(ctx, work, invoice_id, refund=lambda: refund[0] if refund else None)

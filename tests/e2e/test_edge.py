@@ -369,10 +369,13 @@ def test_every_state_changing_response_carries_the_log_position_of_its_last_even
     )
     api.wrote(response)
     position = int(response.headers["Ledger-Position"])
-    # contract, seats and invoice: one transaction, several events, the position is the last
-    assert position - before >= 3
+    # the invoice's number, contract, seats and invoice: one transaction, several events,
+    # the position is the last
+    assert position - before >= 4
     events = _events_since(api, before)
+    assert events[-1].originator_version == 1 and position == api.head
     assert {type(e).__name__ for e in events} == {
+        "NumberAssigned",
         "LineQuantityIncreased",
         "LicenseAdded",
         "InvoiceIssued",

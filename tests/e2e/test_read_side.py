@@ -264,8 +264,9 @@ def test_past_the_bound_a_read_answers_503_and_readyz_shows_the_lag(api: Api) ->
         BillingDetails("Newcomer", "1 New St", "Springfield", "12345", "US", "ap@new.example"),
         User("nia", "Nia", "nia@example.com", administrator=True),
     ).aggregate_id
-    written = api.head - before  # 1 + 3 (seats, their holding, the prorated invoice) + 1
-    assert written == 5
+    # 1 + 4 (seats, their holding, the prorated invoice and its number) + 1
+    written = api.head - before
+    assert written == 6
 
     for path, who in (
         (account, "admin"),
@@ -577,7 +578,12 @@ def test_each_row_says_who_when_and_why(api: Api) -> None:
         ),
         201,
     )
-    (credit,) = ok(api.get(AUDIT, "auditor", params={"after": str(before)}))["events"]
+    rows = ok(api.get(AUDIT, "auditor", params={"after": str(before)}))["events"]
+    number, credit = rows  # the credit note's number (ADR 0022), then the credit note
+    assert (number["event_type"], number["account_id"]) == (
+        "InvoiceSeries.SeriesOpened",
+        str(api.acme.account_id),
+    )
     assert (credit["event_type"], credit["actor"], credit["role"], credit["reason"]) == (
         "Invoice.CreditNoteIssued",
         "billing_staff:e2e billing_staff",
@@ -693,6 +699,7 @@ def test_a_requests_id_shows_up_in_every_audit_row_it_caused(api: Api) -> None:
         ("req-read-side-1", "req-read-side-1")
     }
     assert [r["event_type"] for r in rows if r["aggregate_type"] != "IdempotencyRecord"] == [
+        "InvoiceSeries.NumberAssigned",  # the invoice's number, saved first (ADR 0022)
         "Subscription.SubscriptionStarted",
         "Subscription.RenewalScheduled",
         "License.LicenseOpened",

@@ -440,7 +440,7 @@ def test_the_billing_run_command(tmp_path):
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0] == "billing run up to 2026-03-10:"
-    assert f"2026-02-05  invoice   {sub_id}  INV-" in lines[1]
+    assert f"2026-02-05  invoice   {sub_id}  F-2026-" in lines[1]
     assert "for 2026-02-05 to 2026-03-05: 175.17 EUR" in lines[1]  # 2 x 73.60 + 19% VAT
     assert "2026-02-05  overdue" in lines[2]
     assert "2026-03-05  invoice" in lines[3]
