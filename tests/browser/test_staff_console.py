@@ -40,6 +40,16 @@ def test_the_staff_console(
     assert page.locator("tr.changed").count() > 0
     pages.check(page, "staff-time-travel")
 
+    page.click("nav.sidenav a[href$='/invoices']")
+    page.click("main table tbody tr:first-child a")
+    pages.check(page, "staff-invoice")  # with its corrections
+    page.click("nav.sidenav a[href$='/upgrade']")
+    assert page.locator("form[action$='/carry-out']").count() == 1
+    pages.check(page, "staff-upgrade")
+    page.click("nav.sidenav a[href$='/users']")
+    page.click("a[href$='/users/ben/remove']")
+    pages.check(page, "staff-remove-user")
+
     page.click("nav.console a[href$='/book']")
     assert page.locator("svg.chart").count() >= 2
     pages.check(page, "staff-book")
