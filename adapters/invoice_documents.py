@@ -93,6 +93,8 @@ def buyer_lines(buyer: Buyer) -> list[str]:
         lines.append(f"VAT number: {buyer.vat_number}")
     if buyer.siren is not None:
         lines.append(f"SIREN {buyer.siren}")
+    if buyer.tax_id:
+        lines.append(f"Tax ID: {buyer.tax_id}")
     lines.append(buyer.email)
     return [line for line in lines if line]
 
