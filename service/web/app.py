@@ -27,6 +27,7 @@ from service.web.refusals import Refusal, refusal, refusal_of
 from service.web.routes import (
     accounts,
     audit,
+    buy,
     contracts,
     corrections,
     invoices,
@@ -85,6 +86,7 @@ def create_web_app(state: State) -> FastAPI:
         session.router,
         accounts.router,
         contracts.router,
+        buy.router,
         invoices.router,
         settings.router,
         users.router,

@@ -100,6 +100,9 @@ NOTICES = {
     "signed-in": N_("You are signed in."),
     "licenses-added": N_("Licenses added. Their invoice was issued."),
     "product-added": N_("Added to your contract. Its invoice was issued."),
+    "products-bought": N_(
+        "Bought: your new contract has started and its first invoice was issued."
+    ),
     "renewal-scheduled": N_("Your renewal is scheduled."),
     "renewal-cancelled": N_("Your renewal is cancelled: the contract ends at the end of its term."),
     "paid": N_("Payment received. Thank you!"),
@@ -137,6 +140,7 @@ LABELS = {
     "active": N_("Active"),
     "cancelled": N_("Cancelled"),
     "expired": N_("Expired"),
+    "not-started": N_("Not started"),
     "revoked": N_("Revoked"),
     "monthly": N_("Monthly"),
     "annual": N_("Annual"),

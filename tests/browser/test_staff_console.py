@@ -14,6 +14,7 @@ from service.access.tokens import Role
 from service.demo.history import NORTHWIND
 from tests.browser.checks import Pages, attach_console
 from tests.browser.conftest import DESKTOP, DemoServer
+from tests.browser.test_keyboard_and_other_pages import follow, tab_to
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
@@ -38,6 +39,16 @@ def test_the_staff_console(
     page.click(".shortcuts a:last-of-type")  # now, compared with it
     assert page.locator("tr.changed").count() > 0
     pages.check(page, "staff-time-travel")
+
+    page.click("nav.sidenav a[href$='/invoices']")
+    page.click("main table tbody tr:first-child a")
+    pages.check(page, "staff-invoice")  # with its corrections
+    page.click("nav.sidenav a[href$='/upgrade']")
+    assert page.locator("form[action$='/carry-out']").count() == 1
+    pages.check(page, "staff-upgrade")
+    page.click("nav.sidenav a[href$='/users']")
+    page.click("a[href$='/users/ben/remove']")
+    pages.check(page, "staff-remove-user")
 
     page.click("nav.console a[href$='/book']")
     assert page.locator("svg.chart").count() >= 2
@@ -87,4 +98,26 @@ def test_the_auditors_view(
         page.click("a[href$='/export.zip']")
     assert download.value.suggested_filename.endswith("-export.zip")
     assert pages.console == []
+    context.close()
+
+
+def test_staff_time_travel_with_the_keyboard_alone(browser: Any, demo: DemoServer) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(demo.link(role=Role.BILLING_STAFF))
+    tab_to(page, "main form button[type=submit]")
+    follow(page)
+    tab_to(page, "#q")
+    page.keyboard.type("Northwind")
+    follow(page)  # Enter sends the search
+    tab_to(page, f"main a[href$='/accounts/{NORTHWIND}']")
+    follow(page)
+    tab_to(page, "nav.sidenav a[href$='/time-travel']")
+    follow(page)
+    tab_to(page, ".shortcuts a:nth-of-type(2)")  # the end of last March
+    follow(page)
+    assert "as_of=" in page.url
+    tab_to(page, ".shortcuts a:last-of-type")  # now, compared with it
+    follow(page)
+    assert page.locator("tr.changed").count() > 0
     context.close()

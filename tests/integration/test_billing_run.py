@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from adapters.clock import ControllableClock
 from adapters.runner_lock import RunnerLock
@@ -354,8 +355,18 @@ def test_a_run_up_to_an_earlier_day_does_only_what_was_due_by_then(ledger, clock
     sub_id = monthly_contract(ledger)
     clock.set(at(date(2026, 6, 20)))
 
+    def done(kind: str) -> float:
+        labels = {"kind": kind, "result": "done"}
+        return REGISTRY.get_sample_value("subledger_billing_steps_total", labels) or 0
+
+    before = {kind: done(kind) for kind in ("invoice", "overdue", "renewal")}
     report = BillingRun(ledger).run(until=date(2026, 3, 31))
 
+    assert {kind: done(kind) - before[kind] for kind in before} == {
+        "invoice": 2,
+        "overdue": 1,
+        "renewal": 0,
+    }
     assert [(a.day, a.kind) for a in report.actions] == [
         (date(2026, 2, 5), Kind.INVOICE),
         (date(2026, 2, 5), Kind.OVERDUE),  # the first invoice, due 4 February
