@@ -140,6 +140,7 @@ LABELS = {
     "active": N_("Active"),
     "cancelled": N_("Cancelled"),
     "expired": N_("Expired"),
+    "not-started": N_("Not started"),
     "revoked": N_("Revoked"),
     "monthly": N_("Monthly"),
     "annual": N_("Annual"),
