@@ -89,7 +89,10 @@ def test_the_book_report_has_a_chart_drawn_on_the_server(api: Api) -> None:
 def test_staff_correct_an_invoice_with_a_reason(api: Api) -> None:
     visitor = staff(api)
     page = f"{_acct(api)}/invoices/{api.acme.invoice_id}"
-    visitor.get(page)
+    shown = visitor.get(page).text
+    title = shown.split("<title>")[1].split("</title>")[0]
+    assert title.startswith("Invoice ") and "<" not in title, title
+    assert 'action="' in shown and shown.count('id="corrections"') == 1
     head = api.head
     refused = visitor.submit("/void", reason="")
     assert refused.status_code == 422 and 'id="void-problem"' in refused.text
