@@ -49,6 +49,7 @@ def buyer_of(billing: BillingDetails) -> Buyer:
         email=billing.invoice_email,
         vat_number=vat_number,
         siren=siren,
+        tax_id="" if billing.country in EU_MEMBER_STATES else billing.tax_id,
     )
 
 
