@@ -10,6 +10,7 @@ from adapters.clock import SystemClock
 from adapters.store import StoreSettings
 from domain.clock import Clock
 from service.clock.test_clock import stored_instant, use_test_clock
+from service.config.seller import seller_from_environ
 from service.ledger.application import Ledger
 
 CLOCKS = ("system", "test")
@@ -46,7 +47,11 @@ def open_ledger(
 
     A store whose test clock is ahead of the system clock is refused the system clock:
     its events would be recorded before ones it already holds."""
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock or SystemClock())
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=clock or SystemClock(),
+        seller=seller_from_environ(environ),
+    )
     if clock_named(environ) == "test":
         use_test_clock(ledger, test_clock_start)
         return ledger

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -60,11 +61,15 @@ from domain.period import (
     billed_share,
     billing_periods,
 )
+from domain.seller import Seller
 from domain.share_link import ShareLink
 from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
+from domain.vat_number import EU_MEMBER_STATES, VatNumber
+from domain.vat_treatment import vat_treatment
+from service.config.seller import DEMO_SELLER
 from service.ledger import idempotency, quotes
 from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
@@ -143,8 +148,11 @@ class Ledger(Application[UUID]):
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         payment_provider: PaymentProvider | None = None,
+        seller: Seller | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # Who issues the invoices (configuration: service/config/seller.py).
+        self.seller: Seller = seller or DEMO_SELLER
         # The embedded default is a sandbox-like fake (adapters/payments.py).
         self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
         self.saved = Pulse()
@@ -355,6 +363,23 @@ class Ledger(Application[UUID]):
         if ctx.expected_version is not None and ctx.expected_version != before:
             raise PreconditionFailed(ctx.expected_version, before)
         return before if ctx.preview else after
+
+    def vat_rate(self, account: Account) -> Decimal:
+        """The VAT the seller charges the account: its country's rate at home, none to a
+        business elsewhere in the EU (reverse charge) or outside it, none under the
+        franchise (domain/vat_treatment.py). A tax id that is no VAT number is ignored."""
+        billing = account.billing
+        buyer_vat = None
+        if billing.tax_id and billing.country in EU_MEMBER_STATES:
+            with contextlib.suppress(InvalidValue):
+                buyer_vat = VatNumber.parse(billing.tax_id)
+        return vat_treatment(
+            self.seller.address.country,
+            self.seller.vat_franchise,
+            billing.country,
+            buyer_vat,
+            tax_rate(billing.country),
+        ).rate
 
     def _series(self, series_id: UUID) -> InvoiceSeries | None:
         try:
@@ -670,7 +695,7 @@ class Ledger(Application[UUID]):
 
         It bills the units in force on the period's first day that no invoice of their own
         charges for it (domain/invoicing.py)."""
-        rate = tax_rate(account.billing.country)
+        rate = self.vat_rate(account)
         quantities = sub.period_quantities(period)
         lines = [
             InvoiceLine.charge(
@@ -748,7 +773,7 @@ class Ledger(Application[UUID]):
         addition; domain/invoicing.py)."""
         added = sub.last_addition
         name = catalog.product(line.product_code).name
-        rate = tax_rate(account.billing.country)
+        rate = self.vat_rate(account)
         charges = [
             InvoiceLine.charge(
                 f"{name}: {added.quantity} added, prorated {c.first_day} to {c.period.end}",
