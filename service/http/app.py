@@ -12,9 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.clock import SystemClock
 from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
+from domain.clock import Clock
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.access.tokens import Tokens
@@ -115,13 +117,15 @@ def create_app(
     webhooks: WebhookWorker | None = None,
     public_url: str = DEFAULT_PUBLIC_URL,
     webhook_destinations: Destinations | None = None,
+    real_time: Clock | None = None,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
     (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
     it competes to run that delivery worker. Links and schema URIs it hands out are built
     from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
-    (default: public addresses only)."""
+    (default: public addresses only). Web sessions and sign-in links expire on
+    ``real_time`` (default: the system clock), never on the ledger's (ADR 0017)."""
     configure_logging()
     billing_worker = (
         BillingWorker(read_side.settings, read_side.ledger, billing)
@@ -158,6 +162,7 @@ def create_app(
     app.state.public_url = checked_public_url(public_url)
     app.state.share_link_openings = Openings()
     app.state.webhook_destinations = webhook_destinations or Destinations()
+    app.state.real_time = real_time or SystemClock()
     for router in (
         health.router,
         catalog.router,
