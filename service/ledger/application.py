@@ -27,9 +27,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 
-from adapters.clock import SystemClock
 from adapters.log_position import position_of
-from adapters.payments import FakePaymentProvider
 from adapters.transcoding import TupleRestoringMapper, register_domain_transcodings
 from adapters.wakeup import Pulse
 from domain import catalog
@@ -130,13 +128,13 @@ class Ledger(Application[UUID]):
 
     def __init__(
         self,
-        env: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
-        payment_provider: PaymentProvider | None = None,
+        env: Mapping[str, str] | None,
+        clock: Clock,
+        payment_provider: PaymentProvider,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        # The embedded default is a sandbox-like fake (adapters/payments.py).
-        self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
+        """Its ports are given (service/bootstrap.py chooses them from the settings)."""
+        self.clock = clock
+        self.payment_provider = payment_provider
         self.saved = Pulse()
         self._subjects = SubjectLocks()
         register_moved_modules()  # a store written before ADR 0020's move keeps loading

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import Role
 from service.demo.history import NORTHWIND, load_demo
@@ -107,7 +108,11 @@ def demo(tmp_path: Path) -> Iterator[DemoServer]:
     require_browser()
     store = StoreSettings(sqlite_path=str(tmp_path / "demo.db"))
     store.prepare()
-    ledger, _ = load_demo(lambda clock: Ledger(env=store.eventsourcing_env(), clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
+    )
     read_side = ReadSide(store, ledger)
     read_side.runner.catch_up()
     port = free_port()
