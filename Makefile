@@ -1,17 +1,32 @@
 # The two set-up commands: `make run` and `make test`. Each creates .venv when
-# it is missing and installs the project into it first.
+# it is missing and installs into it first the versions pinned, with their hashes, in
+# requirements.txt (`make lock` pins them again from pyproject.toml), then the project.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint demo clean messages
+.PHONY: run test lint demo clean messages lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check || { echo "requirements.txt lacks a dependency: run make lock" >&2; exit 1; }
 	@touch $(STAMP)
+
+# Resolve pyproject.toml's dependencies (with the test extra) again, newest first, and pin
+# them with hashes; pip-tools runs in a venv of its own. The project itself is not pinned.
+LOCK_VENV := .venv-lock
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile --quiet --upgrade --extra test --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.txt pyproject.toml
+	sed -i '/^# WARNING: pip install will require/,/^    # via subledger (pyproject.toml)$$/d' \
+		requirements.txt
 
 run: $(STAMP)
 	$(BIN)/subledger serve --demo
@@ -36,4 +51,4 @@ messages: $(STAMP)
 	$(BIN)/python -m service.web.i18n
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) var .pytest_cache .mypy_cache .hypothesis

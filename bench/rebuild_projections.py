@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 
 from _log import START, catch_up, seed_worlds, write_copies
 from _stores import add_store_arguments, fresh_store
@@ -66,6 +67,16 @@ class Clocked:
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         began = time.perf_counter()
         self.inner.apply(sql, logged)
+        self.seconds += time.perf_counter() - began
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        began = time.perf_counter()
+        apply_batch = getattr(self.inner, "apply_batch", None)
+        if apply_batch is not None:
+            apply_batch(sql, batch)
+        else:
+            for logged in batch:
+                self.inner.apply(sql, logged)
         self.seconds += time.perf_counter() - began
 
     def forget(self) -> None:

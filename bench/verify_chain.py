@@ -87,8 +87,7 @@ def seal(read_side: ReadSide) -> int:
     after = 0
     while page := read_side.ledger.recorder.select_notifications(after + 1, PAGE):
         with read_side.store.transaction() as sql:
-            for event in page:
-                chain.seal(sql, event.id, event)
+            chain.seal_all(sql, [(event.id, event) for event in page])
         after = page[-1].id
     return after
 

@@ -33,7 +33,7 @@ from domain.payment_method import (
     PaymentMethodReference,
     recorded_reference,
 )
-from domain.personal_data import PersonalFields, SubjectKind, personal
+from domain.personal_data import PersonalFields, SubjectKind, erased, personal
 from domain.text import safe_text
 
 # The buyer identity that invoices name: kept for the legal retention period.
@@ -50,7 +50,9 @@ _BILLING = tuple(
         "tax_id",
     )
 )
-_CONTACT = ("contact.name", "contact.email", "contact.phone")
+_CONTACT_FIELDS = ("name", "email", "phone")
+_CONTACT = tuple(f"contact.{name}" for name in _CONTACT_FIELDS)
+_USER = ("name", "email")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -249,6 +251,19 @@ class Account(LedgerAggregate):
             account.edition = self.edition
             account.upgrade_requested = None
 
+    class PersonalDataErased(LedgerAggregate.Event):
+        """A contact's or user's personal data was erased: its keys are destroyed."""
+
+        kind: str  # "contact" or "user" (domain/personal_data.py)
+        subject_id: str
+
+        def apply(self, account: Account) -> None:
+            if self.kind == SubjectKind.CONTACT.value and self.subject_id in account.contacts:
+                contact = account.contacts[self.subject_id]
+                account.contacts[self.subject_id] = erased(contact, *_CONTACT_FIELDS)
+            elif self.kind == SubjectKind.USER.value and self.subject_id in account.users:
+                account.users[self.subject_id] = erased(account.users[self.subject_id], *_USER)
+
     # Every payment method recorded on the account, the current one last. Snapshots taken
     # before the account kept them lack the attribute: they know the current one only.
     payment_methods: Sequence[str] = ()
@@ -400,6 +415,16 @@ class Account(LedgerAggregate):
         if user_id not in self.identity_licenses:
             raise AlreadyInThatState(f"user {user_id} has no identity license")
         self._record(self.IdentityLicenseReleased, cause, user_id=user_id)
+
+    # -- personal data ----------------------------------------------------------------
+
+    def erase_personal_data(self, kind: SubjectKind, subject_id: str, cause: Cause) -> None:
+        """Record that a contact's or user's data is erased (the store destroys its keys).
+        The contact or user may have left the account: its history still names it."""
+        cause.require_reason("erasing personal data")
+        if kind not in (SubjectKind.CONTACT, SubjectKind.USER):
+            raise InvalidValue(f"an account erases contacts and users, not a {kind.value}")
+        self._record(self.PersonalDataErased, cause, kind=kind.value, subject_id=subject_id)
 
     # -- editions ---------------------------------------------------------------------
 

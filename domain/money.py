@@ -26,10 +26,13 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
+_UNITS: dict[str, Decimal] = {code: Decimal(1).scaleb(-n) for code, n in MINOR_UNITS.items()}
+
+
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: 0.01 for USD, 1 for JPY."""
     try:
-        return Decimal(1).scaleb(-MINOR_UNITS[currency])
+        return _UNITS[currency]  # made once: every Money made asks for it
     except KeyError:
         raise UnknownCurrency(currency) from None
 

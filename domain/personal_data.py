@@ -53,10 +53,29 @@ class PersonalFields:
     subject_id: str | None = None
 
     def subject(self, aggregate_id: UUID, state: Mapping[str, Any]) -> str:
-        """The subject's name, unique in the ledger: ``contact:<account id>:<contact id>``."""
-        if self.subject_id is None:
-            return f"{self.kind.value}:{aggregate_id}"
-        return f"{self.kind.value}:{aggregate_id}:{leaf(state, self.subject_id)}"
+        within = "" if self.subject_id is None else str(leaf(state, self.subject_id))
+        return subject_name(self.kind.value, aggregate_id, within)
+
+
+def subject_name(kind: str, aggregate_id: UUID, subject_id: str = "") -> str:
+    """A subject's name, unique in the ledger: ``contact:<account id>:<contact id>``, or
+    ``support-case:<case id>`` when the aggregate is the subject."""
+    return f"{kind}:{aggregate_id}:{subject_id}" if subject_id else f"{kind}:{aggregate_id}"
+
+
+ERASURE_EVENT = "PersonalDataErased"  # the event's name on every aggregate that has one
+
+
+def is_erasure(topic: str) -> bool:
+    """Whether a stored event's topic is a ``PersonalDataErased`` (without decoding it)."""
+    return topic.endswith(f".{ERASURE_EVENT}")
+
+
+def erased_subject(event: Any) -> str | None:
+    """The subject a ``PersonalDataErased`` event (of any aggregate) erased; else None."""
+    if type(event).__name__ != ERASURE_EVENT:
+        return None
+    return subject_name(event.kind, event.originator_id, event.subject_id)
 
 
 def personal(kind: SubjectKind, *paths: str, subject_id: str | None = None) -> PersonalFields:
@@ -76,3 +95,12 @@ def leaf(state: Mapping[str, Any], path: str) -> Any:
     for name in rest.split(".") if rest else ():
         value = value[name] if isinstance(value, Mapping) else getattr(value, name)
     return value
+
+
+def erased(value: Any, *names: str) -> Any:
+    """A copy of a frozen value with these string fields erased (its checks not run: an
+    erased e-mail is no e-mail address)."""
+    clone = object.__new__(type(value))
+    clone.__dict__.update(vars(value))
+    clone.__dict__.update(dict.fromkeys(names, ERASED))
+    return clone

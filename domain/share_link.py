@@ -21,7 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, NotFound
-from domain.personal_data import SubjectKind, personal
+from domain.personal_data import ERASED, SubjectKind, personal
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
@@ -72,6 +72,15 @@ class ShareLink(LedgerAggregate):
             opening = (self.timestamp, self.client_address, self.document, self.count)
             link.accesses.append(opening)
 
+    class PersonalDataErased(LedgerAggregate.Event):
+        """The addresses its visitors opened the link from were erased."""
+
+        kind: str  # "share-link-visitor"
+        subject_id: str  # empty: the link's visitors are the subject
+
+        def apply(self, link: ShareLink) -> None:
+            link.accesses = [(at, ERASED, doc, count) for at, _, doc, count in link.accesses]
+
     def __init__(
         self, invoice_id: UUID, account_id: UUID, token_hash: str, expires_at: datetime
     ) -> None:
@@ -115,6 +124,11 @@ class ShareLink(LedgerAggregate):
         if self.revoked_at is not None:
             raise AlreadyInThatState(f"share link {self.id} is already revoked")
         self._record(self.ShareLinkRevoked, cause)
+
+    def erase_personal_data(self, cause: Cause) -> None:
+        cause.require_reason("erasing personal data")
+        kind = SubjectKind.SHARE_LINK_VISITOR.value
+        self._record(self.PersonalDataErased, cause, kind=kind, subject_id="")
 
     @property
     def openings(self) -> int:

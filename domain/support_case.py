@@ -15,7 +15,7 @@ from uuid import UUID
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, SupportCaseClosed
-from domain.personal_data import SubjectKind, personal
+from domain.personal_data import ERASED, SubjectKind, erased, personal
 from domain.text import safe_text
 
 MAX_SUBJECT = 200
@@ -79,6 +79,18 @@ class SupportCase(LedgerAggregate):
             case.closed_by = self.closed_by
             case.closed_at = self.timestamp
 
+    class PersonalDataErased(LedgerAggregate.Event):
+        """The case's text was erased: its subject, description, replies and resolution."""
+
+        kind: str  # "support-case"
+        subject_id: str  # empty: the case is the subject
+
+        def apply(self, case: SupportCase) -> None:
+            case.subject = case.description = ERASED
+            case.replies = [erased(reply, "message") for reply in case.replies]
+            if case.resolution is not None:
+                case.resolution = ERASED
+
     def __init__(self, account_id: UUID, subject: str, description: str, opened_by: str) -> None:
         self.account_id = account_id
         self.subject = subject
@@ -121,6 +133,12 @@ class SupportCase(LedgerAggregate):
             cause,
             resolution=_text(resolution, "a resolution", MAX_RESOLUTION, required=False),
             closed_by=cause.actor_id,
+        )
+
+    def erase_personal_data(self, cause: Cause) -> None:
+        cause.require_reason("erasing personal data")
+        self._record(
+            self.PersonalDataErased, cause, kind=SubjectKind.SUPPORT_CASE.value, subject_id=""
         )
 
     def _refuse_if_closed(self, action: str) -> None:

@@ -11,7 +11,7 @@ always what a replay of the aggregate says.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 from uuid import UUID
@@ -35,7 +35,7 @@ from projections.documents import (
     subscription_document,
     support_case_document,
 )
-from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.projection import AggregateFolder, LoadAggregate, LoadAggregates, LoggedEvent
 from projections.store import Sql
 
 ACCOUNTS = "overview_accounts"
@@ -195,13 +195,26 @@ TABLES: tuple[Table, ...] = (
 )
 
 
+_TABLE_OF: dict[type, Table | None] = {}
+
+
+def _table_of(event_type: type) -> Table | None:
+    """The table of the aggregate an event of this type belongs to (None: no table)."""
+    if event_type not in _TABLE_OF:
+        _TABLE_OF[event_type] = next(
+            (t for t in TABLES if issubclass(event_type, t.aggregate.Event)), None
+        )
+    return _TABLE_OF[event_type]
+
+
 class AccountOverview:
     name = "account_overview"
     version = 2  # 2: support cases have a status, replies and a closing
+    personal_data = True  # contacts, users, support cases: rebuilt after an erasure
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 
-    def __init__(self, load: LoadAggregate) -> None:
-        self.folder = AggregateFolder(load)
+    def __init__(self, load: LoadAggregate, load_many: LoadAggregates | None = None) -> None:
+        self.folder = AggregateFolder(load, load_many=load_many)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -225,24 +238,44 @@ class AccountOverview:
                 )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
-        event = logged.event
-        table = next((t for t in TABLES if isinstance(event, t.aggregate.Event)), None)
-        if table is None:
-            return  # tokens, idempotency records: not part of any account's overview
-        row = table.row(self.folder.after(event))
-        if event.originator_version == 1:
-            row |= {"id": str(event.originator_id), "created_position": logged.position}
-            marks = ", ".join("?" for _ in row)
-            sql.execute(
-                f"INSERT INTO {table.name} ({', '.join(row)}) VALUES ({marks})",
-                tuple(row.values()),
-            )
-        else:
-            sets = ", ".join(f"{column} = ?" for column in row)
-            sql.execute(
-                f"UPDATE {table.name} SET {sets} WHERE id = ?",
-                (*row.values(), str(event.originator_id)),
-            )
+        self.apply_batch(sql, [logged])
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Fold the batch, then write each aggregate it touched once, in its state after
+        the batch: the new ones in one multi-row INSERT per table, the others in one
+        ``executemany`` UPDATE per table."""
+        touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        self.folder.prefetch(
+            [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
+        )
+        for logged in batch:
+            event = logged.event
+            table = _table_of(type(event))
+            if table is None:
+                continue  # tokens, idempotency records: not part of any account's overview
+            aggregate_id = event.originator_id
+            created = logged.position if event.originator_version == 1 else None
+            if created is None and aggregate_id in touched:
+                created = touched[aggregate_id][2]
+            touched[aggregate_id] = (table, self.folder.after(event), created)
+        for table in TABLES:
+            new: list[tuple[Any, ...]] = []
+            changed: list[tuple[Any, ...]] = []
+            columns: tuple[str, ...] = ()
+            for aggregate_id, (of, aggregate, created) in touched.items():
+                if of is not table:
+                    continue
+                row = table.row(aggregate)
+                columns = tuple(row)
+                if created is None:
+                    changed.append((*row.values(), str(aggregate_id)))
+                else:
+                    new.append((*row.values(), str(aggregate_id), created))
+            if new:
+                sql.insert_many(table.name, (*columns, "id", "created_position"), new)
+            if changed:
+                sets = ", ".join(f"{column} = ?" for column in columns)
+                sql.executemany(f"UPDATE {table.name} SET {sets} WHERE id = ?", changed)
 
     def forget(self) -> None:
         self.folder.forget()

@@ -8,14 +8,17 @@ instant without scanning its events.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from domain.account import Account
+from domain.base import LedgerAggregate
 from projections.event_json import event_data, event_type
-from projections.projection import AggregateFolder, LoadAggregate, LoggedEvent
+from projections.projection import LoadAggregate, LoggedEvent
 from projections.store import Sql
 
 TABLE = "audit_events"
@@ -45,12 +48,22 @@ def account_of(aggregate: Any) -> UUID | None:
 
 
 class AuditTrail:
+    """One row per event, a batch written with one multi-row statement (COPY on PostgreSQL).
+
+    A row names the aggregate's type and account, which never change after its creation:
+    they are kept per aggregate (learnt from each creation event), and those of an
+    aggregate not kept are read in one query per batch from the trail's own row of its
+    creation, so the trail folds no aggregate at all."""
+
     name = "audit_trail"
     version = 1
+    personal_data = True  # each event's payload: rebuilt after an erasure
     tables: tuple[str, ...] = (TABLE,)
 
-    def __init__(self, load: LoadAggregate) -> None:
-        self.folder = AggregateFolder(load)
+    def __init__(self, load: LoadAggregate, capacity: int = 200_000) -> None:
+        self._load = load  # only for an aggregate whose creation the trail has no row of
+        self._capacity = capacity
+        self._known: OrderedDict[UUID, tuple[str, str | None]] = OrderedDict()
 
     def create(self, sql: Sql) -> None:
         sql.execute(
@@ -81,32 +94,73 @@ class AuditTrail:
             sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} ({columns})")
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
-        event = logged.event
-        aggregate = self.folder.after(event)
-        effective = event.effective()
-        account_id = account_of(aggregate)
-        sql.execute(
-            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                logged.position,
-                recorded(event.timestamp),
-                effective.isoformat() if effective else None,
-                type(aggregate).__name__,
-                str(event.originator_id),
-                event.originator_version,
-                str(account_id) if account_id else None,
-                event_type(event),
-                event.meta.actor_id,
-                event.meta.actor_role,
-                event.meta.request_id,
-                event.meta.correlation_id,
-                event.meta.reason,
-                json.dumps(redacted(event_data(event)), sort_keys=True),
-            ),
-        )
+        self.apply_batch(sql, [logged])
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        rows = []
+        self._learn(sql, batch)
+        for logged in batch:
+            event = logged.event
+            aggregate_type, account_id = self._identity(event)
+            effective = event.effective()
+            rows.append(
+                (
+                    logged.position,
+                    recorded(event.timestamp),
+                    effective.isoformat() if effective else None,
+                    aggregate_type,
+                    str(event.originator_id),
+                    event.originator_version,
+                    account_id,
+                    event_type(event),
+                    event.meta.actor_id,
+                    event.meta.actor_role,
+                    event.meta.request_id,
+                    event.meta.correlation_id,
+                    event.meta.reason,
+                    json.dumps(redacted(event_data(event)), sort_keys=True),
+                )
+            )
+        sql.insert_many(TABLE, COLUMNS, rows)
+
+    def _learn(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Know the type and account of every aggregate ``batch`` names."""
+        events = [logged.event for logged in batch]
+        created = {event.originator_id for event in events if event.originator_version == 1}
+        missing = {event.originator_id for event in events} - created - self._known.keys()
+        ids = [str(aggregate_id) for aggregate_id in missing]
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ", ".join("?" for _ in part)
+            for aggregate_id, aggregate_type, account_id in sql.execute(
+                f"SELECT aggregate_id, aggregate_type, account_id FROM {TABLE}"
+                f" WHERE aggregate_version = 1 AND aggregate_id IN ({marks})",
+                part,
+            ).fetchall():
+                self._keep(UUID(aggregate_id), (aggregate_type, account_id))
+
+    def _identity(self, event: LedgerAggregate.Event) -> tuple[str, str | None]:
+        aggregate_id = event.originator_id
+        known = self._known.get(aggregate_id)
+        if known is None:
+            aggregate = (
+                event.mutate(None)
+                if event.originator_version == 1
+                else self._load(aggregate_id, event.originator_version)
+            )
+            account_id = account_of(aggregate)
+            known = (type(aggregate).__name__, str(account_id) if account_id else None)
+            self._keep(aggregate_id, known)
+        return known
+
+    def _keep(self, aggregate_id: UUID, known: tuple[str, str | None]) -> None:
+        self._known[aggregate_id] = known
+        self._known.move_to_end(aggregate_id)
+        if len(self._known) > self._capacity:
+            self._known.popitem(last=False)
 
     def forget(self) -> None:
-        self.folder.forget()
+        self._known.clear()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,8 +54,11 @@ from projections.in_force import (
     in_force_on,
     recorded_day,
 )
-from projections.projection import LoggedEvent
+from projections.projection import LoggedEvent, missing
 from projections.store import Sql
+
+# Many aggregates' events up to a version each, at once: {id: version} -> {id: events}.
+Histories = Callable[[dict[UUID, int]], dict[UUID, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -310,11 +313,40 @@ class Timeline:
 class Timelines:
     """Each aggregate's timeline so far, from a bounded cache or the event store."""
 
-    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        capacity: int = 2_000,
+        states: int = 16,
+        histories: Histories | None = None,
+    ) -> None:
         self._events = events
+        self._histories = histories
         self._capacity = capacity
         self._states = states
         self._cache: OrderedDict[UUID, Timeline] = OrderedDict()
+
+    def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
+        """Load the histories of a batch's aggregates not kept, in a few queries."""
+        if self._histories is None:
+            return
+
+        def kept(aggregate_id: UUID) -> int | None:
+            timeline = self._cache.get(aggregate_id)
+            return None if timeline is None else timeline.history[-1].originator_version
+
+        wanted = missing(events, kept)
+        for aggregate_id, history in self._histories(wanted).items() if wanted else ():
+            if not history or history[-1].originator_version != wanted[aggregate_id]:
+                continue  # not what the store should hold: left to ``after`` to load
+            timeline = Timeline(self._states)
+            for stored in history:
+                if isinstance(stored, LedgerAggregate.Event):
+                    timeline.append(stored)
+            self._cache[aggregate_id] = timeline
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Timeline:
         aggregate_id = event.originator_id
@@ -344,9 +376,16 @@ class Book:
     version = 1
     tables: tuple[str, ...] = tuple(t.name for t in TABLES)
 
-    def __init__(self, events: EventStore[UUID], capacity: int = 2_000, states: int = 16) -> None:
-        # capacity: aggregates kept in memory; states: days in force kept per aggregate.
-        self.timelines = Timelines(events, capacity, states)
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        capacity: int = 2_000,
+        states: int = 16,
+        histories: Histories | None = None,
+    ) -> None:
+        # capacity: aggregates kept in memory; states: days in force kept per aggregate;
+        # histories: loads many aggregates' events at once (else one at a time).
+        self.timelines = Timelines(events, capacity, states, histories)
 
     def create(self, sql: Sql) -> None:
         for table in TABLES:
@@ -375,6 +414,20 @@ class Book:
             )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        self.apply_batch(sql, [logged])
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Fold the batch against the rows believed (read for all its aggregates at once,
+        then kept in memory), and write what changed at the end: per table, one
+        ``executemany`` of deletes, one of closings and one multi-row insert."""
+        changes = _Changes()
+        self.timelines.prefetch([e.event for e in batch if isinstance(e.event, BOOKED)])
+        self._read_believed(sql, batch, changes)
+        for logged in batch:
+            self._fold(logged, changes)
+        changes.write(sql)
+
+    def _fold(self, logged: LoggedEvent, changes: _Changes) -> None:
         event = logged.event
         if not isinstance(event, BOOKED):
             return
@@ -385,68 +438,147 @@ class Book:
         # in_force_days only ever moves an event to another event's day: no more days.
         days = [since, *timeline.days_after(since)]
         each_day = [facts(timeline.in_force(day), day) for day in days]
-        # A creation finds no rows of its aggregate: skip the four queries that would say so.
-        believed = (
-            {}
-            if event.originator_version == 1
-            else self._open_rows(sql, event.originator_id, since.isoformat())
-        )
-        wanted = _merged(_before(set(believed), since.isoformat()) + _rows(days, each_day))
+        # A creation finds no rows of its aggregate.
+        held = changes.believed.setdefault(event.originator_id, {})
+        reach = since.isoformat()
+        believed = {row for row in held if row.end is None or row.end >= reach}
+        wanted = _merged(_before(believed, reach) + _rows(days, each_day))
         at = recorded(event.timestamp)
-        for row in set(believed) - wanted:
-            self._close(sql, event.originator_id, row, believed[row], logged.position, at)
-        for row in wanted - set(believed):
-            self._open(sql, event.originator_id, row, logged.position, at)
+        for row in believed - wanted:
+            changes.close(event.originator_id, row, held.pop(row), logged.position, at)
+        for row in wanted - believed:
+            held[row] = changes.open(event.originator_id, row, logged.position, at)
+
+    def _read_believed(self, sql: Sql, batch: Sequence[LoggedEvent], changes: _Changes) -> None:
+        """The rows still believed of the batch's aggregates that its events can change:
+        those that reach the first day any of them is in force (end on or after it).
+
+        An event in force from a day leaves the rows before it as they are: ``_before``
+        keeps them whole, and they join no row (the rows believed are already merged), so
+        there is no need to read them: one a day a slot changed, ever more as an
+        aggregate ages. An aggregate created in the batch has none."""
+        first_seen: set[UUID] = set()
+        reach: dict[UUID, date] = {}
+        for logged in batch:
+            event = logged.event
+            if not isinstance(event, BOOKED):
+                continue
+            aggregate_id = event.originator_id
+            if aggregate_id not in first_seen:
+                first_seen.add(aggregate_id)
+                if event.originator_version == 1:
+                    continue  # born in this batch: nothing stored yet
+                reach[aggregate_id] = date.max
+            if aggregate_id in reach and not isinstance(event, NO_BOOK_FACTS):
+                reach[aggregate_id] = min(reach[aggregate_id], in_force_on(event) or date.min)
+        wanted = [(str(a), day.isoformat()) for a, day in reach.items() if day < date.max]
+        for chunk in range(0, len(wanted), 400):
+            part = wanted[chunk : chunk + 400]
+            for table in TABLES:
+                changes.believe(table, _believed_rows(sql, table, part))
+        for aggregate_id in reach:
+            changes.believed.setdefault(aggregate_id, {})
 
     def forget(self) -> None:
         self.timelines.forget()
 
-    def _open_rows(self, sql: Sql, aggregate_id: UUID, since: str) -> dict[Row, str]:
-        """The aggregate's rows still believed that reach ``since`` (end on or after it),
-        with the recorded time each was opened.
 
-        An event in force from ``since`` leaves the others as they are: ``_before`` keeps
-        them whole, and they join no row (the rows believed are already merged), so there
-        is no need to read them: one a day a slot changed, ever more as an aggregate ages.
-        """
-        believed: dict[Row, str] = {}
-        for table in TABLES:
-            found = sql.execute(
-                f"SELECT row_key, effective_from, effective_to, valid_from,"
-                f" {', '.join(table.value_names)} FROM {table.name}"
-                " WHERE aggregate_id = ? AND valid_to_position IS NULL"
-                " AND (effective_to IS NULL OR effective_to >= ?)",
-                (str(aggregate_id), since),
-            ).fetchall()
-            for key, start, end, opened, *values in found:
-                believed[Row(table.name, key, start, end, tuple(values))] = opened
-        return believed
+def _believed_rows(sql: Sql, table: Temporal, reach: list[tuple[str, str]]) -> list[Any]:
+    """The rows of ``table`` still believed that reach each (aggregate, day) of ``reach``:
+    one query for them all."""
+    marks = ", ".join("(?, ?)" for _ in reach)
+    values = ", ".join(f"t.{name}" for name in table.value_names)
+    return sql.execute(
+        f"WITH reach(aggregate_id, day) AS (VALUES {marks})"
+        f" SELECT t.aggregate_id, t.row_key, t.effective_from, t.effective_to, t.valid_from,"
+        f" t.valid_from_position, {values}"
+        f" FROM {table.name} AS t JOIN reach ON t.aggregate_id = reach.aggregate_id"
+        " WHERE t.valid_to_position IS NULL"
+        " AND (t.effective_to IS NULL OR t.effective_to >= reach.day)",
+        [value for pair in reach for value in pair],
+    ).fetchall()
 
-    def _close(
-        self, sql: Sql, aggregate_id: UUID, row: Row, opened: str, position: int, at: str
-    ) -> None:
+
+@dataclass(frozen=True)
+class _Held:
+    """A row believed now: when it was opened, by which event, and whether it is stored
+    already (else it is one of the batch's inserts)."""
+
+    opened: str
+    position: int
+    stored: bool
+
+
+# A stored row: (aggregate id, row key, effective_from, valid_from_position).
+_Key = tuple[str, str, str, int]
+
+
+class _Changes:
+    """What a batch does to the book's tables, kept in memory until its end.
+
+    ``believed``: per aggregate the batch touches, its rows believed now (as read, then
+    as the batch's events left them)."""
+
+    def __init__(self) -> None:
+        self.believed: dict[UUID, dict[Row, _Held]] = {}
+        self._deleted: dict[str, list[_Key]] = {t.name: [] for t in TABLES}
+        self._closed: dict[str, list[tuple[int, str, *tuple[Any, ...]]]] = {
+            t.name: [] for t in TABLES
+        }
+        # Rows opened by the batch, in order: (aggregate id, row, position, opened) -> the
+        # position and time that closed it again (None: still believed).
+        self._inserts: dict[tuple[UUID, Row, int, str], tuple[int, str] | None] = {}
+
+    def believe(self, table: Temporal, rows: list[Any]) -> None:
+        for aggregate_id, key, start, end, opened, position, *values in rows:
+            row = Row(table.name, key, start, end, tuple(values))
+            held = _Held(opened, int(position), stored=True)
+            self.believed.setdefault(UUID(aggregate_id), {})[row] = held
+
+    def open(self, aggregate_id: UUID, row: Row, position: int, at: str) -> _Held:
+        self._inserts[(aggregate_id, row, position, at)] = None
+        return _Held(at, position, stored=False)
+
+    def close(self, aggregate_id: UUID, row: Row, held: _Held, position: int, at: str) -> None:
+        """No longer believed from ``at``; deleted if opened at that same instant: no one
+        ever saw it."""
+        if not held.stored:
+            opened = (aggregate_id, row, held.position, held.opened)
+            if held.opened == at:
+                del self._inserts[opened]
+            else:
+                self._inserts[opened] = (position, at)
+            return
+        key = (str(aggregate_id), row.key, row.start, held.position)
+        if held.opened == at:
+            self._deleted[row.table].append(key)
+        else:
+            self._closed[row.table].append((position, at, *key))
+
+    def write(self, sql: Sql) -> None:
         where = (
             "WHERE aggregate_id = ? AND row_key = ? AND effective_from = ?"
-            " AND valid_to_position IS NULL"
+            " AND valid_from_position = ?"
         )
-        params = (str(aggregate_id), row.key, row.start)
-        if opened == at:  # opened by an event of this same instant: no one ever saw it
-            sql.execute(f"DELETE FROM {row.table} {where}", params)
-        else:
-            sql.execute(
-                f"UPDATE {row.table} SET valid_to_position = ?, valid_to = ? {where}",
-                (position, at, *params),
+        for table in TABLES:
+            sql.executemany(f"DELETE FROM {table.name} {where}", self._deleted[table.name])
+            sql.executemany(
+                f"UPDATE {table.name} SET valid_to_position = ?, valid_to = ? {where}",
+                self._closed[table.name],
             )
-
-    def _open(self, sql: Sql, aggregate_id: UUID, row: Row, position: int, at: str) -> None:
-        table = next(t for t in TABLES if t.name == row.table)
-        columns = ("aggregate_id", "row_key", *table.value_names)
-        columns += ("effective_from", "effective_to", "valid_from_position", "valid_from")
-        sql.execute(
-            f"INSERT INTO {table.name} ({', '.join(columns)})"
-            f" VALUES ({', '.join('?' for _ in columns)})",
-            (str(aggregate_id), row.key, *row.values, row.start, row.end, position, at),
-        )
+            columns = ("aggregate_id", "row_key", *table.value_names, "effective_from")
+            columns += ("effective_to", "valid_from_position", "valid_from")
+            columns += ("valid_to_position", "valid_to")
+            sql.insert_many(
+                table.name,
+                columns,
+                [
+                    (str(aggregate_id), row.key, *row.values, row.start, row.end, position, at)
+                    + (closed or (None, None))
+                    for (aggregate_id, row, position, at), closed in self._inserts.items()
+                    if row.table == table.name
+                ],
+            )
 
 
 # -- the report ---------------------------------------------------------------------------

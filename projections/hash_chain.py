@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -49,18 +49,39 @@ _TOPICS: dict[str, bytes] = {}  # a log has a few dozen topics: encode each once
 
 def canonical_bytes(position: int, event: StoredEvent) -> bytes:
     """The stored event at ``position``, encoded as the module docstring says."""
+    return _canonical(b"", position, event)
+
+
+def _canonical(prefix: bytes, position: int, event: StoredEvent) -> bytes:
     aggregate_id = event.originator_id
     if not isinstance(aggregate_id, UUID):
         aggregate_id = UUID(str(aggregate_id))
-    topic = _TOPICS.get(event.topic)
-    if topic is None:
-        topic = _TOPICS.setdefault(event.topic, event.topic.encode("utf-8"))
-    head = _HEAD.pack(position, aggregate_id.bytes, event.originator_version, len(topic))
-    return b"".join((head, topic, _STATE_LENGTH.pack(len(event.state)), event.state))
+    return _encoded(
+        prefix, position, aggregate_id.bytes, event.originator_version, event.topic, event.state
+    )
+
+
+def _encoded(
+    prefix: bytes, position: int, aggregate_id: bytes, version: int, topic: str, state: bytes
+) -> bytes:
+    encoded = _TOPICS.get(topic)
+    if encoded is None:
+        encoded = _TOPICS.setdefault(topic, topic.encode("utf-8"))
+    head = _HEAD.pack(position, aggregate_id, version, len(encoded))
+    return b"".join((prefix, head, encoded, _STATE_LENGTH.pack(len(state)), state))
 
 
 def event_digest(position: int, event: StoredEvent) -> bytes:
-    return hashlib.sha256(EVENT_PREFIX + canonical_bytes(position, event)).digest()
+    return hashlib.sha256(_canonical(EVENT_PREFIX, position, event)).digest()
+
+
+def stored_digest(
+    position: int, aggregate_id: bytes, version: int, topic: str, state: bytes
+) -> bytes:
+    """``event_digest`` of an event read as stored bytes (its id as the UUID's 16 bytes)."""
+    return hashlib.sha256(
+        _encoded(EVENT_PREFIX, position, aggregate_id, version, topic, state)
+    ).digest()
 
 
 def chained(previous: bytes, digest: bytes) -> bytes:
@@ -118,24 +139,38 @@ class HashChain:
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         self.seal(sql, logged.position, logged.notification)
 
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Seal a batch after the tip, its seals written in one multi-row statement."""
+        self.seal_all(sql, [(logged.position, logged.notification) for logged in batch])
+
     def seal(self, sql: Sql, position: int, event: StoredEvent) -> bytes:
         """Seal ``event`` at ``position`` after the tip; returns its chain hash."""
+        return self.seal_all(sql, [(position, event)])
+
+    def seal_all(self, sql: Sql, events: Sequence[tuple[int, StoredEvent]]) -> bytes:
+        """Seal ``events`` (position, event), in order, after the tip; returns the new tip's
+        chain hash."""
         tip = self._tip_in(sql)
-        if position <= tip.position:
-            raise ChainOutOfOrder(f"position {position} is not after the tip {tip.position}")
-        digest = event_digest(position, event)
-        chain_hash = chained(tip.hash, digest)
-        sql.execute(
-            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                position,
-                str(event.originator_id),
-                event.originator_version,
-                digest.hex(),
-                chain_hash.hex(),
-                recorded(self.now()),
-            ),
-        )
+        position, chain_hash = tip.position, tip.hash
+        sealed_at = recorded(self.now())
+        rows = []
+        for at, event in events:
+            if at <= position:
+                raise ChainOutOfOrder(f"position {at} is not after the tip {position}")
+            digest = event_digest(at, event)
+            chain_hash = chained(chain_hash, digest)
+            position = at
+            rows.append(
+                (
+                    at,
+                    str(event.originator_id),
+                    event.originator_version,
+                    digest.hex(),
+                    chain_hash.hex(),
+                    sealed_at,
+                )
+            )
+        sql.insert_many(TABLE, COLUMNS.split(", "), rows)
         self._tip = _Tip(sql, position, chain_hash)
         return chain_hash
 
@@ -190,19 +225,26 @@ def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
     return [_seal(row) for row in rows]
 
 
-def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
+def seal_pages(
+    readers: ReaderPool, after: int, upto: int, page: int = 5000
+) -> Iterator[list[Seal]]:
     """Every seal after ``after`` up to ``upto``, a page per transaction. The query has no
     upper bound: with one, PostgreSQL may sort the whole rest of the table for each page."""
     while after < upto:
         with readers.transaction() as sql:
             found = seals(sql, after, page)
-        for seal in found:
-            if seal.position > upto:
-                return
-            yield seal
-        if len(found) < page:
+        within = [seal for seal in found if seal.position <= upto]
+        if within:
+            yield within
+        if len(within) < page:
             return
         after = found[-1].position
+
+
+def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
+    """Every seal after ``after`` up to ``upto``, in order (read a page at a time)."""
+    for found in seal_pages(readers, after, upto, page):
+        yield from found
 
 
 def seal_at(sql: Sql, position: int) -> Seal | None:

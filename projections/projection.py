@@ -10,7 +10,7 @@ version just before the event.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -60,19 +60,75 @@ class Projection(Protocol):
         """Drop any in-memory state (after a failed transaction or a rebuild)."""
 
 
+class BatchProjection(Projection, Protocol):
+    """A projection that folds a whole batch in memory and writes it with a few set-based
+    statements (multi-row INSERT, ``executemany``, COPY) instead of a few per event.
+
+    ``apply_batch(sql, batch)`` must leave the tables as ``apply`` on each event in turn
+    would; the runner falls back to ``apply`` one event at a time to find the event a
+    failed batch stumbled on."""
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """Fold ``batch`` (in log order) into the tables, inside the runner's transaction."""
+
+
 def is_permanent(projection: Projection) -> bool:
     """A projection that sets ``permanent = True`` keeps its rows for good: the runner
     never drops, resets or rebuilds it (the hash chain, ADR 0012)."""
     return bool(getattr(projection, "permanent", False))
 
 
-class AggregateFolder:
-    """The state of each aggregate after each event, from a bounded cache or the store."""
+def holds_personal_data(projection: Projection) -> bool:
+    """A projection that sets ``personal_data = True`` keeps copies of personal fields of
+    past events: the runner rebuilds it after each erasure (ADR 0023)."""
+    return bool(getattr(projection, "personal_data", False)) and not is_permanent(projection)
 
-    def __init__(self, load: LoadAggregate, capacity: int = 20_000) -> None:
+
+# Loads many aggregates, each at its version, at once (those absent did not exist yet).
+LoadAggregates = Callable[[dict[UUID, int]], dict[UUID, Aggregate]]
+
+
+def missing(
+    events: Sequence[LedgerAggregate.Event], at: Callable[[UUID], int | None]
+) -> dict[UUID, int]:
+    """The aggregates ``events`` (a batch, in log order) need loaded, each at the version
+    before its first event in the batch: those not created in it, whose version kept in
+    memory (``at``; None: not kept) is not that one."""
+    wanted: dict[UUID, int] = {}
+    seen: set[UUID] = set()
+    for event in events:
+        aggregate_id = event.originator_id
+        if aggregate_id in seen:
+            continue
+        seen.add(aggregate_id)
+        before = event.originator_version - 1
+        if before > 0 and at(aggregate_id) != before:
+            wanted[aggregate_id] = before
+    return wanted
+
+
+class AggregateFolder:
+    """The state of each aggregate after each event, from a bounded cache or the store;
+    ``prefetch`` loads a batch's missing aggregates in a few queries instead of a few
+    each."""
+
+    def __init__(
+        self, load: LoadAggregate, capacity: int = 20_000, load_many: LoadAggregates | None = None
+    ) -> None:
         self._load = load
+        self._load_many = load_many
         self._capacity = capacity
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
+        if self._load_many is None:
+            return
+        wanted = missing(events, lambda i: None if i not in self._cache else self._cache[i].version)
+        for aggregate_id, aggregate in self._load_many(wanted).items() if wanted else ():
+            self._cache[aggregate_id] = aggregate
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Any:
         aggregate_id = event.originator_id

@@ -21,9 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from domain.personal_data import is_erasure
 from projections import failures
 from projections.failures import FAILURES_TABLE, Failure
-from projections.projection import LoggedEvent, Projection, is_permanent
+from projections.projection import LoggedEvent, Projection, holds_personal_data, is_permanent
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql, lost_connection
 
 log = logging.getLogger("subledger.projections")
@@ -38,6 +39,13 @@ CREATE TABLE IF NOT EXISTS projection_positions (
     name TEXT PRIMARY KEY,
     position BIGINT NOT NULL,
     version INTEGER NOT NULL
+)"""
+
+# Per projection holding personal data, the newest erasure it was rebuilt after.
+ERASURES_TABLE = """
+CREATE TABLE IF NOT EXISTS projection_erasures (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
 )"""
 
 
@@ -111,6 +119,7 @@ class ProjectionRunner:
         with self.store.transaction() as sql:
             sql.execute(POSITIONS_TABLE)
             sql.execute(FAILURES_TABLE)
+            sql.execute(ERASURES_TABLE)
             for projection in self.projections:
                 known = position_of(sql, projection.name)
                 if known is not None and known[1] != projection.version:
@@ -169,7 +178,37 @@ class ProjectionRunner:
             return 0
         reached = self.positions()
         batch = self.read_log(min(reached[p.name] for p in due), self.batch_size)
-        return sum(self._apply_isolated(projection, batch) for projection in due)
+        applied = sum(self._apply_isolated(projection, batch) for projection in due)
+        erasures = [logged.position for logged in batch if is_erasure(logged.notification.topic)]
+        if erasures:
+            self._rebuild_after_erasure(max(erasures))
+        return applied
+
+    def _rebuild_after_erasure(self, position: int) -> None:
+        """Each projection keeping personal fields that has applied the erasure at
+        ``position`` starts again from 0 (once per erasure), so that the rows it wrote
+        before the erasure are written again as the events read now: erased."""
+        rebuilt = False
+        for projection in filter(holds_personal_data, self.projections):
+            with self.store.transaction() as sql:
+                reached = (position_of(sql, projection.name, claim=True) or (0, 0))[0]
+                row = sql.execute(
+                    "SELECT position FROM projection_erasures WHERE name = ?", (projection.name,)
+                ).fetchone()
+                if reached < position or (row is not None and int(row[0]) >= position):
+                    continue
+                self._drop(sql, projection)
+                projection.create(sql)
+                _save_position(sql, projection.name, 0, projection.version)
+                sql.execute(
+                    "INSERT INTO projection_erasures VALUES (?, ?) ON CONFLICT (name)"
+                    " DO UPDATE SET position = excluded.position",
+                    (projection.name, position),
+                )
+            rebuilt = True
+            log.info("projection %s rebuilds after the erasure at %d", projection.name, position)
+        if rebuilt:
+            self.store.scrub()
 
     def _apply_isolated(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
         """Apply ``batch``; if an event fails, record the failure and apply what came
@@ -181,7 +220,13 @@ class ProjectionRunner:
             before = [logged for logged in batch if logged.position < failed.position]
             return self._apply_isolated(projection, before) if before else 0
 
-    def _apply(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
+    def _apply(
+        self, projection: Projection, batch: Sequence[LoggedEvent], whole: bool = True
+    ) -> int:
+        """Apply ``batch`` in one transaction: all at once if the projection folds batches
+        (``BatchProjection``), else, or to find the event a whole batch failed on, one
+        event at a time."""
+        apply_batch = getattr(projection, "apply_batch", None) if whole else None
         at: int | None = None  # the event being applied: where a failure is recorded
         try:
             with self.store.transaction() as sql:
@@ -190,9 +235,13 @@ class ProjectionRunner:
                 claimed = position_of(sql, projection.name, claim=True)
                 position, version = claimed or (0, projection.version)
                 unseen = [logged for logged in batch if logged.position > position]
-                for logged in unseen:
-                    at = logged.position
-                    projection.apply(sql, logged)
+                if apply_batch is not None and unseen:
+                    at = unseen[0].position
+                    apply_batch(sql, unseen)
+                else:
+                    for logged in unseen:
+                        at = logged.position
+                        projection.apply(sql, logged)
                 if unseen:
                     _save_position(sql, projection.name, unseen[-1].position, version)
                     failures.clear(sql, projection.name, passed=unseen[-1].position)
@@ -200,6 +249,9 @@ class ProjectionRunner:
             projection.forget()  # its memory may be ahead of the rolled-back tables
             if at is None or lost_connection(error) or not isinstance(error, Exception):
                 raise
+            if apply_batch is not None:
+                # Which event? Rolled back: the same batch again, one event at a time.
+                return self._apply(projection, batch, whole=False)
             raise EventFailed(projection, at, error) from error
         if unseen:
             self._passed(projection, unseen[-1].position)

@@ -71,6 +71,40 @@ class Sql:
         row = self.execute(statement, params).fetchone()
         return None if row is None else row[0]
 
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows: psycopg sends them in one pipeline (no round trip
+        per row), SQLite steps one prepared statement."""
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            statement = statement.replace("%", "%%").replace("?", "%s")
+            self._cursor.executemany(statement, [tuple(row) for row in rows])
+            return
+        # A cursor of its own, closed at once: Python 3.11's sqlite3 leaves the statement
+        # of an executemany unreset, and a connection closed with it (after an error)
+        # lingers, holding the write lock.
+        cursor = self._cursor.connection.cursor()
+        try:
+            cursor.executemany(statement, [tuple(row) for row in rows])
+        finally:
+            cursor.close()
+
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Plain INSERTs of many rows: COPY on PostgreSQL (one stream, the cheapest way in),
+        one prepared INSERT stepped over the rows on SQLite."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.dialect == "postgres":
+            with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" for _ in columns)
+        self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
 
 class ReadStore:
     """One connection to the read store, made again after it fails."""
@@ -118,6 +152,14 @@ class ReadStore:
 
     def close(self) -> None:
         self.reset()
+
+    def scrub(self) -> None:
+        """After rows were erased: on SQLite, their earlier page images are in the
+        write-ahead log until it is checkpointed and truncated (deleted bytes themselves
+        are zeroed by ``secure_delete``). PostgreSQL keeps dead tuples until VACUUM
+        (docs/security.md)."""
+        if self.dialect == "sqlite":
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:

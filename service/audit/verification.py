@@ -22,26 +22,30 @@ yet. A check ``from`` a position starts from the hash sealed there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from adapters.log_position import position_of
+from adapters.raw_log import RawEvent, select_raw
 from domain.errors import InvalidValue
 from projections.hash_chain import (
     Seal,
     chained,
-    event_digest,
     hash_at,
+    seal_pages,
     sealed_position,
-    seals_between,
+    stored_digest,
     tip,
 )
 from projections.store import ReaderPool
 
 PROGRESS_EVERY = 1000
+T = TypeVar("T")
 
 
 class BreakKind(Enum):
@@ -85,6 +89,25 @@ class Verification:
         return f"intact: {self.checked} events, {span}, match their seals{later}"
 
 
+def _read_ahead(pages: Iterator[list[T]]) -> Iterator[T]:
+    """The items of ``pages``, the next page read in another thread while these are used."""
+    with ThreadPoolExecutor(1, thread_name_prefix="chain-read") as pool:
+        coming = pool.submit(next, pages, None)
+        while (page := coming.result()) is not None:
+            coming = pool.submit(next, pages, None)
+            yield from page
+
+
+def _notification(event: RawEvent) -> Notification:
+    return Notification(
+        id=event.position,
+        originator_id=UUID(bytes=event.aggregate_id),
+        originator_version=event.version,
+        topic=event.topic,
+        state=event.state,
+    )
+
+
 def _event(aggregate_id: UUID | str, version: int) -> str:
     return f"{aggregate_id} v{version}"
 
@@ -110,15 +133,18 @@ class ChainVerifier:
             previous = hash_at(sql, start)
         end = head if upto is None else min(head, upto)
         store_head = self.recorder.max_notification_id() or 0
-        stored = self._stored(start, end)
-        sealed = seals_between(self.readers, start, end, self.batch)
+        # Each stream's next page is read in a thread of its own while this one checks
+        # the current page: the databases' drivers let go of the GIL while they wait.
+        stored = _read_ahead(self._stored(start, end))
+        sealed = _read_ahead(seal_pages(self.readers, start, end, self.batch))
         checked, found = 0, None
         event, seal = next(stored, None), next(sealed, None)
         while found is None and (event is not None or seal is not None):
-            if seal is not None and (event is None or seal.position < event.id):
+            if seal is not None and (event is None or seal.position < event.position):
                 found = self._break(seal.position, None, seal)  # nothing stored where sealed
-            elif event is not None and (seal is None or event.id < seal.position):
-                found = self._break(event.id, event, None)  # stored where nothing was sealed
+            elif event is not None and (seal is None or event.position < seal.position):
+                # stored where nothing was sealed
+                found = self._break(event.position, _notification(event), None)
             else:
                 assert event is not None and seal is not None
                 previous, found = self._check(event, seal, previous)
@@ -132,16 +158,16 @@ class ChainVerifier:
         return Verification(start, end, head, store_head, checked, found)
 
     def _check(
-        self, event: Notification, seal: Seal, previous: bytes
+        self, event: RawEvent, seal: Seal, previous: bytes
     ) -> tuple[bytes, ChainBreak | None]:
         """The chain's hash after ``event``, stored where ``seal`` was sealed; or the break."""
-        digest = event_digest(event.id, event)
+        digest = stored_digest(*event)
         if digest != seal.digest:  # the digest covers the event's identity as well
-            if (str(event.originator_id), event.originator_version) != (
+            if (str(UUID(bytes=event.aggregate_id)), event.version) != (
                 seal.aggregate_id,
                 seal.aggregate_version,
             ):
-                return previous, self._break(seal.position, event, seal)
+                return previous, self._break(seal.position, _notification(event), seal)
             what = _event(seal.aggregate_id, seal.aggregate_version)
             detail = f"{what}: its stored bytes are not those sealed"
             return previous, ChainBreak(seal.position, BreakKind.CHANGED, detail)
@@ -154,17 +180,17 @@ class ChainVerifier:
             return previous, ChainBreak(seal.position, BreakKind.SEAL_ALTERED, detail)
         return chain_hash, None
 
-    def _stored(self, after: int, upto: int) -> Iterator[Notification]:
-        # No upper bound in the query, as in ``seals_between``.
+    def _stored(self, after: int, upto: int) -> Iterator[list[RawEvent]]:
+        """The events as stored bytes (never decoded), a page at a time. No upper bound in
+        the query, as in ``seal_pages``."""
         while after < upto:
-            page = self.recorder.select_notifications(after + 1, self.batch)
-            for event in page:
-                if event.id > upto:
-                    return
-                yield event
-            if len(page) < self.batch:
+            page = select_raw(self.recorder, after, self.batch)
+            within = [event for event in page if event.position <= upto]
+            if within:
+                yield within
+            if len(within) < self.batch:
                 return
-            after = page[-1].id
+            after = page[-1].position
 
     def _break(self, position: int, stored: Notification | None, seal: Seal | None) -> ChainBreak:
         """Name the break at ``position`` by where each of the two events is now."""

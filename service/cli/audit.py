@@ -47,18 +47,18 @@ def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     replay.add_argument("--effective", help="business date YYYY-MM-DD (default: as-of's day)")
 
 
-def run_audit(service: Service, args: argparse.Namespace) -> int:
-    read_side = service.read_side
+def run_audit(svc: Service, args: argparse.Namespace) -> int:
+    read_side = svc.read_side
     if args.audit_command == "replay":
         return replay_account(read_side, args.account_id, args.as_of, args.effective)
     if args.audit_command == "verify":
         return _verify(read_side, args.start)
     if args.audit_command == "digest":
-        print(json.dumps(current_digest(read_side, service.signing_key).as_json(), indent=2))
+        print(json.dumps(current_digest(read_side, svc.signing_key).as_json(), indent=2))
         return 0
     catch_up(read_side)
     try:
-        exported = export_account(read_side, service.signing_key, args.account_id, args.out)
+        exported = export_account(read_side, svc.signing_key, args.account_id, args.out)
     except ExportRefused as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 1

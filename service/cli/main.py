@@ -28,6 +28,7 @@ from service.billing.run import (
 )
 from service.bootstrap import ClockMisconfigured, Service, bootstrap, open_ledger
 from service.cli.audit import add_audit_commands, run_audit
+from service.cli.privacy import add_privacy_commands, run_privacy
 from service.cli.progress import ProgressBar
 from service.clock.test_clock import ClockControl, on_test_clock
 from service.config.logs import configure_logging, logging_config
@@ -131,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
 
     add_audit_commands(commands)
+    add_privacy_commands(commands)
     add_portal_commands(commands)
 
     tokens = commands.add_parser("tokens", help="create, list and revoke API tokens")
@@ -146,10 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _opened(service: Service) -> Service:
+def _opened(svc: Service) -> Service:
     """Say which store a command opened (on stderr: stdout is the command's answer)."""
-    print(f"store: {service.store.describe()}", file=sys.stderr)
-    return service
+    print(f"store: {svc.store.describe()}", file=sys.stderr)
+    return svc
 
 
 def _demo(settings: Settings, if_empty: bool) -> int:
@@ -187,8 +189,8 @@ def _serve(
     server = ServeSettings.from_settings(settings)
     # Fail fast, with one line, if the store is unreachable or refuses this clock; and start
     # a test clock once, before the workers (the demo's at the end of its history).
-    service = _opened(bootstrap(settings, test_clock_start=DEMO_END if demo else None))
-    ledger = service.ledger
+    svc = _opened(bootstrap(settings, test_clock_start=DEMO_END if demo else None))
+    ledger = svc.ledger
     try:
         if demo:
             tokens = read_demo_tokens(settings.demo_tokens_path) or issue_demo_tokens(
@@ -203,7 +205,7 @@ def _serve(
         if on_test_clock(ledger):
             print(f"test clock at {ledger.clock.now().isoformat()}: POST /v1/test-clock moves it")
     finally:
-        service.close()
+        svc.close()
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -220,8 +222,8 @@ def _serve(
     return 0
 
 
-def _tokens(service: Service, args: argparse.Namespace) -> int:
-    tokens = Tokens(service.ledger)
+def _tokens(svc: Service, args: argparse.Namespace) -> int:
+    tokens = Tokens(svc.ledger)
     if args.tokens_command == "create":
         issued = tokens.issue(CLI_OPERATOR, Role(args.role), args.account, args.user, args.label)
         print(f"token id: {issued.token_id}")
@@ -238,8 +240,8 @@ def _tokens(service: Service, args: argparse.Namespace) -> int:
     return 0
 
 
-def _projections(service: Service, args: argparse.Namespace) -> int:
-    read_side = service.read_side
+def _projections(svc: Service, args: argparse.Namespace) -> int:
+    read_side = svc.read_side
     if args.projections_command == "status":
         return _status(read_side)
     if args.projections_command == "rebuild":
@@ -310,14 +312,14 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
     return 0
 
 
-def _relay_nats(service: Service, args: argparse.Namespace) -> int:
+def _relay_nats(svc: Service, args: argparse.Namespace) -> int:
     relay = NatsRelay(
-        service.store,
-        service.ledger,
-        args.url or service.settings.nats_url,
+        svc.store,
+        svc.ledger,
+        args.url or svc.settings.nats_url,
         args.stream,
         args.subject_prefix,
-        service.settings.public_url,
+        svc.settings.public_url,
         args.batch_size,
     )
     print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
@@ -333,12 +335,12 @@ def _relay_nats(service: Service, args: argparse.Namespace) -> int:
     return 0
 
 
-def _billing_run(service: Service, until: date | None) -> int:
-    ledger, billing = service.ledger, service.billing()
+def _billing_run(svc: Service, until: date | None) -> int:
+    ledger, billing = svc.ledger, svc.billing()
     if until is not None and on_test_clock(ledger) and until > ledger.clock.now().date():
-        report = _rehearse(ledger, service.store, billing, until)
+        report = _rehearse(ledger, svc.store, billing, until)
     else:
-        lock = RunnerLock(service.store, BILLING_LOCK)
+        lock = RunnerLock(svc.store, BILLING_LOCK)
         if not lock.try_acquire():
             print("subledger: another billing run is active on this store; retry", file=sys.stderr)
             return 1
@@ -361,9 +363,9 @@ def _rehearse(
     return move.billing
 
 
-def _webhooks(service: Service, once: bool) -> int:
+def _webhooks(svc: Service, once: bool) -> int:
     """Settings from SUBLEDGER_WEBHOOK_* (timeout, backoff_base, backoff_cap, ...)."""
-    worker = service.webhook_worker()  # it records endpoints it disables
+    worker = svc.webhook_worker()  # it records endpoints it disables
     try:
         if once:
             print(f"webhooks: {worker.run_once()} events acknowledged")
@@ -408,13 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args.host, args.port, args.workers, args.demo, args.test_clock)
         if args.command == "audit" and args.audit_command == "replay":
             ledger = open_ledger(settings, reading=True, env=NO_SNAPSHOTS)
-            service = _opened(Service(settings, ledger))
+            svc = _opened(Service(settings, ledger))
         else:
-            service = _opened(bootstrap(settings, reading=args.command in READING))
+            svc = _opened(bootstrap(settings, reading=args.command in READING))
         try:
-            return _run(service, args)
+            return _run(svc, args)
         finally:
-            service.close()
+            svc.close()
     except STARTUP_ERRORS as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
@@ -423,22 +425,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _run(service: Service, args: argparse.Namespace) -> int:
+def _run(svc: Service, args: argparse.Namespace) -> int:
     if args.command == "projections":
-        return _projections(service, args)
+        return _projections(svc, args)
     if args.command == "relay":
-        return _relay_nats(service, args)
+        return _relay_nats(svc, args)
     if args.command == "billing":
-        return _billing_run(service, args.until)
+        return _billing_run(svc, args.until)
     if args.command == "webhooks":
-        return _webhooks(service, args.once)
+        return _webhooks(svc, args.once)
     if args.command == "history":
-        return show_history(service.read_side, args.account_id, args.as_of, args.effective)
+        return show_history(svc.read_side, args.account_id, args.as_of, args.effective)
     if args.command == "audit":
-        return run_audit(service, args)
+        return run_audit(svc, args)
+    if args.command == "privacy":
+        return run_privacy(svc, args)
     if args.command == "portal":
-        return run_portal(args, service.ledger, CLI_OPERATOR, service.settings.public_url)
-    return _tokens(service, args)
+        return run_portal(args, svc.ledger, CLI_OPERATOR, svc.settings.public_url)
+    return _tokens(svc, args)
 
 
 if __name__ == "__main__":

@@ -191,12 +191,12 @@ def app_from_environment() -> FastAPI:
     ``subledger serve`` before it started uvicorn); ``SUBLEDGER_PROJECTIONS=off`` and
     ``SUBLEDGER_WEBHOOKS=off`` leave those to separate workers."""
     settings = load_settings()
-    service = bootstrap(settings)  # on the test clock with SUBLEDGER_CLOCK=test
+    svc = bootstrap(settings)  # on the test clock with SUBLEDGER_CLOCK=test
     return create_app(
-        service.read_side,
+        svc.read_side,
         run_projections=settings.projections == "on",
-        billing=service.billing(),
-        webhooks=service.webhook_worker() if settings.webhooks == "on" else None,
+        billing=svc.billing(),
+        webhooks=svc.webhook_worker() if settings.webhooks == "on" else None,
         public_url=settings.public_url,
         webhook_destinations=settings.destinations(),
         settings=settings,

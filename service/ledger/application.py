@@ -27,8 +27,10 @@ from eventsourcing.application import (
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 
+from adapters.data_keys import data_keys_for
 from adapters.log_position import position_of
-from adapters.transcoding import TupleRestoringMapper, register_domain_transcodings
+from adapters.sealing import SealedTextAsDict, SealingMapper
+from adapters.transcoding import register_domain_transcodings
 from adapters.wakeup import Pulse
 from domain import catalog
 from domain.account import Account, BillingDetails, Contact, User
@@ -58,9 +60,9 @@ from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
-from service.ledger import idempotency
+from service.ledger import idempotency, quotes
 from service.ledger.context import CommandContext
-from service.ledger.errors import ConcurrencyConflict, PreconditionFailed
+from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules, stored_topics
 from service.ledger.subject_locks import SubjectLocks
@@ -201,11 +203,17 @@ class Ledger(Application[UUID]):
         return self.snapshotting_intervals.get(type(aggregate), 0) if aggregate else 0
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(self.construct_transcoder(), TupleRestoringMapper)
+        # The keys of personal data, in a table beside the log (ADR 0023).
+        self.data_keys = data_keys_for(getattr(self.factory, "datastore", None))
+        mapper = self.factory.mapper(self.construct_transcoder(), SealingMapper)
+        assert isinstance(mapper, SealingMapper)
+        mapper.keys = self.data_keys
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder, VALUE_TYPES, ENUM_TYPES)
+        transcoder.register(SealedTextAsDict(self.data_keys))
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -296,6 +304,8 @@ class Ledger(Application[UUID]):
     ) -> int:
         """The subject's version after the command (before it, for a preview); refuses a
         stale If-Match."""
+        if ctx.expected_quote is not None and quotes.quote(aggregates) != ctx.expected_quote:
+            raise PriceChanged()
         changed = next((a for a in aggregates if a.id == subject), None)
         if changed is not None:
             before, after = changed.version - len(changed.pending_events), changed.version

@@ -31,6 +31,9 @@ class CommandContext:
     # A preview: the command runs its checks and its work, and nothing is saved (no
     # event, no idempotency record); the receipt carries what it would have saved.
     preview: bool = False
+    # The quote of the preview this command confirms (service/quotes.py): the command
+    # refuses, writing nothing, if the invoices it would issue differ from it.
+    expected_quote: str | None = None
 
     @property
     def key_owner(self) -> str:

@@ -20,5 +20,18 @@ class PreconditionFailed(DomainError):
         self.actual = actual
 
 
+class PriceChanged(PreconditionFailed):
+    """A command confirmed with its preview's quote would issue other invoices than the
+    preview showed (the day, a price or the contract moved); nothing was written."""
+
+    code = "price-changed"
+
+    def __init__(self) -> None:
+        DomainError.__init__(
+            self, "what this would invoice has changed since its preview; preview it again"
+        )
+        self.expected = self.actual = 0
+
+
 class DemoAlreadyLoaded(Exception):
     pass

@@ -29,9 +29,10 @@ from domain.license import License
 from domain.subscription import Subscription
 from projections.audit_trail import version_as_of
 from projections.in_force import fold_in_force, in_force
-from projections.point_in_time import aggregates_of_account, first_deferred_version
+from projections.point_in_time import KnownVersion, first_deferred_version, versions_of_account
 from projections.store import Sql
-from service.ledger.application import Ledger
+from service.ledger.application import Ledger, fold
+from service.reads.many_aggregates import histories
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -121,15 +122,52 @@ def account_at(
     ledger: Ledger, sql: Sql, account_id: UUID, as_of: datetime, effective: date | None = None
 ) -> AccountAt:
     """The account, its contracts, seats and invoices as known at ``as_of``, in force on
-    ``effective``; NotFound if the ledger did not know the account by then."""
+    ``effective``; NotFound if the ledger did not know the account by then.
+
+    In a few round trips whatever the account's size: the versions of all its aggregates
+    in one query of the audit trail, then their snapshots and events in one query each
+    (per 500 aggregates), each aggregate folded as ``aggregate_at`` folds it."""
     account = aggregate_at(ledger, sql, account_id, as_of, effective, Account)
-    found = aggregates_of_account(sql, account_id, as_of, ("Subscription", "License", "Invoice"))
+    day = account.effective
+    known = versions_of_account(sql, account_id, as_of, day, ("Subscription", "License", "Invoice"))
+    folded = _fold_all(ledger, known, day)
+    kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: [], Invoice: []}
+    for found in known:
+        aggregate, deferred = folded[found.aggregate_id]
+        kind = next(k for k in kinds if k.__name__ == found.aggregate_type)
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no {kind.__name__.lower()} {found.aggregate_id}")
+        kinds[kind].append(
+            PointInTime(aggregate, as_of, day, found.version, in_force(aggregate, day), deferred)
+        )
+    return AccountAt(account, kinds[Subscription], kinds[License], kinds[Invoice])
 
-    def each(kind: type[A]) -> list[PointInTime[A]]:
-        return [
-            aggregate_at(ledger, sql, aggregate_id, as_of, effective, kind)
-            for name, aggregate_id in found
-            if name == kind.__name__
-        ]
 
-    return AccountAt(account, each(Subscription), each(License), each(Invoice))
+def _fold_all(
+    ledger: Ledger, known: list[KnownVersion], day: date
+) -> dict[UUID, tuple[Any, tuple[LedgerAggregate.Event, ...]]]:
+    """Each aggregate folded as ``aggregate_at`` folds it (the version prefix all in force
+    from the newest snapshot at or below it, then the tail in force on ``day``), with the
+    events it defers."""
+    up_to = {
+        k.aggregate_id: k.version if k.first_deferred is None else k.first_deferred - 1
+        for k in known
+    }
+    found = histories(ledger, {k.aggregate_id: (up_to[k.aggregate_id], k.version) for k in known})
+    folded: dict[UUID, tuple[Any, tuple[LedgerAggregate.Event, ...]]] = {}
+    for k in known:
+        snapshot, events = found[k.aggregate_id]
+        head = [] if snapshot is None else [snapshot]
+        prefix = [e for e in events if e.originator_version <= up_to[k.aggregate_id]]
+        aggregate = fold(None, [*head, *prefix])
+        if aggregate is None:
+            raise NotFound(f"no {k.aggregate_type.lower()} {k.aggregate_id}")
+        deferred: tuple[LedgerAggregate.Event, ...] = ()
+        if k.first_deferred is not None:
+            tail = [e for e in events if e.originator_version > up_to[k.aggregate_id]]
+            result = fold_in_force(
+                (e for e in tail if isinstance(e, LedgerAggregate.Event)), day, aggregate
+            )
+            deferred = tuple(result.deferred)
+        folded[k.aggregate_id] = (aggregate, deferred)
+    return folded

@@ -38,6 +38,7 @@ from projections.store import (
     sqlite_connector,
 )
 from service.ledger.application import Ledger
+from service.reads.many_aggregates import events_up_to, states_at
 from service.workers.election import serve_when_elected
 
 log = logging.getLogger("subledger.read_side")
@@ -64,8 +65,8 @@ def build_projections(ledger: Ledger) -> list[Projection]:
 
     return [
         AuditTrail(load),
-        AccountOverview(load),
-        Book(ledger.events),
+        AccountOverview(load, lambda wanted: states_at(ledger, wanted)),
+        Book(ledger.events, histories=lambda wanted: events_up_to(ledger, wanted)),
         # permanent: sealed once, never rebuilt (ADR 0012); the ledger's clock of the moment
         HashChain(lambda: ledger.clock.now()),
     ]

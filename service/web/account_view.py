@@ -51,6 +51,7 @@ def account_context(
         "section": section,
         "sections": [(key, base + tail, label) for key, tail, label in SECTIONS],
         "manage": current.may(Access.SELF_SERVICE),
+        "administer": current.may(Access.ACCOUNT_ADMIN),
         "staff_view": current.principal.role not in CUSTOMER_ROLES,
         "me": account.users.get(current.principal.user_id or ""),
     }
@@ -63,6 +64,7 @@ def change_account(
     notice: str,
     run: Callable[[Account], Receipt],
     refused: Callable[[Refusal], Response],
+    level: Access = Access.SELF_SERVICE,
 ) -> Response:
     """A form that changes the account: the API's access check, the use case, then back
     to the section's page; a refusal is shown by ``refused``."""
@@ -70,7 +72,7 @@ def change_account(
 
     def act() -> Response:
         assert current.principal is not None
-        account = account_for(current.ledger, current.principal, account_id, Access.SELF_SERVICE)
+        account = account_for(current.ledger, current.principal, account_id, level)
         receipt = run(account)
         tail = "" if section == "overview" else f"/{section}"
         return done(current, account_path(account_id) + tail, notice, receipt)

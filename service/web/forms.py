@@ -98,15 +98,21 @@ def invalid(error: ValidationError) -> Refusal:
     return refusal(422, "validation-error", detail)
 
 
+CAUGHT = (ValidationError, *REFUSED)
+
+
+def refusal_for(error: Exception) -> Refusal:
+    """A form's invalid field or a command's refusal, as the page shows it."""
+    return invalid(error) if isinstance(error, ValidationError) else refusal_of(error)
+
+
 def attempt(action: Callable[[], Response], refused: Callable[[Refusal], Response]) -> Response:
     """Run a form's action; a refusal is shown by ``refused`` (the form again, with the
     problem beside it). A refused command wrote nothing."""
     try:
         return action()
-    except ValidationError as error:
-        found = invalid(error)
-    except REFUSED as error:
-        found = refusal_of(error)
+    except CAUGHT as error:
+        found = refusal_for(error)
     answer = refused(found)
     answer.status_code = found.status
     return answer

@@ -110,6 +110,7 @@ NOTICES = {
     "contact-added": N_("Contact added."),
     "contact-removed": N_("Contact removed."),
     "user-added": N_("User added."),
+    "user-removed": N_("User removed: their seats are free again and their tokens revoked."),
     "manage-billing-granted": N_("Manage Billing granted."),
     "manage-billing-revoked": N_("Manage Billing revoked."),
     "identity-license-assigned": N_("Identity license assigned."),

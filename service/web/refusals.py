@@ -62,6 +62,13 @@ DETAILS: dict[str, tuple[str, Callable[[Exception], dict[str, object]]]] = {
         _none,
     ),
     "precondition-failed": (N_("This changed since you opened the page. Reload it."), _none),
+    "price-changed": (
+        N_(
+            "The invoice changed since you reviewed it, so nothing was bought. "
+            "Here is the invoice as it now stands: confirm again if it suits you."
+        ),
+        _none,
+    ),
     "sign-in-link-not-usable": (
         N_("This sign-in link is unknown, has expired or was already used. Ask for a new one."),
         _none,

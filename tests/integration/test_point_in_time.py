@@ -44,7 +44,9 @@ from projections.audit_trail import recorded
 from projections.book import (
     BOOKED,
     NO_BOOK_FACTS,
+    TABLES,
     Book,
+    Row,
     Timeline,
     _before,
     _merged,
@@ -458,6 +460,8 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
             assert found.version == expected.version
             assert [e.originator_version for e in found.deferred] == expected.deferred
             assert found.in_force == oracle_in_force(expected.aggregate, day)
+        for account_id in world.accounts:
+            check_account_at(world, sql, account_id, as_of, on)
     actual = {
         "active_contracts": report.active_contracts,
         "seats_held": report.seats_held,
@@ -466,6 +470,44 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
         "open_invoices": report.open_invoices,
     }
     assert actual == oracle_book(events, as_of, day), (as_of, on)
+
+
+def check_account_at(
+    world: World, sql: Sql, account_id: UUID, as_of: datetime, on: date | None
+) -> None:
+    """``account_at`` (all the account's aggregates in a few queries) answers what
+    ``aggregate_at`` answers for each of them (checked against a replay above)."""
+    try:
+        whole = account_at(world.ledger, sql, account_id, as_of, on)
+    except NotFound:
+        with pytest.raises(NotFound):
+            aggregate_at(world.ledger, sql, account_id, as_of, on)
+        return
+    for found in [whole.account, *whole.subscriptions, *whole.licenses, *whole.invoices]:
+        alone = aggregate_at(world.ledger, sql, found.aggregate.id, as_of, on)
+        assert state(found.aggregate) == state(alone.aggregate), (found.aggregate.id, as_of, on)
+        assert (found.version, found.in_force, found.effective) == (
+            alone.version,
+            alone.in_force,
+            alone.effective,
+        )
+        assert [e.originator_version for e in found.deferred] == [
+            e.originator_version for e in alone.deferred
+        ]
+    listed = [*whole.subscriptions, *whole.licenses, *whole.invoices]
+    assert sorted(p.aggregate.id for p in listed) == sorted(known_ids(sql, account_id, as_of))
+
+
+def known_ids(sql: Sql, account_id: UUID, as_of: datetime) -> list[UUID]:
+    """The account's contracts, seats and invoices created by ``as_of``, from the trail."""
+    return [
+        UUID(row[0])
+        for row in sql.execute(
+            "SELECT aggregate_id FROM audit_events WHERE account_id = ? AND aggregate_version = 1"
+            " AND recorded_at <= ? AND aggregate_type IN ('Subscription', 'License', 'Invoice')",
+            (str(account_id), recorded(as_of)),
+        ).fetchall()
+    ]
 
 
 def check_timelines(world: World, events: list[Any]) -> None:
@@ -731,6 +773,53 @@ class FirstBook(Book):
             self._close(sql, aggregate_id, row, believed[row], logged.position, at)
         for row in wanted - set(believed):
             self._open(sql, aggregate_id, row, logged.position, at)
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        """One event at a time, one statement per row, as first written."""
+        for logged in batch:
+            self.apply(sql, logged)
+
+    def _open_rows(self, sql: Sql, aggregate_id: UUID, since: str) -> dict[Row, str]:
+        """The aggregate's rows still believed that reach ``since`` (end on or after it),
+        with the recorded time each was opened."""
+        believed: dict[Row, str] = {}
+        for table in TABLES:
+            found = sql.execute(
+                f"SELECT row_key, effective_from, effective_to, valid_from,"
+                f" {', '.join(table.value_names)} FROM {table.name}"
+                " WHERE aggregate_id = ? AND valid_to_position IS NULL"
+                " AND (effective_to IS NULL OR effective_to >= ?)",
+                (str(aggregate_id), since),
+            ).fetchall()
+            for key, start, end, opened, *values in found:
+                believed[Row(table.name, key, start, end, tuple(values))] = opened
+        return believed
+
+    def _close(
+        self, sql: Sql, aggregate_id: UUID, row: Row, opened: str, position: int, at: str
+    ) -> None:
+        where = (
+            "WHERE aggregate_id = ? AND row_key = ? AND effective_from = ?"
+            " AND valid_to_position IS NULL"
+        )
+        params = (str(aggregate_id), row.key, row.start)
+        if opened == at:  # opened by an event of this same instant: no one ever saw it
+            sql.execute(f"DELETE FROM {row.table} {where}", params)
+        else:
+            sql.execute(
+                f"UPDATE {row.table} SET valid_to_position = ?, valid_to = ? {where}",
+                (position, at, *params),
+            )
+
+    def _open(self, sql: Sql, aggregate_id: UUID, row: Row, position: int, at: str) -> None:
+        table = next(t for t in TABLES if t.name == row.table)
+        columns = ("aggregate_id", "row_key", *table.value_names)
+        columns += ("effective_from", "effective_to", "valid_from_position", "valid_from")
+        sql.execute(
+            f"INSERT INTO {table.name} ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            (str(aggregate_id), row.key, *row.values, row.start, row.end, position, at),
+        )
 
 
 def every_book_row(world: World) -> dict[str, Counter[tuple[Any, ...]]]:

@@ -1,4 +1,5 @@
-"""Users: Manage Billing, free identity licenses ("n of 100 free"), seats, new users."""
+"""Users: Manage Billing, free identity licenses ("n of 100 free"), seats, new users,
+removing a user (administrators, as over the API)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from domain import catalog
 from domain.account import Account
 from domain.errors import NotFound
 from projections import account_overview as overview
+from service.access import user_removal
+from service.http.access import Access
 from service.http.reads import FreshReads, Reads
 from service.http.schemas.common import UserIn
 from service.ledger.application import Receipt
@@ -124,3 +127,42 @@ def change_seat(
 
     notice = "seat-assigned" if action == "assign" else "seat-unassigned"
     return _on_users(posted, account_id, reads, f"seat-{product_code}", notice, run)
+
+
+def _removal_page(
+    current: Visit, account_id: UUID, user_id: str, refusal: Refusal | None = None
+) -> HTMLResponse:
+    context = account_context(current, account_id, "users", Access.ACCOUNT_ADMIN)
+    account: Account = context["account"]
+    user = account.user(user_id)
+    return page(
+        current,
+        "remove_user.html",
+        **context,
+        user=user,
+        identity=user_id in account.identity_licenses,
+        refusal=refusal,
+        key=new_key(),
+    )
+
+
+@router.get(USERS + "/{user_id}/remove", response_class=HTMLResponse)
+def removal_page(account_id: UUID, user_id: str, current: SignedIn) -> Response:
+    """What removing the user takes with it, and the button (a removal is not undone)."""
+    return _removal_page(current, account_id, user_id)
+
+
+@router.post(USERS + "/{user_id}/remove")
+def remove_user(account_id: UUID, user_id: str, posted: Form) -> Response:
+    def run(account: Account) -> Receipt:
+        return user_removal.remove_user(posted.visit.ledger, posted.ctx, account.id, user_id)
+
+    return change_account(
+        posted,
+        account_id,
+        "users",
+        "user-removed",
+        run,
+        lambda found: _removal_page(posted.visit, account_id, user_id, found),
+        Access.ACCOUNT_ADMIN,
+    )

@@ -19,6 +19,31 @@ document.addEventListener("DOMContentLoaded", () => {
       select.addEventListener("change", () => form.requestSubmit());
     }
   }
+  // A form with data-preview shows, as it is filled in, the invoice it would issue: the
+  // command's own preview, rendered by the server (without JavaScript, a button asks
+  // for the same page). Only the latest answer is shown.
+  for (const form of document.querySelectorAll("form[data-preview]")) {
+    const into = document.getElementById(form.dataset.previewInto);
+    if (!into || !window.fetch) continue;
+    for (const button of form.querySelectorAll("[data-no-js]")) button.hidden = true;
+    let timer = 0;
+    let asked = 0;
+    const update = async () => {
+      if (!form.checkValidity()) return;
+      const mine = ++asked;
+      const answer = await fetch(form.dataset.preview, {
+        method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+      });
+      const html = await answer.text();
+      if (mine !== asked) return;
+      into.innerHTML = html;
+      into.parentElement.hidden = false;
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(update, 250); };
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    update();
+  }
   // A form sent once shows it is working and cannot be sent twice by a double click;
   // its idempotency key makes a second send harmless anyway.
   for (const form of document.querySelectorAll("form[method=post]")) {

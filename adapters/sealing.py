@@ -1,0 +1,162 @@
+"""Personal fields sealed inside stored events: AES-256-GCM under their subject's key.
+
+Each string that an event class declares personal (domain/personal_data.py) is stored
+as ``{"_type_": "sealed", "_data_": {"k": key id, "n": nonce, "c": ciphertext}}`` in
+place of the string; the rest of the event stays readable JSON. The key id is the
+associated data, so a ciphertext cannot be moved under another key unnoticed.
+
+The hash chain seals the stored bytes, ciphertext included (ADR 0012), so destroying a
+key changes nothing it covers: the chain still verifies, and the field reads as
+``"[erased]"`` in every event that held it, wherever events are read, because every
+reader decodes stored events through this mapper. Events stored before sealing existed
+hold their personal fields in plaintext (ADR 0023).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import StoredEvent, Transcoding
+from eventsourcing.utils import resolve_topic
+
+from adapters.transcoding import TupleRestoringMapper
+from domain.data_keys import DataKeys
+from domain.personal_data import ERASED, PersonalFields, declared, erased_subject, leaf
+
+NONCE_BYTES = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class SealedText:
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+def seal(key_id: str, key: bytes, text: str) -> SealedText:
+    nonce = os.urandom(NONCE_BYTES)
+    return SealedText(key_id, nonce, AESGCM(key).encrypt(nonce, text.encode(), key_id.encode()))
+
+
+class SealedTextAsDict(Transcoding):
+    """Encodes a ``SealedText``; decodes straight to the plaintext, or ``"[erased]"``."""
+
+    type = SealedText
+    name = "sealed"
+
+    def __init__(self, keys: DataKeys) -> None:
+        self.keys = keys
+
+    def encode(self, obj: SealedText) -> dict[str, str]:
+        return {
+            "k": obj.key_id,
+            "n": base64.b64encode(obj.nonce).decode(),
+            "c": base64.b64encode(obj.ciphertext).decode(),
+        }
+
+    def decode(self, data: dict[str, str]) -> str:
+        key_id = data["k"]
+        key = self.keys.key(key_id)
+        if key is None:
+            return ERASED
+        nonce, ciphertext = base64.b64decode(data["n"]), base64.b64decode(data["c"])
+        try:
+            return AESGCM(key).decrypt(nonce, ciphertext, key_id.encode()).decode()
+        except InvalidTag:
+            # Not what was sealed under this key: refuse to read rather than guess.
+            raise ValueError(f"a personal field under key {key_id} fails its check") from None
+
+
+class SealingMapper(TupleRestoringMapper):
+    """The ledger's mapper, sealing the personal fields of each event it stores.
+
+    ``keys`` is set by the application once it has a store for them; without it, events
+    are stored as they are (as the library's tools that build a mapper of their own do).
+    """
+
+    keys: DataKeys | None = None
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        declarations = declared(type(domain_event))
+        if declarations and self.keys is not None:
+            domain_event = _sealed(domain_event, declarations, self.keys)
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        subject = erased_subject(event)
+        if subject is not None and self.keys is not None:
+            # Another process erased it: this one must not keep decrypting with a copy.
+            self.keys.forget(subject)
+        return event
+
+
+def _sealed(
+    event: DomainEventProtocol[UUID], declarations: tuple[PersonalFields, ...], keys: DataKeys
+) -> Any:
+    """A copy of the event with its personal strings sealed (the event itself is untouched:
+    the aggregate that recorded it keeps using it)."""
+    state = dict(vars(event))
+    for declaration in declarations:
+        sealed = functools.partial(
+            seal, *keys.key_for(declaration.subject(event.originator_id, state))
+        )
+        for path in declaration.paths:
+            state = _replaced(state, path.split("."), sealed)
+    copy: Any = object.__new__(type(event))
+    copy.__dict__.update(state)
+    return copy
+
+
+def _replaced(value: Any, names: list[str], change: Callable[[str], SealedText]) -> Any:
+    """``value`` with the string at the path ``names`` changed, its containers copied."""
+    if not names:
+        return change(value) if isinstance(value, str) else value
+    name, rest = names[0], names[1:]
+    if isinstance(value, dict):
+        return {**value, name: _replaced(value[name], rest, change)}
+    clone = object.__new__(type(value))  # a frozen dataclass: fields set as the store does
+    clone.__dict__.update(vars(value))
+    clone.__dict__[name] = _replaced(getattr(value, name), rest, change)
+    return clone
+
+
+def plaintext_subjects(stored_event: StoredEvent) -> set[str]:
+    """The subjects whose personal fields this stored event holds in plaintext: it was
+    stored before sealing existed, and destroying keys cannot erase it (ADR 0023)."""
+    declarations = declared(resolve_topic(stored_event.topic))
+    if not declarations:
+        return set()
+    state = _unwrapped(json.loads(stored_event.state))
+    aggregate_id = stored_event.originator_id
+    if not isinstance(aggregate_id, UUID):
+        aggregate_id = UUID(str(aggregate_id))
+    found = set()
+    for declaration in declarations:
+        with contextlib.suppress(KeyError, AttributeError):
+            if any(isinstance(leaf(state, path), str) for path in declaration.paths):
+                found.add(declaration.subject(aggregate_id, state))
+    return found
+
+
+def _unwrapped(value: Any) -> Any:
+    """Stored JSON as plain dicts: values' fields in place of their ``_type_`` wrappers,
+    and sealed fields as None."""
+    if isinstance(value, list):
+        return [_unwrapped(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"_type_", "_data_"}:
+        return None if value["_type_"] == SealedTextAsDict.name else _unwrapped(value["_data_"])
+    return {name: _unwrapped(item) for name, item in value.items()}
