@@ -31,7 +31,8 @@ def test_every_variable_the_code_reads_is_a_setting() -> None:
         str(path.relative_to(root))
         for folder in ("domain", "projections", "adapters", "service")
         for path in (root / folder).rglob("*.py")
-        if re.search(r"environ(\.get)?\(|getenv\(|environ\[", path.read_text())
+        for line in path.read_text().splitlines()
+        if "SUBLEDGER_" in line and re.search(r"environ(\.get)?\(|getenv\(|environ\[", line)
     ]
     # serve --test-clock hands the clock on to the uvicorn workers it starts (it sets it)
     assert readers == ["service/cli/main.py"]
