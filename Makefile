@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint demo clean messages lock
+.PHONY: run test lint demo clean messages lock lock-upgrade
 
 $(STAMP): pyproject.toml requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,15 +16,18 @@ $(STAMP): pyproject.toml requirements.txt
 	@$(BIN)/python -m pip check || { echo "requirements.txt lacks a dependency: run make lock" >&2; exit 1; }
 	@touch $(STAMP)
 
-# Resolve pyproject.toml's dependencies (with the test extra) again, newest first, and pin
-# them with hashes; pip-tools runs in a venv of its own. The project itself is not pinned.
+# Pin pyproject.toml's dependencies (with the test extra) with their hashes: `make lock`
+# keeps the versions pinned and adds or drops what pyproject.toml changed; `make
+# lock-upgrade` takes the newest versions allowed. pip-tools runs in a venv of its own.
 LOCK_VENV := .venv-lock
-lock:
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --extra test --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	--output-file requirements.txt
+
+lock lock-upgrade:
 	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
 		$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools; }
-	$(LOCK_VENV)/bin/pip-compile --quiet --upgrade --extra test --generate-hashes \
-		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
-		--output-file requirements.txt pyproject.toml
+	$(PIP_COMPILE) $(if $(filter lock-upgrade,$@),--upgrade) pyproject.toml
 	sed -i '/^# WARNING: pip install will require/,/^    # via subledger (pyproject.toml)$$/d' \
 		requirements.txt
 
@@ -43,7 +46,7 @@ TEST_WORKERS ?= 3
 
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(BIN)/python -m pytest -m serial
+	SUBLEDGER_TEST_RESTART_POSTGRES=yes $(BIN)/python -m pytest -m serial
 
 # The web app's French catalog: extract the marked messages again and merge them in
 # (then translate the new ones; a test fails while any is untranslated).

@@ -9,8 +9,9 @@ nowhere in it. PostgreSQL keeps an updated row's old version as a dead tuple unt
 VACUUM reuses its space, and in its WAL and backups: docs/security.md says what that
 means for an erasure.
 
-Keys are cached in the process that uses them; destroying one evicts it there. Another
-process keeps a key it has cached until it restarts (ADR 0023).
+Keys are cached in the process that uses them, for at most a minute; destroying one
+evicts it there, and decoding the ``PersonalDataErased`` event evicts it in any process
+(ADR 0023).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -31,34 +33,47 @@ TABLE = "data_keys"
 
 
 class _CachedKeys:
-    """The cache every store shares; the subclasses say how to read and write rows."""
+    """The cache every store shares; the subclasses say how to read and write rows.
+
+    A cached key is used for at most ``max_age`` seconds, then read again: a key another
+    process destroyed stops being used here within that time, even by a process that
+    never decodes the ``PersonalDataErased`` event (which evicts at once)."""
+
+    max_age = 60.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: dict[str, tuple[str, bytes]] = {}  # key id -> (subject, key)
-        self._live: dict[str, tuple[str, bytes]] = {}  # subject -> (key id, key)
+        # key id -> (subject, key, when read); subject -> (key id, key, when read)
+        self._by_id: dict[str, tuple[str, bytes, float]] = {}
+        self._live: dict[str, tuple[str, bytes, float]] = {}
+
+    def _fresh(self, read_at: float) -> bool:
+        return time.monotonic() - read_at < self.max_age
 
     def key_for(self, subject: str) -> tuple[str, bytes]:
-        live = self._live.get(subject)
+        cached = self._live.get(subject)
+        if cached is not None and self._fresh(cached[2]):
+            return cached[0], cached[1]
+        live = self._read_live(subject)
         if live is None:
-            live = self._read_live(subject)
-            if live is None:
-                live = (uuid4().hex, os.urandom(KEY_BYTES))
-                self._insert(live[0], subject, live[1])
-            with self._lock:
-                self._live[subject] = live
-                self._by_id[live[0]] = (subject, live[1])
+            live = (uuid4().hex, os.urandom(KEY_BYTES))
+            self._insert(live[0], subject, live[1])
+        now = time.monotonic()
+        with self._lock:
+            self._live[subject] = (*live, now)
+            self._by_id[live[0]] = (subject, live[1], now)
         return live
 
     def key(self, key_id: str) -> bytes | None:
         cached = self._by_id.get(key_id)
-        if cached is not None:
+        if cached is not None and self._fresh(cached[2]):
             return cached[1]
         found = self._read(key_id)
-        if found is None:
-            return None
         with self._lock:
-            self._by_id[key_id] = found
+            if found is None:
+                self._by_id.pop(key_id, None)
+                return None
+            self._by_id[key_id] = (*found, time.monotonic())
         return found[1]
 
     def destroy(self, subject: str, at: datetime) -> int:
@@ -69,7 +84,7 @@ class _CachedKeys:
     def forget(self, subject: str) -> None:
         with self._lock:
             self._live.pop(subject, None)
-            for key_id in [i for i, (owner, _) in self._by_id.items() if owner == subject]:
+            for key_id in [i for i, (owner, *_) in self._by_id.items() if owner == subject]:
                 del self._by_id[key_id]
 
     def scrub(self) -> None:

@@ -41,6 +41,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from prometheus_client import Histogram
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
@@ -59,6 +60,13 @@ EVENTS = (
 # A lost connection is retried (the pool replaces it), as the library's recorders do.
 CONNECTION_ATTEMPTS = 10
 RETRY_WAIT_SECONDS = 0.2
+
+
+BATCH_SAVES = Histogram(
+    "subledger_group_commit_batch_saves",
+    "Saves written together in one group-commit transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
 
 
 class CommitOutcomeUnknown(OperationalError):
@@ -204,6 +212,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
 
     def _write(self, batch: list[_Save]) -> None:
         """Write the batch, then mark each save done with its positions or its error."""
+        BATCH_SAVES.observe(len(batch))
         try:
             written = self._write_once_or_find_out(batch)
             for save in batch:

@@ -4,15 +4,16 @@ Each is a pure function of the invoice and the parties, so the same invoice (the
 version) always renders to the same bytes: the PDF's creation date is the time of the
 invoice's last event, not the time of rendering. The PDF is a PDF/A-3 (ADR 16) set in
 embedded fonts that show Latin, Greek, Cyrillic, Chinese, Japanese and Korean names
-(``ArchivalPdf``). Given the invoice's EN 16931 XML, the PDF carries it as a Factur-X
-invoice.
+(``ArchivalPdf``). It shows the invoice's legal document (``InvoiceDocument``: the seller
+and buyer with their identifiers, the service period, the VAT per rate, the payment
+details and the notes the law requires) and, given its EN 16931 XML, carries it as a
+Factur-X invoice.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 from html import escape
@@ -21,25 +22,10 @@ from fpdf.enums import XPos, YPos
 
 from adapters.einvoice.facturx_pdf import FONT, ArchivalPdf
 from domain import catalog
-from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
+from domain.invoice_document import Buyer, DocumentType, InvoiceDocument, last_day
 from domain.money import Money
-
-
-@dataclass(frozen=True)
-class Seller:
-    name: str
-    address: tuple[str, ...]
-    tax_id: str
-    email: str
-
-
-SELLER = Seller(
-    "Subledger Software, Inc.",
-    ("100 Market Street, Suite 300", "San Francisco, CA 94105", "United States"),
-    "US 94-1234567",
-    "billing@subledger.example",
-)
+from domain.seller import Seller
 
 CSV_COLUMNS = (
     "invoice_number",
@@ -86,14 +72,40 @@ def period(line: InvoiceLine) -> str:
     return f"{line.period_start} to {line.period_end}"
 
 
-def buyer_lines(buyer: BillingDetails) -> list[str]:
-    place = " ".join(p for p in (buyer.postal_code, buyer.city) if p)
-    lines = [buyer.legal_name, buyer.address_line1, buyer.address_line2, place, buyer.region]
-    lines.append(buyer.country)
+def seller_lines(seller: Seller) -> list[str]:
+    """The seller's identity as the law asks it shown: address, SIREN and SIRET, VAT
+    number, legal form and registry, e-mail."""
+    lines = list(seller.address.lines)
+    ids = [
+        f"SIREN {seller.siren}" if seller.siren else "",
+        f"SIRET {seller.siret}" if seller.siret else "",
+    ]
+    lines.append(" - ".join(i for i in ids if i))
+    if seller.vat_number is not None:
+        lines.append(f"VAT number: {seller.vat_number}")
+    lines += [seller.legal_form, seller.email]
+    return [line for line in lines if line]
+
+
+def buyer_lines(buyer: Buyer) -> list[str]:
+    lines = [buyer.legal_name, *buyer.address.lines]
+    if buyer.vat_number is not None:
+        lines.append(f"VAT number: {buyer.vat_number}")
+    if buyer.siren is not None:
+        lines.append(f"SIREN {buyer.siren}")
     if buyer.tax_id:
         lines.append(f"Tax ID: {buyer.tax_id}")
-    lines.append(buyer.invoice_email)
+    lines.append(buyer.email)
     return [line for line in lines if line]
+
+
+def vat_lines(document: InvoiceDocument) -> list[str]:
+    """The VAT per rate: the amount it applies to and the tax, or why none is charged."""
+    return [
+        f"VAT {s.vat.category.value} {s.vat.percent}% on {amount(s.basis)}: {amount(s.tax)}"
+        f" {document.currency}" + (f" ({s.vat.exemption_reason})" if s.vat.exemption_reason else "")
+        for s in document.vat_subtotals
+    ]
 
 
 def totals(invoice: Invoice) -> list[tuple[str, Money]]:
@@ -110,29 +122,34 @@ class _Pdf(ArchivalPdf):
         self.cell(width, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def invoice_pdf(
-    invoice: Invoice, buyer: BillingDetails, seller: Seller = SELLER, xml: bytes | None = None
-) -> bytes:
-    """The invoice as a PDF/A-3; a Factur-X invoice when given its EN 16931 CII ``xml``."""
-    pdf = _Pdf(invoice.modified_on.astimezone(UTC), f"Invoice {invoice.number}", seller.name)
+def invoice_pdf(invoice: Invoice, document: InvoiceDocument, xml: bytes | None = None) -> bytes:
+    """The invoice as a PDF/A-3 showing its legal ``document``; a Factur-X invoice when given
+    the document's EN 16931 CII ``xml``."""
+    seller = document.seller
+    kind = "Credit note" if document.type is DocumentType.CREDIT_NOTE else "Invoice"
+    title = f"{kind} {document.number}"
+    pdf = _Pdf(invoice.modified_on.astimezone(UTC), title, seller.legal_name)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
 
-    pdf.text_line(seller.name, style="B", size=12)
-    for text in (*seller.address, f"Tax ID: {seller.tax_id}", seller.email):
+    pdf.text_line(seller.legal_name, style="B", size=12)
+    for text in seller_lines(seller):
         pdf.text_line(text, size=9)
     pdf.ln(4)
-    pdf.text_line(f"Invoice {invoice.number}", style="B", size=16)
-    for label, value in (
+    pdf.text_line(title, style="B", size=16)
+    facts = [
         ("Status", invoice.status.value.upper()),
-        ("Issued on", invoice.issued_on.isoformat()),
-        ("Due date", invoice.due_on.isoformat()),
-        ("Currency", invoice.currency),
-    ):
+        ("Issued on", document.issued_on.isoformat()),
+        ("Due date", document.due_on.isoformat()),
+    ]
+    if (service := document.service_period) is not None:
+        facts.append(("Service period", f"{service.start} to {last_day(service)}"))
+    facts.append(("Currency", document.currency))
+    for label, value in facts:
         pdf.text_line(f"{label}: {value}")
     pdf.ln(4)
     pdf.text_line("Bill to", style="B")
-    for text in buyer_lines(buyer):
+    for text in buyer_lines(document.buyer):
         pdf.text_line(text)
     pdf.ln(6)
 
@@ -162,6 +179,16 @@ def invoice_pdf(
         pdf.cell(label_width, 6, label, align="R")
         pdf.cell(TABLE[-2][1] + TABLE[-1][1], 6, f"{amount(money)} {invoice.currency}", align="R")
         pdf.ln()
+    pdf.ln(4)
+    pdf.set_font(FONT, "", 8)
+    for text in vat_lines(document):
+        pdf.text_line(text, size=8)
+    if seller.bank_account is not None:
+        bic = f" - BIC {seller.bank_account.bic}" if seller.bank_account.bic else ""
+        pdf.text_line(f"Payment by transfer: IBAN {seller.bank_account.iban}{bic}", size=8)
+    for note in document.notes:
+        pdf.set_font(FONT, "", 8)
+        pdf.multi_cell(0, 4, note.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if xml is not None:
         pdf.attach_facturx(xml)
     return bytes(pdf.output())
@@ -192,10 +219,22 @@ def invoice_csv(invoice: Invoice) -> str:
     return out.getvalue()
 
 
-def shared_invoice_html(
-    invoice: Invoice, buyer: BillingDetails, pdf_href: str, seller: Seller = SELLER
-) -> str:
-    """The page a share link opens: a summary and the PDF download. Everything is escaped."""
+def _paragraph(lines: list[str]) -> str:
+    return "<br>".join(escape(line) for line in lines)
+
+
+def shared_invoice_html(invoice: Invoice, document: InvoiceDocument, pdf_href: str) -> str:
+    """The page a share link opens: the invoice with its legal mentions, and the PDF
+    download. Everything is escaped."""
+    seller, buyer = document.seller, document.buyer
+    period_text = ""
+    if (service := document.service_period) is not None:
+        period_text = f" Service period {service.start} to {last_day(service)}."
+    notes = "".join(f"<p>{_paragraph(note.text.splitlines())}</p>" for note in document.notes)
+    bank = seller.bank_account
+    payment = (
+        f"<p>Payment by transfer: IBAN {escape(bank.iban)} {escape(bank.bic)}</p>" if bank else ""
+    )
     lines = "".join(
         "<tr>"
         + "".join(
@@ -217,7 +256,7 @@ def shared_invoice_html(
         "</tr>"
         for label, money in totals(invoice)
     )
-    title = escape(f"Invoice {invoice.number}")
+    title = escape(f"Invoice {document.number}")
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -229,15 +268,20 @@ td,th{{padding:.2rem .6rem;text-align:left}}</style>
 </head>
 <body>
 <h1>{title}</h1>
-<p>From {escape(seller.name)} to {escape(buyer.legal_name)}</p>
+<p>From <strong>{escape(seller.legal_name)}</strong><br>{_paragraph(seller_lines(seller))}</p>
+<p>To <strong>{escape(buyer.legal_name)}</strong><br>{_paragraph(buyer_lines(buyer)[1:])}</p>
 <p>Status: <strong>{escape(invoice.status.value)}</strong>.
-Issued on {escape(invoice.issued_on.isoformat())}, due on {escape(invoice.due_on.isoformat())}.</p>
+Issued on {escape(invoice.issued_on.isoformat())}, due on {escape(invoice.due_on.isoformat())}.
+{escape(period_text)}</p>
 <table>
 <thead><tr><th>Product</th><th>Qty</th><th>Period</th><th>Unit price</th><th>Amount</th>
 <th>Tax</th></tr></thead>
 <tbody>{lines}</tbody>
 </table>
 <table>{sums}</table>
+<p>{_paragraph(vat_lines(document))}</p>
+{payment}
+{notes}
 <p><a href="{escape(pdf_href)}" download>Download the PDF</a></p>
 </body>
 </html>

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
+from typing import Any
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -31,6 +32,7 @@ from domain.errors import (
     NotFound,
     PaymentExceedsBalance,
 )
+from domain.legal_text import required
 from domain.money import Money, total
 from domain.payment_method import recorded_reference
 from domain.period import DateRange
@@ -118,13 +120,25 @@ class Invoice(LedgerAggregate):
             invoice.status = InvoiceStatus.VOID
 
     class CreditNoteIssued(LedgerAggregate.Event):
+        """v2 added ``number``, the credit note's number in its series (ADR 0022)."""
+
+        class_version = 2
         credit_note_id: str
+        number: str
         amount: Money
         refund: Money  # the part of the credit that returns money already paid
         effective_at: date
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Credit notes issued before the series were known by their id alone.
+            state["number"] = state["credit_note_id"]
+
         def apply(self, invoice: Invoice) -> None:
             invoice.credit_notes[self.credit_note_id] = self.amount
+            if invoice.numbered_credit_notes is None:
+                invoice.numbered_credit_notes = {}
+            invoice.numbered_credit_notes[self.credit_note_id] = self.number
             invoice.credited = invoice.credited + self.amount
             invoice.paid = invoice.paid - self.refund
             invoice.refund_due = invoice.refund_due + self.refund
@@ -160,6 +174,9 @@ class Invoice(LedgerAggregate):
 
     # Snapshots taken before invoices could fall overdue lack the attribute: none were.
     overdue_since: date | None = None
+    # Credit note id -> number; None until the first. Snapshots taken before credit notes
+    # were numbered lack it: their credit notes are known by their ids (CreditNoteIssued v1).
+    numbered_credit_notes: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -187,6 +204,7 @@ class Invoice(LedgerAggregate):
         self.refunded: dict[str, Money] = {}  # per payment, what the provider returned
         self.refund_due = Money.zero(currency)  # credited refunds not yet paid out
         self.overdue_since = None
+        self.numbered_credit_notes = None
 
     @classmethod
     def issue(
@@ -222,6 +240,12 @@ class Invoice(LedgerAggregate):
         )
         invoice._settle_if_zero(cause)  # nothing to pay (e.g. free seats): settled at once
         return invoice
+
+    @property
+    def credit_note_numbers(self) -> dict[str, str]:
+        """Each credit note's number, by its id; an id for one numbered before the series."""
+        numbers = {id_: id_ for id_ in self.credit_notes}
+        return numbers | (self.numbered_credit_notes or {})
 
     @property
     def subtotal(self) -> Money:
@@ -298,8 +322,8 @@ class Invoice(LedgerAggregate):
             raise InvoiceNotOpen("partly paid", "void")
         self._record(self.InvoiceVoided, cause, effective_at=cause.today)
 
-    def issue_credit_note(self, credit_note_id: str, amount: Money, cause: Cause) -> Money:
-        """Credit part of the invoice; returns the part to refund to the customer."""
+    def require_creditable(self, credit_note_id: str, amount: Money, cause: Cause) -> None:
+        """Refuse a credit note as ``issue_credit_note`` would: before it takes a number."""
         cause.require_reason("a credit note")
         if self.status is InvoiceStatus.VOID:
             raise InvoiceNotOpen(self.status.value, "credit")
@@ -310,11 +334,20 @@ class Invoice(LedgerAggregate):
             raise CreditExceedsInvoice(
                 f"the credit of {amount} exceeds the {self.total - self.credited} not yet credited"
             )
+
+    def issue_credit_note(
+        self, credit_note_id: str, amount: Money, cause: Cause, number: str
+    ) -> Money:
+        """Credit part of the invoice with the credit note ``number`` (a document of its own,
+        numbered in its series); returns the part to refund to the customer."""
+        self.require_creditable(credit_note_id, amount, cause)
+        required(number, "credit note number", 35)
         refund = amount - self.balance if amount > self.balance else Money.zero(self.currency)
         self._record(
             self.CreditNoteIssued,
             cause,
             credit_note_id=credit_note_id,
+            number=number,
             amount=amount,
             refund=refund,
             effective_at=cause.today,

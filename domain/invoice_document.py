@@ -68,10 +68,12 @@ class Buyer:
     email: str = ""  # BT-49 when it has no SIREN to be addressed by
     vat_number: VatNumber | None = None  # BT-48
     siren: Siren | None = None  # BT-47: a French buyer's
+    tax_id: str = ""  # outside the EU: the buyer's own tax id, printed (no EN 16931 term)
 
     def __post_init__(self) -> None:
         required(self.legal_name, "buyer legal name")
         checked(self.email, "buyer e-mail")
+        checked(self.tax_id, "buyer tax id", 50)
 
 
 @dataclass(frozen=True)

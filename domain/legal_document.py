@@ -12,10 +12,17 @@ its amount to the cent; the full-period price is in the line's note.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
-from domain.invoice_document import Buyer, DocumentLine, DocumentType, InvoiceDocument
+from domain.invoice_document import (
+    Buyer,
+    DocumentLine,
+    DocumentType,
+    InvoiceDocument,
+    InvoiceReference,
+)
 from domain.money import Money
 from domain.period import DateRange
 from domain.postal_address import PostalAddress
@@ -49,6 +56,7 @@ def buyer_of(billing: BillingDetails) -> Buyer:
         email=billing.invoice_email,
         vat_number=vat_number,
         siren=siren,
+        tax_id="" if billing.country in EU_MEMBER_STATES else billing.tax_id,
     )
 
 
@@ -100,5 +108,67 @@ def invoice_document(
         buyer,
         tuple(_document_line(line, _treatment(line, seller, buyer)) for line in invoice.lines),
         due_on=invoice.due_on,
+        buyer_reference=str(invoice.account_id),
+    )
+
+
+def credit_note_document(
+    invoice: Invoice,
+    credit: Invoice.CreditNoteIssued,
+    billing: BillingDetails,
+    seller: Seller,
+) -> InvoiceDocument:
+    """The credit note ``credit`` of ``invoice`` as its own legal document (type 381): it
+    names the invoice it corrects, and credits each VAT treatment of the invoice its share
+    of the amount, tax included, split into the amount excluding tax and the VAT (the
+    ledger credits an amount of the invoice's total, ADR 11)."""
+    buyer = buyer_of(billing)
+    treatments = list(dict.fromkeys(_treatment(line, seller, buyer) for line in invoice.lines))
+    gross = {
+        vat: sum(
+            (
+                (line.amount + line.tax).amount
+                for line in invoice.lines
+                if _treatment(line, seller, buyer) == vat
+            ),
+            Decimal(0),
+        )
+        for vat in treatments
+    }
+    total = sum(gross.values(), Decimal(0))
+    period = DateRange(
+        min(line.period_start for line in invoice.lines),
+        max(line.period_end for line in invoice.lines),
+    )
+    lines = []
+    left = credit.amount
+    for n, vat in enumerate(treatments):
+        last = n == len(treatments) - 1
+        share = left if last else credit.amount.times(Fraction(gross[vat]) / Fraction(total))
+        left = left - share
+        if share.is_zero:
+            continue
+        net = Money(share.amount / (1 + vat.rate), share.currency).rounded()
+        lines.append(
+            DocumentLine(
+                f"Avoir sur la facture {invoice.number}",
+                Decimal(1),
+                net,
+                net,
+                share - net,
+                vat,
+                period,
+            )
+        )
+    return InvoiceDocument(
+        DocumentType.CREDIT_NOTE,
+        credit.number,
+        credit.effective_at,
+        invoice.currency,
+        seller,
+        buyer,
+        tuple(lines),
+        due_on=credit.effective_at,
+        preceding_invoice=InvoiceReference(invoice.number, invoice.issued_on),
         buyer_reference=str(invoice.account_id),
     )

@@ -314,6 +314,19 @@ def all_accounts(sql: Sql) -> list[Document]:
     return [dict(json.loads(text)) for (text,) in rows]
 
 
+def find_accounts(sql: Sql, text: str, limit: int = 50) -> list[Document]:
+    """Accounts whose name holds ``text`` (any case), whose id is ``text``, or that were
+    issued the invoice numbered ``text``; by name."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = sql.execute(
+        f"SELECT document FROM {ACCOUNTS} WHERE lower(name) LIKE ? ESCAPE '\\' OR id = ?"
+        f" OR id IN (SELECT account_id FROM {INVOICES} WHERE number = ?)"
+        " ORDER BY name, id LIMIT ?",
+        (f"%{escaped}%", text.lower(), text, limit),
+    ).fetchall()
+    return [dict(json.loads(doc)) for (doc,) in rows]
+
+
 def subscription(sql: Sql, subscription_id: UUID) -> Document | None:
     """A contract's document (``SubscriptionOut``)."""
     return _document(sql, SUBSCRIPTIONS, subscription_id)

@@ -102,6 +102,11 @@ class AuditTrail:
         for logged in batch:
             event = logged.event
             aggregate_type, account_id = self._identity(event)
+            # An event that names its account is in that account's history, even when its
+            # aggregate serves many accounts (a numbering series: ADR 0022).
+            own_account = getattr(event, "account_id", None)
+            if isinstance(own_account, UUID):
+                account_id = str(own_account)
             effective = event.effective()
             rows.append(
                 (

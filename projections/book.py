@@ -98,6 +98,13 @@ INVOICES = Temporal(
     ),
 )
 TABLES = (CONTRACTS, LINES, SEATS, INVOICES)
+# The columns ``book_report`` groups and sums, per table.
+REPORTED = {
+    CONTRACTS.name: ("currency",),
+    LINES.name: ("currency", "annual_minor"),
+    SEATS.name: ("product_code", "held"),
+    INVOICES.name: ("currency", "balance_minor"),
+}
 
 # Facts on one day: (table, row key) -> values.
 Facts = dict[tuple[Temporal, str], tuple[Any, ...]]
@@ -404,9 +411,14 @@ class Book:
                     PRIMARY KEY (aggregate_id, row_key, effective_from, valid_from_position)
                 )"""
             )
+            # The report's index holds every column the report reads (a covering index):
+            # as of a recent instant nearly every row is in range, and reading each one's
+            # table row as well cost twice a plain scan of the table on SQLite.
+            reported = ", ".join(REPORTED[table.name])
+            sql.execute(f"DROP INDEX IF EXISTS {table.name}_valid")
             sql.execute(
-                f"CREATE INDEX IF NOT EXISTS {table.name}_valid"
-                f" ON {table.name} (valid_from, valid_to)"
+                f"CREATE INDEX IF NOT EXISTS {table.name}_as_of ON {table.name}"
+                f" (valid_from, valid_to, effective_from, effective_to, {reported})"
             )
             sql.execute(
                 f"CREATE INDEX IF NOT EXISTS {table.name}_open"

@@ -25,7 +25,7 @@ SEQUENCE_DIGITS = 19
 
 # Share-link events log who opened an invoice (client addresses) and hold token hashes:
 # they stay in the audit trail for the account's admins and auditors, not in public feeds.
-PRIVATE_MODULES = frozenset({"domain.share_link"})
+PRIVATE_MODULES = frozenset({"domain.share_link", "domain.invoice_series"})
 
 
 def is_public(event: object) -> bool:

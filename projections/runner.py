@@ -178,37 +178,7 @@ class ProjectionRunner:
             return 0
         reached = self.positions()
         batch = self.read_log(min(reached[p.name] for p in due), self.batch_size)
-        applied = sum(self._apply_isolated(projection, batch) for projection in due)
-        erasures = [logged.position for logged in batch if is_erasure(logged.notification.topic)]
-        if erasures:
-            self._rebuild_after_erasure(max(erasures))
-        return applied
-
-    def _rebuild_after_erasure(self, position: int) -> None:
-        """Each projection keeping personal fields that has applied the erasure at
-        ``position`` starts again from 0 (once per erasure), so that the rows it wrote
-        before the erasure are written again as the events read now: erased."""
-        rebuilt = False
-        for projection in filter(holds_personal_data, self.projections):
-            with self.store.transaction() as sql:
-                reached = (position_of(sql, projection.name, claim=True) or (0, 0))[0]
-                row = sql.execute(
-                    "SELECT position FROM projection_erasures WHERE name = ?", (projection.name,)
-                ).fetchone()
-                if reached < position or (row is not None and int(row[0]) >= position):
-                    continue
-                self._drop(sql, projection)
-                projection.create(sql)
-                _save_position(sql, projection.name, 0, projection.version)
-                sql.execute(
-                    "INSERT INTO projection_erasures VALUES (?, ?) ON CONFLICT (name)"
-                    " DO UPDATE SET position = excluded.position",
-                    (projection.name, position),
-                )
-            rebuilt = True
-            log.info("projection %s rebuilds after the erasure at %d", projection.name, position)
-        if rebuilt:
-            self.store.scrub()
+        return sum(self._apply_isolated(projection, batch) for projection in due)
 
     def _apply_isolated(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
         """Apply ``batch``; if an event fails, record the failure and apply what came
@@ -227,6 +197,7 @@ class ProjectionRunner:
         (``BatchProjection``), else, or to find the event a whole batch failed on, one
         event at a time."""
         apply_batch = getattr(projection, "apply_batch", None) if whole else None
+        restarted = False
         at: int | None = None  # the event being applied: where a failure is recorded
         try:
             with self.store.transaction() as sql:
@@ -235,6 +206,9 @@ class ProjectionRunner:
                 claimed = position_of(sql, projection.name, claim=True)
                 position, version = claimed or (0, projection.version)
                 unseen = [logged for logged in batch if logged.position > position]
+                if self._restarted_for_erasure(sql, projection, unseen):
+                    restarted = True
+                    unseen = []
                 if apply_batch is not None and unseen:
                     at = unseen[0].position
                     apply_batch(sql, unseen)
@@ -255,7 +229,38 @@ class ProjectionRunner:
             raise EventFailed(projection, at, error) from error
         if unseen:
             self._passed(projection, unseen[-1].position)
+        if restarted:
+            self.store.scrub()
+            return 1  # work done: catching up goes on, to rebuild it
         return len(unseen)
+
+    def _restarted_for_erasure(
+        self, sql: Sql, projection: Projection, unseen: Sequence[LoggedEvent]
+    ) -> bool:
+        """A projection keeping personal fields, about to apply an erasure it has not been
+        rebuilt after, starts again from 0 instead, in this transaction: the rows it wrote
+        before are written again as the events read now (erased), and its position never
+        says it has passed the erasure while it still holds what was erased."""
+        if not holds_personal_data(projection):
+            return False
+        erasure = next((e.position for e in unseen if is_erasure(e.notification.topic)), None)
+        if erasure is None:
+            return False
+        row = sql.execute(
+            "SELECT position FROM projection_erasures WHERE name = ?", (projection.name,)
+        ).fetchone()
+        if row is not None and int(row[0]) >= erasure:
+            return False
+        self._drop(sql, projection)
+        projection.create(sql)
+        _save_position(sql, projection.name, 0, projection.version)
+        sql.execute(
+            "INSERT INTO projection_erasures VALUES (?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET position = excluded.position",
+            (projection.name, erasure),
+        )
+        log.info("projection %s rebuilds after the erasure at %d", projection.name, erasure)
+        return True
 
     def _record_failure(self, projection: Projection, failed: EventFailed) -> None:
         with self.store.transaction() as sql:

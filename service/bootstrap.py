@@ -54,6 +54,7 @@ def open_ledger(
         env=store.eventsourcing_env() | dict(env or {}),
         clock=clock or SystemClock(),
         payment_provider=provider or payment_provider(settings),
+        seller=settings.seller(),
     )
     if reading:
         return ledger

@@ -52,6 +52,9 @@ UDT = ElementMaker(namespace=NAMESPACES["udt"], nsmap=NAMESPACES)
 QDT = ElementMaker(namespace=NAMESPACES["qdt"], nsmap=NAMESPACES)
 
 
+EURO = "EUR"
+
+
 def cii_xml(document: InvoiceDocument) -> bytes:
     """The CII XML of ``document``, UTF-8, with its XML declaration."""
     root = RSM.CrossIndustryInvoice(
@@ -240,6 +243,7 @@ def _payment_means(seller: Seller) -> list[Element]:
 def _settlement(document: InvoiceDocument) -> Element:
     settlement = RAM.ApplicableHeaderTradeSettlement(
         RAM.PaymentReference(document.number),
+        *_tax_currency(document),
         RAM.InvoiceCurrencyCode(document.currency),
         *_payment_means(document.seller),
         *[_vat_subtotal(subtotal) for subtotal in document.vat_subtotals],
@@ -260,13 +264,26 @@ def _settlement(document: InvoiceDocument) -> Element:
     return settlement
 
 
+def _vat_in_euros(document: InvoiceDocument) -> bool:
+    """A French invoice in another currency states its VAT in euros too (BT-6, BT-111;
+    BR-FR-CO-12). Without an exchange rate, the ledger states it when it is zero (a sale
+    outside the EU, a reverse charge): that needs none."""
+    return document.currency != EURO and document.tax_total.is_zero
+
+
+def _tax_currency(document: InvoiceDocument) -> list[Element]:
+    return [RAM.TaxCurrencyCode(EURO)] if _vat_in_euros(document) else []
+
+
 def _totals(document: InvoiceDocument) -> Element:
     totals = RAM.SpecifiedTradeSettlementHeaderMonetarySummation(
         RAM.LineTotalAmount(_amount(document.line_total)),
         RAM.TaxBasisTotalAmount(_amount(document.line_total)),
         RAM.TaxTotalAmount(_amount(document.tax_total), currencyID=document.currency),
-        RAM.GrandTotalAmount(_amount(document.total)),
     )
+    if _vat_in_euros(document):
+        totals.append(RAM.TaxTotalAmount(_amount(document.tax_total), currencyID=EURO))
+    totals.append(RAM.GrandTotalAmount(_amount(document.total)))
     if document.prepaid is not None:
         totals.append(RAM.TotalPrepaidAmount(_amount(document.prepaid)))
     totals.append(RAM.DuePayableAmount(_amount(document.amount_due)))

@@ -23,6 +23,8 @@ from datetime import date, timedelta
 from enum import IntEnum
 from uuid import UUID, uuid4
 
+from prometheus_client import Counter
+
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.errors import DomainError, InvalidValue
@@ -34,6 +36,12 @@ from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
 
 log = logging.getLogger("subledger.billing")
+
+STEPS = Counter(
+    "subledger_billing_steps",
+    "Billing-run steps by kind (invoice, reminder, renewal, expiry, overdue) and result.",
+    ["kind", "result"],
+)
 
 BILLING_ACTOR = "subledger-billing"
 BILLING_LOCK = "billing"  # the RunnerLock name: one billing run at a time per store
@@ -126,9 +134,11 @@ class BillingRun:
                 failure = BillingFailure(step.day, step.kind, step.subject, str(error))
                 log.warning("billing step failed: %s", failure)
                 report.failures.append(failure)
+                STEPS.labels(step.kind.name.lower(), "failed").inc()
                 continue
             if action is not None:
                 report.actions.append(action)
+                STEPS.labels(step.kind.name.lower(), "done").inc()
             if step.kind is not Kind.OVERDUE:
                 self._plan_next(agenda, self.ledger.subscription(step.subject), until, today)
         return report

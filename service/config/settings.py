@@ -14,12 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.store import StoreMisconfigured, StoreSettings, parse_postgres_url
 from adapters.webhook_destinations import Destinations, networks
+from domain.seller import Seller
 from service.config.public_url import DEFAULT_PUBLIC_URL, checked_public_url
+from service.config.seller import DEMO, SellerMisconfigured, seller_from_environ
+from service.config.seller import PREFIX as SELLER_PREFIX
 
 PREFIX = "SUBLEDGER_"
 THREE_DAYS = 3 * 24 * 3600.0
@@ -199,6 +202,31 @@ class Settings(BaseSettings):
         Field("info", description="the least severe log records written")
     )
 
+    # The seller (service/config/seller.py): each unset one takes the demo seller's value.
+    seller_legal_name: Text = Field(
+        DEMO["LEGAL_NAME"], description="the seller's legal name (BT-27)"
+    )
+    seller_address_line1: Text = Field(DEMO["ADDRESS_LINE1"], description="the seller's address")
+    seller_address_line2: Text = Field(DEMO["ADDRESS_LINE2"], description="its second line")
+    seller_postal_code: Text = Field(DEMO["POSTAL_CODE"], description="its postal code")
+    seller_city: Text = Field(DEMO["CITY"], description="its city")
+    seller_country: Text = Field(DEMO["COUNTRY"], description="its country (ISO 3166 alpha-2)")
+    seller_email: Text = Field(DEMO["EMAIL"], description="the seller's invoicing e-mail")
+    seller_siren: Text = Field(DEMO["SIREN"], description="a French seller's SIREN")
+    seller_siret: Text = Field(DEMO["SIRET"], description="and its establishment's SIRET")
+    seller_vat_number: Text = Field(DEMO["VAT_NUMBER"], description="the seller's VAT number")
+    seller_iban: Text = Field(DEMO["IBAN"], description="the IBAN transfers are paid to")
+    seller_bic: Text = Field(DEMO["BIC"], description="its BIC")
+    seller_legal_form: Text = Field(
+        DEMO["LEGAL_FORM"], description="legal form, capital and registry, as invoices show them"
+    )
+    seller_penalty_rate: Text = Field(
+        DEMO["PENALTY_RATE"], description="yearly late-payment penalty rate, a fraction"
+    )
+    seller_vat_franchise: Text = Field(
+        DEMO["VAT_FRANCHISE"], description="`true` under art. 293 B du CGI: no VAT"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -209,6 +237,20 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)  # the environment only: no .env file
+
+    @model_validator(mode="after")
+    def _a_seller(self) -> Settings:
+        try:
+            self.seller()
+        except SellerMisconfigured as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    def seller(self) -> Seller:
+        """Who issues the invoices."""
+        return seller_from_environ(
+            {SELLER_PREFIX + name: getattr(self, "seller_" + name.lower()) for name in DEMO}
+        )
 
     # -- paths ------------------------------------------------------------------------
 
@@ -263,7 +305,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
 
 
 def _line(error: Any) -> str:
-    field = str(error["loc"][0]) if error["loc"] else "?"
+    if not error["loc"]:  # the seller, checked as a whole
+        return str(error["msg"]).removeprefix("Value error, ")
+    field = str(error["loc"][0])
     message = str(error["msg"]).removeprefix("Value error, ")
     given = error.get("input")
     shown = f", got {given!r}" if isinstance(given, str) else ""

@@ -7,10 +7,13 @@ same bytes.
 
 from __future__ import annotations
 
+from adapters.einvoice.cii import cii_xml
 from adapters.invoice_documents import invoice_pdf, shared_invoice_html
 from adapters.log_position import position_of
 from domain.account import BillingDetails
 from domain.invoice import Invoice
+from domain.invoice_document import InvoiceDocument
+from domain.legal_document import invoice_document
 from service.ledger.application import Ledger
 
 
@@ -30,9 +33,21 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
     return ledger.account(account.id, version).billing
 
 
+def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
+    """The invoice as the legal document every rendering shows (ADR 16)."""
+    return invoice_document(invoice, buyer_at_issue(ledger, invoice), ledger.seller)
+
+
+def xml(ledger: Ledger, invoice: Invoice) -> bytes:
+    """The invoice's EN 16931 e-invoice: CII XML, Factur-X profile EN 16931."""
+    return cii_xml(legal_document(ledger, invoice))
+
+
 def pdf(ledger: Ledger, invoice: Invoice) -> bytes:
-    return invoice_pdf(invoice, buyer_at_issue(ledger, invoice))
+    """The Factur-X PDF/A-3: the legal document, carrying its own CII XML."""
+    document = legal_document(ledger, invoice)
+    return invoice_pdf(invoice, document, cii_xml(document))
 
 
 def shared_page(ledger: Ledger, invoice: Invoice, pdf_href: str) -> str:
-    return shared_invoice_html(invoice, buyer_at_issue(ledger, invoice), pdf_href)
+    return shared_invoice_html(invoice, legal_document(ledger, invoice), pdf_href)

@@ -25,6 +25,8 @@ from service.config.public_url import (
 )
 from service.config.settings import Settings, load_settings
 from service.http.middleware import BodyGuard, RequestLog
+from service.http.openapi import install as install_openapi
+from service.http.openapi import operation_id
 from service.http.problems import (
     ApiError,
     on_api_error,
@@ -41,6 +43,7 @@ from service.http.routes import (
     audit_chain,
     catalog,
     clock,
+    erasure_requests,
     events,
     health,
     invoices,
@@ -142,7 +145,13 @@ def create_app(
             billing_worker.stop()
         read_side.stop()
 
-    app = FastAPI(title="subledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="subledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.settings = settings
     app.state.ledger = read_side.ledger
     app.state.read_side = read_side
@@ -156,6 +165,7 @@ def create_app(
         catalog.router,
         accounts.router,
         support_cases.router,
+        erasure_requests.router,
         subscriptions.router,
         invoices.router,
         payments.router,
@@ -183,6 +193,7 @@ def create_app(
     app.mount(WEB_PREFIX, create_web_app(app.state), name="web")  # the "Your Account" pages
     app.add_middleware(BodyGuard, form_prefix=WEB_PREFIX)
     app.add_middleware(RequestLog)
+    install_openapi(app)
     return app
 
 

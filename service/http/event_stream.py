@@ -1,12 +1,15 @@
 """The live event feed as Server-Sent Events.
 
 Each message is one CloudEvent: ``id`` its log position, ``event`` its type, ``data`` the
-CloudEvent as one line of JSON. A client that reconnects sends the last id it saw as
-``Last-Event-ID`` and continues right after it, so it misses nothing and sees nothing
-twice. While there is nothing to send, a comment line goes out every ``heartbeat``
-seconds (it keeps proxies from closing an idle connection and lets the server notice a
-vanished client). Each connection ends after ``max_seconds``: clients reconnect and
-resume, which also spreads them over the processes behind a load balancer.
+CloudEvent as one line of JSON, framed by FastAPI's own SSE encoder and sent as its
+``EventSourceResponse``; the cursor, the heartbeats and the permission checks are ours
+(ADR 0021 says why the route is no generator endpoint). A client that reconnects sends
+the last id it saw as ``Last-Event-ID`` and continues right after it, so it misses
+nothing and sees nothing twice. While there is nothing to send, a comment line goes out
+every ``heartbeat`` seconds (it keeps proxies from closing an idle connection and lets
+the server notice a vanished client). Each connection ends after ``max_seconds``:
+clients reconnect and resume, which also spreads them over the processes behind a load
+balancer.
 
 A stream outlives no permission: at least once per heartbeat interval it asks again
 whether its token is live and its caller may still read what it streams (a customer's
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from fastapi.sse import format_sse_event
 from starlette.concurrency import run_in_threadpool
 
 from service.config.settings import Settings
@@ -122,12 +126,13 @@ class LogWatch:
         return False
 
 
-def message(event: dict[str, Any]) -> str:
+def message(event: dict[str, Any]) -> bytes:
+    """One event, framed by FastAPI's SSE encoder (``fastapi.sse``)."""
     data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    return f"id: {int(event['sequence'])}\nevent: {event['type']}\ndata: {data}\n\n"
+    return format_sse_event(data_str=data, event=event["type"], id=str(int(event["sequence"])))
 
 
-HEARTBEAT = ": heartbeat\n\n"
+HEARTBEAT = format_sse_event(comment="heartbeat")
 
 
 async def event_stream(
@@ -137,9 +142,9 @@ async def event_stream(
     after: int,
     settings: StreamSettings,
     allowed: Callable[[], bool],
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     """``allowed`` says whether the caller may still read the stream (it reads the store)."""
-    yield f"retry: {settings.retry_ms}\n\n"
+    yield format_sse_event(retry=settings.retry_ms)
     cursor = after
     started = last_sent = last_checked = time.monotonic()
     try:

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids and the one-line request log, and the body guard.
+"""ASGI middleware: request ids, the one-line request log and the request metrics, and the
+body guard.
 
 Both are plain ASGI so that they see every response, including the ones FastAPI's
 exception handlers produce, and so that the body guard can refuse a body before any
@@ -16,6 +17,7 @@ from typing import TypeGuard
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.http.metrics import observe_request
 from service.http.problems import PROBLEM_JSON
 
 MAX_BODY_BYTES = 64 * 1024
@@ -72,6 +74,10 @@ class RequestLog:
         finally:
             principal = scope.get("state", {}).get("principal")
             route = scope.get("route")
+            seconds = time.perf_counter() - started
+            # A mounted app's route (the web app's) is named with its mount's prefix.
+            template = scope.get("root_path", "") + route.path if route is not None else None
+            observe_request(scope["method"], template, status, seconds)
             log.info(
                 "request",
                 request_id=request_id,
@@ -80,7 +86,7 @@ class RequestLog:
                 status=status,
                 actor=principal.actor_id if principal else None,
                 role=principal.role.value if principal else None,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
             )
 
 

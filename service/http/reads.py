@@ -47,6 +47,11 @@ def _wait(read_side: ReadSide, position: int) -> None:
         ) from None
 
 
+def caught_up(read_side: ReadSide) -> None:
+    """Wait until the read models (the recorded-time index too) reach the log's head."""
+    _wait(read_side, read_side.ledger.head_position())
+
+
 @dataclass(frozen=True)
 class Reads:
     """The read models, caught up to what the request asked for."""

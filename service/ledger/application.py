@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import random
+import time as timer
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -46,6 +49,7 @@ from domain.errors import (
     PeriodNotBegun,
 )
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
+from domain.invoice_series import InvoiceSeries, SeriesKind
 from domain.license import License, license_id
 from domain.money import Money
 from domain.payment_provider import PaymentProvider
@@ -55,16 +59,21 @@ from domain.period import (
     billed_share,
     billing_periods,
 )
+from domain.seller import Seller
 from domain.share_link import ShareLink
 from domain.subscription import Line, Subscription, changed_lines
 from domain.support_case import SupportCase
 from domain.tax import tax_rate
 from domain.values import ENUM_TYPES, VALUE_TYPES
+from domain.vat_number import EU_MEMBER_STATES, VatNumber
+from domain.vat_treatment import vat_treatment
+from service.config.seller import DEMO_SELLER
 from service.ledger import idempotency, quotes
 from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules, stored_topics
+from service.ledger.numbering import NumberedOutOfOrder, Numbering
 from service.ledger.subject_locks import SubjectLocks
 
 PAYMENT_TERMS = timedelta(days=30)
@@ -78,6 +87,9 @@ T = TypeVar("T", bound=LedgerAggregate)
 # The aggregates a process keeps in memory between commands (the library's LRU cache,
 # fast-forwarded from the store on every load, so never stale; ADR 0013).
 AGGREGATE_CACHE_SIZE = "5000"
+# A command whose document's number another process took first is run again on the
+# fresh series: this many attempts in all (a command stale otherwise: 2), a few ms apart.
+NUMBERED_ATTEMPTS = 30
 
 
 def fold(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -126,6 +138,7 @@ class Ledger(Application[UUID]):
         License: 50,
         Invoice: 50,
         ShareLink: 50,  # one event per access
+        InvoiceSeries: 50,  # one event per document
     }
 
     def __init__(
@@ -133,12 +146,16 @@ class Ledger(Application[UUID]):
         env: Mapping[str, str] | None,
         clock: Clock,
         payment_provider: PaymentProvider,
+        seller: Seller | None = None,
     ) -> None:
         """Its ports are given (service/bootstrap.py chooses them from the settings)."""
         self.clock = clock
         self.payment_provider = payment_provider
+        # Who issues the invoices (configuration: service/config/seller.py).
+        self.seller: Seller = seller or DEMO_SELLER
         self.saved = Pulse()
         self._subjects = SubjectLocks()
+        self.numbering = Numbering(self._series)
         register_moved_modules()  # a store written before ADR 0020's move keeps loading
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": AGGREGATE_CACHE_SIZE, **(env or {})})
 
@@ -252,30 +269,60 @@ class Ledger(Application[UUID]):
             if ctx.idempotency_key
             else None
         )
-        for attempt in (1, 2):
+        attempts, attempt, out_of_order = 2, 0, False
+        while True:
+            attempt += 1
             if key_id is not None and (replay := self._replay(key_id, ctx.fingerprint)):
                 return replay
-            cause = ctx.cause(self.clock.now())
-            aggregates = work(cause)
-            version = self._subject_version(ctx, subject, aggregates)
-            created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
-            if key_id is not None:
-                aggregates.append(
-                    IdempotencyRecord.complete(
-                        key_id, ctx.fingerprint, subject, version, created, refund(), cause
+            # Numbers are taken and saved in the same attempt (service/ledger/numbering.py).
+            with self.numbering.attempt(ordered=not out_of_order) as numbered:
+                cause = ctx.cause(self.clock.now())
+                try:
+                    aggregates = work(cause)
+                except NumberedOutOfOrder:
+                    aggregates, out_of_order = None, True
+                if aggregates is not None:
+                    receipt = self._save_attempt(
+                        ctx, subject, aggregates, numbered, key_id, cause, refund
                     )
+                    if receipt is not None:
+                        return receipt
+                if aggregates is None or self.numbering.outrun(numbered):
+                    attempts = NUMBERED_ATTEMPTS
+            if attempt >= attempts:
+                raise ConcurrencyConflict(
+                    f"the ledger changed under this request {attempt} times; retry it"
                 )
-            try:
-                recordings = self.save(*aggregates)
-            except IntegrityError:
-                if attempt == 2:
-                    raise ConcurrencyConflict(
-                        "the ledger changed under this request twice; retry it"
-                    ) from None
-                continue
-            position = recordings[-1].notification.id if recordings else None
-            return Receipt(subject, version, position, created, refund())
-        raise AssertionError("unreachable")
+            if numbered.loaded:
+                timer.sleep(random.uniform(0, 0.005))  # let another process's save pass
+
+    def _save_attempt(
+        self,
+        ctx: CommandContext,
+        subject: UUID,
+        aggregates: list[LedgerAggregate],
+        numbered: Any,
+        key_id: UUID | None,
+        cause: Cause,
+        refund: Callable[[], Money | None],
+    ) -> Receipt | None:
+        """Save one attempt's aggregates, with the series it numbered from; None if stale."""
+        version = self._subject_version(ctx, subject, aggregates)
+        created = tuple(a.id for a in aggregates if a.version == len(a.pending_events))
+        # The series first: the receipt's position stays that of the command's own events.
+        aggregates = [*numbered.series.values(), *aggregates]
+        if key_id is not None:
+            aggregates.append(
+                IdempotencyRecord.complete(
+                    key_id, ctx.fingerprint, subject, version, created, refund(), cause
+                )
+            )
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            return None
+        position = recordings[-1].notification.id if recordings else None
+        return Receipt(subject, version, position, created, refund())
 
     def _preview(
         self,
@@ -314,6 +361,31 @@ class Ledger(Application[UUID]):
         if ctx.expected_version is not None and ctx.expected_version != before:
             raise PreconditionFailed(ctx.expected_version, before)
         return before if ctx.preview else after
+
+    def vat_rate(self, account: Account) -> Decimal:
+        """The VAT the seller charges the account: its country's rate at home, none to a
+        business elsewhere in the EU (reverse charge) or outside it, none under the
+        franchise (domain/vat_treatment.py). A tax id that is no VAT number is ignored."""
+        billing = account.billing
+        buyer_vat = None
+        if billing.tax_id and billing.country in EU_MEMBER_STATES:
+            with contextlib.suppress(InvalidValue):
+                buyer_vat = VatNumber.parse(billing.tax_id)
+        return vat_treatment(
+            self.seller.address.country,
+            self.seller.vat_franchise,
+            billing.country,
+            buyer_vat,
+            tax_rate(billing.country),
+        ).rate
+
+    def _series(self, series_id: UUID) -> InvoiceSeries | None:
+        try:
+            series: object = self.repository.get(series_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(series, InvoiceSeries)
+        return series
 
     def _current_version(self, aggregate_id: UUID) -> int:
         try:
@@ -621,7 +693,7 @@ class Ledger(Application[UUID]):
 
         It bills the units in force on the period's first day that no invoice of their own
         charges for it (domain/invoicing.py)."""
-        rate = tax_rate(account.billing.country)
+        rate = self.vat_rate(account)
         quantities = sub.period_quantities(period)
         lines = [
             InvoiceLine.charge(
@@ -651,7 +723,7 @@ class Ledger(Application[UUID]):
         lines: list[InvoiceLine],
         cause: Cause,
     ) -> Invoice:
-        number = f"INV-{cause.at:%Y%m}-{invoice_id.hex[:8].upper()}"
+        number = self.numbering.number(SeriesKind.INVOICE, account.id, str(invoice_id), cause)
         return Invoice.issue(
             invoice_id,
             account.id,
@@ -699,7 +771,7 @@ class Ledger(Application[UUID]):
         addition; domain/invoicing.py)."""
         added = sub.last_addition
         name = catalog.product(line.product_code).name
-        rate = tax_rate(account.billing.country)
+        rate = self.vat_rate(account)
         charges = [
             InvoiceLine.charge(
                 f"{name}: {added.quantity} added, prorated {c.first_day} to {c.period.end}",
@@ -930,7 +1002,11 @@ class Ledger(Application[UUID]):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.invoice(invoice_id)
-            refund[:] = [invoice.issue_credit_note(new_id, amount, cause)]
+            invoice.require_creditable(new_id, amount, cause)  # refusals come first
+            number = self.numbering.number(
+                SeriesKind.CREDIT_NOTE, invoice.account_id, new_id, cause
+            )
+            refund[:] = [invoice.issue_credit_note(new_id, amount, cause, number)]
             return [invoice]
 
         return self.execute(ctx, work, invoice_id, refund=lambda: refund[0] if refund else None)

@@ -29,6 +29,7 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import DomainError
 from domain.invoice import Invoice
+from domain.invoice_series import SeriesKind
 from domain.money import Money
 from domain.payment_provider import Declined, PaymentProviderUnavailable
 from service.ledger import idempotency
@@ -134,7 +135,8 @@ class Payments:
         credit_note_id = uuid5(NAMESPACE_URL, f"subledger:credit:{invoice_id}:{request}").hex
         # The credit note on a copy that is never saved: the refund part, checked, and the
         # payments it comes from.
-        due = probe.issue_credit_note(credit_note_id, amount, ctx.cause(self.ledger.clock.now()))
+        now = ctx.cause(self.ledger.clock.now())
+        due = probe.issue_credit_note(credit_note_id, amount, now, "unsaved")
         key = f"subledger:refund:{invoice_id}:{request}"
         paid_out = [
             (payment_id, share, self.provider.refund(payment_id, share, f"{key}:{payment_id}"))
@@ -144,7 +146,11 @@ class Payments:
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             invoice = self.ledger.invoice(invoice_id)
-            refund[:] = [invoice.issue_credit_note(credit_note_id, amount, cause)]
+            invoice.require_creditable(credit_note_id, amount, cause)
+            number = self.ledger.numbering.number(
+                SeriesKind.CREDIT_NOTE, invoice.account_id, credit_note_id, cause
+            )
+            refund[:] = [invoice.issue_credit_note(credit_note_id, amount, cause, number)]
             for payment_id, share, refund_id in paid_out:
                 invoice.record_refund(payment_id, refund_id, share, credit_note_id, cause)
             return [invoice]

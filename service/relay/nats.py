@@ -25,7 +25,7 @@ from adapters.store import StoreSettings
 from projections.cloudevents import event_id, is_public, to_cloudevent
 from projections.projection import LoggedEvent
 from projections.runner import ReadLog, Wait
-from projections.store import CONNECTION_ERRORS, ReadStore, Sql
+from projections.store import CONNECTION_ERRORS, ReaderPool, ReadStore, Sql
 from service.ledger.application import Ledger
 from service.reads.read_side import read_log, read_store
 from service.workers.election import serve_when_elected
@@ -77,6 +77,23 @@ def _cursor(sql: Sql, name: str) -> Cursor:
         "SELECT position, sequence FROM relay_cursors WHERE name = ?", (name,)
     ).fetchone()
     return Cursor() if row is None else Cursor(int(row[0]), int(row[1]))
+
+
+def relay_cursors(readers: ReaderPool) -> dict[str, int]:
+    """Each relay's published position, by name (what the metrics report). Read with the
+    API's readers (the read store's one connection belongs to the projection runner), and
+    so without creating the table: none exists before a relay first ran on the store."""
+    with readers.transaction() as sql:
+        if sql.dialect == "sqlite":
+            exists = sql.scalar(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'relay_cursors'"
+            )
+        else:
+            exists = sql.scalar("SELECT to_regclass('relay_cursors') IS NOT NULL")
+        if not exists:
+            return {}
+        rows = sql.execute("SELECT name, position FROM relay_cursors").fetchall()
+    return {str(name): int(position) for name, position in rows}
 
 
 def _save_cursor(sql: Sql, name: str, cursor: Cursor) -> None:

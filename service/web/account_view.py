@@ -31,10 +31,21 @@ SECTIONS = (
     ("support", "/support", N_("Support")),
     ("upgrade", "/upgrade", N_("Upgrade")),
 )
+# What staff and auditors see of an account besides (service/web/routes/staff.py, audit.py)
+STAFF_SECTIONS = (("time-travel", "/time-travel", N_("Time travel")),)
+AUDIT_SECTIONS = (("history", "/history", N_("History and audit")),)
 
 
 def account_path(account_id: UUID) -> str:
     return f"/accounts/{account_id}"
+
+
+def _sections(current: Visit) -> tuple[tuple[str, str, str], ...]:
+    assert current.principal is not None
+    if current.principal.role in CUSTOMER_ROLES:
+        return SECTIONS
+    audit = AUDIT_SECTIONS if current.may(Access.AUDIT) else ()
+    return SECTIONS + STAFF_SECTIONS + audit
 
 
 def account_context(
@@ -49,9 +60,11 @@ def account_context(
         "account": account,
         "acct": base,
         "section": section,
-        "sections": [(key, base + tail, label) for key, tail, label in SECTIONS],
+        "sections": [(key, base + tail, label) for key, tail, label in _sections(current)],
         "manage": current.may(Access.SELF_SERVICE),
         "administer": current.may(Access.ACCOUNT_ADMIN),
+        "correct": current.may(Access.STAFF),
+        "change_edition": current.may(Access.EDITION),
         "staff_view": current.principal.role not in CUSTOMER_ROLES,
         "me": account.users.get(current.principal.user_id or ""),
     }

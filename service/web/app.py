@@ -24,7 +24,19 @@ from service.web.deps import SignInRequired, visit
 from service.web.forms import CsrfRefused
 from service.web.pages import page
 from service.web.refusals import Refusal, refusal, refusal_of
-from service.web.routes import accounts, contracts, invoices, requests, session, settings, users
+from service.web.routes import (
+    accounts,
+    audit,
+    buy,
+    contracts,
+    corrections,
+    invoices,
+    requests,
+    session,
+    settings,
+    staff,
+    users,
+)
 from service.web.security import SecurityHeaders
 
 PREFIX = "/app"
@@ -74,10 +86,14 @@ def create_web_app(state: State) -> FastAPI:
         session.router,
         accounts.router,
         contracts.router,
+        buy.router,
         invoices.router,
         settings.router,
         users.router,
         requests.router,
+        corrections.router,
+        staff.router,
+        audit.router,
     ):
         web.include_router(router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")

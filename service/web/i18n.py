@@ -100,6 +100,9 @@ NOTICES = {
     "signed-in": N_("You are signed in."),
     "licenses-added": N_("Licenses added. Their invoice was issued."),
     "product-added": N_("Added to your contract. Its invoice was issued."),
+    "products-bought": N_(
+        "Bought: your new contract has started and its first invoice was issued."
+    ),
     "renewal-scheduled": N_("Your renewal is scheduled."),
     "renewal-cancelled": N_("Your renewal is cancelled: the contract ends at the end of its term."),
     "paid": N_("Payment received. Thank you!"),
@@ -119,6 +122,12 @@ NOTICES = {
     "seat-unassigned": N_("Seat freed."),
     "upgrade-requested": N_("Request sent. Your account manager will contact you."),
     "case-opened": N_("Support case opened. We will answer by e-mail."),
+    "invoice-voided": N_("Invoice voided."),
+    "invoice-credited": N_("Credit note issued."),
+    "edition-changed": N_("Edition changed."),
+    "case-answered": N_("Reply sent."),
+    "case-closed": N_("Support case closed."),
+    "billing-run": N_("The clock moved and billing ran up to it."),
 }
 
 
@@ -131,6 +140,7 @@ LABELS = {
     "active": N_("Active"),
     "cancelled": N_("Cancelled"),
     "expired": N_("Expired"),
+    "not-started": N_("Not started"),
     "revoked": N_("Revoked"),
     "monthly": N_("Monthly"),
     "annual": N_("Annual"),

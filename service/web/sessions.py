@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from service.access.tokens import Principal
+from service.access.tokens import Principal, Role
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.web.activity import SessionActivity
@@ -65,6 +65,28 @@ class PortalSessions:
         if not self.activity.active(session.id, session.signed_in_at, session.idle, now):
             return None
         return session.principal
+
+    def renew(self, ctx: CommandContext, cookie: str | None) -> str | None:
+        """A new session for the holder of ``cookie`` (its principal and label), and the
+        old one signed out: after the test clock moved past the old one's limits, which
+        run on the ledger's clock (ADR 0024). Each step is its own command, with no
+        idempotency key: the form's own is the clock move's."""
+        session = self._by_cookie(cookie)
+        if session is None:
+            return None
+        own = replace(ctx, idempotency_key=None, fingerprint="", expected_version=None)
+        customer = session.account_id is not None and session.user_id is not None
+        issued = self.links.issue(
+            own,
+            Role.OPERATOR,  # the holder signs themself in again: no one else gains a session
+            None if customer else session.role,
+            session.account_id,
+            session.user_id,
+            session.label,
+        )
+        fresh, _ = self.sign_in(own, issued.token)
+        self.sign_out(own, cookie)
+        return fresh
 
     def sign_out(self, ctx: CommandContext, cookie: str | None) -> None:
         session = self._by_cookie(cookie)

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from prometheus_client import Counter
+
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
@@ -42,6 +44,15 @@ from service.webhooks.store import Cursor, Delivery, WebhookStore
 from service.workers.election import Elected, LockLost, serve_when_elected
 
 log = logging.getLogger("subledger.webhooks")
+
+ATTEMPTS = Counter(
+    "subledger_webhook_attempts",
+    "Deliveries attempted, by outcome: acknowledged (2xx) or failed.",
+    ["outcome"],
+)
+DISABLED = Counter(
+    "subledger_webhook_endpoints_disabled", "Endpoints the worker disabled after failing."
+)
 
 LOCK_NAME = "webhooks"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -156,6 +167,7 @@ class WebhookWorker:
             round(sent.duration * 1000),
             datetime.fromtimestamp(started, UTC),
         )
+        ATTEMPTS.labels("acknowledged" if sent.acknowledged else "failed").inc()
         if sent.acknowledged:
             moved = replace(
                 cursor, position=position, failures=0, failing_since=None, next_attempt_at=0.0
@@ -181,6 +193,7 @@ class WebhookWorker:
         log.warning("disabling webhook endpoint %s: %s", endpoint.id, reason)
         try:
             self.endpoints.disable(WEBHOOK_WORKER, endpoint.id, reason, failures)
+            DISABLED.inc()
         except DomainError as error:  # e.g. deleted meanwhile; the next round looks again
             log.warning("could not disable webhook endpoint %s: %s", endpoint.id, error)
 

@@ -28,6 +28,7 @@ import uvicorn
 from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import Role
+from service.clock.test_clock import use_test_clock
 from service.demo.history import NORTHWIND, load_demo
 from service.http.app import create_app
 from service.ledger.application import Ledger
@@ -104,7 +105,7 @@ class DemoServer:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoServer]:
-    """The demo's history (its clock stopped at its end) served on a free port."""
+    """The demo's history served on a free port, on a test clock from the demo's end."""
     require_browser()
     store = StoreSettings(sqlite_path=str(tmp_path / "demo.db"))
     store.prepare()
@@ -113,6 +114,7 @@ def demo(tmp_path: Path) -> Iterator[DemoServer]:
             env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
         )
     )
+    use_test_clock(ledger)  # as `serve --demo`: staff can run billing from the console
     read_side = ReadSide(store, ledger)
     read_side.runner.catch_up()
     port = free_port()

@@ -1,6 +1,7 @@
 """The customer's story in a real browser, in English and in French: sign in with a
 link, add seats, buy an add-on, pay in two parts, share an invoice and revoke the link,
-change the renewal, ask for help, sign out. Every page on the way passes axe-core and
+change the renewal, ask for help, buy a product as a new contract (its first invoice
+shown live, then on review), sign out. Every page on the way passes axe-core and
 is photographed at desktop and phone width. The same purchase and payment are then made
 with JavaScript off.
 
@@ -119,6 +120,19 @@ def test_the_customer_story(
     page.click("main form button[type=submit]")
     assert _notice(page)
     pages.check(page, "support")
+
+    # buy another product as a new contract: the first invoice shown, then issued
+    page.click(f"nav.sidenav a[href$='/accounts/{NORTHWIND}']")
+    page.click("a[href$='/buy']")
+    page.fill("#quantity-sales-cloud", "3")
+    page.wait_for_selector("#live-preview table")  # the live preview (app.js)
+    pages.check(page, "buy")
+    contracts = len(demo.ledger.subscriptions_of(NORTHWIND))
+    page.click("main form button[type=submit]")
+    pages.check(page, "buy-review")
+    page.click("main form button[type=submit]")
+    assert _notice(page)
+    assert len(demo.ledger.subscriptions_of(NORTHWIND)) == contracts + 1
 
     page.click("form.sign-out button")
     pages.check(page, "signed-out")

@@ -12,6 +12,7 @@ import pytest
 from domain.account import User
 from service.access.tokens import Role, Tokens
 from tests.e2e.conftest import OPERATOR, PROBLEM_JSON, STAFF, Api
+from tests.metrics import metric
 
 
 def _events_since(api: Api, position: int) -> list:
@@ -368,10 +369,13 @@ def test_every_state_changing_response_carries_the_log_position_of_its_last_even
     )
     api.wrote(response)
     position = int(response.headers["Ledger-Position"])
-    # contract, seats and invoice: one transaction, several events, the position is the last
-    assert position - before >= 3
+    # the invoice's number, contract, seats and invoice: one transaction, several events,
+    # the position is the last
+    assert position - before >= 4
     events = _events_since(api, before)
+    assert events[-1].originator_version == 1 and position == api.head
     assert {type(e).__name__ for e in events} == {
+        "NumberAssigned",
         "LineQuantityIncreased",
         "LicenseAdded",
         "InvoiceIssued",
@@ -458,8 +462,8 @@ def test_health_and_readiness_need_no_token(api: Api) -> None:
     assert body["lag"] == dict.fromkeys(body["lag"], 0)
     metrics = api.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
-    assert f"subledger_log_head_position {api.head}" in metrics.text
-    assert 'subledger_projection_lag{projection="audit_trail"} 0' in metrics.text
+    assert metric(metrics.text, "subledger_log_head_position") == api.head
+    assert metric(metrics.text, "subledger_projection_lag", projection="audit_trail") == 0
 
 
 def test_problems_use_the_problem_media_type(api: Api) -> None:

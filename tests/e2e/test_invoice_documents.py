@@ -10,6 +10,7 @@ from datetime import timedelta
 from pypdf import PdfReader
 
 from adapters.clock import ControllableClock
+from adapters.einvoice.validation import EN16931, RuleSet, validate_cii
 from tests.e2e.conftest import Api
 
 
@@ -26,7 +27,8 @@ def test_the_pdf_of_an_invoice_reads_as_the_invoice(api: Api) -> None:
     assert response.content.startswith(b"%PDF-")
     text = pdf_text(response.content)
     for expected in (
-        "Subledger Software, Inc.",
+        "Subledger SAS",
+        "SIREN 123456782 - SIRET 12345678200010",
         f"Invoice {number}",
         "Status: OPEN",
         "Issued on: 2026-01-05",
@@ -36,8 +38,26 @@ def test_the_pdf_of_an_invoice_reads_as_the_invoice(api: Api) -> None:
         "Total 1,500.00 USD",
         "Paid 0.00 USD",
         "Balance due 1,500.00 USD",
+        "Service period: 2026-01-05 to 2027-01-04",
+        "TVA non applicable, art. 259-1 du CGI",  # a service to a buyer outside the EU
+        "Indemnité forfaitaire pour frais de recouvrement",
     ):
         assert expected in text, expected
+
+
+def test_the_pdf_carries_the_xml_that_xml_serves_and_it_follows_en_16931(api: Api) -> None:
+    path = f"/v1/invoices/{api.acme.invoice_id}"
+    xml = api.get(f"{path}/xml", "admin")
+    assert xml.status_code == 200, xml.text
+    assert xml.headers["content-type"] == "application/xml; charset=utf-8"
+    number = api.ledger.invoice(api.acme.invoice_id).number
+    assert xml.headers["content-disposition"] == f'attachment; filename="{number}.xml"'
+    pdf = api.get(f"{path}/pdf", "admin").content
+    attachments = PdfReader(io.BytesIO(pdf)).attachments
+    assert attachments["factur-x.xml"] == [xml.content]
+    report = validate_cii(xml.content, (*EN16931, RuleSet.FRANCE_CTC))
+    assert [f for f in report.findings if f.fatal] == []
+    assert f"<ram:ID>{number}</ram:ID>".encode() in xml.content
 
 
 def test_accept_pdf_on_the_invoice_gives_the_same_bytes_every_time(api: Api) -> None:

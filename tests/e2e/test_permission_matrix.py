@@ -182,6 +182,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/accounts/{account_id}/support-cases"): {"subject": "Hi", "description": "Help"},
     ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/replies"): {"message": "Done"},
     ("POST", "/v1/accounts/{account_id}/support-cases/{case_id}/close"): {"resolution": "Done"},
+    ("POST", "/v1/accounts/{account_id}/erasure-requests"): {
+        "kind": "user",
+        "subject_id": "ben",
+        "reason": "ben asked to be forgotten",
+    },
     ("POST", "/v1/accounts/{account_id}/subscriptions"): {
         "lines": [{"product_code": "service-cloud", "quantity": 1}]
     },

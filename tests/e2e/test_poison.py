@@ -24,6 +24,7 @@ from service.http.app import create_app
 from service.reads.read_side import ReadSide
 from tests.e2e.conftest import STAFF, Api, assert_problem
 from tests.integration.test_projection_faults import cli_env
+from tests.metrics import metric
 from tests.poison import FAILS, write_poison
 
 CARDS = ["4242424242424242", "4242.4242.4242.4242", "card 4242424242424242", "pm_4242424242424242"]
@@ -101,11 +102,6 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 20.0) -> N
         time.sleep(0.05)
 
 
-def metric(text: str, line_start: str) -> str:
-    (line,) = [line for line in text.splitlines() if line.startswith(line_start)]
-    return line.rsplit(" ", 1)[1]
-
-
 def test_a_poison_event_stops_one_read_model_while_the_rest_and_the_api_go_on(
     api: Api, store: StoreSettings, monkeypatch, capsys
 ):
@@ -129,20 +125,16 @@ def test_a_poison_event_stops_one_read_model_while_the_rest_and_the_api_go_on(
     def caught_up() -> bool:
         text = api.get("/metrics").text
         return all(
-            metric(text, f'subledger_projection_position{{projection="{name}"}}') == str(head)
+            metric(text, "subledger_projection_position", projection=name) == head
             for name in ("audit_trail", "book", "hash_chain")
         )
 
     eventually(caught_up, "the healthy read models to reach the head")
     text = api.get("/metrics").text
-    assert metric(text, f'subledger_projection_failing{{projection="{FAILS}"}}') == "1"
-    assert metric(text, 'subledger_projection_failing{projection="book"}') == "0"
-    assert metric(text, f'subledger_projection_failed_position{{projection="{FAILS}"}}') == str(
-        poisoned
-    )
-    assert metric(text, f'subledger_projection_position{{projection="{FAILS}"}}') == str(
-        poisoned - 1
-    )
+    assert metric(text, "subledger_projection_failing", projection=FAILS) == 1
+    assert metric(text, "subledger_projection_failing", projection="book") == 0
+    assert metric(text, "subledger_projection_failed_position", projection=FAILS) == poisoned
+    assert metric(text, "subledger_projection_position", projection=FAILS) == poisoned - 1
 
     # The API keeps answering, reads that name the head included (Api.get sends it).
     assert api.get(f"/v1/accounts/{api.other.account_id}/overview", "other_admin").is_success
@@ -174,7 +166,7 @@ def test_readiness_fails_when_no_process_has_run_the_projections_for_a_while(
         side.runner_grace_seconds = 0.3
         eventually(lambda: ready().status_code == 503, "readiness to miss the runner", 5)
         assert assert_problem(ready(), 503)["type"] == "/problems/no-projection-runner"
-        assert "subledger_projection_runner_present 0" in client.get("/metrics").text
+        assert metric(client.get("/metrics").text, "subledger_projection_runner_present") == 0
 
         elsewhere = RunnerLock(store)  # a runner in another process takes the lock
         assert elsewhere.try_acquire()

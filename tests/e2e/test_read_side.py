@@ -24,6 +24,7 @@ from projections.audit_trail import COLUMNS
 from service.http.routes import audit
 from service.reads.read_side import ReadSide
 from tests.e2e.conftest import PRINCIPALS, STAFF, Api, assert_problem, record_payment_methods
+from tests.metrics import metric
 
 REPORTS = ("/v1/reports/book", "/v1/reports/renewals", "/v1/reports/invoices")
 AUDIT = "/v1/audit/events"
@@ -263,8 +264,9 @@ def test_past_the_bound_a_read_answers_503_and_readyz_shows_the_lag(api: Api) ->
         BillingDetails("Newcomer", "1 New St", "Springfield", "12345", "US", "ap@new.example"),
         User("nia", "Nia", "nia@example.com", administrator=True),
     ).aggregate_id
-    written = api.head - before  # 1 + 3 (seats, their holding, the prorated invoice) + 1
-    assert written == 5
+    # 1 + 4 (seats, their holding, the prorated invoice and its number) + 1
+    written = api.head - before
+    assert written == 6
 
     for path, who in (
         (account, "admin"),
@@ -295,9 +297,9 @@ def test_past_the_bound_a_read_answers_503_and_readyz_shows_the_lag(api: Api) ->
     assert ready["lag"] == dict.fromkeys(names, written)
     metrics = api.get("/metrics").text
     for name in names:
-        assert f'subledger_projection_lag{{projection="{name}"}} {written}\n' in metrics
-        assert f'subledger_projection_position{{projection="{name}"}} {before}\n' in metrics
-    assert "subledger_projection_runner_here 0\n" in metrics
+        assert metric(metrics, "subledger_projection_lag", projection=name) == written
+        assert metric(metrics, "subledger_projection_position", projection=name) == before
+    assert metric(metrics, "subledger_projection_runner_here") == 0
 
     read_side.runner.catch_up()  # what a retry after Retry-After finds
     assert ok(api.get(account, "admin"))["payment_method"] == "pm_direct"
@@ -576,7 +578,12 @@ def test_each_row_says_who_when_and_why(api: Api) -> None:
         ),
         201,
     )
-    (credit,) = ok(api.get(AUDIT, "auditor", params={"after": str(before)}))["events"]
+    rows = ok(api.get(AUDIT, "auditor", params={"after": str(before)}))["events"]
+    number, credit = rows  # the credit note's number (ADR 0022), then the credit note
+    assert (number["event_type"], number["account_id"]) == (
+        "InvoiceSeries.SeriesOpened",
+        str(api.acme.account_id),
+    )
     assert (credit["event_type"], credit["actor"], credit["role"], credit["reason"]) == (
         "Invoice.CreditNoteIssued",
         "billing_staff:e2e billing_staff",
@@ -692,6 +699,7 @@ def test_a_requests_id_shows_up_in_every_audit_row_it_caused(api: Api) -> None:
         ("req-read-side-1", "req-read-side-1")
     }
     assert [r["event_type"] for r in rows if r["aggregate_type"] != "IdempotencyRecord"] == [
+        "InvoiceSeries.NumberAssigned",  # the invoice's number, saved first (ADR 0022)
         "Subscription.SubscriptionStarted",
         "Subscription.RenewalScheduled",
         "License.LicenseOpened",

@@ -150,3 +150,34 @@ def test_an_administrator_removes_a_user_and_a_billing_user_may_not(api: Api) ->
     head = api.head
     again = api.client.get(f"{users}/ben/remove")
     assert again.status_code == 404 and api.head == head
+
+
+def test_buying_products_reviews_the_first_invoice_then_buys_it_once(api: Api) -> None:
+    expected = api.post(
+        f"/v1/accounts/{api.acme.account_id}/subscriptions/preview",
+        "admin",
+        json={
+            "lines": [{"product_code": "sales-cloud", "quantity": 2}],
+            "billing_period": "monthly",
+        },
+    ).json()["invoices"][0]
+    visitor = sign_in(api)
+    buy = f"/app/accounts/{api.acme.account_id}/buy"
+    visitor.get(buy)
+    order = {"quantity-sales-cloud": "2", "billing_period": "monthly", "term_months": "12"}
+    live = api.client.post(f"{buy}/preview", data={**visitor.form("/buy").fields, **order})
+    assert _shown(expected["total"]) in live.text
+    review = visitor.submit("/buy", **order)
+    assert review.status_code == 200 and _shown(expected["total"]) in review.text
+    contracts = len(api.ledger.subscriptions_of(api.acme.account_id))
+    confirm = visitor.form("/buy")
+    head = api.head
+    forged = api.client.post(confirm.action or visitor.url, data={**confirm.fields, "quote": "0"})
+    assert forged.status_code == 412 and api.head == head
+    first = api.client.post(confirm.action or visitor.url, data=confirm.fields)
+    again = api.client.post(confirm.action or visitor.url, data=confirm.fields)  # double click
+    assert "your new contract has started" in first.text
+    assert again.status_code == 200
+    assert len(api.ledger.subscriptions_of(api.acme.account_id)) == contracts + 1
+    refused = visitor.submit("/buy", **{"quantity-sales-cloud": "0"})  # nothing chosen
+    assert refused.status_code == 422 and 'role="alert"' in refused.text

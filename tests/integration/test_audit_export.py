@@ -122,10 +122,12 @@ def rewrite(path: Path, change) -> None:
 
 
 def changed_state(rows):
-    state = base64.b64decode(rows[1]["state"])
-    assert b"sales-cloud" in state
+    # The first event that names a product: the contract's (after its invoice's number).
+    n = next(i for i, row in enumerate(rows) if b"sales-cloud" in base64.b64decode(row["state"]))
+    assert n > 0
+    state = base64.b64decode(rows[n]["state"])
     forged = base64.b64encode(state.replace(b"sales-cloud", b"service-cloud")).decode()
-    return [rows[0], dict(rows[1], state=forged), *rows[2:]]
+    return [*rows[:n], dict(rows[n], state=forged), *rows[n + 1 :]]
 
 
 def dropped_link_digest(rows):

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
@@ -356,8 +357,18 @@ def test_a_run_up_to_an_earlier_day_does_only_what_was_due_by_then(ledger, clock
     sub_id = monthly_contract(ledger)
     clock.set(at(date(2026, 6, 20)))
 
+    def done(kind: str) -> float:
+        labels = {"kind": kind, "result": "done"}
+        return REGISTRY.get_sample_value("subledger_billing_steps_total", labels) or 0
+
+    before = {kind: done(kind) for kind in ("invoice", "overdue", "renewal")}
     report = BillingRun(ledger).run(until=date(2026, 3, 31))
 
+    assert {kind: done(kind) - before[kind] for kind in before} == {
+        "invoice": 2,
+        "overdue": 1,
+        "renewal": 0,
+    }
     assert [(a.day, a.kind) for a in report.actions] == [
         (date(2026, 2, 5), Kind.INVOICE),
         (date(2026, 2, 5), Kind.OVERDUE),  # the first invoice, due 4 February
@@ -437,7 +448,7 @@ def test_the_billing_run_command(tmp_path):
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0] == "billing run up to 2026-03-10:"
-    assert f"2026-02-05  invoice   {sub_id}  INV-" in lines[1]
+    assert f"2026-02-05  invoice   {sub_id}  F-2026-" in lines[1]
     assert "for 2026-02-05 to 2026-03-05: 175.17 EUR" in lines[1]  # 2 x 73.60 + 19% VAT
     assert "2026-02-05  overdue" in lines[2]
     assert "2026-03-05  invoice" in lines[3]

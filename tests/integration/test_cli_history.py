@@ -92,7 +92,7 @@ def test_as_of_an_earlier_day_the_later_facts_are_unknown(book: tuple[Path, UUID
     (line,) = section(result.stdout, "Contract lines")
     assert line.split()[1:3] == ["sales-cloud", "10"]
     assert "seats missed" not in result.stdout
-    invoices = [row for row in section(result.stdout, "Invoices") if row.startswith("INV-")]
+    invoices = [row for row in section(result.stdout, "Invoices") if row.startswith("F-")]
     assert len(invoices) == 2  # the first period's, and the prorated five seats'
     assert "open balance: 4376.71 USD" in result.stdout
 

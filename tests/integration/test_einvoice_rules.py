@@ -21,7 +21,8 @@ from adapters.einvoice.cii import cii_xml
 from adapters.einvoice.validation import EN16931, Report, RuleSet, validate_cii
 from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
-from domain.legal_document import invoice_document
+from domain.legal_document import credit_note_document, invoice_document
+from domain.money import Money
 from domain.period import DateRange
 from tests import einvoices
 from tests.builders import cause
@@ -134,3 +135,41 @@ def test_an_element_out_of_the_schema_is_reported_by_the_xsd():
     xml = cii_xml(einvoices.export_outside_eu())
     bad = broken(xml, rb"<ram:Name>Acme Corp</ram:Name>", b"<ram:Nom>Acme Corp</ram:Nom>")
     assert any(e.rule_set is RuleSet.XSD for e in validate_cii(bad, ALL_RULES).errors)
+
+
+CREDIT_BUYERS = {
+    "FR": ("FR14987654324", Decimal("0.20"), "EUR"),  # standard rate
+    "DE": ("DE136695976", Decimal("0"), "EUR"),  # reverse charge
+    "US": ("", Decimal("0"), "USD"),  # export of services
+}
+
+
+@pytest.mark.parametrize("country", sorted(CREDIT_BUYERS))
+@pytest.mark.parametrize("credited", ["0.01", "100.00", "all"])
+def test_a_credit_note_is_a_381_that_names_its_invoice_and_follows_the_rules(country, credited):
+    tax_id, rate, currency = CREDIT_BUYERS[country]
+    period = DateRange(date(2026, 1, 5), date(2027, 1, 5))
+    price = Money.of("1200.00", currency)
+    line = InvoiceLine.charge("Sales Cloud", "sales-cloud", 5, price, period, Fraction(1), rate)
+    issued = cause(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    invoice = Invoice.issue(
+        uuid4(), uuid4(), None, "F-2026-000001", currency, [line], date(2026, 2, 4), issued
+    )
+    invoice.collect_events()
+    amount = invoice.total if credited == "all" else Money.of(credited, currency)
+    why = cause(datetime(2026, 2, 1, 9, tzinfo=UTC), reason="seats never used")
+    invoice.issue_credit_note("cn1", amount, why, "A-2026-000001")
+    (credit,) = [e for e in invoice.collect_events() if isinstance(e, Invoice.CreditNoteIssued)]
+    buyer = BillingDetails(
+        "Client", "1 rue A", "Ville", "75001", country, "a@b.example", tax_id=tax_id
+    )
+
+    document = credit_note_document(invoice, credit, buyer, einvoices.SELLER)
+
+    assert (document.type.value, document.number) == ("381", "A-2026-000001")
+    assert document.preceding_invoice is not None
+    assert document.preceding_invoice.number == "F-2026-000001"
+    assert document.total == amount  # the credit, tax included, split and not changed
+    xml = cii_xml(document)
+    assert b"<ram:TypeCode>381</ram:TypeCode>" in xml
+    assert errors(validate_cii(xml, ALL_RULES)) == []

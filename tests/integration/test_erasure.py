@@ -5,22 +5,27 @@ PostgreSQL (the tables' contents)."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from adapters.signing import SigningKey
 from adapters.store import StoreSettings
 from domain.account import Account, Contact, ContactRole
 from domain.errors import InvalidValue, NotFound, ReasonRequired
 from domain.personal_data import ERASED, SubjectKind
+from service.audit.export import export_account
 from service.audit.verification import ChainVerifier
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
 from service.reads.read_side import ReadSide
 from tests.builders import open_account
+from tests.integration.test_audit_export import documented_script
 
 GRACE = Contact(ContactRole.BILLING, "Grace Hopper", "grace@navy.example", "+1 555 0100")
 SECRETS = (b"Grace Hopper", b"grace@navy.example", b"+1 555 0100", b"Grace B. Hopper")
@@ -167,3 +172,48 @@ def read_models(store: StoreSettings) -> bytes:
     path = Path(store.read_sqlite_path)
     files = [path, Path(f"{path}-wal")]
     return b"".join(file.read_bytes() for file in files if file.exists())
+
+
+def test_after_an_erasure_the_account_export_verifies_with_the_standard_library(
+    ledger: Ledger, read_side: ReadSide, tmp_path: Path
+):
+    staff = CommandContext("staff-1", "billing_staff")
+    account_id = open_account(ledger, staff)
+    ledger.add_contact(staff, account_id, GRACE, contact_id="grace")
+    read_side.runner.catch_up()
+    Erasures(ledger).erase(ERASING, account_id, SubjectKind.CONTACT, "grace")
+    read_side.runner.catch_up()
+
+    key = SigningKey.load_or_create(tmp_path / "signing-key.pem")
+    exported = export_account(read_side, key, account_id, tmp_path / "export")
+    assert not exported.mismatched and exported.events == ledger.head_position()
+    held = b"".join(path.read_bytes() for path in (tmp_path / "export").iterdir())
+    for secret in SECRETS:
+        assert secret not in held
+    checked = subprocess.run(
+        [sys.executable, str(documented_script(tmp_path)), str(tmp_path / "export")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"OK: {exported.events} events")
+
+
+def test_events_stored_before_sealing_are_reported_not_erasable(
+    make_ledger: Callable[[], Ledger], ledger: Ledger
+):
+    staff = CommandContext("staff-1", "billing_staff")
+    account_id = open_account(ledger, staff)
+    before_sealing = make_ledger()
+    before_sealing.mapper.keys = None  # type: ignore[attr-defined]  # as stored by an older release
+    old = before_sealing.add_contact(staff, account_id, GRACE, contact_id="grace").position
+    renamed = dataclasses.replace(GRACE, name="Grace B. Hopper")
+    ledger.change_contact(staff, account_id, "grace", renamed)  # sealed
+
+    erasure = Erasures(ledger).erase(ERASING, account_id, SubjectKind.CONTACT, "grace")
+
+    assert erasure.keys_destroyed == 1 and erasure.not_erasable == (old,)
+    added, changed = [e for e in make_ledger().events.get(account_id) if hasattr(e, "contact")]
+    assert added.contact.name == "Grace Hopper"  # plaintext: beyond a key's reach
+    assert changed.contact.name == ERASED

@@ -58,6 +58,30 @@ NOT_IN_DEMO = {
 }
 
 
+def test_a_v1_credit_note_stored_before_numbers_existed_still_loads(ledger, staff, make_ledger):
+    account_id = open_account(ledger, staff)
+    ledger.start_subscription(CommandContext("ada", "admin"), account_id, {"sales-cloud": 1})
+    (invoice,) = ledger.invoices_of(account_id)
+    # The event today's code would record, stripped to the shape v1 stored: no number.
+    why = cause(at=ledger.clock.now(), reason="agreed")
+    invoice.issue_credit_note("cn-old", Money.of("1.00", "USD"), why, "A-2026-000001")
+    (event,) = invoice.collect_events()
+    v2 = ledger.mapper.to_stored_event(event)
+    state = ledger.mapper.transcoder.decode(v2.state)
+    assert (state["class_version"], state["number"]) == (2, "A-2026-000001")
+    del state["class_version"], state["number"]
+    v1 = StoredEvent(
+        v2.originator_id, v2.originator_version, v2.topic, ledger.mapper.transcoder.encode(state)
+    )
+    ledger.recorder.insert_events([v1])
+
+    reader = make_ledger()  # a fresh application: nothing cached from the write
+    credit = list(reader.events.get(invoice.id))[-1]
+    assert isinstance(credit, Invoice.CreditNoteIssued)
+    assert (credit.credit_note_id, credit.number) == ("cn-old", "cn-old")
+    assert reader.invoice(invoice.id).credit_note_numbers == {"cn-old": "cn-old"}
+
+
 def test_a_v1_upgrade_request_stored_before_note_existed_still_loads(ledger, staff, make_ledger):
     account_id = open_account(ledger, staff)
     # The event today's code would record, stripped to the shape v1 stored: no note and

@@ -74,7 +74,7 @@ def xml(invoice) -> bytes:
 
 @pytest.fixture(scope="module")
 def pdf(invoice, xml) -> bytes:
-    return invoice_pdf(invoice, BUYER, xml=xml)
+    return invoice_pdf(invoice, invoice_document(invoice, BUYER, einvoices.SELLER), xml=xml)
 
 
 def test_the_pdf_carries_the_xml_and_readers_find_it_equal(pdf, xml):
@@ -145,8 +145,9 @@ def test_a_cjk_name_brings_an_embedded_cff_font_whose_cmap_matches_it(invoice):
     """PDF/A-3 6.2.11: every font program embedded, and a CIDFont's CIDSystemInfo
     compatible with its CMap's (the same registry and ordering), the CMap embedded."""
     buyer = replace(BUYER, legal_name="北京 Société 有限公司")
-    xml = cii_xml(invoice_document(invoice, buyer, einvoices.SELLER))
-    reader = PdfReader(io.BytesIO(invoice_pdf(invoice, buyer, xml=xml)))
+    document = invoice_document(invoice, buyer, einvoices.SELLER)
+    xml = cii_xml(document)
+    reader = PdfReader(io.BytesIO(invoice_pdf(invoice, document, xml=xml)))
     used = {str(font["/BaseFont"]).split("+")[1]: (top, font) for top, font in fonts(reader)}
     assert set(used) == {"SourceSansPro", "SourceSansProBold", "NotoSansCJKJP"}
     top, cjk = used["NotoSansCJKJP"]
@@ -163,5 +164,6 @@ def test_a_cjk_name_brings_an_embedded_cff_font_whose_cmap_matches_it(invoice):
 
 
 def test_the_same_invoice_renders_to_the_same_factur_x_bytes(invoice, xml, pdf):
-    assert invoice_pdf(invoice, BUYER, xml=xml) == pdf
+    document = invoice_document(invoice, BUYER, einvoices.SELLER)
+    assert invoice_pdf(invoice, document, xml=xml) == pdf
     assert "/Encrypt" not in PdfReader(io.BytesIO(pdf)).trailer

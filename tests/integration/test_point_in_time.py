@@ -36,6 +36,7 @@ from domain.account import Account, User
 from domain.catalog import Edition
 from domain.errors import DomainError, NotFound
 from domain.invoice import Invoice, InvoiceStatus
+from domain.invoice_series import InvoiceSeries
 from domain.license import License
 from domain.money import MINOR_UNITS, Money, round_half_up
 from domain.period import BillingPeriod, billing_periods
@@ -152,6 +153,8 @@ def oracle_in_force(aggregate: Any, on: date) -> bool:
         return aggregate.issued_on <= on
     if isinstance(aggregate, License):
         return sum(aggregate.held_by_contract.values()) > 0
+    if isinstance(aggregate, InvoiceSeries):  # numbering bookkeeping: no business date
+        return True
     assert isinstance(aggregate, Account)
     return aggregate.created_on.date() <= on
 

@@ -60,3 +60,19 @@ def test_a_destroyed_key_reads_as_erased_in_every_event_of_its_subject_only(
     history = [e for e in fresh.events_of_types() if getattr(e, "contact_id", None) == "c1"]
     assert len(history) == 2
     assert all(e.contact.name == ERASED and e.contact.email == ERASED for e in history)
+
+
+def test_another_process_stops_using_a_destroyed_key_once_its_cache_ages(
+    make_ledger: Callable[[], Ledger], staff: CommandContext
+):
+    writer, other = make_ledger(), make_ledger()
+    account_id = open_account(writer, staff)
+    writer.add_contact(staff, account_id, CONTACT, contact_id="c1")
+    assert other.account(account_id).contacts["c1"].name == CONTACT.name  # its key cached
+
+    writer.data_keys.destroy(f"contact:{account_id}:c1", writer.clock.now())
+    before = list(other.events.get(account_id))[-1]
+    assert before.contact.name == CONTACT.name  # within the cache's age, still the copy
+    other.data_keys.max_age = 0  # the minute has passed
+    after = list(other.events.get(account_id))[-1]
+    assert after.contact.name == ERASED

@@ -15,6 +15,7 @@ from dataclasses import replace
 from uuid import UUID
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
@@ -98,6 +99,7 @@ def test_a_flaky_receiver_gets_every_event_in_order_at_least_once_signed(
     ledger: Ledger, endpoints: WebhookEndpoints, make_worker: Callable[..., WebhookWorker]
 ) -> None:
     account_id = open_account(ledger, STAFF)
+    before = {outcome: attempts(outcome) for outcome in ("acknowledged", "failed")}
     with Receiver(chaos=0.5, chaos_requests=50, sleep=FAST.timeout * 2, seed=11) as receiver:
         registered = endpoints.register(OPERATOR, receiver.url, [], "flaky")
         start = endpoints.get(registered.endpoint_id).start_after
@@ -120,6 +122,8 @@ def test_a_flaky_receiver_gets_every_event_in_order_at_least_once_signed(
     assert [(r.position, r.event_id) for r in receiver.acknowledged()] == expected
     assert {r.answer for r in received} == {"ok", *MISBEHAVIOURS}  # the chaos did happen
     assert all(signed_by(registered.secret, r) for r in received)
+    counted = {outcome: attempts(outcome) - before[outcome] for outcome in before}
+    assert counted == {"acknowledged": len(expected), "failed": len(received) - len(expected)}
     envelope = json.loads(received[-1].body)
     assert envelope["specversion"] == "1.0" and envelope["type"].startswith("subledger.")
 
@@ -133,9 +137,19 @@ def test_a_flaky_receiver_gets_every_event_in_order_at_least_once_signed(
     assert endpoints.get(registered.endpoint_id).enabled
 
 
+def attempts(outcome: str) -> float:
+    """The worker's counter (prometheus-client's default registry, this process)."""
+    return REGISTRY.get_sample_value("subledger_webhook_attempts_total", {"outcome": outcome}) or 0
+
+
+def disabled_count() -> float:
+    return REGISTRY.get_sample_value("subledger_webhook_endpoints_disabled_total") or 0
+
+
 def test_a_run_of_failures_disables_the_endpoint_as_an_event_and_enabling_resumes(
     ledger: Ledger, endpoints: WebhookEndpoints, make_worker: Callable[..., WebhookWorker]
 ) -> None:
+    failed_before, disabled_before = attempts("failed"), disabled_count()
     account_id = open_account(ledger, STAFF)
     with Receiver(chaos=1.0, chaos_requests=10**6, misbehaviours=("500",)) as receiver:
         registered = endpoints.register(OPERATOR, receiver.url, [])
@@ -157,6 +171,7 @@ def test_a_run_of_failures_disables_the_endpoint_as_an_event_and_enabling_resume
         assert {d.position for d in log} == {public_events(ledger, endpoint.start_after)[0][0]}
         worker.run_once()
         assert len(receiver.snapshot()) == 3  # disabled: nothing more is sent
+        assert (attempts("failed") - failed_before, disabled_count() - disabled_before) == (3, 1)
 
         receiver.recover()
         endpoints.enable(OPERATOR, endpoint_id)

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from prometheus_client import REGISTRY
 
 from adapters.clock import SystemClock
 from adapters.group_commit import GroupCommitRecorder, _arguments, _Save
@@ -194,9 +195,16 @@ def test_waiting_saves_are_committed_together_and_a_conflict_fails_alone(
         ledger.close()
 
 
+def _batches() -> tuple[float, float]:
+    """The group commit's histogram of batch sizes: (batches, saves) in this process."""
+    count = REGISTRY.get_sample_value("subledger_group_commit_batch_saves_count") or 0
+    return count, REGISTRY.get_sample_value("subledger_group_commit_batch_saves_sum") or 0
+
+
 def _check_group_commit(ledger: Ledger, store: StoreSettings) -> None:
     recorder = ledger.recorder
     assert isinstance(recorder, GroupCommitRecorder)
+    batches_before, saves_before = _batches()
     taken = uuid4()
     recorder.insert_events([_stored(taken, 1)])
     pg = store.postgres
@@ -231,6 +239,10 @@ def _check_group_commit(ledger: Ledger, store: StoreSettings) -> None:
         blocker.rollback()
     for thread in [first, *others]:
         thread.join()
+    # Batches: "taken" alone, "first" alone, the three queued together, then the save
+    # that claims a version "next" claimed in that batch.
+    batches, written = _batches()
+    assert (batches - batches_before, written - saves_before) == (4, 6)
 
     assert isinstance(results["stale"], IntegrityError)
     assert isinstance(results["same version again"], IntegrityError)

@@ -280,7 +280,7 @@ def test_voiding_a_void_invoice_is_refused(invoice):
 
 
 def test_a_credit_note_on_an_open_invoice_reduces_the_balance_and_refunds_nothing(invoice):
-    refund = invoice.issue_credit_note("cn1", usd("30.00"), cause(LATER, reason=WHY))
+    refund = invoice.issue_credit_note("cn1", usd("30.00"), cause(LATER, reason=WHY), "A-1")
     (event,) = invoice.collect_events()
     assert isinstance(event, Invoice.CreditNoteIssued)
     assert (event.credit_note_id, event.amount, event.refund) == ("cn1", usd("30"), usd("0"))
@@ -292,7 +292,7 @@ def test_a_credit_note_on_an_open_invoice_reduces_the_balance_and_refunds_nothin
 def test_a_credit_note_that_brings_the_balance_to_zero_records_invoice_paid(invoice):
     invoice.record_payment("p1", usd("60.00"), "pm_card", cause())
     invoice.collect_events()
-    refund = invoice.issue_credit_note("cn1", usd("40.00"), cause(reason=WHY))
+    refund = invoice.issue_credit_note("cn1", usd("40.00"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == [Invoice.CreditNoteIssued, Invoice.InvoicePaid]
     assert refund == usd("0")
     assert invoice.status is InvoiceStatus.PAID
@@ -300,7 +300,7 @@ def test_a_credit_note_that_brings_the_balance_to_zero_records_invoice_paid(invo
 
 def test_a_credit_note_beyond_the_balance_refunds_what_was_paid_beyond_it(invoice):
     invoice.record_payment("p1", usd("60.00"), "pm_card", cause())
-    refund = invoice.issue_credit_note("cn1", usd("50.00"), cause(reason=WHY))
+    refund = invoice.issue_credit_note("cn1", usd("50.00"), cause(reason=WHY), "A-1")
     assert refund == usd("10.00")
     assert (invoice.paid, invoice.balance, invoice.status) == (
         usd("50.00"),
@@ -312,7 +312,7 @@ def test_a_credit_note_beyond_the_balance_refunds_what_was_paid_beyond_it(invoic
 def test_a_credit_note_on_a_paid_invoice_returns_a_refund(invoice):
     invoice.record_payment("p1", usd("100.00"), "pm_card", cause())
     invoice.collect_events()
-    refund = invoice.issue_credit_note("cn1", usd("30.00"), cause(reason=WHY))
+    refund = invoice.issue_credit_note("cn1", usd("30.00"), cause(reason=WHY), "A-1")
     (event,) = invoice.collect_events()  # no second InvoicePaid
     assert event.refund == refund == usd("30.00")
     assert (invoice.paid, invoice.credited) == (usd("70.00"), usd("30.00"))
@@ -321,22 +321,22 @@ def test_a_credit_note_on_a_paid_invoice_returns_a_refund(invoice):
 
 def test_a_credit_note_exceeding_the_invoice_is_refused(invoice):
     with pytest.raises(CreditExceedsInvoice):
-        invoice.issue_credit_note("cn1", usd("100.01"), cause(reason=WHY))
+        invoice.issue_credit_note("cn1", usd("100.01"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []
 
 
 def test_credit_notes_together_cannot_exceed_the_invoice(invoice):
-    invoice.issue_credit_note("cn1", usd("70.00"), cause(reason=WHY))
+    invoice.issue_credit_note("cn1", usd("70.00"), cause(reason=WHY), "A-1")
     invoice.collect_events()
     with pytest.raises(CreditExceedsInvoice):
-        invoice.issue_credit_note("cn2", usd("30.01"), cause(reason=WHY))
+        invoice.issue_credit_note("cn2", usd("30.01"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []
     assert invoice.credited == usd("70.00")
 
 
 def test_a_credit_note_without_a_reason_is_refused(invoice):
     with pytest.raises(ReasonRequired):
-        invoice.issue_credit_note("cn1", usd("10.00"), cause())
+        invoice.issue_credit_note("cn1", usd("10.00"), cause(), "A-1")
     assert recorded(invoice) == []
 
 
@@ -344,26 +344,26 @@ def test_a_credit_note_on_a_void_invoice_is_refused(invoice):
     invoice.void(cause(reason=WHY))
     invoice.collect_events()
     with pytest.raises(InvoiceNotOpen):
-        invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY))
+        invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []
 
 
 def test_a_credit_note_id_already_issued_is_refused(invoice):
-    invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY))
+    invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY), "A-1")
     invoice.collect_events()
     with pytest.raises(AlreadyExists):
-        invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY))
+        invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []
 
 
 @pytest.mark.parametrize("amount", ["0", "-5.00"])
 def test_a_credit_note_that_is_not_positive_is_refused(invoice, amount):
     with pytest.raises(AmountNotPositive):
-        invoice.issue_credit_note("cn1", usd(amount), cause(reason=WHY))
+        invoice.issue_credit_note("cn1", usd(amount), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []
 
 
 def test_a_credit_note_in_another_currency_is_refused(invoice):
     with pytest.raises(CurrencyMismatch):
-        invoice.issue_credit_note("cn1", Money.of("10.00", "EUR"), cause(reason=WHY))
+        invoice.issue_credit_note("cn1", Money.of("10.00", "EUR"), cause(reason=WHY), "A-1")
     assert recorded(invoice) == []

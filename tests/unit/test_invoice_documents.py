@@ -17,16 +17,18 @@ from pypdf import PdfReader
 
 from adapters.invoice_documents import (
     CSV_COLUMNS,
-    SELLER,
     invoice_csv,
     invoice_pdf,
     shared_invoice_html,
 )
 from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
+from domain.invoice_document import InvoiceDocument
+from domain.legal_document import invoice_document
 from domain.money import Money
 from domain.period import DateRange
 from service.http.routes.documents import CSV, PDF, negotiated
+from tests import einvoices
 from tests.builders import cause
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -39,6 +41,10 @@ BUYER = BillingDetails(
     "rechnung@lumen.example",
     tax_id="DE123456789",
 )
+
+
+def legal(invoice: Invoice, buyer: BillingDetails = BUYER) -> InvoiceDocument:
+    return invoice_document(invoice, buyer, einvoices.SELLER)
 
 
 def eur(amount):
@@ -68,17 +74,21 @@ def pdf_text(document: bytes) -> str:
 
 def test_the_pdf_shows_seller_buyer_lines_tax_totals_due_date_and_status():
     invoice = make_invoice()
-    text = pdf_text(invoice_pdf(invoice, BUYER))
+    text = pdf_text(invoice_pdf(invoice, legal(invoice)))
     for expected in (
-        SELLER.name,
-        f"Tax ID: {SELLER.tax_id}",
+        einvoices.SELLER.legal_name,
+        f"VAT number: {einvoices.SELLER.vat_number}",
+        "SIREN 123456782 - SIRET 12345678200010",
+        "Service period: 2026-01-05 to 2027-01-04",
+        "VAT S 19% on 6,060.00: 1,151.40 EUR",
+        "IBAN FR7630006000011234567890189",
         "Invoice INV-202601-ABCDEF12",
         "Status: OPEN",
         "Due date: 2026-02-04",
         "Lumen GmbH",
         "Hauptstraße 5",
         "10115 Berlin",
-        "Tax ID: DE123456789",
+        "VAT number: DE123456789",
         "Sales Cloud 5 2026-01-05 to 2027-01-05 1,200.00 6,000.00 1,140.00 (19%)",
         "Inbox 2 2026-01-05 to 2027-01-05 60.00 60.00 11.40 (19%)",
         "Subtotal 6,060.00 EUR",
@@ -92,14 +102,14 @@ def test_the_pdf_shows_seller_buyer_lines_tax_totals_due_date_and_status():
 
 def test_the_same_invoice_renders_to_the_same_bytes_and_a_payment_changes_them():
     invoice = make_invoice()
-    first = invoice_pdf(invoice, BUYER)
-    assert invoice_pdf(invoice, BUYER) == first
+    first = invoice_pdf(invoice, legal(invoice))
+    assert invoice_pdf(invoice, legal(invoice)) == first
     # A PDF/A keeps its dates in the XMP metadata.
     created = PdfReader(io.BytesIO(first)).xmp_metadata.xmp_create_date
     assert created is not None and created.replace(tzinfo=UTC) == T0  # the last event, not now
 
     invoice.record_payment("ch_1", eur("7211.40"), "pm_card_visa", cause(T0 + timedelta(days=1)))
-    paid = invoice_pdf(invoice, BUYER)
+    paid = invoice_pdf(invoice, legal(invoice))
     assert paid != first
     text = pdf_text(paid)
     assert "Status: PAID" in text
@@ -129,14 +139,14 @@ def test_the_pdf_shows_cyrillic_and_cjk_legal_names_in_embedded_fonts():
     invoice = make_invoice()
     cyrillic = "ООО «Ромашка»"  # noqa: RUF001 (Cyrillic on purpose)
     for name in (cyrillic, "Zoë Łódź Ελλάς"):  # Source Sans Pro: pypdf reads it
-        assert name in pdf_text(invoice_pdf(invoice, billed_to(name)))
+        assert name in pdf_text(invoice_pdf(invoice, legal(invoice, billed_to(name))))
     for name in (cyrillic, "東京商事株式会社", "주식회사 한빛", "北京 Ёлка 有限公司"):
-        assert name in pdftotext(invoice_pdf(invoice, billed_to(name)))
+        assert name in pdftotext(invoice_pdf(invoice, legal(invoice, billed_to(name))))
 
 
 def test_a_character_no_font_has_becomes_its_letters_or_a_question_mark():
     invoice = make_invoice()
-    document = invoice_pdf(invoice, billed_to("ℌ𝐀ṩ مرحبا Zoë"))
+    document = invoice_pdf(invoice, legal(invoice, billed_to("ℌ𝐀ṩ مرحبا Zoë")))
     assert "HAs ????? Zoë" in pdf_text(document)  # no Arabic font (yet)  # no Arabic font (yet)
 
 
@@ -157,7 +167,7 @@ def test_the_shared_page_escapes_everything():
     buyer = BillingDetails(
         '<script>alert("x")</script> & Co', "1 Main St", "Springfield", "1", "US", "a@b.example"
     )
-    page = shared_invoice_html(invoice, buyer, '/pdf?a=1&b="2"')
+    page = shared_invoice_html(invoice, legal(invoice, buyer), '/pdf?a=1&b="2"')
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
     assert 'href="/pdf?a=1&amp;b=&quot;2&quot;"' in page

@@ -89,7 +89,7 @@ def test_a_refund_comes_from_the_newest_payments_first(invoice):
 def test_refunds_paid_out_never_exceed_the_refunds_due_nor_a_payment(invoice):
     invoice.record_payment("ch_1", usd("30.00"), "pm_card_visa", cause())
     invoice.record_payment("ch_2", usd("70.00"), "pm_card_visa", cause())
-    due = invoice.issue_credit_note("cn1", usd("60.00"), cause(reason=WHY))
+    due = invoice.issue_credit_note("cn1", usd("60.00"), cause(reason=WHY), "A-1")
     assert due == usd("60.00") == invoice.refund_due
     with pytest.raises(CreditExceedsInvoice):  # beyond what is left of the payment
         invoice.record_refund("ch_1", "re_1", usd("30.01"), "cn1", cause())
@@ -105,7 +105,7 @@ def test_refunds_paid_out_never_exceed_the_refunds_due_nor_a_payment(invoice):
 
 def test_a_refund_names_a_payment_and_a_credit_note_of_the_invoice(invoice):
     invoice.record_payment("ch_1", usd("100.00"), "pm_card_visa", cause())
-    invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY))
+    invoice.issue_credit_note("cn1", usd("10.00"), cause(reason=WHY), "A-1")
     with pytest.raises(NotFound):
         invoice.record_refund("ch_x", "re_1", usd("10.00"), "cn1", cause())
     with pytest.raises(NotFound):

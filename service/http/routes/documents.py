@@ -1,7 +1,8 @@
 """Invoice documents over HTTP: content negotiation, and the PDF or CSV as a download.
 
 The routes are in ``invoices.py``: ``GET /v1/invoices/{id}`` with an Accept header, and
-``GET /v1/invoices/{id}/pdf`` and ``/csv``.
+``GET /v1/invoices/{id}/pdf`` (the Factur-X PDF/A-3), ``/csv`` and ``/xml`` (the EN 16931
+CII XML the PDF carries).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from service.reads.point_in_time import aggregate_at
 
 PDF = "application/pdf"
 CSV = "text/csv"
+XML = "application/xml"
 JSON = "application/json"
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     PDF: {"schema": {"type": "string", "format": "binary"}},
     CSV: {"schema": {"type": "string"}},
+    XML: {"schema": {"type": "string"}},
 }
 
 
@@ -78,6 +81,8 @@ def document(ledger: Ledger, invoice: Invoice, media_type: str) -> Response:
     """The invoice as a download; the ETag names the version it shows."""
     if media_type == PDF:
         body, kind, suffix = documents.pdf(ledger, invoice), PDF, "pdf"
+    elif media_type == XML:
+        body, kind, suffix = documents.xml(ledger, invoice), f"{XML}; charset=utf-8", "xml"
     else:
         body, kind, suffix = invoice_csv(invoice).encode(), f"{CSV}; charset=utf-8", "csv"
     return Response(

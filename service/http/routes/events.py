@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.types import Receive, Scope, Send
 
@@ -218,16 +219,12 @@ def _still_allowed(
     return allowed
 
 
-class _HoldingSlot(StreamingResponse):
+class _HoldingSlot(EventSourceResponse):
     """A stream that gives its token's slot back when it ends, however it ends (even if
     the client left before its first byte, when the body is never iterated)."""
 
-    def __init__(self, content: AsyncIterator[str], release: Callable[[], None]) -> None:
-        super().__init__(
-            content,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        super().__init__(content, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -250,8 +247,16 @@ def _watch(request: Request, feed: EventFeed, settings: StreamSettings) -> LogWa
     "/v1/events/stream",
     openapi_extra=access_extra(Access.EVENTS),
     summary="Public events as they are recorded: Server-Sent Events, resumable",
+    # Not EventSourceResponse: FastAPI would take the function for a generator endpoint.
+    # It returns one (``_HoldingSlot``), made after the checks that may refuse it.
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+    responses={
+        200: {
+            "description": "A stream of Server-Sent Events, one CloudEvent each, that stays "
+            "open: heartbeat comments while idle; resume with Last-Event-ID",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
+        }
+    },
 )
 def stream(
     request: Request,

@@ -1,4 +1,5 @@
-"""Liveness, readiness (the store, the read models' lag, failures and runner) and metrics.
+"""Liveness, readiness (the store, the read models' lag, failures and runner) and metrics
+(``service.http.metrics``).
 
 Readiness answers 503 while a read model fails on an event (naming it) or while no
 process has held the projection runner's lock for longer than a few seconds: either way
@@ -10,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from service.http.access import Access, access_extra
 from service.http.deps import LedgerDep
+from service.http.metrics import CONTENT_TYPE, exposition
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.reads import get_read_side
 from service.reads.read_side import ReadSide
@@ -76,50 +78,9 @@ def readyz(ledger: LedgerDep, read_side: ReadSideDep) -> Readiness:
 @router.get(
     "/metrics",
     openapi_extra=access_extra(Access.PUBLIC),
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={200: {"content": {"text/plain": {}}}, 503: PROBLEM_RESPONSES[503]},
-    summary="Prometheus metrics: log head, read-model positions, lag and failures",
+    summary="Prometheus metrics: requests, commands, read models, relays, webhooks, billing",
 )
-def metrics(ledger: LedgerDep, read_side: ReadSideDep) -> PlainTextResponse:
-    head = ledger.head_position()
-    positions = read_side.positions()
-    failing = read_side.failures()
-    lines = [
-        "# HELP subledger_log_head_position Position of the newest event in the global log.",
-        "# TYPE subledger_log_head_position gauge",
-        f"subledger_log_head_position {head}",
-        "# HELP subledger_projection_position Last log position applied by each read model.",
-        "# TYPE subledger_projection_position gauge",
-        *(f'subledger_projection_position{{projection="{n}"}} {p}' for n, p in positions.items()),
-        "# HELP subledger_projection_lag Events in the log not yet applied by each read model.",
-        "# TYPE subledger_projection_lag gauge",
-        *(
-            f'subledger_projection_lag{{projection="{n}"}} {max(head - p, 0)}'
-            for n, p in positions.items()
-        ),
-        "# HELP subledger_projection_failing 1 while a read model fails on an event.",
-        "# TYPE subledger_projection_failing gauge",
-        *(
-            f'subledger_projection_failing{{projection="{n}"}} {int(n in failing)}'
-            for n in positions
-        ),
-        "# HELP subledger_projection_failed_position The log position a read model fails at.",
-        "# TYPE subledger_projection_failed_position gauge",
-        *(
-            f'subledger_projection_failed_position{{projection="{n}"}} {f.position}'
-            for n, f in failing.items()
-        ),
-        "# HELP subledger_projection_failed_attempts Attempts at the event a read model fails at.",
-        "# TYPE subledger_projection_failed_attempts gauge",
-        *(
-            f'subledger_projection_failed_attempts{{projection="{n}"}} {f.attempts}'
-            for n, f in failing.items()
-        ),
-        "# HELP subledger_projection_runner_here 1 if this process runs the projections.",
-        "# TYPE subledger_projection_runner_here gauge",
-        f"subledger_projection_runner_here {int(read_side.running_here)}",
-        "# HELP subledger_projection_runner_present 1 if a process runs the projections.",
-        "# TYPE subledger_projection_runner_present gauge",
-        f"subledger_projection_runner_present {int(read_side.runner_present())}",
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+def metrics(ledger: LedgerDep, read_side: ReadSideDep) -> Response:
+    return Response(exposition(ledger, read_side), media_type=CONTENT_TYPE)

@@ -107,6 +107,21 @@ def get_invoice_pdf(
 
 
 @router.get(
+    "/v1/invoices/{invoice_id}/xml",
+    openapi_extra=access_extra(Access.ACCOUNT_READ),
+    response_class=Response,
+    responses=documents.responses(documents.XML),
+    summary="The invoice's EN 16931 e-invoice: the CII XML its PDF carries (Factur-X)",
+)
+def get_invoice_xml(
+    invoice_id: UUID, ledger: LedgerDep, principal: PrincipalDep, reads: PointInTimeReads
+) -> Response:
+    invoice_for(ledger, principal, invoice_id, Access.ACCOUNT_READ)
+    invoice = documents.invoice_then(ledger, reads, invoice_id)
+    return documents.document(ledger, invoice, documents.XML)
+
+
+@router.get(
     "/v1/invoices/{invoice_id}/csv",
     openapi_extra=access_extra(Access.ACCOUNT_READ),
     response_class=Response,

@@ -105,7 +105,7 @@ def bound(ctx: CommandContext, posted: Posted) -> CommandContext:
     )
 
 
-def _fragment(current: Visit, preview: Callable[[], Previewed]) -> Response:
+def fragment(current: Visit, preview: Callable[[], Previewed]) -> Response:
     """The preview as a fragment of a page, for the live update (app.js)."""
     try:
         found = preview()
@@ -263,7 +263,7 @@ def add_product(account_id: UUID, subscription_id: UUID, posted: Form) -> Respon
 def _preview_page(posted: Posted, account_id: UUID, subscription_id: UUID, adding: str) -> Response:
     """The invoice the add form's current choice would issue (live update)."""
     _contract(posted.visit, account_id, subscription_id, Access.SELF_SERVICE)
-    return _fragment(posted.visit, lambda: _preview_adding(posted, subscription_id, adding))
+    return fragment(posted.visit, lambda: _preview_adding(posted, subscription_id, adding))
 
 
 @router.post(CONTRACT + "/licenses/preview", response_class=HTMLResponse)
@@ -358,7 +358,7 @@ def renewal_page(account_id: UUID, subscription_id: UUID, current: SignedIn) -> 
 def preview_renewal(account_id: UUID, subscription_id: UUID, posted: Form) -> Response:
     """The invoice the renewal as entered would start the next term with (live update)."""
     sub = _contract(posted.visit, account_id, subscription_id, Access.SELF_SERVICE)
-    return _fragment(posted.visit, lambda: _preview_renewal(posted, sub))
+    return fragment(posted.visit, lambda: _preview_renewal(posted, sub))
 
 
 @router.post(CONTRACT + "/renewal")

@@ -71,7 +71,9 @@ def invoices_page(
     )
 
 
-def _invoice(current: Visit, account_id: UUID, invoice_id: UUID, level: Access) -> Invoice:
+def invoice_of_account(
+    current: Visit, account_id: UUID, invoice_id: UUID, level: Access
+) -> Invoice:
     """The invoice, if it is this account's and the visitor may see it at ``level``."""
     assert current.principal is not None
     invoice = invoice_for(current.ledger, current.principal, invoice_id, level)
@@ -80,16 +82,19 @@ def _invoice(current: Visit, account_id: UUID, invoice_id: UUID, level: Access) 
     return invoice
 
 
-def _invoice_page(
+def render_invoice(
     current: Visit,
     account_id: UUID,
     invoice_id: UUID,
     reads: Reads,
     refusal: Refusal | None = None,
     shared_url: str | None = None,
+    form: str = "",
+    entered: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The invoice; a refusal is shown beside ``form`` (empty: the payment's)."""
     context = account_context(current, account_id, "invoices")
-    _invoice(current, account_id, invoice_id, Access.ACCOUNT_READ)
+    invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
     doc = projected(reads, lambda sql: overview.invoice(sql, invoice_id), "invoice")
     now = current.ledger.clock.now()
     links = [(link, link.status(now)) for link in ShareLinks(current.ledger).of_invoice(invoice_id)]
@@ -103,6 +108,9 @@ def _invoice_page(
         saved_method=context["account"].payment_method,
         today=now.date().isoformat(),
         refusal=refusal,
+        refused_form=form,
+        entered=entered or {},
+        correction_key=new_key(),
         shared_url=shared_url,
         pay_key=new_key(),
         share_key=new_key(),
@@ -113,13 +121,13 @@ def _invoice_page(
 def invoice_page(
     account_id: UUID, invoice_id: UUID, current: SignedIn, reads: FreshReads
 ) -> Response:
-    return _invoice_page(current, account_id, invoice_id, reads)
+    return render_invoice(current, account_id, invoice_id, reads)
 
 
 @router.get(INVOICE + "/{kind}")
 def invoice_document(account_id: UUID, invoice_id: UUID, kind: str, current: SignedIn) -> Response:
     """The PDF or CSV, exactly the API's download."""
-    invoice = _invoice(current, account_id, invoice_id, Access.ACCOUNT_READ)
+    invoice = invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
     media = {"pdf": documents.PDF, "csv": documents.CSV}.get(kind)
     if media is None:
         raise NotFound(f"no {kind} of an invoice")
@@ -132,7 +140,7 @@ def pay(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -> 
     current = posted.visit
 
     def act() -> Response:
-        invoice = _invoice(current, account_id, invoice_id, Access.SELF_SERVICE)
+        invoice = invoice_of_account(current, account_id, invoice_id, Access.SELF_SERVICE)
         method = posted.text("payment_method")
         body = posted.model(
             PaymentIn,
@@ -149,7 +157,7 @@ def pay(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -> 
         path = f"{account_path(account_id)}/invoices/{invoice_id}"
         return done(current, path, "paid", outcome.receipt)
 
-    return attempt(act, lambda found: _invoice_page(current, account_id, invoice_id, reads, found))
+    return attempt(act, lambda found: render_invoice(current, account_id, invoice_id, reads, found))
 
 
 def _save_new_card(current: Visit, posted: Form, account_id: UUID, method: str) -> None:
@@ -175,7 +183,7 @@ def share(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -
     current = posted.visit
 
     def act() -> Response:
-        _invoice(current, account_id, invoice_id, Access.SELF_SERVICE)
+        invoice_of_account(current, account_id, invoice_id, Access.SELF_SERVICE)
         days = posted.model(ShareLinkIn, expires_in_days=posted.text("days")).expires_in_days
         created = ShareLinks(current.ledger).create(posted.ctx, invoice_id, days)
         if created.receipt.replayed:
@@ -186,9 +194,9 @@ def share(account_id: UUID, invoice_id: UUID, posted: Form, reads: FreshReads) -
                 "this form already created a share link, shown once; revoke it and create another",
             )
         url = str(current.request.url_for("open_shared_invoice", token=created.token))
-        return _invoice_page(current, account_id, invoice_id, reads, shared_url=url)
+        return render_invoice(current, account_id, invoice_id, reads, shared_url=url)
 
-    return attempt(act, lambda found: _invoice_page(current, account_id, invoice_id, reads, found))
+    return attempt(act, lambda found: render_invoice(current, account_id, invoice_id, reads, found))
 
 
 @router.post(INVOICE + "/share-links/{link_id}/revoke")
@@ -198,10 +206,10 @@ def revoke_share(
     current = posted.visit
 
     def act() -> Response:
-        _invoice(current, account_id, invoice_id, Access.SELF_SERVICE)
+        invoice_of_account(current, account_id, invoice_id, Access.SELF_SERVICE)
         receipt = ShareLinks(current.ledger).revoke(posted.ctx, invoice_id, link_id)
         return done(
             current, f"{account_path(account_id)}/invoices/{invoice_id}", "link-revoked", receipt
         )
 
-    return attempt(act, lambda found: _invoice_page(current, account_id, invoice_id, reads, found))
+    return attempt(act, lambda found: render_invoice(current, account_id, invoice_id, reads, found))

@@ -24,12 +24,14 @@ UPGRADE = "/accounts/{account_id}/upgrade"
 SUPPORT = "/accounts/{account_id}/support"
 
 
-def _upgrade_page(
+def render_upgrade(
     current: Visit,
     account_id: UUID,
     refusal: Refusal | None = None,
     entered: dict[str, str] | None = None,
+    form: str = "",
 ) -> HTMLResponse:
+    """The upgrade page; a refusal is shown beside ``form`` (empty: the request's)."""
     context = account_context(current, account_id, "upgrade")
     edition: Edition = context["account"].edition
     higher = [e for e in Edition if e.rank > edition.rank]
@@ -38,7 +40,10 @@ def _upgrade_page(
         "upgrade.html",
         **context,
         higher=higher,
+        editions=list(Edition),
         refusal=refusal,
+        refused_form=form,
+        carry_key=new_key(),
         entered=entered or {},
         key=new_key(),
     )
@@ -46,7 +51,7 @@ def _upgrade_page(
 
 @router.get(UPGRADE, response_class=HTMLResponse)
 def upgrade_page(account_id: UUID, current: SignedIn) -> Response:
-    return _upgrade_page(current, account_id)
+    return render_upgrade(current, account_id)
 
 
 @router.post(UPGRADE)
@@ -63,17 +68,19 @@ def request_upgrade(account_id: UUID, posted: Form) -> Response:
         "upgrade",
         "upgrade-requested",
         run,
-        lambda found: _upgrade_page(posted.visit, account_id, found, posted.fields),
+        lambda found: render_upgrade(posted.visit, account_id, found, posted.fields),
     )
 
 
-def _support_page(
+def render_support(
     current: Visit,
     account_id: UUID,
     reads: Reads,
     refusal: Refusal | None = None,
     entered: dict[str, str] | None = None,
+    form: str = "",
 ) -> HTMLResponse:
+    """The support page; a refusal is shown beside ``form`` (empty: the new case's)."""
     context = account_context(current, account_id, "support")
     with reads.sql() as sql:
         cases = overview.support_cases_of(sql, account_id)
@@ -83,6 +90,7 @@ def _support_page(
         **context,
         cases=list(reversed(cases)),
         refusal=refusal,
+        refused_form=form,
         entered=entered or {},
         key=new_key(),
     )
@@ -90,7 +98,7 @@ def _support_page(
 
 @router.get(SUPPORT, response_class=HTMLResponse)
 def support_page(account_id: UUID, current: SignedIn, reads: FreshReads) -> Response:
-    return _support_page(current, account_id, reads)
+    return render_support(current, account_id, reads)
 
 
 @router.post(SUPPORT)
@@ -109,5 +117,5 @@ def open_case(account_id: UUID, posted: Form, reads: FreshReads) -> Response:
         "support",
         "case-opened",
         run,
-        lambda found: _support_page(posted.visit, account_id, reads, found, posted.fields),
+        lambda found: render_support(posted.visit, account_id, reads, found, posted.fields),
     )

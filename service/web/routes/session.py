@@ -22,7 +22,7 @@ router = APIRouter()
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
-def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
         value,
@@ -35,8 +35,9 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(current: SignedIn, reads: FreshReads) -> Response:
-    """A customer's home is its account; staff and auditors choose one."""
+def home(current: SignedIn, reads: FreshReads, q: str = "") -> Response:
+    """A customer's home is its account; staff and auditors find one (by name, id or
+    invoice number) or choose it from the list."""
     principal = current.principal
     assert principal is not None
     root = current.request.scope.get("root_path", "")
@@ -44,9 +45,10 @@ def home(current: SignedIn, reads: FreshReads) -> Response:
         query = current.request.url.query
         target = f"{root}/accounts/{principal.account_id}" + (f"?{query}" if query else "")
         return RedirectResponse(target, status_code=303)
+    wanted = q.strip()[:200]
     with reads.sql() as sql:
-        accounts = overview.all_accounts(sql)
-    return page(current, "accounts.html", accounts=accounts)
+        accounts = overview.find_accounts(sql, wanted) if wanted else overview.all_accounts(sql)
+    return page(current, "accounts.html", accounts=accounts, q=wanted)
 
 
 @router.get("/sign-in/{token}", response_class=HTMLResponse)
@@ -80,7 +82,7 @@ def sign_in(token: str, current: AnyVisit) -> Response:
     head = current.ledger.head_position()
     response = RedirectResponse(f"{root}/?notice=signed-in&min_position={head}", status_code=303)
     lifetime = current.sessions.policy.lifetime
-    _cookie(response, request, SESSION_COOKIE, cookie, int(lifetime.total_seconds()))
+    set_cookie(response, request, SESSION_COOKIE, cookie, int(lifetime.total_seconds()))
     return response
 
 
@@ -107,5 +109,5 @@ def language(to: str, current: AnyVisit, next: str = "/") -> Response:
     target = next if next.startswith(root + "/") and not next.startswith("//") else root + "/"
     response = RedirectResponse(target, status_code=303)
     if to in i18n.LANGUAGES:
-        _cookie(response, current.request, i18n.LANGUAGE_COOKIE, to, 365 * 24 * 3600)
+        set_cookie(response, current.request, i18n.LANGUAGE_COOKIE, to, 365 * 24 * 3600)
     return response

@@ -1,0 +1,99 @@
+"""What a billing run costs before it does anything: finding what is due across a book.
+
+    .venv/bin/python bench/billing_run.py                      # SQLite, 100,000 contracts
+    .venv/bin/python bench/billing_run.py --contracts 5000     # a quicker run
+    .venv/bin/python bench/billing_run.py --contracts 20000 \\
+        --database-url postgresql://postgres@127.0.0.1/test
+
+In a fresh store (a SQLite file in a temporary directory, or a PostgreSQL schema of its
+own, dropped at the end) it writes a book of ``--contracts`` contracts: the 50 customers
+of bench/_log.py (contracts opened over a year, payments, seats, products, renewals),
+then copies of their events with fresh ids. It then times, each ``--repeat`` times:
+
+- read (the baseline): the whole log read once in pages of 500, nothing decoded: what
+  any scan of the log costs at least;
+- agenda: ``BillingRun.next_due``, the first thing every run (and every move of a test
+  clock) computes: which contracts are active and which invoices unsettled (today: two
+  scans of the log by event type), then each active contract loaded to find its next
+  step. Nothing is written.
+
+It prints both and their ratio. Issue 17 asks the run to read read models instead of
+scanning the log: this is the benchmark that change is to be measured with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import timedelta
+
+from _log import START, seed_worlds, write_copies
+from _stores import add_store_arguments, fresh_store
+
+from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
+from service.billing.run import BillingRun
+from service.ledger.application import Ledger
+
+WORLDS = 50
+
+
+def read_log(ledger: Ledger) -> int:
+    count, after = 0, 0
+    while page := ledger.recorder.select_notifications(after + 1, 500):
+        count += len(page)
+        after = page[-1].id
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contracts", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    add_store_arguments(parser)
+    args = parser.parse_args(argv)
+    with fresh_store(args.database_url, args.dir) as settings:
+        clock = ControllableClock(START)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
+        try:
+            store = "PostgreSQL" if settings.postgres else "SQLite"
+            commands = seed_worlds(ledger, clock, WORLDS)
+            template_events = sum(map(len, commands))
+            copies = -(-(args.contracts - WORLDS) // WORLDS)
+            began = time.perf_counter()
+            written = write_copies(
+                ledger.recorder, commands, copies * template_events, interleaved=False
+            )
+            events = ledger.head_position()
+            print(
+                f"{store}, {WORLDS * (copies + 1):,} contracts, {events:,} events"
+                f" ({written:,} copied in {time.perf_counter() - began:.1f} s);"
+                f" Python {sys.version.split()[0]}",
+                flush=True,
+            )
+            today = clock.now().date()
+            run = BillingRun(ledger, reminder_days=30)
+            for label, work in (
+                ("read the log", lambda: read_log(ledger)),
+                ("agenda", lambda: run.next_due(today, today + timedelta(days=30))),
+            ):
+                times = []
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    work()
+                    times.append(time.perf_counter() - started)
+                best = min(times)
+                print(f"{label:14} best of {args.repeat}: {best:8.2f} s", flush=True)
+                if label == "read the log":
+                    baseline = best
+            print(f"agenda / read the log = {best / baseline:.1f} (lower is better)")
+        finally:
+            ledger.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The API's OpenAPI document: FastAPI's, with short operation ids and typed problems.
+
+- An operation's id is its route's name (the function's): ``get_account``, not FastAPI's
+  ``get_account_v1_accounts__account_id__get``; generated clients call it by that name.
+- A refusal is described as what it is: ``application/problem+json`` with the
+  ``Problem`` schema (FastAPI puts the schema under the route's own media type beside it).
+
+docs/openapi.json is this document, committed (a test fails when they differ):
+``python -m service.http.openapi > docs/openapi.json`` writes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from service.http.problems import PROBLEM_JSON
+
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _typed_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_JSON not in content:
+                    continue
+                for media_type in [m for m in content if m != PROBLEM_JSON]:
+                    if content[media_type].get("schema") == PROBLEM_SCHEMA:
+                        content[PROBLEM_JSON] = content.pop(media_type)
+    return spec
+
+
+def install(app: FastAPI) -> None:
+    """Make ``app.openapi()`` answer the document described above (built once)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _typed_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document() -> str:
+    """The document of an app with the default settings, as committed in docs/."""
+    from service.bootstrap import bootstrap
+    from service.config.settings import load_settings
+    from service.http.app import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        svc = bootstrap(load_settings({}, data_dir=folder))
+        try:
+            app = create_app(svc.read_side, run_projections=False, settings=svc.settings)
+            spec = app.openapi()
+        finally:
+            svc.close()
+    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(document())
