@@ -129,6 +129,9 @@ class User:
 
 
 class Account(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class AccountOpened(LedgerAggregate.Created):
         name: str
         edition: Edition
