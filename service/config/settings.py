@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     """The service's configuration. Each field is ``SUBLEDGER_<NAME>``; its description is
     README's (so say what it does, then what unset means)."""
 
+    _reads_environment: ClassVar[bool] = True
     model_config = SettingsConfigDict(
         env_prefix=PREFIX, frozen=True, extra="ignore", env_ignore_empty=True
     )
@@ -236,7 +237,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)  # the environment only: no .env file
+        # the environment only (no .env file); a given mapping only (_FromMapping)
+        return (init_settings, env_settings) if cls._reads_environment else (init_settings,)
 
     @model_validator(mode="after")
     def _a_seller(self) -> Settings:
@@ -276,16 +278,7 @@ class Settings(BaseSettings):
 class _FromMapping(Settings):
     """Settings from a given mapping instead of the process environment (tests, workers)."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    _reads_environment: ClassVar[bool] = False
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
