@@ -35,6 +35,7 @@ from domain.payment_method import (
 )
 from domain.personal_data import PersonalFields, SubjectKind, erased, personal
 from domain.text import safe_text
+from domain.vat_number import EU_MEMBER_STATES, VatNumber
 
 # The buyer identity that invoices name: kept for the legal retention period.
 _BILLING = tuple(
@@ -94,6 +95,14 @@ class BillingDetails:
         if not re.fullmatch(r"[A-Z]{2}", self.country):
             raise InvalidValue(f"country must be an ISO 3166 two-letter code, got {self.country!r}")
         _email(self.invoice_email, "invoice e-mail")
+
+
+def require_vat_number(billing: BillingDetails) -> None:
+    """In the EU a buyer's tax id is its VAT number, in its state's format (it decides the
+    reverse charge and is printed on every invoice): InvalidIdentifier otherwise. Checked
+    when details are given, not when stored ones are read back."""
+    if billing.tax_id and billing.country in EU_MEMBER_STATES:
+        VatNumber.parse(billing.tax_id)
 
 
 class ContactRole(Enum):
@@ -303,6 +312,7 @@ class Account(LedgerAggregate):
         cause: Cause,
     ) -> Account:
         minor_unit(currency)  # refuses an unknown currency
+        require_vat_number(billing)
         if not administrator.administrator:
             raise PermissionRule("the first user of an account must be an administrator")
         return cls._begin(
@@ -321,6 +331,7 @@ class Account(LedgerAggregate):
     def change_billing_details(self, billing: BillingDetails, cause: Cause) -> None:
         if billing == self.billing:
             return  # nothing changed: no event, so retries and no-op saves stay quiet
+        require_vat_number(billing)
         self._record(self.BillingDetailsChanged, cause, billing=billing)
 
     def set_payment_method(self, reference: str, cause: Cause) -> None:
