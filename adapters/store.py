@@ -9,7 +9,6 @@ The result is the environment the ``eventsourcing`` application reads.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -59,13 +58,6 @@ class PostgresSettings:
 class StoreSettings:
     sqlite_path: str | None = None
     postgres: PostgresSettings | None = None
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> StoreSettings:
-        url = environ.get("SUBLEDGER_DATABASE_URL", "").strip()
-        if url:
-            return cls(postgres=parse_postgres_url(url))
-        return cls(sqlite_path=environ.get("SUBLEDGER_DB", "").strip() or DEFAULT_SQLITE_PATH)
 
     def describe(self) -> str:
         if self.postgres is not None:

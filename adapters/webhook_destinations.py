@@ -18,7 +18,7 @@ passed. Literal hosts are read as a resolver reads them: ``2130706433``, ``0x7f0
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
@@ -48,10 +48,6 @@ def system_resolver(host: str, port: int) -> list[str]:
 class Destinations:
     allowed: tuple[Network, ...] = ()
     resolve: Resolver = field(default=system_resolver, compare=False)
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Destinations:
-        return cls(networks(environ.get(ENVIRONMENT, "")))
 
     def addresses(self, host: str, port: int) -> list[IPAddress]:
         """The addresses to connect to for ``host``, every one of them permitted;

@@ -32,6 +32,7 @@ from _log import START, seed_worlds, write_copies
 from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from service.billing.run import BillingRun
 from service.ledger.application import Ledger
 
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
-        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"
             commands = seed_worlds(ledger, clock, WORLDS)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
@@ -46,7 +47,9 @@ TAIL = 20
 
 def measure(settings: StoreSettings, additions: int, daily: bool) -> str:
     clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    ledger = Ledger(
+        env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
     side = ReadSide(settings, ledger)
     try:
         billing = BillingDetails("Acme", "1 Main St", "Springfield", "12345", "US", "ap@acme.test")

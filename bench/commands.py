@@ -49,6 +49,7 @@ import psycopg
 from _stores import fresh_store
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
@@ -176,7 +177,11 @@ def new_contract(ledger: Ledger) -> UUID:
 def ledger_commands(
     settings: StoreSettings, clock: ControllableClock, opened: list[Ledger], shared: UUID | None
 ) -> Callable[[int], Callable[[], None]]:
-    ledger = Ledger(env={**settings.eventsourcing_env(), **EXISTING_TABLES}, clock=clock)
+    ledger = Ledger(
+        env={**settings.eventsourcing_env(), **EXISTING_TABLES},
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
     opened.append(ledger)
 
     def make(_: int) -> Callable[[], None]:
@@ -195,7 +200,11 @@ def ledger_commands(
 def ledger_saves(
     settings: StoreSettings, clock: ControllableClock, opened: list[Ledger]
 ) -> Callable[[int], Callable[[], None]]:
-    ledger = Ledger(env={**settings.eventsourcing_env(), **EXISTING_TABLES}, clock=clock)
+    ledger = Ledger(
+        env={**settings.eventsourcing_env(), **EXISTING_TABLES},
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
     opened.append(ledger)
     subscription_id = uuid4()
 
@@ -220,7 +229,11 @@ def in_memory_ceiling(seconds: float) -> Result:
     of events to read the new ones, so one contract growing for the whole run would
     measure that scan, not the command."""
     clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    ledger = Ledger(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
     contracts = itertools.cycle([new_contract(ledger) for _ in range(CEILING_CONTRACTS)])
     try:
         return run_writers(
@@ -305,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
             f" Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
             flush=True,
         )
-        setup = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        setup = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         shared = new_contract(setup)
         setup.close()
         print(in_memory_ceiling(args.seconds).line(), " (commands, no database)", flush=True)

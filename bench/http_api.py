@@ -41,6 +41,8 @@ from uuid import UUID
 import httpx
 from _stores import fresh_store
 
+from adapters.clock import SystemClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
@@ -121,7 +123,11 @@ def peak_rss_mb(pid: int) -> float:
 
 def seed(settings: StoreSettings, contracts: int) -> tuple[list[UUID], str]:
     """``contracts`` contracts, each on an account of its own, and a billing-staff token."""
-    ledger = Ledger(env=settings.eventsourcing_env())
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         billing = BillingDetails(
             "Acme Corp", "1 Main St", "Springfield", "12345", "US", "ap@acme.example"

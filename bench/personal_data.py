@@ -29,6 +29,7 @@ from _stores import add_store_arguments, fresh_store
 from _timing import throughput
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from service.ledger.application import Ledger
@@ -72,7 +73,9 @@ def run(mode: str, args: argparse.Namespace) -> dict[str, float]:
     with fresh_store(args.database_url, args.dir) as settings:
         settings.prepare()
         clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         if mode == "plain":
             ledger.mapper.keys = None  # type: ignore[attr-defined]
         try:

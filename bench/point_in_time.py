@@ -50,6 +50,7 @@ from _log import ADA, ADMIN, BILLING, STAFF, START, catch_up, seed_worlds, write
 from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from domain.account import Account
 from domain.catalog import Edition
 from domain.subscription import Subscription
@@ -156,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
-        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         read_side: ReadSide | None = None
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"

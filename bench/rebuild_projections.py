@@ -41,6 +41,7 @@ from _stores import add_store_arguments, fresh_store
 from _timing import throughput
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from projections.projection import LoggedEvent, Projection, is_permanent
 from projections.runner import ProjectionRunner
 from projections.store import Sql
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
-        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         read_side: ReadSide | None = None
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"

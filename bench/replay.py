@@ -36,6 +36,7 @@ from uuid import UUID
 from _stores import fresh_store
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
@@ -99,9 +100,19 @@ def timed(label: str, load: Callable[[], Any], seconds: float, baseline: float |
 
 def measure(settings: StoreSettings, events: int, seconds: float) -> None:
     clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    ledger = Ledger(env=settings.eventsourcing_env() | NO_CACHE, clock=clock)
-    plain = Unsnapshotted(env=settings.eventsourcing_env() | NO_CACHE, clock=clock)
-    cached = Ledger(env=settings.eventsourcing_env(), clock=clock)
+    ledger = Ledger(
+        env=settings.eventsourcing_env() | NO_CACHE,
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
+    plain = Unsnapshotted(
+        env=settings.eventsourcing_env() | NO_CACHE,
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
+    cached = Ledger(
+        env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
     try:
         assert ledger.repository.cache is None and cached.repository.cache is not None
         assert plain.snapshots is None and ledger.snapshots is not None

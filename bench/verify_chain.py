@@ -31,6 +31,7 @@ from _timing import throughput
 from eventsourcing.persistence import StoredEvent
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
@@ -109,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-        ledger = Ledger(env=settings.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         read_side = ReadSide(settings, ledger)
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"

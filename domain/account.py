@@ -35,6 +35,7 @@ from domain.payment_method import (
 )
 from domain.personal_data import PersonalFields, SubjectKind, erased, personal
 from domain.text import safe_text
+from domain.vat_number import EU_MEMBER_STATES, VatNumber
 
 # The buyer identity that invoices name: kept for the legal retention period.
 _BILLING = tuple(
@@ -96,6 +97,14 @@ class BillingDetails:
         _email(self.invoice_email, "invoice e-mail")
 
 
+def require_vat_number(billing: BillingDetails) -> None:
+    """In the EU a buyer's tax id is its VAT number, in its state's format (it decides the
+    reverse charge and is printed on every invoice): InvalidIdentifier otherwise. Checked
+    when details are given, not when stored ones are read back."""
+    if billing.tax_id and billing.country in EU_MEMBER_STATES:
+        VatNumber.parse(billing.tax_id)
+
+
 class ContactRole(Enum):
     BILLING = "billing"
     TECHNICAL = "technical"
@@ -129,6 +138,9 @@ class User:
 
 
 class Account(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class AccountOpened(LedgerAggregate.Created):
         name: str
         edition: Edition
@@ -300,6 +312,7 @@ class Account(LedgerAggregate):
         cause: Cause,
     ) -> Account:
         minor_unit(currency)  # refuses an unknown currency
+        require_vat_number(billing)
         if not administrator.administrator:
             raise PermissionRule("the first user of an account must be an administrator")
         return cls._begin(
@@ -318,6 +331,7 @@ class Account(LedgerAggregate):
     def change_billing_details(self, billing: BillingDetails, cause: Cause) -> None:
         if billing == self.billing:
             return  # nothing changed: no event, so retries and no-op saves stay quiet
+        require_vat_number(billing)
         self._record(self.BillingDetailsChanged, cause, billing=billing)
 
     def set_payment_method(self, reference: str, cause: Cause) -> None:

@@ -29,6 +29,9 @@ class LedgerAggregate(Aggregate):
         # The event's fields that hold personal data (domain/personal_data.py): encrypted
         # in the store under their subject's key.
         personal_data: ClassVar[tuple[PersonalFields, ...]] = ()
+        # Published to consumers (the event feed, webhooks, NATS; projections/cloudevents.py):
+        # an aggregate declares it once on its own ``Event``, which its events inherit.
+        public: ClassVar[bool] = False
         meta: Provenance
 
         def effective(self) -> date | None:

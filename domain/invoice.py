@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -87,6 +87,9 @@ class InvoiceLine:
 
 
 class Invoice(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class InvoiceIssued(LedgerAggregate.Created):
         account_id: UUID
         subscription_id: UUID | None

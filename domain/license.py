@@ -9,6 +9,7 @@ assigned than seats held, the most recently assigned users are unassigned first.
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import LedgerAggregate
@@ -22,6 +23,9 @@ def license_id(account_id: UUID, product_code: str) -> UUID:
 
 
 class License(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class LicenseOpened(LedgerAggregate.Created):
         account_id: UUID
         product_code: str

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -68,6 +68,9 @@ class Line:
 
 
 class Subscription(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class SubscriptionStarted(LedgerAggregate.Created):
         account_id: UUID
         currency: str

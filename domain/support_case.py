@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate
@@ -45,6 +46,9 @@ def _text(value: str, what: str, most: int, required: bool = True, multiline: bo
 
 
 class SupportCase(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        public: ClassVar[bool] = True  # its events are published (domain/base.py)
+
     class SupportCaseOpened(LedgerAggregate.Created):
         account_id: UUID
         subject: str

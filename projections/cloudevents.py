@@ -23,14 +23,11 @@ SCHEMA_PATH = "/v1/events/schemas/"
 SEQUENCE_DIGITS = 19
 
 
-# Share-link events log who opened an invoice (client addresses) and hold token hashes:
-# they stay in the audit trail for the account's admins and auditors, not in public feeds.
-PRIVATE_MODULES = frozenset({"domain.share_link", "domain.invoice_series"})
-
-
 def is_public(event: object) -> bool:
-    module = type(event).__module__
-    return module.startswith("domain.") and module not in PRIVATE_MODULES
+    """Declared by the event's aggregate (``public`` on its ``Event``, domain/base.py): share
+    links' events (client addresses, token hashes), invoice series and the service's own
+    aggregates stay in the audit trail, out of public feeds."""
+    return isinstance(event, LedgerAggregate.Event) and type(event).public
 
 
 def aggregate_name(event_class: type) -> str:

@@ -23,7 +23,7 @@ from domain.money import Money
 from projections.cloudevents import schema_url, type_name
 from projections.event_json import ENVELOPE
 
-# The aggregates whose events are public (share links are not: see cloudevents.is_public).
+# Where the aggregates with public events live (each declares it: domain/base.py's ``public``).
 DOMAIN_MODULES = ("account", "subscription", "license", "invoice", "support_case")
 DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
 
@@ -44,6 +44,7 @@ def public_event_classes() -> list[type[LedgerAggregate.Event]]:
                     inspect.isclass(member)
                     and issubclass(member, LedgerAggregate.Event)
                     and name not in ("Event", "Created")
+                    and member.public
                 ):
                     found.append(member)
     return found

@@ -1,65 +1,126 @@
-"""The one place where ports meet adapters: settings in, a ready Ledger out."""
+"""The one place where ports meet adapters: settings in; the Ledger, the read side, the
+signing key and the workers out. Every entry point (the HTTP app, each command, each
+worker) builds what it needs here, from one checked ``Settings``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.clock import SystemClock
+from adapters.payments import FakePaymentProvider
+from adapters.signing import SigningKey
 from adapters.store import StoreSettings
 from domain.clock import Clock
+from domain.payment_provider import PaymentProvider
+from service.audit.digests import signing_key_at
+from service.billing.run import BillingSettings
 from service.clock.test_clock import stored_instant, use_test_clock
-from service.config.seller import seller_from_environ
+from service.config.settings import Settings, load_settings
 from service.ledger.application import Ledger
-
-CLOCKS = ("system", "test")
+from service.reads.read_side import ReadSide
+from service.webhooks.policy import DeliveryPolicy
+from service.webhooks.worker import WebhookWorker
 
 
 class ClockMisconfigured(ValueError):
-    """SUBLEDGER_CLOCK names no clock, or not one this store can run on."""
+    """SUBLEDGER_CLOCK names a clock this store cannot run on."""
 
 
-def bootstrap(environ: Mapping[str, str] | None = None, clock: Clock | None = None) -> Ledger:
-    """Open the configured store (raising StoreUnreachable with one clear line) and the Ledger."""
-    environ = os.environ if environ is None else environ
-    settings = StoreSettings.from_environ(environ)
-    settings.prepare()
-    return open_ledger(settings, environ, clock)
-
-
-def clock_named(environ: Mapping[str, str]) -> str:
-    """``SUBLEDGER_CLOCK``: ``system`` (the default) or ``test`` (ADR 0015)."""
-    name = environ.get("SUBLEDGER_CLOCK", "").strip().lower() or "system"
-    if name not in CLOCKS:
-        raise ClockMisconfigured(f"SUBLEDGER_CLOCK must be system or test, got {name!r}")
-    return name
+def payment_provider(settings: Settings) -> PaymentProvider:
+    """The embedded, sandbox-like provider: the only one there is (adapters/payments.py)."""
+    return FakePaymentProvider()
 
 
 def open_ledger(
-    settings: StoreSettings,
-    environ: Mapping[str, str],
+    settings: Settings,
     clock: Clock | None = None,
     test_clock_start: datetime | None = None,
+    provider: PaymentProvider | None = None,
+    reading: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Ledger:
-    """The Ledger on the clock ``SUBLEDGER_CLOCK`` names: the system clock, or the store's
-    test clock (started at ``test_clock_start``, default now, if the store has none).
+    """The Ledger on the store the settings name, on the clock they name: the system
+    clock, or the store's test clock (started at ``test_clock_start``, default now, if the
+    store has none). ``clock`` replaces the system clock (tests). ``reading``: for commands
+    that only read (history, audit, projections), on the system clock whatever the store's.
 
     A store whose test clock is ahead of the system clock is refused the system clock:
     its events would be recorded before ones it already holds."""
+    store = settings.store()
+    store.prepare()
     ledger = Ledger(
-        env=settings.eventsourcing_env(),
+        env=store.eventsourcing_env() | dict(env or {}),
         clock=clock or SystemClock(),
-        seller=seller_from_environ(environ),
+        payment_provider=provider or payment_provider(settings),
+        seller=settings.seller(),
     )
-    if clock_named(environ) == "test":
+    if reading:
+        return ledger
+    if settings.clock == "test":
         use_test_clock(ledger, test_clock_start)
         return ledger
     rehearsed = stored_instant(ledger.events)
     if rehearsed is not None and rehearsed > ledger.clock.now():
         ledger.close()
         raise ClockMisconfigured(
-            f"{settings.describe()} runs on a test clock, now at {rehearsed.isoformat()},"
+            f"{store.describe()} runs on a test clock, now at {rehearsed.isoformat()},"
             " ahead of the system clock: use --test-clock (SUBLEDGER_CLOCK=test)"
         )
     return ledger
+
+
+@dataclass
+class Service:
+    """What an entry point runs on, built on demand from the settings and closed once."""
+
+    settings: Settings
+    ledger: Ledger
+    _read_side: ReadSide | None = field(default=None, init=False)
+    _signing_key: SigningKey | None = field(default=None, init=False)
+
+    @property
+    def store(self) -> StoreSettings:
+        return self.settings.store()
+
+    @property
+    def read_side(self) -> ReadSide:
+        if self._read_side is None:
+            self._read_side = ReadSide(self.store, self.ledger)
+        return self._read_side
+
+    @property
+    def signing_key(self) -> SigningKey:
+        if self._signing_key is None:
+            self._signing_key = signing_key_at(self.settings.path(self.settings.signing_key))
+        return self._signing_key
+
+    def billing(self) -> BillingSettings:
+        return BillingSettings.from_settings(self.settings)
+
+    def webhook_worker(self) -> WebhookWorker:
+        return WebhookWorker(
+            self.ledger,
+            self.store,
+            DeliveryPolicy.from_settings(self.settings),
+            public_url=self.settings.public_url,
+            destinations=self.settings.destinations(),
+        )
+
+    def close(self) -> None:
+        if self._read_side is not None:
+            self._read_side.stop()
+        self.ledger.close()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    test_clock_start: datetime | None = None,
+    reading: bool = False,
+) -> Service:
+    """The service on the configured store (raising StoreUnreachable with one clear line)."""
+    settings = settings or load_settings()
+    ledger = open_ledger(settings, clock, test_clock_start, reading=reading)
+    return Service(settings, ledger)

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from adapters.clock import ControllableClock
-from adapters.store import PostgresSettings, StoreSettings
+from adapters.payments import FakePaymentProvider
+from adapters.store import PostgresSettings, StoreSettings, parse_postgres_url
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 
@@ -45,7 +46,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def _postgres_base() -> PostgresSettings:
-    return StoreSettings.from_environ({"SUBLEDGER_DATABASE_URL": POSTGRES_URL}).postgres  # type: ignore[return-value]
+    return parse_postgres_url(POSTGRES_URL)
 
 
 _postgres_state: dict[str, str | None] = {}
@@ -121,7 +122,9 @@ def make_ledger(store: StoreSettings, clock: ControllableClock) -> Iterator[Call
     opened: list[Ledger] = []
 
     def make() -> Ledger:
-        ledger = Ledger(env=store.eventsourcing_env(), clock=clock)
+        ledger = Ledger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         opened.append(ledger)
         return ledger
 

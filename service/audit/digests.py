@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from adapters.signing import DEFAULT_SIGNING_KEY_PATH, SigningKey
+from adapters.signing import SigningKey
 from domain.errors import InvalidValue
 from projections.audit_trail import recorded
 from projections.hash_chain import Seal, hash_at, seals, tip
@@ -27,9 +26,8 @@ PROOF_PAGE = 1000
 MAX_PROOF_PAGE = 10_000
 
 
-def signing_key_from_environ(environ: Mapping[str, str] = os.environ) -> SigningKey:
-    """The key named by ``SUBLEDGER_SIGNING_KEY`` (default var/signing-key.pem), made if absent."""
-    path = environ.get("SUBLEDGER_SIGNING_KEY", "").strip() or DEFAULT_SIGNING_KEY_PATH
+def signing_key_at(path: Path) -> SigningKey:
+    """The key at ``path`` (``SUBLEDGER_SIGNING_KEY``), made if absent."""
     return SigningKey.load_or_create(path)
 
 

@@ -7,15 +7,12 @@ turned off), and every event of the timeline is checked against the hash chain.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from uuid import UUID
 
-from adapters.store import StoreSettings
 from projections.hash_chain import tip
 from projections.point_in_time import TimelineEntry
 from service.audit.verification import ChainVerifier, Verification
-from service.ledger.application import Ledger
 from service.reads.history import history_at, render_history, text_table
 from service.reads.read_side import ReadSide
 
@@ -72,20 +69,14 @@ def render_chain(checks: list[ChainCheck]) -> list[str]:
     return ["Hash chain", *text_table(headers, [c.row() for c in checks]), verdict]
 
 
-def replay_account(account_id: UUID, as_of: str | None, effective: str | None) -> int:
+def replay_account(
+    read_side: ReadSide, account_id: UUID, as_of: str | None, effective: str | None
+) -> int:
     """Print the account as known at ``as_of``, in force on ``effective``, with its
     timeline checked against the hash chain; 1 if any event differs from its seal."""
-    settings = StoreSettings.from_environ(os.environ)
-    settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env() | NO_SNAPSHOTS)
-    read_side = ReadSide(settings, ledger)
-    try:
-        view, entries = history_at(read_side, account_id, as_of, effective)
-        checks = check_entries(read_side, entries)
-        print(render_history(view, entries))
-        print()
-        print("\n".join(render_chain(checks)))
-    finally:
-        read_side.stop()
-        ledger.close()
+    view, entries = history_at(read_side, account_id, as_of, effective)
+    checks = check_entries(read_side, entries)
+    print(render_history(view, entries))
+    print()
+    print("\n".join(render_chain(checks)))
     return 1 if any(check.broken for check in checks) else 0

@@ -17,11 +17,10 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import IntEnum
-from typing import TypeVar
 from uuid import UUID, uuid4
 
 from prometheus_client import Counter
@@ -32,6 +31,7 @@ from domain.errors import DomainError, InvalidValue
 from domain.invoice import Invoice
 from domain.period import billing_periods
 from domain.subscription import Subscription
+from service.config.settings import Settings
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
 
@@ -47,37 +47,14 @@ BILLING_ACTOR = "subledger-billing"
 BILLING_LOCK = "billing"  # the RunnerLock name: one billing run at a time per store
 
 
-class BillingMisconfigured(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class BillingSettings:
     interval: float = 3600.0  # seconds between runs in `subledger serve`; 0 turns them off
     reminder_days: int = 30  # days before a term ends that its reminder goes; 0: none
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> BillingSettings:
-        return cls(
-            _number(environ, "SUBLEDGER_BILLING_INTERVAL", float, cls.interval),
-            _number(environ, "SUBLEDGER_RENEWAL_REMINDER_DAYS", int, cls.reminder_days),
-        )
-
-
-N = TypeVar("N", int, float)
-
-
-def _number(environ: Mapping[str, str], name: str, kind: type[N], default: N) -> N:
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        raise BillingMisconfigured(f"{name} must be a number, got {text!r}") from None
-    if value < 0:
-        raise BillingMisconfigured(f"{name} cannot be negative, got {text!r}")
-    return value
+    def from_settings(cls, settings: Settings) -> BillingSettings:
+        return cls(settings.billing_interval, settings.renewal_reminder_days)
 
 
 class Kind(IntEnum):

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from uuid import UUID
 
 from adapters.private_files import ExportRefused
-from adapters.store import StoreSettings
 from projections.hash_chain import tip
-from service.audit.digests import current_digest, signing_key_from_environ
+from service.audit.digests import current_digest
 from service.audit.export import export_account
 from service.audit.replay import replay_account
 from service.audit.verification import ChainVerifier
+from service.bootstrap import Service
 from service.cli.progress import ProgressBar
-from service.ledger.application import Ledger
 from service.reads.history import catch_up
 from service.reads.read_side import ReadSide
 
@@ -49,33 +47,23 @@ def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     replay.add_argument("--effective", help="business date YYYY-MM-DD (default: as-of's day)")
 
 
-def run_audit(args: argparse.Namespace) -> int:
+def run_audit(svc: Service, args: argparse.Namespace) -> int:
+    read_side = svc.read_side
     if args.audit_command == "replay":
-        return replay_account(args.account_id, args.as_of, args.effective)
-    settings = StoreSettings.from_environ(os.environ)
-    settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env())
-    read_side = ReadSide(settings, ledger)
+        return replay_account(read_side, args.account_id, args.as_of, args.effective)
+    if args.audit_command == "verify":
+        return _verify(read_side, args.start)
+    if args.audit_command == "digest":
+        print(json.dumps(current_digest(read_side, svc.signing_key).as_json(), indent=2))
+        return 0
+    catch_up(read_side)
     try:
-        if args.audit_command == "verify":
-            return _verify(read_side, args.start)
-        if args.audit_command == "digest":
-            digest = current_digest(read_side, signing_key_from_environ())
-            print(json.dumps(digest.as_json(), indent=2))
-            return 0
-        catch_up(read_side)
-        try:
-            exported = export_account(
-                read_side, signing_key_from_environ(), args.account_id, args.out
-            )
-        except ExportRefused as error:
-            print(f"subledger: {error}", file=sys.stderr)
-            return 1
-        print("\n".join(exported.lines()))
-        return 1 if exported.mismatched else 0
-    finally:
-        read_side.stop()
-        ledger.close()
+        exported = export_account(read_side, svc.signing_key, args.account_id, args.out)
+    except ExportRefused as error:
+        print(f"subledger: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(exported.lines()))
+    return 1 if exported.mismatched else 0
 
 
 def _verify(read_side: ReadSide, start: int) -> int:

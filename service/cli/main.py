@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -16,27 +15,26 @@ from adapters.jetstream import BrokerMisconfigured
 from adapters.runner_lock import RunnerLock
 from adapters.signing import SigningKeyUnusable
 from adapters.store import StoreMisconfigured, StoreSettings, StoreUnreachable
-from adapters.webhook_destinations import Destinations, DestinationsMisconfigured
 from domain.errors import DomainError
 from projections.projection import is_permanent
 from projections.runner import ProjectionRunner
 from service.access.tokens import Role, Tokens
+from service.audit.replay import NO_SNAPSHOTS
 from service.billing.run import (
     BILLING_LOCK,
-    BillingMisconfigured,
     BillingReport,
     BillingRun,
     BillingSettings,
 )
-from service.bootstrap import ClockMisconfigured, bootstrap, open_ledger
+from service.bootstrap import ClockMisconfigured, Service, bootstrap, open_ledger
 from service.cli.audit import add_audit_commands, run_audit
 from service.cli.privacy import add_privacy_commands, run_privacy
 from service.cli.progress import ProgressBar
 from service.clock.test_clock import ClockControl, on_test_clock
-from service.config.public_url import PublicUrlMisconfigured, public_url_from_environ
+from service.config.logs import configure_logging, logging_config
+from service.config.settings import Settings, SettingsInvalid, load_settings
 from service.demo.history import DEMO_END, load_demo
 from service.demo.tokens import (
-    DEMO_TOKENS_PATH,
     issue_demo_links,
     issue_demo_tokens,
     read_demo_tokens,
@@ -49,20 +47,8 @@ from service.reads.history import show_history
 from service.reads.read_side import ReadSide
 from service.relay.nats import NatsRelay, StreamNotOurs
 from service.web.cli import add_portal_commands, run_portal
-from service.webhooks.policy import DeliveryPolicy
-from service.webhooks.worker import WebhookWorker, WorkerBusy
+from service.webhooks.worker import WorkerBusy
 
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
-# What stops a command at once with one line: the store, a setting or the signing key.
-STARTUP_ERRORS = (
-    StoreUnreachable,
-    StoreMisconfigured,
-    BillingMisconfigured,
-    PublicUrlMisconfigured,
-    DestinationsMisconfigured,
-    ServeMisconfigured,
-    SigningKeyUnusable,
-)
 CLI_OPERATOR = CommandContext(f"cli:{os.environ.get('USER', 'operator')}", "operator")
 
 
@@ -120,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     nats = relay_commands.add_parser(
         "nats", help="publish every event to a NATS JetStream stream, once, in order (a worker)"
     )
-    nats.add_argument("--url", default=os.environ.get("SUBLEDGER_NATS_URL", DEFAULT_NATS_URL))
+    nats.add_argument("--url", default=None, help="default: SUBLEDGER_NATS_URL")
     nats.add_argument("--stream", default="SUBLEDGER")
     nats.add_argument("--subject-prefix", default="subledger.events")
     nats.add_argument("--batch-size", type=int, default=500, help="events per publish and cursor")
@@ -162,58 +148,64 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings() -> StoreSettings:
-    settings = StoreSettings.from_environ(os.environ)
-    settings.prepare()
-    return settings
+def _opened(svc: Service) -> Service:
+    """Say which store a command opened (on stderr: stdout is the command's answer)."""
+    print(f"store: {svc.store.describe()}", file=sys.stderr)
+    return svc
 
 
-def _demo(if_empty: bool) -> int:
-    settings = _settings()
-    env = settings.eventsourcing_env()
+def _demo(settings: Settings, if_empty: bool) -> int:
+    store = settings.store()
+    store.prepare()
     try:
-        ledger, summary = load_demo(lambda clock: Ledger(env=env, clock=clock))
+        ledger, summary = load_demo(lambda clock: open_ledger(settings, clock=clock, reading=True))
     except DemoAlreadyLoaded as error:
         if if_empty:
-            print(f"subledger: {settings.describe()} already holds the demo history")
+            print(f"subledger: {store.describe()} already holds the demo history")
             return 0
         print(f"subledger: {error}", file=sys.stderr)
         return 1
-    print(f"store: {settings.describe()}")
-    for line in summary.lines(ledger):
-        print(line)
-    issue_demo_tokens(ledger)
-    print(f"demo tokens written to {DEMO_TOKENS_PATH}")
+    try:
+        print(f"store: {store.describe()}")
+        for line in summary.lines(ledger):
+            print(line)
+        issue_demo_tokens(ledger, settings.demo_tokens_path)
+        print(f"demo tokens written to {settings.demo_tokens_path}")
+    finally:
+        ledger.close()
     return 0
 
 
-def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> int:
+def _serve(
+    settings: Settings, host: str, port: int, workers: int, demo: bool, test_clock: bool
+) -> int:
     import uvicorn
 
     if demo or test_clock:
         os.environ["SUBLEDGER_CLOCK"] = "test"  # for this process and the workers it starts
-    BillingSettings.from_environ(os.environ)  # fail fast if the billing schedule is malformed
+        settings = settings.model_copy(update={"clock": "test"})
     if demo:
-        _demo(if_empty=True)
-    public_url = public_url_from_environ(os.environ)  # or the public URL is malformed
-    Destinations.from_environ(os.environ)  # or the webhook networks
-    server = ServeSettings.from_environ(os.environ)  # or a limit
+        _demo(settings, if_empty=True)
+    server = ServeSettings.from_settings(settings)
     # Fail fast, with one line, if the store is unreachable or refuses this clock; and start
     # a test clock once, before the workers (the demo's at the end of its history).
-    ledger = open_ledger(_settings(), os.environ, test_clock_start=DEMO_END if demo else None)
+    svc = _opened(bootstrap(settings, test_clock_start=DEMO_END if demo else None))
+    ledger = svc.ledger
     try:
         if demo:
-            tokens = read_demo_tokens() or issue_demo_tokens(ledger)
+            tokens = read_demo_tokens(settings.demo_tokens_path) or issue_demo_tokens(
+                ledger, settings.demo_tokens_path
+            )
             print("demo tokens (Authorization: Bearer <token>):")
             for name, token in tokens.items():
                 print(f"  {name:12} {token}")
             print("sign-in links to the web app (each works once, for a day):")
-            for name, url in issue_demo_links(ledger, public_url).items():
+            for name, url in issue_demo_links(ledger, settings.public_url).items():
                 print(f"  {name:12} {url}")
         if on_test_clock(ledger):
             print(f"test clock at {ledger.clock.now().isoformat()}: POST /v1/test-clock moves it")
     finally:
-        ledger.close()
+        svc.close()
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
     uvicorn.run(
         "service.http.app:app_from_environment",
@@ -221,6 +213,7 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
         host=host,
         port=port,
         workers=workers,
+        log_config=logging_config(settings),
         log_level="warning",
         # open event streams never end by themselves: give them this long on shutdown
         timeout_graceful_shutdown=5,
@@ -229,8 +222,8 @@ def _serve(host: str, port: int, workers: int, demo: bool, test_clock: bool) -> 
     return 0
 
 
-def _tokens(args: argparse.Namespace) -> int:
-    tokens = Tokens(bootstrap())
+def _tokens(svc: Service, args: argparse.Namespace) -> int:
+    tokens = Tokens(svc.ledger)
     if args.tokens_command == "create":
         issued = tokens.issue(CLI_OPERATOR, Role(args.role), args.account, args.user, args.label)
         print(f"token id: {issued.token_id}")
@@ -247,17 +240,13 @@ def _tokens(args: argparse.Namespace) -> int:
     return 0
 
 
-def _projections(args: argparse.Namespace) -> int:
-    settings = _settings()
-    read_side = ReadSide(settings, Ledger(env=settings.eventsourcing_env()))
-    try:
-        if args.projections_command == "status":
-            return _status(read_side)
-        if args.projections_command == "rebuild":
-            return _rebuild(read_side, args.name)
-        return _run_worker(read_side, args.exit_if_running)
-    finally:
-        read_side.stop()
+def _projections(svc: Service, args: argparse.Namespace) -> int:
+    read_side = svc.read_side
+    if args.projections_command == "status":
+        return _status(read_side)
+    if args.projections_command == "rebuild":
+        return _rebuild(read_side, args.name)
+    return _run_worker(read_side, args.exit_if_running)
 
 
 def _status(read_side: ReadSide) -> int:
@@ -323,14 +312,14 @@ def _run_worker(read_side: ReadSide, exit_if_running: bool) -> int:
     return 0
 
 
-def _relay_nats(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def _relay_nats(svc: Service, args: argparse.Namespace) -> int:
     relay = NatsRelay(
-        _settings(),
-        args.url,
+        svc.store,
+        svc.ledger,
+        args.url or svc.settings.nats_url,
         args.stream,
         args.subject_prefix,
-        public_url_from_environ(os.environ),
+        svc.settings.public_url,
         args.batch_size,
     )
     print(f"relay: {relay.publisher.describe()}; waiting to be the relay", flush=True)
@@ -346,54 +335,37 @@ def _relay_nats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _billing_run(until: date | None) -> int:
-    settings = _settings()
-    billing = BillingSettings.from_environ(os.environ)
-    ledger = open_ledger(settings, os.environ)
-    try:
-        if until is not None and on_test_clock(ledger) and until > ledger.clock.now().date():
-            report = _rehearse(ledger, settings, billing, until)
-        else:
-            lock = RunnerLock(settings, BILLING_LOCK)
-            if not lock.try_acquire():
-                print(
-                    "subledger: another billing run is active on this store; retry",
-                    file=sys.stderr,
-                )
-                return 1
-            try:
-                report = BillingRun(ledger, billing.reminder_days).run(until)
-            finally:
-                lock.release()
-    finally:
-        ledger.close()
+def _billing_run(svc: Service, until: date | None) -> int:
+    ledger, billing = svc.ledger, svc.billing()
+    if until is not None and on_test_clock(ledger) and until > ledger.clock.now().date():
+        report = _rehearse(ledger, svc.store, billing, until)
+    else:
+        lock = RunnerLock(svc.store, BILLING_LOCK)
+        if not lock.try_acquire():
+            print("subledger: another billing run is active on this store; retry", file=sys.stderr)
+            return 1
+        try:
+            report = BillingRun(ledger, billing.reminder_days).run(until)
+        finally:
+            lock.release()
     for line in report.lines():
         print(line)
     return 1 if report.failures else 0
 
 
 def _rehearse(
-    ledger: Ledger, settings: StoreSettings, billing: BillingSettings, until: date
+    ledger: Ledger, store: StoreSettings, billing: BillingSettings, until: date
 ) -> BillingReport:
     """On a test clock, a later day moves the clock to that day's start, billing the way."""
     start = datetime.combine(until, time(), UTC)
-    move = ClockControl(ledger, settings, billing).move_to(CLI_OPERATOR, start)
+    move = ClockControl(ledger, store, billing).move_to(CLI_OPERATOR, start)
     print(f"test clock moved from {move.previous.isoformat()} to {move.now.isoformat()}")
     return move.billing
 
 
-def _webhooks(once: bool) -> int:
+def _webhooks(svc: Service, once: bool) -> int:
     """Settings from SUBLEDGER_WEBHOOK_* (timeout, backoff_base, backoff_cap, ...)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = _settings()
-    ledger = open_ledger(settings, os.environ)  # it records endpoints it disables
-    worker = WebhookWorker(
-        ledger,
-        settings,
-        DeliveryPolicy.from_environ(os.environ),
-        public_url=public_url_from_environ(os.environ),
-        destinations=Destinations.from_environ(os.environ),
-    )
+    worker = svc.webhook_worker()  # it records endpoints it disables
     try:
         if once:
             print(f"webhooks: {worker.run_once()} events acknowledged")
@@ -407,46 +379,70 @@ def _webhooks(once: bool) -> int:
         return 1
     finally:
         worker.stop()
-        ledger.close()
     return 0
+
+
+# Commands that only read the store: on the system clock whatever the store's (ADR 0015).
+READING = {"projections", "history", "audit", "relay"}
+# What stops a command at once with one line: the store, a setting or the signing key.
+STARTUP_ERRORS = (
+    StoreUnreachable,
+    StoreMisconfigured,
+    ClockMisconfigured,
+    ServeMisconfigured,
+    SigningKeyUnusable,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        settings = load_settings()
+    except SettingsInvalid as error:
+        for line in error.lines:
+            print(f"subledger: {line}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
         if args.command == "demo":
-            return _demo(args.if_empty)
+            return _demo(settings, args.if_empty)
         if args.command == "serve":
-            return _serve(args.host, args.port, args.workers, args.demo, args.test_clock)
-        if args.command == "projections":
-            return _projections(args)
-        if args.command == "relay":
-            return _relay_nats(args)
-        if args.command == "billing":
-            return _billing_run(args.until)
-        if args.command == "webhooks":
-            return _webhooks(args.once)
-        if args.command == "history":
-            return show_history(args.account_id, args.as_of, args.effective)
-        if args.command == "audit":
-            return run_audit(args)
-        if args.command == "privacy":
-            return run_privacy(args)
-        if args.command == "portal":
-            return run_portal(args, bootstrap(), CLI_OPERATOR)
-        return _tokens(args)
-    except (
-        StoreUnreachable,
-        StoreMisconfigured,
-        BillingMisconfigured,
-        ClockMisconfigured,
-        SigningKeyUnusable,
-    ) as error:
+            return _serve(settings, args.host, args.port, args.workers, args.demo, args.test_clock)
+        if args.command == "audit" and args.audit_command == "replay":
+            ledger = open_ledger(settings, reading=True, env=NO_SNAPSHOTS)
+            svc = _opened(Service(settings, ledger))
+        else:
+            svc = _opened(bootstrap(settings, reading=args.command in READING))
+        try:
+            return _run(svc, args)
+        finally:
+            svc.close()
+    except STARTUP_ERRORS as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 2
     except DomainError as error:
         print(f"subledger: {error}", file=sys.stderr)
         return 1
+
+
+def _run(svc: Service, args: argparse.Namespace) -> int:
+    if args.command == "projections":
+        return _projections(svc, args)
+    if args.command == "relay":
+        return _relay_nats(svc, args)
+    if args.command == "billing":
+        return _billing_run(svc, args.until)
+    if args.command == "webhooks":
+        return _webhooks(svc, args.once)
+    if args.command == "history":
+        return show_history(svc.read_side, args.account_id, args.as_of, args.effective)
+    if args.command == "audit":
+        return run_audit(svc, args)
+    if args.command == "privacy":
+        return run_privacy(svc, args)
+    if args.command == "portal":
+        return run_portal(args, svc.ledger, CLI_OPERATOR, svc.settings.public_url)
+    return _tokens(svc, args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from service.bootstrap import bootstrap
+from service.bootstrap import Service
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
 
@@ -26,13 +26,10 @@ def add_privacy_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
 
 
-def run_privacy(args: argparse.Namespace) -> int:
-    ledger = bootstrap()  # on the configured clock: a test clock's store keeps its time
-    try:
-        ctx = CommandContext(f"cli:{args.by}", "operator", reason=args.reason)
-        erasure = Erasures(ledger).erase_subject(ctx, args.subject)
-    finally:
-        ledger.close()
+def run_privacy(svc: Service, args: argparse.Namespace) -> int:
+    """On the configured clock: a test clock's store keeps its time."""
+    ctx = CommandContext(f"cli:{args.by}", "operator", reason=args.reason)
+    erasure = Erasures(svc.ledger).erase_subject(ctx, args.subject)
     print(
         f"erased {erasure.subject}: {erasure.keys_destroyed} key(s) destroyed,"
         f" PersonalDataErased at position {erasure.receipt.position}"

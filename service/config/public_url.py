@@ -8,7 +8,6 @@ customer, with the link's secret, to another site.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -16,10 +15,6 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 class PublicUrlMisconfigured(ValueError):
     pass
-
-
-def public_url_from_environ(environ: Mapping[str, str]) -> str:
-    return checked_public_url(environ.get("SUBLEDGER_PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL)
 
 
 def checked_public_url(url: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,20 +13,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.clock import SystemClock
 from adapters.signing import SigningKeyUnusable
-from adapters.store import StoreSettings
 from adapters.webhook_destinations import Destinations
 from domain.clock import Clock
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.access.tokens import Tokens
 from service.billing.run import BillingSettings, BillingWorker
-from service.bootstrap import open_ledger
+from service.bootstrap import bootstrap
+from service.config.logs import configure_logging
 from service.config.public_url import (
     DEFAULT_PUBLIC_URL,
     checked_public_url,
-    public_url_from_environ,
 )
-from service.http.middleware import BodyGuard, RequestLog, configure_logging
+from service.config.settings import Settings, load_settings
+from service.http.middleware import BodyGuard, RequestLog
 from service.http.openapi import install as install_openapi
 from service.http.openapi import operation_id
 from service.http.problems import (
@@ -65,7 +64,6 @@ from service.reads.read_side import ReadSide
 from service.sharing.openings import Openings
 from service.web.app import PREFIX as WEB_PREFIX
 from service.web.app import create_web_app
-from service.webhooks.policy import DeliveryPolicy
 from service.webhooks.worker import WebhookWorker
 
 log = logging.getLogger("subledger.http")
@@ -117,6 +115,7 @@ def create_app(
     webhooks: WebhookWorker | None = None,
     public_url: str = DEFAULT_PUBLIC_URL,
     webhook_destinations: Destinations | None = None,
+    settings: Settings | None = None,
     real_time: Clock | None = None,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
@@ -124,9 +123,11 @@ def create_app(
     (and a non-zero interval) it runs the billing run on that schedule; with ``webhooks``
     it competes to run that delivery worker. Links and schema URIs it hands out are built
     from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
-    (default: public addresses only). Web sessions and sign-in links expire on
+    (default: public addresses only). ``settings`` (default: the environment's) name the
+    signing key and the event streams' limits. Web sessions and sign-in links expire on
     ``real_time`` (default: the system clock), never on the ledger's (ADR 0017)."""
-    configure_logging()
+    settings = settings or load_settings()
+    configure_logging(settings)
     billing_worker = (
         BillingWorker(read_side.settings, read_side.ledger, billing)
         if billing is not None and billing.interval > 0
@@ -155,6 +156,7 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    app.state.settings = settings
     app.state.ledger = read_side.ledger
     app.state.read_side = read_side
     app.state.tokens = Tokens(read_side.ledger)
@@ -201,26 +203,17 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory: the store named by the environment, the clock it names
-    (``SUBLEDGER_CLOCK``); ``SUBLEDGER_PROJECTIONS=off`` leaves the projections to a
-    separate worker."""
-    settings = StoreSettings.from_environ(os.environ)
-    settings.prepare()
-    ledger = open_ledger(settings, os.environ)  # on the test clock with SUBLEDGER_CLOCK=test
-    run_projections = os.environ.get("SUBLEDGER_PROJECTIONS", "on").lower() != "off"
-    billing = BillingSettings.from_environ(os.environ)
-    public_url = public_url_from_environ(os.environ)
-    destinations = Destinations.from_environ(os.environ)
-    webhooks = (  # SUBLEDGER_WEBHOOKS=off leaves deliveries to `subledger webhooks run`
-        WebhookWorker(
-            ledger,
-            settings,
-            DeliveryPolicy.from_environ(os.environ),
-            public_url=public_url,
-            destinations=destinations,
-        )
-        if os.environ.get("SUBLEDGER_WEBHOOKS", "on").lower() != "off"
-        else None
+    """The uvicorn factory: the service the environment's settings describe (checked by
+    ``subledger serve`` before it started uvicorn); ``SUBLEDGER_PROJECTIONS=off`` and
+    ``SUBLEDGER_WEBHOOKS=off`` leave those to separate workers."""
+    settings = load_settings()
+    svc = bootstrap(settings)  # on the test clock with SUBLEDGER_CLOCK=test
+    return create_app(
+        svc.read_side,
+        run_projections=settings.projections == "on",
+        billing=svc.billing(),
+        webhooks=svc.webhook_worker() if settings.webhooks == "on" else None,
+        public_url=settings.public_url,
+        webhook_destinations=settings.destinations(),
+        settings=settings,
     )
-    read_side = ReadSide(settings, ledger)
-    return create_app(read_side, run_projections, billing, webhooks, public_url, destinations)

@@ -30,7 +30,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -38,6 +38,7 @@ from uuid import UUID
 from fastapi.sse import format_sse_event
 from starlette.concurrency import run_in_threadpool
 
+from service.config.settings import Settings
 from service.ledger.store_errors import STORE_ERRORS
 from service.reads.event_feed import EventFeed, FeedQuery
 
@@ -55,16 +56,12 @@ class StreamSettings:
     max_per_token: int = 4  # streams a token may hold open at once (per process)
 
     @classmethod
-    def from_environ(cls, env: Mapping[str, str]) -> StreamSettings:
-        def seconds(name: str, default: float) -> float:
-            return float(env.get(f"SUBLEDGER_SSE_{name}_SECONDS", default))
-
-        default = cls()
+    def from_settings(cls, settings: Settings) -> StreamSettings:
         return cls(
-            heartbeat=seconds("HEARTBEAT", default.heartbeat),
-            poll=seconds("POLL", default.poll),
-            max_seconds=seconds("MAX", default.max_seconds),
-            max_per_token=int(env.get("SUBLEDGER_SSE_MAX_PER_TOKEN", default.max_per_token)),
+            heartbeat=settings.sse_heartbeat_seconds,
+            poll=settings.sse_poll_seconds,
+            max_seconds=settings.sse_max_seconds,
+            max_per_token=settings.sse_max_per_token,
         )
 
 

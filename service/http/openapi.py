@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -56,18 +55,17 @@ def install(app: FastAPI) -> None:
 
 def document() -> str:
     """The document of an app with the default settings, as committed in docs/."""
-    from adapters.store import StoreSettings
+    from service.bootstrap import bootstrap
+    from service.config.settings import load_settings
     from service.http.app import create_app
-    from service.ledger.application import Ledger
-    from service.reads.read_side import ReadSide
 
     with tempfile.TemporaryDirectory() as folder:
-        store = StoreSettings(sqlite_path=str(Path(folder) / "ledger.db"))
-        ledger = Ledger(env=store.eventsourcing_env())
+        svc = bootstrap(load_settings({}, data_dir=folder))
         try:
-            spec = create_app(ReadSide(store, ledger), run_projections=False).openapi()
+            app = create_app(svc.read_side, run_projections=False, settings=svc.settings)
+            spec = app.openapi()
         finally:
-            ledger.close()
+            svc.close()
     return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
 
 

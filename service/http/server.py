@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from service.config.settings import Settings, load_settings
 
 PROTOCOL = "service.http.server:HeaderTimeoutProtocol"
 
@@ -47,20 +47,12 @@ class ServeSettings:
             )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> ServeSettings:
-        default = cls()
-        try:
-            return cls(
-                limit_concurrency=int(
-                    environ.get("SUBLEDGER_LIMIT_CONCURRENCY", default.limit_concurrency)
-                ),
-                header_timeout=float(
-                    environ.get("SUBLEDGER_HEADER_TIMEOUT_SECONDS", default.header_timeout)
-                ),
-                forwarded_allow_ips=environ.get("SUBLEDGER_FORWARDED_ALLOW_IPS", "").strip(),
-            )
-        except ValueError as error:
-            raise ServeMisconfigured(f"a serve setting is not a number: {error}") from None
+    def from_settings(cls, settings: Settings) -> ServeSettings:
+        return cls(
+            settings.limit_concurrency,
+            settings.header_timeout_seconds,
+            settings.forwarded_allow_ips,
+        )
 
     def uvicorn_options(self) -> dict[str, Any]:
         return {
@@ -73,7 +65,7 @@ class ServeSettings:
 
 @functools.cache
 def _header_timeout() -> float:
-    return ServeSettings.from_environ(os.environ).header_timeout
+    return load_settings().header_timeout_seconds
 
 
 class HeaderTimeoutProtocol(H11Protocol):

@@ -30,10 +30,8 @@ from eventsourcing.application import (
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
 
-from adapters.clock import SystemClock
 from adapters.data_keys import data_keys_for
 from adapters.log_position import position_of
-from adapters.payments import FakePaymentProvider
 from adapters.sealing import SealedTextAsDict, SealingMapper
 from adapters.transcoding import register_domain_transcodings
 from adapters.wakeup import Pulse
@@ -145,16 +143,16 @@ class Ledger(Application[UUID]):
 
     def __init__(
         self,
-        env: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
-        payment_provider: PaymentProvider | None = None,
+        env: Mapping[str, str] | None,
+        clock: Clock,
+        payment_provider: PaymentProvider,
         seller: Seller | None = None,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
+        """Its ports are given (service/bootstrap.py chooses them from the settings)."""
+        self.clock = clock
+        self.payment_provider = payment_provider
         # Who issues the invoices (configuration: service/config/seller.py).
         self.seller: Seller = seller or DEMO_SELLER
-        # The embedded default is a sandbox-like fake (adapters/payments.py).
-        self.payment_provider: PaymentProvider = payment_provider or FakePaymentProvider()
         self.saved = Pulse()
         self._subjects = SubjectLocks()
         self.numbering = Numbering(self._series)

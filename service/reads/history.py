@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
 
 from adapters.runner_lock import RunnerLock
-from adapters.store import StoreSettings
 from domain.money import total
 from projections.point_in_time import TimelineEntry, timeline
-from service.ledger.application import Ledger
 from service.reads.point_in_time import AccountAt, account_at, parse_as_of, parse_effective
 from service.reads.read_side import ReadSide
 
@@ -151,15 +148,9 @@ def history_at(
         return view, timeline(sql, account_id, moment)
 
 
-def show_history(account_id: UUID, as_of: str | None, effective: str | None) -> int:
+def show_history(
+    read_side: ReadSide, account_id: UUID, as_of: str | None, effective: str | None
+) -> int:
     """Print the account's state and timeline at a point in time (``history_at``)."""
-    settings = StoreSettings.from_environ(os.environ)
-    settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env())
-    read_side = ReadSide(settings, ledger)
-    try:
-        print(render_history(*history_at(read_side, account_id, as_of, effective)))
-    finally:
-        read_side.stop()
-        ledger.close()
+    print(render_history(*history_at(read_side, account_id, as_of, effective)))
     return 0

@@ -224,6 +224,7 @@ class NatsRelay:
     def __init__(
         self,
         settings: StoreSettings,
+        ledger: Ledger,
         url: str,
         stream: str,
         subject_prefix: str,
@@ -231,7 +232,7 @@ class NatsRelay:
         batch_size: int = 500,
     ) -> None:
         self.settings = settings
-        self.ledger = Ledger(env=settings.eventsourcing_env())
+        self.ledger = ledger
         self.publisher = JetStream(url, stream, f"{subject_prefix}.>")
         self.relay = Relay(
             read_store(settings),

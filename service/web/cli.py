@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -35,7 +34,7 @@ def add_portal_commands(commands: Any) -> None:
     link.add_argument("--minutes", type=int, default=15, help="how long the link works (1-1440)")
     link.add_argument(
         "--base-url",
-        default=os.environ.get("SUBLEDGER_PUBLIC_URL", DEFAULT_BASE_URL),
+        default=None,
         help="where the web app is served (default: SUBLEDGER_PUBLIC_URL)",
     )
 
@@ -44,7 +43,9 @@ def link_url(base_url: str, issued: IssuedLink) -> str:
     return f"{base_url.rstrip('/')}{PREFIX}/sign-in/{issued.token}"
 
 
-def run_portal(args: argparse.Namespace, ledger: Ledger, operator: CommandContext) -> int:
+def run_portal(
+    args: argparse.Namespace, ledger: Ledger, operator: CommandContext, public_url: str
+) -> int:
     issued = SignInLinks(ledger).issue(
         operator,
         Role.OPERATOR,
@@ -54,6 +55,6 @@ def run_portal(args: argparse.Namespace, ledger: Ledger, operator: CommandContex
         args.label,
         timedelta(minutes=args.minutes),
     )
-    print(link_url(args.base_url, issued))
+    print(link_url(args.base_url or public_url, issued))
     print(f"(works once, until {issued.expires_at:%Y-%m-%d %H:%M %Z}; shown only now)")
     return 0

@@ -1,7 +1,7 @@
 """An account as known at a recorded instant and in force on a day, as rows of facts,
 and what changed between two such views (the staff's time travel, ADR 0024).
 
-The views are ``service.point_in_time.account_at``'s, the same as the API's ``as_of``
+The views are ``service.reads.point_in_time.account_at``'s, the same as the API's ``as_of``
 reads and ``subledger history``: nothing here folds events itself. Each fact has a
 stable key, so two views line up row by row and a changed value is found by key.
 """

@@ -12,13 +12,12 @@ applies unless the count is set lower.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from domain.errors import InvalidValue
+from service.config.settings import Settings
 
 THREE_DAYS = 3 * 24 * 3600.0
-ENV_PREFIX = "SUBLEDGER_WEBHOOK_"
 
 
 @dataclass(frozen=True)
@@ -40,18 +39,9 @@ class DeliveryPolicy:
             raise InvalidValue("webhook backoff_cap must be at least backoff_base")
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> DeliveryPolicy:
-        """``SUBLEDGER_WEBHOOK_TIMEOUT``, ``..._BACKOFF_BASE`` and so on, each optional."""
-        given: dict[str, float | int] = {}
-        for field in fields(cls):
-            raw = environ.get(ENV_PREFIX + field.name.upper(), "").strip()
-            if not raw:
-                continue
-            try:
-                given[field.name] = int(raw) if field.type in (int, "int") else float(raw)
-            except ValueError:
-                raise InvalidValue(f"{ENV_PREFIX}{field.name.upper()} is not a number") from None
-        return cls(**given)  # type: ignore[arg-type]
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        """``SUBLEDGER_WEBHOOK_TIMEOUT``, ``..._BACKOFF_BASE`` and so on."""
+        return cls(**{f.name: getattr(settings, "webhook_" + f.name) for f in fields(cls)})
 
     def backoff(self, failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure (full jitter)."""

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import Role
 from service.clock.test_clock import use_test_clock
@@ -108,7 +109,11 @@ def demo(tmp_path: Path) -> Iterator[DemoServer]:
     require_browser()
     store = StoreSettings(sqlite_path=str(tmp_path / "demo.db"))
     store.prepare()
-    ledger, _ = load_demo(lambda clock: Ledger(env=store.eventsourcing_env(), clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
+    )
     use_test_clock(ledger)  # as `serve --demo`: staff can run billing from the console
     read_side = ReadSide(store, ledger)
     read_side.runner.catch_up()

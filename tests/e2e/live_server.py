@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.store import StoreSettings
+from service.config.settings import Settings, load_settings
 
 # Short intervals, so that heartbeats and reconnections happen within a test.
 STREAM_ENV = {
@@ -30,7 +31,7 @@ STREAM_ENV = {
 
 
 def store_environ(store: StoreSettings) -> dict[str, str]:
-    """The environment variables that select ``store`` (the inverse of from_environ)."""
+    """The environment variables that select ``store`` (the inverse of Settings.store)."""
     if store.postgres is None:
         assert store.sqlite_path is not None
         return {"SUBLEDGER_DB": store.sqlite_path}
@@ -38,6 +39,11 @@ def store_environ(store: StoreSettings) -> dict[str, str]:
     password = f":{quote(pg.password)}" if pg.password else ""
     url = f"postgresql://{quote(pg.user)}{password}@{pg.host}:{pg.port}/{pg.dbname}"
     return {"SUBLEDGER_DATABASE_URL": f"{url}?schema={pg.schema}"}
+
+
+def settings_for(store: StoreSettings, **environ: str) -> Settings:
+    """The settings of a process started with ``store_environ(store)`` and ``environ``."""
+    return load_settings(store_environ(store) | environ)
 
 
 def free_port() -> int:

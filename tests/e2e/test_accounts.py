@@ -70,6 +70,14 @@ def test_billing_details_change_only_in_the_fields_given(api: Api) -> None:
         "Acme Inc",
     )
     api.refused(422, "PATCH", path, "admin", json={"country": "usa"})
+    # In the EU the tax id is a VAT number in its state's format (ADR 16)
+    before = api.head
+    german = {"country": "DE", "tax_id": "DE12345"}
+    problem = api.refused(422, "PATCH", path, "admin", json=german)
+    assert problem["type"] == "/problems/invalid-identifier"
+    assert api.head == before
+    german["tax_id"] = "DE 136 695 976"
+    assert api.wrote(api.patch(path, "admin", json=german))["billing_details"]["country"] == "DE"
     api.refused(422, "PATCH", path, "admin", json={"invoice_email": "nobody"})
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.ledger.application import Ledger
 from tests.conftest import T0
@@ -70,7 +71,11 @@ class Consumer:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[LiveServer, Seed]]:
     store = StoreSettings(sqlite_path=str(tmp_path / "ledger.db"))
-    ledger = Ledger(env=store.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=store.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     seed = seed_ledger(ledger)
     ledger.close()
     live = LiveServer(store, tmp_path / "server.log", SUBLEDGER_SSE_MAX_SECONDS="1.5")

@@ -436,7 +436,7 @@ def test_refusals_carry_the_request_id_too(api: Api) -> None:
 def test_the_request_log_is_one_json_line_per_request(api: Api, capsys) -> None:
     capsys.readouterr()
     api.get(f"/v1/accounts/{api.acme.account_id}", "admin", headers={"X-Request-ID": "log-1"})
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     (entry,) = [line for line in lines if line.get("request_id") == "log-1"]
     assert entry["route"] == "/v1/accounts/{account_id}"
     assert (entry["status"], entry["actor"], entry["role"]) == (200, "ada", "admin")

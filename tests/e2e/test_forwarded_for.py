@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.clock import SystemClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.share_link import ShareLink
 from service.ledger.application import Ledger
@@ -29,7 +31,9 @@ def test_x_forwarded_for_is_believed_only_from_the_proxies_named(
     store: StoreSettings, ledger: Ledger, tmp_path: Path, allowed: str | None, recorded: str
 ) -> None:
     seed = seed_ledger(ledger)
-    now = Ledger(env=store.eventsourcing_env())  # the server's clock: the system's
+    now = Ledger(
+        env=store.eventsourcing_env(), clock=SystemClock(), payment_provider=FakePaymentProvider()
+    )  # the server's clock: the system's
     try:
         link = ShareLinks(now).create(STAFF, seed.acme.invoice_id)
     finally:

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.clock.test_clock import use_test_clock
@@ -307,7 +308,11 @@ class Template:
     def _open(self, path: Path) -> Ledger:
         """A ledger on the store's test clock (started at T0 with the template), so that
         the test clock's routes answer too; it stands still as a controllable clock would."""
-        ledger = Ledger(env=self._settings(path).eventsourcing_env(), clock=ControllableClock(T0))
+        ledger = Ledger(
+            env=self._settings(path).eventsourcing_env(),
+            clock=ControllableClock(T0),
+            payment_provider=FakePaymentProvider(),
+        )
         use_test_clock(ledger)
         return ledger
 

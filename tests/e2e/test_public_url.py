@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from adapters.store import StoreSettings
 from service.config.public_url import (
     DEFAULT_PUBLIC_URL,
-    PublicUrlMisconfigured,
-    public_url_from_environ,
 )
+from service.config.settings import SettingsInvalid, load_settings
 from service.http.app import create_app
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
@@ -60,8 +59,8 @@ def test_schema_uris_are_absolute_under_the_public_url(public_api: Api) -> None:
 
 
 def test_the_setting_is_checked() -> None:
-    assert public_url_from_environ({}) == DEFAULT_PUBLIC_URL
-    assert public_url_from_environ({"SUBLEDGER_PUBLIC_URL": PUBLIC + "/"}) == PUBLIC
+    assert load_settings({}).public_url == DEFAULT_PUBLIC_URL
+    assert load_settings({"SUBLEDGER_PUBLIC_URL": PUBLIC + "/"}).public_url == PUBLIC
     for wrong in ("billing.example.com", "ftp://x", "https://u:p@x", "https://x/?a=1", "https://"):
-        with pytest.raises(PublicUrlMisconfigured):
-            public_url_from_environ({"SUBLEDGER_PUBLIC_URL": wrong})
+        with pytest.raises(SettingsInvalid, match="SUBLEDGER_PUBLIC_URL: "):
+            load_settings({"SUBLEDGER_PUBLIC_URL": wrong})

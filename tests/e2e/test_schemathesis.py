@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.http.app import create_app
 from service.http.event_stream import StreamSettings
@@ -64,6 +65,7 @@ _store = tempfile.TemporaryDirectory(prefix="subledger-schemathesis-")  # remove
 LEDGER = Ledger(
     env=StoreSettings(sqlite_path=str(Path(_store.name) / "ledger.db")).eventsourcing_env(),
     clock=ControllableClock(T0),
+    payment_provider=FakePaymentProvider(),
 )
 SEED = seed_ledger(LEDGER)
 READ_SIDE = ReadSide(StoreSettings(sqlite_path=str(Path(_store.name) / "ledger.db")), LEDGER)

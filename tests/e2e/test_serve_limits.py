@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.store import StoreSettings
+from service.config.settings import SettingsInvalid, load_settings
 from service.http.server import ServeMisconfigured, ServeSettings
 from tests.e2e.live_server import LiveServer
 
@@ -92,11 +93,16 @@ def test_past_the_concurrency_limit_a_request_is_answered_503_at_once(
 
 
 def test_the_settings_are_checked() -> None:
-    assert ServeSettings.from_environ({}) == ServeSettings(256, 10.0, "")
-    options = ServeSettings.from_environ({}).uvicorn_options()
+    def serve(environ: dict[str, str]) -> ServeSettings:
+        return ServeSettings.from_settings(load_settings(environ))
+
+    assert serve({}) == ServeSettings(256, 10.0, "")
+    options = serve({}).uvicorn_options()
     assert options["proxy_headers"] is False  # X-Forwarded-For believed from nobody
-    believed = ServeSettings.from_environ({"SUBLEDGER_FORWARDED_ALLOW_IPS": "10.0.0.5"})
+    believed = serve({"SUBLEDGER_FORWARDED_ALLOW_IPS": "10.0.0.5"})
     assert believed.uvicorn_options()["forwarded_allow_ips"] == "10.0.0.5"
     for wrong in ({"SUBLEDGER_LIMIT_CONCURRENCY": "0"}, {"SUBLEDGER_HEADER_TIMEOUT_SECONDS": "x"}):
-        with pytest.raises(ServeMisconfigured):
-            ServeSettings.from_environ(wrong)
+        with pytest.raises(SettingsInvalid, match=next(iter(wrong))):
+            serve(wrong)
+    with pytest.raises(ServeMisconfigured):
+        ServeSettings(limit_concurrency=0)

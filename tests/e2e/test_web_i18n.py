@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import Role
 from service.http.app import create_app
@@ -110,7 +111,11 @@ class Recorder:
 def sqlite_api(tmp_path: Path) -> Iterator[Api]:
     store = StoreSettings(sqlite_path=str(tmp_path / "ledger.db"))
     store.prepare()
-    ledger = Ledger(env=store.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=store.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     seed = seed_ledger(ledger)
     with TestClient(create_app(ReadSide(store, ledger))) as client:
         yield Api(client, ledger, seed)

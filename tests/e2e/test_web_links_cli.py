@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.cli.main import main
 from service.demo.history import NORTHWIND, load_demo
@@ -17,7 +18,11 @@ from tests.e2e.live_server import store_environ
 def test_the_command_prints_a_link_that_signs_in_once(
     store: StoreSettings, capsys, monkeypatch
 ) -> None:
-    ledger, _ = load_demo(lambda clock: Ledger(env=store.eventsourcing_env(), clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
+    )
     for name, value in store_environ(store).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(

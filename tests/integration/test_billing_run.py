@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.catalog import Edition
@@ -33,6 +34,7 @@ from service.billing.run import (
     BillingWorker,
     Kind,
 )
+from service.config.settings import SettingsInvalid, load_settings
 from service.http.app import create_app
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
@@ -413,20 +415,26 @@ def test_one_billing_run_at_a_time_per_store(store, ledger, clock):
 
 
 def test_billing_settings_come_from_the_environment():
-    assert BillingSettings.from_environ({}) == BillingSettings(3600.0, 30)
+    assert BillingSettings.from_settings(load_settings({})) == BillingSettings(3600.0, 30)
     configured = {"SUBLEDGER_BILLING_INTERVAL": "0", "SUBLEDGER_RENEWAL_REMINDER_DAYS": "45"}
-    assert BillingSettings.from_environ(configured) == BillingSettings(0.0, 45)
-    with pytest.raises(ValueError, match="SUBLEDGER_RENEWAL_REMINDER_DAYS must be a number"):
-        BillingSettings.from_environ({"SUBLEDGER_RENEWAL_REMINDER_DAYS": "soon"})
-    with pytest.raises(ValueError, match="cannot be negative"):
-        BillingSettings.from_environ({"SUBLEDGER_BILLING_INTERVAL": "-1"})
+    assert BillingSettings.from_settings(load_settings(configured)) == BillingSettings(0.0, 45)
+    with pytest.raises(SettingsInvalid, match=r"SUBLEDGER_RENEWAL_REMINDER_DAYS: .*integer"):
+        load_settings({"SUBLEDGER_RENEWAL_REMINDER_DAYS": "soon"})
+    with pytest.raises(
+        SettingsInvalid, match=r"SUBLEDGER_BILLING_INTERVAL: .*greater than or equal to 0"
+    ):
+        load_settings({"SUBLEDGER_BILLING_INTERVAL": "-1"})
 
 
 def test_the_billing_run_command(tmp_path):
     db = str(tmp_path / "ledger.db")
     settings = StoreSettings(sqlite_path=db)
     settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=ControllableClock(at(date(2026, 1, 5))))
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=ControllableClock(at(date(2026, 1, 5))),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         sub_id = monthly_contract(ledger)
     finally:
@@ -448,6 +456,7 @@ def test_the_billing_run_command(tmp_path):
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == "0 done, 0 failed"
     assert ahead.returncode == 1 and "cannot run ahead of the clock" in ahead.stderr
     assert misconfigured.returncode == 2
-    assert (
-        misconfigured.stderr == "subledger: SUBLEDGER_BILLING_INTERVAL must be a number, got 'x'\n"
+    assert misconfigured.stderr == (
+        "subledger: SUBLEDGER_BILLING_INTERVAL: Input should be a valid number, unable to parse"
+        " string as a number, got 'x'\n"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.payments import FakePaymentProvider
 from domain.invoice import InvoiceStatus
 from domain.period import BillingPeriod
 from domain.subscription import SubscriptionStatus
@@ -26,7 +27,9 @@ def run_cli(*args, **env):
 
 def test_the_demo_writes_fourteen_months_for_two_accounts_once(store):
     env = store.eventsourcing_env()
-    ledger, summary = load_demo(lambda clock: Ledger(env=env, clock=clock))
+    ledger, summary = load_demo(
+        lambda clock: Ledger(env=env, clock=clock, payment_provider=FakePaymentProvider())
+    )
     try:
         northwind = ledger.account(NORTHWIND)
         assert northwind.upgrade_requested is not None
@@ -46,7 +49,9 @@ def test_the_demo_writes_fourteen_months_for_two_accounts_once(store):
         assert len(late) == 1
         head = ledger.head_position()
         with pytest.raises(DemoAlreadyLoaded):
-            load_demo(lambda clock: Ledger(env=env, clock=clock))
+            load_demo(
+                lambda clock: Ledger(env=env, clock=clock, payment_provider=FakePaymentProvider())
+            )
         assert ledger.head_position() == head
     finally:
         ledger.close()

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
@@ -39,7 +40,11 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, UUID]:
     25 March (a backdated correction)."""
     db = tmp_path_factory.mktemp("history") / "ledger.db"
     clock = ControllableClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
-    ledger = Ledger(env=StoreSettings(sqlite_path=str(db)).eventsourcing_env(), clock=clock)
+    ledger = Ledger(
+        env=StoreSettings(sqlite_path=str(db)).eventsourcing_env(),
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         account_id = open_account(ledger, CommandContext("staff-1", "billing_staff"))
         ledger.set_payment_method(ADMIN, account_id, "pm_card_visa")
@@ -98,7 +103,9 @@ def test_an_unknown_account_or_a_malformed_instant_is_one_clear_line(
     db, account_id = book
     unknown = history(db, str(uuid4()), "--as-of", "2026-04-05")
     assert unknown.returncode == 1
-    assert unknown.stderr.startswith("subledger: no account")
+    # the store the command opened, then the one line that says what is wrong
+    assert unknown.stderr.splitlines()[0] == f"store: SQLite file {db}"
+    assert unknown.stderr.splitlines()[1].startswith("subledger: no account")
 
     too_early = history(db, str(account_id), "--as-of", "2026-03-01")
     assert too_early.returncode == 1
@@ -106,6 +113,6 @@ def test_an_unknown_account_or_a_malformed_instant_is_one_clear_line(
 
     malformed = history(db, str(account_id), "--as-of", "yesterday")
     assert malformed.returncode == 1
-    assert malformed.stderr.strip() == (
+    assert malformed.stderr.splitlines()[-1] == (
         "subledger: as_of must be an ISO 8601 date or date-time, got 'yesterday'"
     )

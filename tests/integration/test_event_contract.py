@@ -5,6 +5,7 @@ import re
 import jsonschema
 import pytest
 
+from adapters.payments import FakePaymentProvider
 from projections.cloudevents import is_public, to_cloudevent, type_name
 from projections.event_schemas import all_schemas, public_event_classes
 from service.demo.history import load_demo
@@ -17,7 +18,9 @@ TYPE = re.compile(r"^subledger\.[a-z_]+\.[A-Z][A-Za-z]+\.v\d+$")
 @pytest.fixture
 def demo_events(store):
     env = store.eventsourcing_env()
-    ledger, _ = load_demo(lambda clock: Ledger(env=env, clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(env=env, clock=clock, payment_provider=FakePaymentProvider())
+    )
     try:
         yield [
             (n.id, ledger.mapper.to_domain_event(n))

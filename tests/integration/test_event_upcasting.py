@@ -12,7 +12,8 @@ from eventsourcing.application import Recording
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import StoredEvent
 
-from adapters.clock import ControllableClock
+from adapters.clock import ControllableClock, SystemClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import Account, Contact, ContactRole, User
 from domain.catalog import Edition
@@ -182,7 +183,9 @@ def open_recording_ledger(
     opened: list[Ledger] = []
 
     def make(clock: ControllableClock) -> RecordingLedger:
-        ledger = RecordingLedger(env=store.eventsourcing_env(), clock=clock)
+        ledger = RecordingLedger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
         opened.append(ledger)
         return ledger
 
@@ -193,7 +196,9 @@ def open_recording_ledger(
 
 def read_back(store: StoreSettings, written: Sequence[Recording]) -> list[DomainEventProtocol]:
     """Read the whole global log with a fresh application; it must be the writes, in order."""
-    reader = Ledger(env=store.eventsourcing_env())
+    reader = Ledger(
+        env=store.eventsourcing_env(), clock=SystemClock(), payment_provider=FakePaymentProvider()
+    )
     try:
         notifications = reader.recorder.select_notifications(start=1, limit=len(written) + 10)
         positions = [n.id for n in notifications]

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.invoice import Invoice
@@ -92,7 +93,11 @@ def _other_process(
     go: ProcessEvent,
     results: Any,
 ) -> None:
-    ledger = Ledger(env=store.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=store.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         ready.set()
         results.put(_writers(ledger, work, go))

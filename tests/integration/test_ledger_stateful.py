@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 )
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain import catalog
 from domain.account import Account, User
@@ -111,8 +112,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.store = store
         self.clock = ControllableClock(T0)
         env = store.settings.eventsourcing_env()
-        self.ledger = Ledger(env=env, clock=self.clock)
-        self.reader = Ledger(env=env, clock=self.clock)  # reloads; never writes
+        self.ledger = Ledger(env=env, clock=self.clock, payment_provider=FakePaymentProvider())
+        self.reader = Ledger(
+            env=env, clock=self.clock, payment_provider=FakePaymentProvider()
+        )  # reloads; never writes
         self.ids = itertools.count(1)
         self.created: dict[str, list[UUID]] = {kind: [] for kind in CREATED.values()}
         self.scanned = 0

@@ -27,6 +27,7 @@ from nats.js.errors import NotFoundError
 
 from adapters.clock import ControllableClock
 from adapters.jetstream import BrokerError, BrokerMisconfigured, JetStream
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from projections.cloudevents import is_public
 from service.access.tokens import Role, Tokens
@@ -206,7 +207,9 @@ def close(relay: Relay) -> None:
 
 def demo_ledger(store: StoreSettings) -> Ledger:
     env = store.eventsourcing_env()
-    ledger, _ = load_demo(lambda clock: Ledger(env=env, clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(env=env, clock=clock, payment_provider=FakePaymentProvider())
+    )
     return ledger
 
 
@@ -303,7 +306,9 @@ def test_the_relay_refuses_a_stream_it_does_not_own(
     relay = relay_for(store, ledger, stream)
     other_store = StoreSettings(sqlite_path=str(tmp_path / "other" / "ledger.db"))
     other_store.prepare()
-    other = Ledger(env=other_store.eventsourcing_env(), clock=clock)
+    other = Ledger(
+        env=other_store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
     open_account(other, STAFF)
     other_relay = relay_for(other_store, other, stream)
     misfit = JetStream(NATS_URL, stream.name, "elsewhere.>")

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from domain.catalog import Edition
 from domain.errors import ContractNotActive, PeriodNotBegun
 from domain.invoice import Invoice
@@ -183,7 +184,9 @@ def test_a_terms_invoices_bill_each_unit_for_the_days_it_is_in_force(store, bill
     to the day-prorated value of the units in force (one minor unit per invoice line), and
     no unit is billed before its first day."""
     clock = ControllableClock(at(T0_DAY))
-    ledger = Ledger(env=store.eventsourcing_env(), clock=clock)
+    ledger = Ledger(
+        env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
     try:
         account_id = open_account(ledger, STAFF, Edition.PROFESSIONAL)
         sub_id = ledger.start_subscription(

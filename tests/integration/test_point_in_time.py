@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import Account, User
 from domain.catalog import Edition
@@ -223,7 +224,9 @@ def world_on(kind: str, folder: Path) -> Iterator[World]:
         settings = schema.settings
     settings.prepare()
     clock = ControllableClock(T0)
-    ledger = SnappyLedger(env=settings.eventsourcing_env(), clock=clock)
+    ledger = SnappyLedger(
+        env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
     side = ReadSide(settings, ledger)
     mine = [side.projection("audit_trail"), side.projection("book")]
     runner = ProjectionRunner(side.store, side.read_log, ledger.head_position, mine)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.access.tokens import Tokens
 from service.audit.verification import ChainVerifier
@@ -64,7 +65,11 @@ def project(db: Path) -> tuple[dict[str, list[list[Any]]], str, list[str]]:
     """The store at ``db`` projected from scratch by this code, then its chain verified:
     the read models, the verifier's summary and the topics stored."""
     settings = StoreSettings(sqlite_path=str(db))
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=ControllableClock(DEMO_END))
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=ControllableClock(DEMO_END),
+        payment_provider=FakePaymentProvider(),
+    )
     read_side = ReadSide(settings, ledger)
     try:
         catch_up(read_side)

@@ -14,6 +14,7 @@ from uuid import uuid4
 import pytest
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
@@ -37,7 +38,11 @@ def test_a_new_sqlite_store_is_made_private(tmp_path: Path, permissive_umask: No
     var = tmp_path / "var"
     settings = StoreSettings(sqlite_path=str(var / "subledger.db"))
     settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     read_side = ReadSide(settings, ledger)
     try:
         open_account(ledger, CommandContext("staff-1", "billing_staff"))
@@ -70,7 +75,11 @@ def test_an_erased_webhook_secret_leaves_no_bytes_in_the_sqlite_file(
     path = tmp_path / "subledger.db"
     settings = StoreSettings(sqlite_path=str(path))
     settings.prepare()
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     store = WebhookStore(settings)
     endpoint_id, secret, kept = uuid4(), new_secret(), uuid4()
     try:

@@ -26,6 +26,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import PersistenceError
 
+from adapters.clock import SystemClock
+from adapters.payments import FakePaymentProvider
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import User
@@ -102,7 +104,9 @@ def assert_audit_trail_is_whole(store: StoreSettings, upto: int) -> None:
             row[0]
             for row in sql.execute("SELECT position FROM audit_events ORDER BY position").fetchall()
         ]
-    ledger = Ledger(env=store.eventsourcing_env())
+    ledger = Ledger(
+        env=store.eventsourcing_env(), clock=SystemClock(), payment_provider=FakePaymentProvider()
+    )
     try:
         logged = [n.id for n in ledger.recorder.select_notifications(1, upto, stop=upto)]
     finally:
@@ -214,7 +218,9 @@ def demo_and_more(store: StoreSettings, accounts: int, per_account: int) -> Ledg
     about a second to write, and several to project: time to catch a worker mid-way.
     """
     env = store.eventsourcing_env()
-    ledger, _ = load_demo(lambda clock: Ledger(env=env, clock=clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(env=env, clock=clock, payment_provider=FakePaymentProvider())
+    )
     for _ in range(accounts):
         account = ledger.account(open_account(ledger, STAFF))
         for n in range(per_account - 1):
@@ -372,7 +378,9 @@ def test_the_runner_resumes_by_itself_after_postgres_restarts(
     cluster = local_cluster(store.postgres.port)
     if cluster is None:
         pytest.skip(f"cannot restart the server on port {store.postgres.port}: not a local cluster")
-    ledger = Ledger(env=store.eventsourcing_env())
+    ledger = Ledger(
+        env=store.eventsourcing_env(), clock=SystemClock(), payment_provider=FakePaymentProvider()
+    )
     writer = Writer(ledger)
     workers: list[Worker] = []
     try:

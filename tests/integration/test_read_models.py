@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain import catalog
 from domain.account import Contact, ContactRole, User
@@ -371,7 +372,11 @@ def test_invoice_ageing_splits_open_balances_by_days_past_due(
 
 
 def test_the_demo_history_projects_to_the_http_documents_of_its_aggregates(store: StoreSettings):
-    ledger, summary = load_demo(lambda clock: Ledger(env=store.eventsourcing_env(), clock=clock))
+    ledger, summary = load_demo(
+        lambda clock: Ledger(
+            env=store.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+        )
+    )
     side = ReadSide(store, ledger)
     try:
         side.runner.catch_up()

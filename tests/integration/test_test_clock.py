@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, uuid5
 import pytest
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.catalog import Edition
@@ -20,12 +21,13 @@ from service.billing.run import BILLING_LOCK, BillingRun, Kind
 from service.bootstrap import ClockMisconfigured, open_ledger
 from service.clock import test_clock
 from service.clock.durations import parse_duration
+from service.config.settings import SettingsInvalid
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
 from tests.builders import administrator
 from tests.builders import billing as billing_details
 from tests.conftest import T0
-from tests.e2e.live_server import store_environ
+from tests.e2e.live_server import settings_for, store_environ
 from tests.integration.test_cli import run_cli
 
 STAFF = CommandContext("staff-1", "billing_staff")
@@ -79,7 +81,11 @@ def test_moving_the_clock_bills_as_a_run_every_midnight_would_have(
     move = rehearsed.move_to(STAFF, end)
 
     nightly_clock = ControllableClock(T0)
-    nightly = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, nightly_clock)
+    nightly = Ledger(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        nightly_clock,
+        payment_provider=FakePaymentProvider(),
+    )
     history(nightly)
     day = T0.date() + timedelta(days=1)
     while day <= end.date():
@@ -113,7 +119,7 @@ def test_the_clock_survives_a_restart(
     rehearsed.advance(STAFF, parse_duration("P40D"))
     rehearsed.ledger.close()
 
-    restarted = open_ledger(store, {"SUBLEDGER_CLOCK": "test"})
+    restarted = open_ledger(settings_for(store, SUBLEDGER_CLOCK="test"))
     try:
         assert restarted.clock.now() == T0 + timedelta(days=40)
     finally:
@@ -172,9 +178,9 @@ def test_the_system_clock_is_refused_a_store_rehearsed_ahead_of_it(
     rehearsed.move_to(STAFF, ahead)
 
     with pytest.raises(ClockMisconfigured, match="runs on a test clock"):
-        open_ledger(store, {})
-    with pytest.raises(ClockMisconfigured, match="system or test"):
-        open_ledger(store, {"SUBLEDGER_CLOCK": "tomorrow"})
+        open_ledger(settings_for(store))
+    with pytest.raises(SettingsInvalid, match=r"SUBLEDGER_CLOCK: .*'system' or 'test'"):
+        settings_for(store, SUBLEDGER_CLOCK="tomorrow")
 
 
 def test_a_new_test_clock_never_starts_before_the_last_recorded_event(
@@ -207,7 +213,7 @@ def test_billing_run_until_a_later_day_moves_only_a_test_clock(
     assert f"2026-02-05  invoice   {MONTHLY}" in lines[3]
     assert lines[-1] == f"{len(lines) - 3} done, 0 failed"
 
-    reopened = open_ledger(store, {"SUBLEDGER_CLOCK": "test"})
+    reopened = open_ledger(settings_for(store, SUBLEDGER_CLOCK="test"))
     try:
         assert reopened.clock.now() == datetime(2026, 2, 10, tzinfo=UTC)
         issued = reopened.invoice(period_invoice_id(MONTHLY, date(2026, 2, 5)))

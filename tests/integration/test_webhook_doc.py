@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import User
 from domain.base import LedgerAggregate
@@ -66,7 +67,11 @@ def listening(port: int, seconds: float = 10) -> bool:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     settings = StoreSettings(sqlite_path=str(tmp_path / "ledger.db"))
-    ledger = Ledger(env=settings.eventsourcing_env(), clock=ControllableClock(T0))
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=ControllableClock(T0),
+        payment_provider=FakePaymentProvider(),
+    )
     yield ledger
     ledger.close()
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.clock import SystemClock
+from adapters.payments import FakePaymentProvider
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import User
@@ -49,7 +51,11 @@ def environ(settings: StoreSettings) -> dict[str, str]:
 @pytest.fixture
 def receiver(settings: StoreSettings) -> Iterator[Receiver]:
     """A receiver registered as an endpoint, and two events for it."""
-    ledger = Ledger(env=settings.eventsourcing_env())
+    ledger = Ledger(
+        env=settings.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     store = WebhookStore(settings)
     with Receiver() as receiver:
         WebhookEndpoints(ledger, store, LOOPBACK).register(OPERATOR, receiver.url, [])

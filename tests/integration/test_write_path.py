@@ -17,7 +17,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from prometheus_client import REGISTRY
 
+from adapters.clock import SystemClock
 from adapters.group_commit import GroupCommitRecorder, _arguments, _Save
+from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.errors import DomainError
 from domain.license import License
@@ -184,7 +186,9 @@ def test_waiting_saves_are_committed_together_and_a_conflict_fails_alone(
 ) -> None:
     store = postgres_store
     assert store.postgres is not None
-    ledger = Ledger(env=store.eventsourcing_env())
+    ledger = Ledger(
+        env=store.eventsourcing_env(), clock=SystemClock(), payment_provider=FakePaymentProvider()
+    )
     try:
         _check_group_commit(ledger, store)
     finally:
@@ -269,7 +273,11 @@ def test_the_version_check_probes_the_key_even_with_a_plan_made_on_a_small_table
     # whole table: every save then read the whole log, slower as the log grew, until the
     # next ANALYZE. The probe must stay an index lookup per event, planned on an empty
     # table never analyzed, and on a tiny one just analyzed.
-    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    ledger = Ledger(
+        env=postgres_store.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         recorder = ledger.recorder
         assert isinstance(recorder, GroupCommitRecorder)
@@ -313,7 +321,11 @@ def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_a_batch_written_as_sql_literals_keeps_every_byte(postgres_store: StoreSettings) -> None:
     # The batch travels as literals in the query text (ADR 0013): quotes, backslashes
     # and every byte value must come back as they were given, and ids must be UUIDs.
-    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    ledger = Ledger(
+        env=postgres_store.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         recorder = ledger.recorder
         assert isinstance(recorder, GroupCommitRecorder)
@@ -356,7 +368,11 @@ def _pool_pids(ledger: Ledger) -> set[int]:
 def test_a_dropped_connection_is_replaced_and_the_save_written_once(
     postgres_store: StoreSettings, staff: CommandContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    ledger = Ledger(
+        env=postgres_store.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         cause = staff.cause(ledger.clock.now())
         lic = License.open(uuid4(), "sales-cloud", cause)
@@ -380,7 +396,11 @@ def test_a_dropped_connection_is_replaced_and_the_save_written_once(
 def test_a_commit_whose_answer_was_lost_is_found_not_written_again(
     postgres_store: StoreSettings, staff: CommandContext
 ) -> None:
-    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    ledger = Ledger(
+        env=postgres_store.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         recorder = ledger.recorder
         assert isinstance(recorder, GroupCommitRecorder)
@@ -419,7 +439,11 @@ def test_processes_starting_together_on_a_fresh_schema_all_start(
     def start() -> None:
         starting.wait()
         try:
-            Ledger(env=postgres_store.eventsourcing_env()).close()
+            Ledger(
+                env=postgres_store.eventsourcing_env(),
+                clock=SystemClock(),
+                payment_provider=FakePaymentProvider(),
+            ).close()
         except Exception as error:  # every failure is the finding
             failures.append(error)
 
@@ -429,7 +453,11 @@ def test_processes_starting_together_on_a_fresh_schema_all_start(
     for thread in threads:
         thread.join()
     assert failures == []
-    ledger = Ledger(env=postgres_store.eventsourcing_env())
+    ledger = Ledger(
+        env=postgres_store.eventsourcing_env(),
+        clock=SystemClock(),
+        payment_provider=FakePaymentProvider(),
+    )
     try:
         assert ledger.head_position() == 0  # the tables are there, and usable
     finally:

@@ -1,5 +1,6 @@
 """The Account: billing details, contacts, users, Manage Billing, identity licenses, editions."""
 
+import dataclasses
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from domain.errors import (
     AlreadyExists,
     AlreadyInThatState,
     IdentityLicenseLimitReached,
+    InvalidIdentifier,
     InvalidValue,
     NotFound,
     PermissionRule,
@@ -448,3 +450,18 @@ def test_the_last_administrator_cannot_be_removed(account):
     account.add_user(member("dora", administrator=True), cause())
     account.remove_user("ada", cause())
     assert set(account.users) == {"dora"} and account.has_manage_billing("dora")
+
+
+@pytest.mark.parametrize("tax_id", ["DE12345", "FR00123456789", "NL123"])
+def test_an_eu_buyers_tax_id_must_be_a_vat_number_of_its_format(tax_id):
+    german = dataclasses.replace(billing("DE"), tax_id=tax_id)
+    with pytest.raises(InvalidIdentifier):
+        Account.open(uuid4(), "Acme", Edition.ESSENTIALS, "EUR", german, administrator(), cause())
+    account = open_account()
+    with pytest.raises(InvalidIdentifier):
+        account.change_billing_details(german, cause())
+    assert recorded(account) == [Account.AccountOpened]
+    # A VAT number as people write it, and any tax id outside the EU, are taken.
+    account.change_billing_details(dataclasses.replace(german, tax_id="DE 136 695 976"), cause())
+    account.change_billing_details(dataclasses.replace(billing("US"), tax_id=tax_id), cause())
+    assert recorded(account) == [Account.BillingDetailsChanged] * 2

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.payments import FakePaymentProvider
 from domain.base import LedgerAggregate
 from service.demo.history import load_demo
 from service.ledger.application import Ledger
@@ -28,7 +29,11 @@ IMMUTABLE_LEAVES = (str, bytes, int, float, bool, Decimal, Fraction, date, datet
 @pytest.fixture(scope="module")
 def aggregates() -> list[LedgerAggregate]:
     ledger, _ = load_demo(
-        lambda clock: Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+        lambda clock: Ledger(
+            env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+            clock=clock,
+            payment_provider=FakePaymentProvider(),
+        )
     )
     ids = {n.originator_id for n in ledger.recorder.select_notifications(1, 1_000_000)}
     found = [ledger.repository.get(i, deepcopy_from_cache=False) for i in ids]

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from adapters.payments import FakePaymentProvider
 from domain.account import Account
 from domain.invoice import Invoice
 from domain.license import License
@@ -60,7 +61,13 @@ def http_document(aggregate: Any) -> dict[str, Any]:
 
 
 def test_every_aggregate_of_the_demo_has_the_document_its_http_model_gives():
-    ledger, _ = load_demo(lambda clock: Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock))
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+            clock,
+            payment_provider=FakePaymentProvider(),
+        )
+    )
     checked: dict[str, int] = {}
     for aggregate in every_aggregate(ledger):
         if type(aggregate) not in SHAPES:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from uuid import uuid4
 
 from adapters.clock import ControllableClock
+from adapters.payments import FakePaymentProvider
 from domain.license import License
 from service.ledger.application import Ledger, fold
 from service.ledger.context import CommandContext
@@ -21,7 +22,11 @@ def _snapshot_versions(ledger: Ledger, aggregate_id: object) -> list[int]:
 
 def _ledger() -> Ledger:
     clock = ControllableClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    return Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    return Ledger(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        clock=clock,
+        payment_provider=FakePaymentProvider(),
+    )
 
 
 def test_one_event_per_save_snapshots_each_multiple_from_memory() -> None:

@@ -10,10 +10,10 @@ import pytest
 from adapters.webhook_destinations import (
     DestinationRefused,
     Destinations,
-    DestinationsMisconfigured,
     ip_literal,
     networks,
 )
+from service.config.settings import SettingsInvalid, load_settings
 from tests.destinations import offline_resolver
 
 STRICT = Destinations((), offline_resolver)
@@ -80,10 +80,10 @@ def test_the_operator_may_allow_networks_and_only_those() -> None:
         with pytest.raises(DestinationRefused):
             allowed.addresses(host, 80)
     env = {"SUBLEDGER_WEBHOOK_ALLOWED_NETWORKS": "10.1.2.0/24,::1/128"}
-    assert Destinations.from_environ(env).allowed == networks("10.1.2.0/24,::1/128")
-    assert Destinations.from_environ({}).allowed == ()
-    with pytest.raises(DestinationsMisconfigured):
-        Destinations.from_environ({"SUBLEDGER_WEBHOOK_ALLOWED_NETWORKS": "10.1.2.3/8"})
+    assert load_settings(env).destinations().allowed == networks("10.1.2.0/24,::1/128")
+    assert load_settings({}).destinations().allowed == ()
+    with pytest.raises(SettingsInvalid, match=r"SUBLEDGER_WEBHOOK_ALLOWED_NETWORKS: .*10.1.2.3/8"):
+        load_settings({"SUBLEDGER_WEBHOOK_ALLOWED_NETWORKS": "10.1.2.3/8"})
 
 
 @pytest.mark.parametrize("host", ["256.1", "1.2.3.4.5", "0x", "08", "1..2", "example", "1e5"])

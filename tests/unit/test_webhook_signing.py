@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from domain.errors import InvalidValue
+from service.config.settings import SettingsInvalid, load_settings
 from service.webhooks.policy import THREE_DAYS, DeliveryPolicy
 from service.webhooks.signing import (
     LEGACY_HEADER,
@@ -140,12 +141,17 @@ def test_with_the_defaults_three_days_come_before_the_count() -> None:
 
 
 def test_the_policy_reads_the_environment_and_refuses_nonsense() -> None:
-    policy = DeliveryPolicy.from_environ(
-        {"SUBLEDGER_WEBHOOK_BACKOFF_BASE": "0.5", "SUBLEDGER_WEBHOOK_DISABLE_AFTER_FAILURES": "9"}
+    policy = DeliveryPolicy.from_settings(
+        load_settings(
+            {
+                "SUBLEDGER_WEBHOOK_BACKOFF_BASE": "0.5",
+                "SUBLEDGER_WEBHOOK_DISABLE_AFTER_FAILURES": "9",
+            }
+        )
     )
     assert (policy.backoff_base, policy.disable_after_failures, policy.timeout) == (0.5, 9, 10.0)
-    with pytest.raises(InvalidValue):
-        DeliveryPolicy.from_environ({"SUBLEDGER_WEBHOOK_TIMEOUT": "soon"})
+    with pytest.raises(SettingsInvalid, match=r"SUBLEDGER_WEBHOOK_TIMEOUT: .*number, got 'soon'"):
+        load_settings({"SUBLEDGER_WEBHOOK_TIMEOUT": "soon"})
     with pytest.raises(InvalidValue):
         DeliveryPolicy(timeout=0)
     with pytest.raises(InvalidValue):

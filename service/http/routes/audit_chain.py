@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +16,7 @@ from service.audit.digests import (
     SignedDigest,
     current_digest,
     proof,
-    signing_key_from_environ,
+    signing_key_at,
 )
 from service.audit.verification import ChainVerifier
 from service.http.access import Access, access_extra
@@ -34,7 +33,7 @@ def get_signing_key(request: Request) -> SigningKey:
     """The key named by SUBLEDGER_SIGNING_KEY, loaded (or made) on first use."""
     state = request.app.state
     if getattr(state, "signing_key", None) is None:
-        state.signing_key = signing_key_from_environ(os.environ)
+        state.signing_key = signing_key_at(state.settings.path(state.settings.signing_key))
     key: SigningKey = state.signing_key
     return key
 

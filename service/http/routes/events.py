@@ -9,7 +9,6 @@ checks both again at every heartbeat, and ends when either is gone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from uuid import UUID
@@ -187,7 +186,8 @@ def events(
 def _settings(request: Request) -> StreamSettings:
     settings: StreamSettings | None = getattr(request.app.state, "event_stream", None)
     if settings is None:
-        settings = request.app.state.event_stream = StreamSettings.from_environ(os.environ)
+        settings = StreamSettings.from_settings(request.app.state.settings)
+        request.app.state.event_stream = settings
     return settings
 
 
