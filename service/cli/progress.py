@@ -1,4 +1,7 @@
-"""A progress bar on stderr for long CLI jobs (rebuilds, verification)."""
+"""A progress bar on stderr for long CLI jobs (rebuilds, verification).
+
+Redrawn in place (``\r``) only on a terminal; to a file or a pipe (a log, CI) it writes
+one line when the job is done, not a frame every tenth of a second."""
 
 from __future__ import annotations
 
@@ -14,11 +17,12 @@ class ProgressBar:
         self.done = 0
         self.started = time.monotonic()
         self._drawn = 0.0
+        self.live = sys.stderr.isatty()
 
     def advance(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
-        if now - self._drawn >= 0.1 or self.done >= self.total:
+        if self.live and (now - self._drawn >= 0.1 or self.done >= self.total):
             self._draw(now)
 
     def _draw(self, now: float) -> None:
@@ -27,7 +31,8 @@ class ProgressBar:
         filled = int(share * self.width)
         rate = self.done / max(now - self.started, 1e-9)
         sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+            ("\r" if self.live else "")
+            + f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
             f"{self.done}/{self.total} ({rate:,.0f}/s)"
         )
         sys.stderr.flush()
