@@ -32,6 +32,7 @@ from service.cli.privacy import add_privacy_commands, run_privacy
 from service.cli.progress import ProgressBar
 from service.clock.test_clock import ClockControl, on_test_clock
 from service.config.logs import configure_logging, logging_config
+from service.config.public_url import served_url
 from service.config.settings import Settings, SettingsInvalid, load_settings
 from service.demo.history import DEMO_END, load_demo
 from service.demo.tokens import (
@@ -184,6 +185,11 @@ def _serve(
     if demo or test_clock:
         os.environ["SUBLEDGER_CLOCK"] = "test"  # for this process and the workers it starts
         settings = settings.model_copy(update={"clock": "test"})
+    if "public_url" not in settings.model_fields_set:
+        # Unconfigured, links point where this server listens (workers read it too).
+        url = served_url(host, port)
+        os.environ["SUBLEDGER_PUBLIC_URL"] = url
+        settings = settings.model_copy(update={"public_url": url})
     if demo:
         _demo(settings, if_empty=True)
     server = ServeSettings.from_settings(settings)

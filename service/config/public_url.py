@@ -11,6 +11,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# Addresses a server listens on that no browser can open: this machine's instead.
+_EVERYWHERE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class PublicUrlMisconfigured(ValueError):
@@ -36,3 +38,13 @@ def checked_public_url(url: str) -> str:
             f"SUBLEDGER_PUBLIC_URL must be http(s)://host[:port][/path], got {url!r}"
         )
     return url.rstrip("/")
+
+
+def served_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a server listening on ``host:port``: the
+    public URL when none is configured (``subledger serve --port 8080`` hands out links
+    to 8080, not to the default's 8000)."""
+    host = _EVERYWHERE.get(host, host)
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return checked_public_url(f"http://{host}:{port}")

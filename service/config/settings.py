@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         DEFAULT_PUBLIC_URL,
         description="the base URL clients reach the service at: share links, sign-in links "
         "and the event schemas' URIs (`dataschema`, `$id`) are built from it, never from a "
-        "request's `Host`",
+        "request's `Host`; unset, `serve` uses where it listens (`--host`, `--port`)",
     )
     sse_heartbeat_seconds: Seconds = Field(
         15.0, description="silence on an event stream before a heartbeat comment"

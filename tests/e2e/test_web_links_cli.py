@@ -3,6 +3,10 @@ from the account) or a staff or auditor role; a bad request is one clear line.""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import httpx
 from fastapi.testclient import TestClient
 
 from adapters.payments import FakePaymentProvider
@@ -12,7 +16,7 @@ from service.demo.history import NORTHWIND, load_demo
 from service.http.app import create_app
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
-from tests.e2e.live_server import store_environ
+from tests.e2e.live_server import LiveServer, store_environ
 
 
 def test_the_command_prints_a_link_that_signs_in_once(
@@ -56,3 +60,51 @@ def test_the_command_prints_a_link_that_signs_in_once(
     assert main(["portal", "link", "--account", str(NORTHWIND), "--user", "nobody"]) == 1
     assert "no user nobody" in capsys.readouterr().err
     ledger.close()
+
+
+def test_serve_demo_prints_links_to_the_port_it_listens_on(
+    store: StoreSettings, tmp_path: Path
+) -> None:
+    """Without SUBLEDGER_PUBLIC_URL, links point where `serve` listens (not port 8000)."""
+    server = LiveServer(
+        store, tmp_path / "server.log", serve_args=("--demo",), SUBLEDGER_DATA_DIR=str(tmp_path)
+    )
+    try:
+        printed = server.log_path.read_text().splitlines()
+        links = dict(line.split() for line in printed if "/app/sign-in/si_" in line)
+        assert set(links) >= {"admin", "staff", "auditor"}
+        assert all(url.startswith(f"{server.url}/app/sign-in/si_") for url in links.values())
+        with httpx.Client() as browser:
+            assert "Ada" in browser.get(links["admin"]).text
+            signed_in = browser.post(links["admin"], follow_redirects=True)
+            assert signed_in.status_code == 200 and "Northwind" in signed_in.text
+            made = browser.post(
+                f"{server.url}/v1/portal-sessions",
+                headers={"Authorization": f"Bearer {_demo_token(tmp_path, 'operator')}"},
+                json={"role": "auditor"},
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["url"].startswith(f"{server.url}/app/sign-in/si_")
+    finally:
+        server.stop()
+
+
+def test_a_configured_public_url_still_names_the_links(store: StoreSettings, tmp_path: Path):
+    server = LiveServer(
+        store,
+        tmp_path / "server.log",
+        serve_args=("--demo",),
+        SUBLEDGER_DATA_DIR=str(tmp_path),
+        SUBLEDGER_PUBLIC_URL="https://billing.example.com",
+    )
+    try:
+        printed = server.log_path.read_text()
+        assert "https://billing.example.com/app/sign-in/si_" in printed
+        assert f"{server.url}/app/sign-in" not in printed
+    finally:
+        server.stop()
+
+
+def _demo_token(data_dir: Path, name: str) -> str:
+    tokens: dict[str, str] = json.loads((data_dir / "var" / "demo-tokens.json").read_text())
+    return tokens[name]
