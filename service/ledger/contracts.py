@@ -97,7 +97,7 @@ class Contracts(Invoices, Seats):
         if sub.renewal is not None:
             base = list(sub.renewal.lines)
         else:
-            current = {line.product_code: line.quantity for line in sub.lines.values()}
+            current = sub.product_quantities
             base = self._price_lines(account, current, sub.billing_period, on)
         return changed_lines(base, quantities or {}, priced)
 
@@ -199,10 +199,10 @@ class Contracts(Invoices, Seats):
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
             account = self.account(sub.account_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             renewal = sub.renew(cause)
             changed: list[LedgerAggregate] = [sub]
-            after = {line.product_code: line.quantity for line in sub.lines.values()}
+            after = sub.product_quantities
             changed += self._move_seats(sub, before, after, cause)
             sub.schedule_renewal(
                 renewal.term_months, self._renewal_lines(account, sub, None), cause
@@ -226,7 +226,7 @@ class Contracts(Invoices, Seats):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             sub.expire(cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 
@@ -239,7 +239,7 @@ class Contracts(Invoices, Seats):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             sub.cancel(effective or cause.today, cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 
