@@ -25,6 +25,14 @@ from fractions import Fraction
 from domain.errors import InvalidValue
 from domain.period import BillingPeriod, DateRange, billed_share, billing_periods
 
+# Every invoice is due this long after the day it is issued (docs/events.md, ``due_on``).
+PAYMENT_TERMS = timedelta(days=30)
+
+
+def due_on(issued_on: date) -> date:
+    """The day an invoice issued on ``issued_on`` must be paid by."""
+    return issued_on + PAYMENT_TERMS
+
 
 @dataclass(frozen=True)
 class Tranche:

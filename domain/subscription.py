@@ -249,11 +249,20 @@ class Subscription(LedgerAggregate):
     def line_for(self, product_code: str) -> Line | None:
         return next((ln for ln in self.lines.values() if ln.product_code == product_code), None)
 
+    def has_ended_by(self, day: date) -> bool:
+        """Whether the contract ended on or before ``day``: nothing is owed from then on."""
+        return self.ended_on is not None and day >= self.ended_on
+
+    def require_billable_from(self, period_start: date) -> None:
+        """Refuses to invoice a period that begins once the contract has ended."""
+        if self.has_ended_by(period_start):
+            raise ContractNotActive(self.status.value, f"invoice the period from {period_start}")
+
     def period_quantities(self, period: DateRange) -> dict[str, int]:
         """Units per line that the invoice of ``period`` bills (domain/invoicing.py); none
         once the contract has ended (the period it ends in is billed in full: reductions
         are not prorated)."""
-        if self.ended_on is not None and period.start >= self.ended_on:
+        if self.has_ended_by(period.start):
             return {}
         return period_quantities(self.term, self.billing_period, self.tranches, period)
 

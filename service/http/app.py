@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.clock import SystemClock
 from adapters.signing import SigningKeyUnusable
 from adapters.webhook_destinations import Destinations
+from domain.clock import Clock
 from domain.errors import DomainError
 from domain.payment_provider import PaymentProviderUnavailable
 from service.access.tokens import Tokens
@@ -114,6 +116,7 @@ def create_app(
     public_url: str = DEFAULT_PUBLIC_URL,
     webhook_destinations: Destinations | None = None,
     settings: Settings | None = None,
+    real_time: Clock | None = None,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
@@ -121,7 +124,8 @@ def create_app(
     it competes to run that delivery worker. Links and schema URIs it hands out are built
     from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
     (default: public addresses only). ``settings`` (default: the environment's) name the
-    signing key and the event streams' limits."""
+    signing key and the event streams' limits. Web sessions and sign-in links expire on
+    ``real_time`` (default: the system clock), never on the ledger's (ADR 0017)."""
     settings = settings or load_settings()
     configure_logging(settings)
     billing_worker = (
@@ -160,6 +164,7 @@ def create_app(
     app.state.public_url = checked_public_url(public_url)
     app.state.share_link_openings = Openings()
     app.state.webhook_destinations = webhook_destinations or Destinations()
+    app.state.real_time = real_time or SystemClock()
     for router in (
         health.router,
         catalog.router,

@@ -39,7 +39,12 @@ def portal_sessions(state: State) -> PortalSessions:
         if sessions is None or sessions.ledger is not ledger:
             read_side: ReadSide = state.read_side
             activity = SessionActivity(read_side.settings, read_side.readers)
-            sessions = PortalSessions(ledger, activity, getattr(state, "session_policy", None))
+            sessions = PortalSessions(
+                ledger,
+                activity,
+                getattr(state, "session_policy", None),
+                getattr(state, "real_time", None),
+            )
             state.portal_sessions = sessions
     return sessions
 

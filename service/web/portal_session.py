@@ -1,5 +1,9 @@
 """A portal session: the single-use sign-in link that opens it, then the session itself.
 
+Its limits (the link's 15 minutes, the session's idle and absolute ends) are real time,
+the system clock's, never the ledger's: a test clock moved a year ahead must not sign
+anyone out (ADR 0017). Its events keep the ledger's timestamps, as every event does.
+
 One aggregate per link, its id derived from the hash of the link's secret (as an API
 token's is, ``service/access/tokens.py``), so opening a link is one keyed read and a
 constant-time comparison. Signing in consumes the link: the event store's primary key
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import LedgerAggregate
@@ -49,13 +54,23 @@ class PortalSession(LedgerAggregate):
         link_expires_at: datetime
 
     class SignedIn(LedgerAggregate.Event):
+        """v2 added ``signed_in_at``: the session's limits run on real time, the event's
+        timestamp on the ledger's clock, which a test clock moves (ADR 0017)."""
+
+        class_version = 2
         session_hash: str
-        expires_at: datetime  # the absolute end, however active the session is
+        signed_in_at: datetime  # real time (the system clock's)
+        expires_at: datetime  # the absolute end, however active the session is (real time)
         idle_seconds: int  # inactivity after which it ends (tracked beside the log)
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 was written on the system clock, when both times were one
+            state["signed_in_at"] = state["timestamp"]
 
         def apply(self, session: PortalSession) -> None:
             session.session_hash = self.session_hash
-            session.signed_in_at = self.timestamp
+            session.signed_in_at = self.signed_in_at
             session.expires_at = self.expires_at
             session.idle = timedelta(seconds=self.idle_seconds)
 
@@ -88,15 +103,17 @@ class PortalSession(LedgerAggregate):
         return self.session_hash is None and now < self.link_expires_at
 
     def sign_in(
-        self, session_hash: str, lifetime: timedelta, idle: timedelta, cause: Cause
+        self, session_hash: str, lifetime: timedelta, idle: timedelta, now: datetime, cause: Cause
     ) -> None:
-        if not self.link_usable(cause.at):
+        """Open the session at ``now``, real time (its limits follow from it)."""
+        if not self.link_usable(now):
             raise LinkNotUsable()
         self._record(
             self.SignedIn,
             cause,
             session_hash=session_hash,
-            expires_at=cause.at + lifetime,
+            signed_in_at=now,
+            expires_at=now + lifetime,
             idle_seconds=int(idle.total_seconds()),
         )
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from service.access.tokens import Principal, Role
+from domain.clock import Clock
+from service.access.tokens import Principal
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.web.activity import SessionActivity
@@ -32,10 +33,17 @@ class SessionPolicy:
 
 class PortalSessions:
     def __init__(
-        self, ledger: Ledger, activity: SessionActivity, policy: SessionPolicy | None = None
+        self,
+        ledger: Ledger,
+        activity: SessionActivity,
+        policy: SessionPolicy | None = None,
+        real_time: Clock | None = None,
     ) -> None:
+        """``real_time``: the clock the limits run on, the system's (never the ledger's,
+        which a test clock moves: ADR 0017)."""
         self.ledger = ledger
-        self.links = SignInLinks(ledger)
+        self.links = SignInLinks(ledger, real_time)
+        self.real_time = self.links.real_time
         self.activity = activity
         self.policy = policy or SessionPolicy()
 
@@ -46,7 +54,13 @@ class PortalSessions:
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             session = self.links.load(session_id)
-            session.sign_in(secret_hash(secret), self.policy.lifetime, self.policy.idle, cause)
+            session.sign_in(
+                secret_hash(secret),
+                self.policy.lifetime,
+                self.policy.idle,
+                self.real_time.now(),
+                cause,
+            )
             return [session]
 
         self.ledger.execute(ctx, work, session_id)
@@ -58,35 +72,13 @@ class PortalSessions:
         session = self._by_cookie(cookie)
         if session is None:
             return None
-        now = self.ledger.clock.now()
+        now = self.real_time.now()
         if not session.is_open(now):
             return None
         assert session.signed_in_at is not None
         if not self.activity.active(session.id, session.signed_in_at, session.idle, now):
             return None
         return session.principal
-
-    def renew(self, ctx: CommandContext, cookie: str | None) -> str | None:
-        """A new session for the holder of ``cookie`` (its principal and label), and the
-        old one signed out: after the test clock moved past the old one's limits, which
-        run on the ledger's clock (ADR 0024). Each step is its own command, with no
-        idempotency key: the form's own is the clock move's."""
-        session = self._by_cookie(cookie)
-        if session is None:
-            return None
-        own = replace(ctx, idempotency_key=None, fingerprint="", expected_version=None)
-        customer = session.account_id is not None and session.user_id is not None
-        issued = self.links.issue(
-            own,
-            Role.OPERATOR,  # the holder signs themself in again: no one else gains a session
-            None if customer else session.role,
-            session.account_id,
-            session.user_id,
-            session.label,
-        )
-        fresh, _ = self.sign_in(own, issued.token)
-        self.sign_out(own, cookie)
-        return fresh
 
     def sign_out(self, ctx: CommandContext, cookie: str | None) -> None:
         session = self._by_cookie(cookie)

@@ -15,9 +15,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.clock import SystemClock
 from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.cause import Cause
+from domain.clock import Clock
 from domain.errors import InvalidValue, PermissionRule
 from domain.text import safe_text
 from service.access.tokens import CUSTOMER_ROLES, Role
@@ -65,8 +67,10 @@ def may_issue(issuer: Role, role: Role) -> bool:
 
 
 class SignInLinks:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, real_time: Clock | None = None) -> None:
+        """``real_time``: the clock a link's expiry runs on, the system's (ADR 0017)."""
         self.ledger = ledger
+        self.real_time: Clock = real_time or SystemClock()
 
     def issue(
         self,
@@ -91,10 +95,9 @@ class SignInLinks:
         digest = secret_hash(token)
         session_id = session_id_for(digest)
         name = safe_text(label.strip()[:100], "label", 100) or f"{role.value}-{session_id.hex[:8]}"
-        expires: list[datetime] = []
+        expires = [self.real_time.now() + lifetime]
 
         def work(cause: Cause) -> list[LedgerAggregate]:
-            expires[:] = [cause.at + lifetime]
             return [
                 PortalSession._begin(
                     PortalSession.LinkIssued,
@@ -133,7 +136,7 @@ class SignInLinks:
     def pending(self, token: str) -> PortalSession:
         """The session a link would open, while it can still be used."""
         session = self.find(token)
-        if not session.link_usable(self.ledger.clock.now()):
+        if not session.link_usable(self.real_time.now()):
             raise LinkNotUsable()
         return session
 

@@ -33,6 +33,7 @@ from service.http.app import create_app
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.reads.read_side import ReadSide
+from tests.clocks import RealTimeAhead
 from tests.destinations import REGISTRATION_ONLY
 
 STAFF = CommandContext("seed-staff", "billing_staff")
@@ -212,15 +213,25 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return problem
 
 
-def make_api(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
+def make_api(
+    store: StoreSettings, ledger: Ledger, real_time: RealTimeAhead | None = None
+) -> Iterator[Api]:
     seed = seed_ledger(ledger)
     # no webhook worker runs: endpoints at *.example.com may be registered, never sent to
-    app = create_app(ReadSide(store, ledger), webhook_destinations=REGISTRATION_ONLY)
+    app = create_app(
+        ReadSide(store, ledger), webhook_destinations=REGISTRATION_ONLY, real_time=real_time
+    )
     with TestClient(app) as client:
         yield Api(client, ledger, seed)
 
 
 @pytest.fixture
-def api(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
+def real_time() -> RealTimeAhead:
+    """The clock web sessions and sign-in links expire on: the system's, made to jump."""
+    return RealTimeAhead()
+
+
+@pytest.fixture
+def api(store: StoreSettings, ledger: Ledger, real_time: RealTimeAhead) -> Iterator[Api]:
     """The API over a freshly seeded ledger (once per store), its projections running."""
-    yield from make_api(store, ledger)
+    yield from make_api(store, ledger, real_time)

@@ -14,6 +14,7 @@ from adapters.clock import ControllableClock
 from service.access.tokens import Role
 from service.web.deps import SESSION_COOKIE
 from service.web.portal_session import PortalSession
+from tests.clocks import RealTimeAhead
 from tests.e2e.conftest import STAFF, Api
 from tests.e2e.web import Visitor, link_for, sign_in
 
@@ -55,9 +56,9 @@ def test_a_link_works_once(api: Api) -> None:
     assert SESSION_COOKIE not in api.client.cookies
 
 
-def test_an_expired_or_unknown_link_signs_nobody_in(api: Api, clock: ControllableClock) -> None:
+def test_an_expired_or_unknown_link_signs_nobody_in(api: Api, real_time: RealTimeAhead) -> None:
     link = link_for(api, api.acme.account_id, "ada")
-    clock.advance(timedelta(minutes=16))
+    real_time.advance(timedelta(minutes=16))
     assert api.client.get(link).status_code == 404
     assert api.client.post(link).status_code == 404
     assert api.client.get("/app/sign-in/si_not-a-link").status_code == 404
@@ -87,28 +88,42 @@ def test_signing_out_ends_the_session_at_once(api: Api) -> None:
 
 
 def test_a_session_ends_after_half_an_hour_idle_not_while_used(
-    api: Api, clock: ControllableClock
+    api: Api, real_time: RealTimeAhead
 ) -> None:
     sign_in(api)
     overview = f"/app/accounts/{api.acme.account_id}"
     head = api.head
     for _ in range(4):  # two hours of steady use
-        clock.advance(timedelta(minutes=29))
+        real_time.advance(timedelta(minutes=29))
         assert api.client.get(overview).status_code == 200
     assert api.head == head, "activity must not write to the log"
-    clock.advance(timedelta(minutes=31))
+    real_time.advance(timedelta(minutes=31))
     assert api.client.get(overview).status_code == 401
 
 
 def test_a_session_ends_twelve_hours_after_sign_in_however_used(
-    api: Api, clock: ControllableClock
+    api: Api, real_time: RealTimeAhead
 ) -> None:
     sign_in(api)
     overview = f"/app/accounts/{api.acme.account_id}"
     for _ in range(24):
-        clock.advance(timedelta(minutes=29))
+        real_time.advance(timedelta(minutes=29))
         assert api.client.get(overview).status_code == 200
-    clock.advance(timedelta(minutes=29))
+    real_time.advance(timedelta(minutes=29))
+    assert api.client.get(overview).status_code == 401
+
+
+def test_the_ledgers_clock_moving_a_year_signs_nobody_out(
+    api: Api, clock: ControllableClock, real_time: RealTimeAhead
+) -> None:
+    """Limits run on real time: a test clock's year is not a year of inactivity."""
+    link = link_for(api, api.acme.account_id, "ben")  # a link made before the move
+    sign_in(api)
+    overview = f"/app/accounts/{api.acme.account_id}"
+    clock.advance(timedelta(days=366))
+    assert api.client.get(overview).status_code == 200
+    assert api.client.get(link).status_code == 200, "the link still works"
+    real_time.advance(timedelta(minutes=31))  # while real time still ends it
     assert api.client.get(overview).status_code == 401
 
 

@@ -22,6 +22,7 @@ from service.clock.test_clock import use_test_clock
 from service.http.app import create_app
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
+from service.web.deps import SESSION_COOKIE
 from tests.e2e.conftest import Api, seed_ledger
 from tests.e2e.web import Visitor, forms_of, link_for, sign_in
 
@@ -162,6 +163,31 @@ def rehearsal(store: StoreSettings, ledger: Ledger) -> Iterator[Api]:
 
 
 def test_on_a_test_clock_staff_run_billing_from_the_console(rehearsal: Api) -> None:
+    customer = _customer_cookie(rehearsal)
+    _run_billing(rehearsal)
+    rehearsal.client.cookies.set(SESSION_COOKIE, customer)
+    overview = rehearsal.client.get(f"/app/accounts/{rehearsal.acme.account_id}")
+    assert overview.status_code == 200, "sessions run on real time: a month is not idle"
+
+
+def test_moving_a_test_clock_a_year_keeps_everyone_signed_in(rehearsal: Api) -> None:
+    customer = _customer_cookie(rehearsal)
+    moved = rehearsal.post("/v1/test-clock", "operator", json={"advance": "P1Y"})
+    assert moved.status_code == 200, moved.text
+    rehearsal.client.cookies.set(SESSION_COOKIE, customer)
+    overview = rehearsal.client.get(f"/app/accounts/{rehearsal.acme.account_id}")
+    assert overview.status_code == 200
+
+
+def _customer_cookie(rehearsal: Api) -> str:
+    """A customer's session cookie, taken out of the client's jar (another browser's)."""
+    sign_in(rehearsal)
+    cookie = rehearsal.client.cookies[SESSION_COOKIE]
+    rehearsal.client.cookies.clear()
+    return cookie
+
+
+def _run_billing(rehearsal: Api) -> None:
     visitor = staff(rehearsal)
     page = visitor.get("/app/test-clock")
     assert "Run billing" in page.text

@@ -111,7 +111,8 @@ class Visitor:
 def link_for(
     api: Api, account_id: UUID | None = None, user: str | None = None, role: Role | None = None
 ) -> str:
-    issued = SignInLinks(api.ledger).issue(OPERATOR, Role.OPERATOR, role, account_id, user)
+    links = SignInLinks(api.ledger, api.client.app.state.real_time)
+    issued = links.issue(OPERATOR, Role.OPERATOR, role, account_id, user)
     return f"/app/sign-in/{issued.token}"
 
 

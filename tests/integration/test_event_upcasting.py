@@ -21,6 +21,7 @@ from domain.invoice import Invoice
 from domain.money import Money
 from domain.personal_data import SubjectKind
 from domain.share_link import ShareLink
+from service.access.tokens import Role
 from service.access.user_removal import remove_user
 from service.demo.history import load_demo
 from service.ledger.application import Ledger
@@ -28,6 +29,7 @@ from service.ledger.context import CommandContext
 from service.payments.payments import Payments
 from service.privacy.erasure import Erasures
 from service.sharing.links import ShareLinks
+from service.web.sign_in_links import SignInLinks
 from tests.builders import billing, cause, open_account
 from tests.unit.test_events_doc import event_classes
 
@@ -325,3 +327,26 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     assert differences(erasures_written, read) == ([], set())
     erased_types = {_name(r.domain_event) for r in erasures_written}
     assert written_types | erased_types >= NOT_IN_DEMO
+
+
+def test_a_v1_sign_in_stored_before_real_time_limits_still_loads(ledger, make_ledger):
+    """v1 had no ``signed_in_at``: it was written on the system clock, so it is the
+    event's timestamp."""
+    issued = SignInLinks(ledger).issue(
+        CommandContext("op", "operator"), Role.OPERATOR, Role.AUDITOR
+    )
+    session = SignInLinks(ledger).load(issued.session_id)
+    at = ledger.clock.now()
+    session.sign_in("hash", timedelta(hours=12), timedelta(minutes=30), at, cause(at=at))
+    (event,) = session.collect_events()
+    v2 = ledger.mapper.to_stored_event(event)
+    state = ledger.mapper.transcoder.decode(v2.state)
+    assert state.pop("class_version") == 2 and state.pop("signed_in_at") == at
+    v1 = StoredEvent(
+        v2.originator_id, v2.originator_version, v2.topic, ledger.mapper.transcoder.encode(state)
+    )
+    ledger.recorder.insert_events([v1])
+
+    loaded = SignInLinks(make_ledger()).load(issued.session_id)
+    assert (loaded.signed_in_at, loaded.expires_at) == (event.timestamp, at + timedelta(hours=12))
+    assert loaded.is_open(at + timedelta(hours=1))

@@ -59,7 +59,7 @@ def create_portal_session(
     request: Request,
     response: Response,
 ) -> PortalSessionOut:
-    links = SignInLinks(ledger)
+    links = SignInLinks(ledger, request.app.state.real_time)
     role = links.link_role(body.role, body.account_id, body.user_id)
     if not may_issue(principal.role, role):
         raise forbidden(f"the {principal.role.value} role may not sign in a {role.value}")

@@ -24,12 +24,11 @@ from service.http.schemas.clock import ClockMoveIn
 from service.reads.point_in_time import account_at, parse_as_of, parse_effective
 from service.web import charts, time_travel
 from service.web.account_view import account_context
-from service.web.deps import SESSION_COOKIE, SignedIn, Visit
+from service.web.deps import SignedIn, Visit
 from service.web.forms import Form, attempt, new_key
 from service.web.i18n import N_
 from service.web.pages import done, page
 from service.web.refusals import Refusal, refusal_of
-from service.web.routes.session import set_cookie
 
 router = APIRouter()
 MONTHS = 12
@@ -205,13 +204,7 @@ def run_billing(posted: Form) -> Response:
         body = posted.model(ClockMoveIn, advance=posted.text("advance"))
         assert body.duration is not None
         move = _control(current).advance(posted.ctx, body.duration)
-        answer = done(current, "/test-clock", "billing-run", move.receipt)
-        # The session's limits run on the ledger's clock, which just moved past them:
-        # the visitor who moved it goes on in a new session (others sign in again).
-        renewed = current.sessions.renew(posted.ctx, current.session_cookie)
-        if renewed is not None:
-            lifetime = int(current.sessions.policy.lifetime.total_seconds())
-            set_cookie(answer, current.request, SESSION_COOKIE, renewed, lifetime)
-        return answer
+        # sessions run on real time, not on this clock: everyone stays signed in (ADR 0017)
+        return done(current, "/test-clock", "billing-run", move.receipt)
 
     return attempt(act, lambda found: _clock_page(current, found))
