@@ -35,7 +35,7 @@ def test_every_variable_the_code_reads_is_a_setting() -> None:
         if "SUBLEDGER_" in line and re.search(r"environ(\.get)?\(|getenv\(|environ\[", line)
     ]
     # serve --test-clock hands the clock on to the uvicorn workers it starts (it sets it)
-    assert readers == ["service/cli/main.py"]
+    assert readers == ["service/cli/serve.py"]
 
 
 def test_each_bad_value_is_named_on_a_line_of_its_own() -> None:
