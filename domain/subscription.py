@@ -249,11 +249,40 @@ class Subscription(LedgerAggregate):
     def line_for(self, product_code: str) -> Line | None:
         return next((ln for ln in self.lines.values() if ln.product_code == product_code), None)
 
+    @property
+    def product_quantities(self) -> dict[str, int]:
+        """Units per product on the contract now (its seats follow them)."""
+        return {line.product_code: line.quantity for line in self.lines.values()}
+
+    def seat_moves(
+        self, before: Mapping[str, int], after: Mapping[str, int], today: date
+    ) -> tuple[date, dict[str, int]]:
+        """How the seats of each per-seat product move when a renewal, expiry or cancellation
+        takes the contract's quantities from ``before`` to ``after``: by the difference
+        (positive adds, negative removes), from the new term's first day while the contract
+        goes on, else from the day it ended."""
+        on = self.term.start if self.is_active else (self.ended_on or today)
+        moves = {
+            code: after.get(code, 0) - before.get(code, 0)
+            for code in sorted(set(before) | set(after))
+            if product(code).per_seat
+        }
+        return on, {code: delta for code, delta in moves.items() if delta}
+
+    def has_ended_by(self, day: date) -> bool:
+        """Whether the contract ended on or before ``day``: nothing is owed from then on."""
+        return self.ended_on is not None and day >= self.ended_on
+
+    def require_billable_from(self, period_start: date) -> None:
+        """Refuses to invoice a period that begins once the contract has ended."""
+        if self.has_ended_by(period_start):
+            raise ContractNotActive(self.status.value, f"invoice the period from {period_start}")
+
     def period_quantities(self, period: DateRange) -> dict[str, int]:
         """Units per line that the invoice of ``period`` bills (domain/invoicing.py); none
         once the contract has ended (the period it ends in is billed in full: reductions
         are not prorated)."""
-        if self.ended_on is not None and period.start >= self.ended_on:
+        if self.has_ended_by(period.start):
             return {}
         return period_quantities(self.term, self.billing_period, self.tranches, period)
 

@@ -3,71 +3,38 @@ account (ADR 0012, docs/audit.md)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from uuid import UUID
+
+import click
 
 from adapters.private_files import ExportRefused
 from projections.hash_chain import tip
 from service.audit.digests import current_digest
 from service.audit.export import export_account
-from service.audit.replay import replay_account
+from service.audit.replay import NO_SNAPSHOTS, replay_account
 from service.audit.verification import ChainVerifier
 from service.bootstrap import Service
 from service.cli.progress import ProgressBar
+from service.cli.runner import fail, with_service
 from service.reads.history import catch_up
-from service.reads.read_side import ReadSide
+
+AS_OF_HELP = "recorded time, ISO 8601 (default: now; a bare date means its end, UTC)"
+EFFECTIVE_HELP = "business date YYYY-MM-DD (default: as-of's day)"
 
 
-def add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``audit`` group, added to the CLI's subcommands."""
-    audit = commands.add_parser("audit", help="tamper-evident history: verify, digest, export")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser(
-        "verify", help="recompute the hash chain from the event store; name the first break"
-    )
-    verify.add_argument(
-        "--from", dest="start", type=int, default=0, help="start after this sealed position"
-    )
-    audit_commands.add_parser("digest", help="print the chain's digest, signed now (JSON)")
-    export = audit_commands.add_parser(
-        "export", help="an account's history with its hashes, a signed digest and the key"
-    )
-    export.add_argument("account_id", type=UUID)
-    export.add_argument("--out", type=Path, required=True, help="directory to write")
-    replay = audit_commands.add_parser(
-        "replay", help="an account at an instant, from its events, checked against the chain"
-    )
-    replay.add_argument("account_id", type=UUID)
-    replay.add_argument(
-        "--as-of", help="recorded time, ISO 8601 (default: now; a bare date means its end, UTC)"
-    )
-    replay.add_argument("--effective", help="business date YYYY-MM-DD (default: as-of's day)")
+@click.group(help="tamper-evident history: verify, digest, export")
+def audit() -> None:
+    pass
 
 
-def run_audit(svc: Service, args: argparse.Namespace) -> int:
-    read_side = svc.read_side
-    if args.audit_command == "replay":
-        return replay_account(read_side, args.account_id, args.as_of, args.effective)
-    if args.audit_command == "verify":
-        return _verify(read_side, args.start)
-    if args.audit_command == "digest":
-        print(json.dumps(current_digest(read_side, svc.signing_key).as_json(), indent=2))
-        return 0
-    catch_up(read_side)
-    try:
-        exported = export_account(read_side, svc.signing_key, args.account_id, args.out)
-    except ExportRefused as error:
-        print(f"subledger: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(exported.lines()))
-    return 1 if exported.mismatched else 0
-
-
-def _verify(read_side: ReadSide, start: int) -> int:
+@audit.command(help="recompute the hash chain from the event store; name the first break")
+@click.option("--from", "start", type=int, default=0, help="start after this sealed position")
+@with_service(reading=True)
+def verify(svc: Service, start: int) -> int:
     """Verification only reads: it checks what is sealed, and seals nothing itself."""
+    read_side = svc.read_side
     with read_side.readers.transaction() as sql:
         head, _ = tip(sql)
     bar = ProgressBar("verifying the hash chain", head - start)
@@ -77,3 +44,35 @@ def _verify(read_side: ReadSide, start: int) -> int:
     bar.finish()
     print(found.summary())
     return 0 if found.ok else 1
+
+
+@audit.command(help="print the chain's digest, signed now (JSON)")
+@with_service(reading=True)
+def digest(svc: Service) -> int:
+    print(json.dumps(current_digest(svc.read_side, svc.signing_key).as_json(), indent=2))
+    return 0
+
+
+@audit.command(help="an account's history with its hashes, a signed digest and the key")
+@click.argument("account_id", type=click.UUID)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory to write")
+@with_service(reading=True)
+def export(svc: Service, account_id: UUID, out: Path) -> int:
+    read_side = svc.read_side
+    catch_up(read_side)
+    try:
+        exported = export_account(read_side, svc.signing_key, account_id, out)
+    except ExportRefused as error:
+        fail(str(error))
+        return 1
+    print("\n".join(exported.lines()))
+    return 1 if exported.mismatched else 0
+
+
+@audit.command(help="an account at an instant, from its events, checked against the chain")
+@click.argument("account_id", type=click.UUID)
+@click.option("--as-of", default=None, help=AS_OF_HELP)
+@click.option("--effective", default=None, help=EFFECTIVE_HELP)
+@with_service(reading=True, env=NO_SNAPSHOTS)
+def replay(svc: Service, account_id: UUID, as_of: str | None, effective: str | None) -> int:
+    return replay_account(svc.read_side, account_id, as_of, effective)

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
+import click
+
 from service.bootstrap import Service
+from service.cli.runner import with_service
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
 
 
-def add_privacy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    privacy = commands.add_parser("privacy", help="personal data: erase a data subject")
-    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
-    erase = privacy_commands.add_parser(
-        "erase", help="destroy a subject's keys and record PersonalDataErased"
-    )
-    erase.add_argument(
-        "subject",
-        help="contact:ACCOUNT:ID, user:ACCOUNT:ID, support-case:CASE or share-link-visitor:LINK",
-    )
-    erase.add_argument("--reason", required=True, help="why (recorded with the erasure)")
-    erase.add_argument(
-        "--by", default=os.environ.get("USER", "operator"), help="who asks (recorded as the actor)"
-    )
+@click.group(help="personal data: erase a data subject")
+def privacy() -> None:
+    pass
 
 
-def run_privacy(svc: Service, args: argparse.Namespace) -> int:
+@privacy.command(
+    help="destroy a subject's keys and record PersonalDataErased\n\n"
+    "SUBJECT: contact:ACCOUNT:ID, user:ACCOUNT:ID, support-case:CASE or share-link-visitor:LINK"
+)
+@click.argument("subject")
+@click.option("--reason", required=True, help="why (recorded with the erasure)")
+@click.option(
+    "--by", default=os.environ.get("USER", "operator"), help="who asks (recorded as the actor)"
+)
+@with_service()
+def erase(svc: Service, subject: str, reason: str, by: str) -> int:
     """On the configured clock: a test clock's store keeps its time."""
-    ctx = CommandContext(f"cli:{args.by}", "operator", reason=args.reason)
-    erasure = Erasures(svc.ledger).erase_subject(ctx, args.subject)
+    ctx = CommandContext(f"cli:{by}", "operator", reason=reason)
+    erasure = Erasures(svc.ledger).erase_subject(ctx, subject)
     print(
         f"erased {erasure.subject}: {erasure.keys_destroyed} key(s) destroyed,"
         f" PersonalDataErased at position {erasure.receipt.position}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from uuid import UUID, uuid4
 
@@ -97,7 +97,7 @@ class Contracts(Invoices, Seats):
         if sub.renewal is not None:
             base = list(sub.renewal.lines)
         else:
-            current = {line.product_code: line.quantity for line in sub.lines.values()}
+            current = sub.product_quantities
             base = self._price_lines(account, current, sub.billing_period, on)
         return changed_lines(base, quantities or {}, priced)
 
@@ -111,20 +111,15 @@ class Contracts(Invoices, Seats):
     ) -> Receipt:
         """Add seats to a line mid-term: prorated to the end of the period and invoiced at once."""
 
-        def work(cause: Cause) -> list[LedgerAggregate]:
-            sub = self.subscription(subscription_id)
-            account = self.account(sub.account_id)
+        def add(account: Account, sub: Subscription, on: date, cause: Cause) -> Line:
             line = sub.line_for(product_code)
             if line is None:
                 catalog.product(product_code)  # an unknown code is refused as such (422)
                 raise NotOnContract(product_code)
-            on = effective or cause.today
             sub.add_licenses(line.line_id, quantity, on, cause)
-            seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
-            invoice = self._prorated_invoice(account, sub, line, cause)
-            return [sub, *seats, invoice]
+            return line
 
-        return self.execute(ctx, work, subscription_id)
+        return self._add_units(ctx, subscription_id, product_code, quantity, effective, add)
 
     def add_product(
         self,
@@ -136,12 +131,30 @@ class Contracts(Invoices, Seats):
     ) -> Receipt:
         """Add a product or add-on to a contract at today's list price, prorated and invoiced."""
 
+        def add(account: Account, sub: Subscription, on: date, cause: Cause) -> Line:
+            (line,) = self._price_lines(account, {product_code: quantity}, sub.billing_period, on)
+            sub.add_product(line, on, cause)
+            return line
+
+        return self._add_units(ctx, subscription_id, product_code, quantity, effective, add)
+
+    def _add_units(
+        self,
+        ctx: CommandContext,
+        subscription_id: UUID,
+        product_code: str,
+        quantity: int,
+        effective: date | None,
+        add: Callable[[Account, Subscription, date, Cause], Line],
+    ) -> Receipt:
+        """Units added mid-term: ``add`` records them on the contract and returns their line;
+        their seats follow, and their own invoice is issued at once."""
+
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
             account = self.account(sub.account_id)
             on = effective or cause.today
-            (line,) = self._price_lines(account, {product_code: quantity}, sub.billing_period, on)
-            sub.add_product(line, on, cause)
+            line = add(account, sub, on, cause)
             seats = self._add_seats(sub.account_id, sub.id, product_code, quantity, on, cause)
             invoice = self._prorated_invoice(account, sub, line, cause)
             return [sub, *seats, invoice]
@@ -186,10 +199,10 @@ class Contracts(Invoices, Seats):
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
             account = self.account(sub.account_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             renewal = sub.renew(cause)
             changed: list[LedgerAggregate] = [sub]
-            after = {line.product_code: line.quantity for line in sub.lines.values()}
+            after = sub.product_quantities
             changed += self._move_seats(sub, before, after, cause)
             sub.schedule_renewal(
                 renewal.term_months, self._renewal_lines(account, sub, None), cause
@@ -213,7 +226,7 @@ class Contracts(Invoices, Seats):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             sub.expire(cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 
@@ -226,7 +239,7 @@ class Contracts(Invoices, Seats):
 
         def work(cause: Cause) -> list[LedgerAggregate]:
             sub = self.subscription(subscription_id)
-            before = {line.product_code: line.quantity for line in sub.lines.values()}
+            before = sub.product_quantities
             sub.cancel(effective or cause.today, cause)
             return [sub, *self._move_seats(sub, before, {}, cause)]
 

@@ -12,7 +12,7 @@ from domain import catalog
 from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.errors import ContractNotActive, InvalidValue, PeriodNotBegun
+from domain.errors import InvalidValue, PeriodNotBegun
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.invoice_series import SeriesKind
 from domain.invoicing import due_on
@@ -114,9 +114,7 @@ class Invoices(Loading):
                 raise InvalidValue(
                     f"no billing period of the current term starts on {period_start}"
                 )
-            if sub.ended_on is not None and period_start >= sub.ended_on:
-                # The contract ended before this period began: nothing is owed for it.
-                raise ContractNotActive(sub.status.value, f"invoice the period from {period_start}")
+            sub.require_billable_from(period_start)
             if self._exists(period_invoice_id(subscription_id, period_start)):
                 return []
             if period_start > cause.today:

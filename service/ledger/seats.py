@@ -41,15 +41,13 @@ class Seats(Loading):
     def _move_seats(
         self, sub: Subscription, before: dict[str, int], after: dict[str, int], cause: Cause
     ) -> list[LedgerAggregate]:
+        """The seats follow the contract's new quantities (``Subscription.seat_moves``)."""
         changed: list[LedgerAggregate] = []
-        on = sub.term.start if sub.is_active else (sub.ended_on or cause.today)
-        for code in sorted(set(before) | set(after)):
-            if not catalog.product(code).per_seat:
-                continue
-            delta = after.get(code, 0) - before.get(code, 0)
+        on, moves = sub.seat_moves(before, after, cause.today)
+        for code, delta in moves.items():
             if delta > 0:
                 changed += self._add_seats(sub.account_id, sub.id, code, delta, on, cause)
-            elif delta < 0:
+            else:
                 lic = self.license(sub.account_id, code)
                 lic.remove(sub.id, -delta, on, cause)
                 changed.append(lic)

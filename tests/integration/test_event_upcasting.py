@@ -19,6 +19,7 @@ from domain.account import Account, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.invoice import Invoice
 from domain.money import Money
+from domain.payment_provider import PaymentProvider
 from domain.personal_data import SubjectKind
 from domain.share_link import ShareLink
 from service.access.tokens import Role
@@ -166,9 +167,11 @@ class RecordingLedger(Ledger):
 
     name = Ledger.name  # the same tables as the real application
 
-    def __init__(self, env: Mapping[str, str], clock: ControllableClock) -> None:
+    def __init__(
+        self, env: Mapping[str, str], clock: ControllableClock, payment_provider: PaymentProvider
+    ) -> None:
         self.written: list[Recording] = []
-        super().__init__(env=env, clock=clock)
+        super().__init__(env=env, clock=clock, payment_provider=payment_provider)
 
     def save(self, *objs, **kwargs) -> list[Recording]:
         recordings = super().save(*objs, **kwargs)

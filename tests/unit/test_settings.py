@@ -36,7 +36,7 @@ def test_every_variable_the_code_reads_is_a_setting() -> None:
     ]
     # serve hands the test clock and the public URL it chose on to the uvicorn workers it
     # starts (it sets them)
-    assert set(readers) == {"service/cli/main.py"}
+    assert set(readers) == {"service/cli/serve.py"}
 
 
 def test_each_bad_value_is_named_on_a_line_of_its_own() -> None:

@@ -427,3 +427,27 @@ def test_every_change_to_an_expired_contract_is_refused(sub, change):
         change(sub)
     assert recorded(sub) == []
     assert sub.status is SubscriptionStatus.EXPIRED
+
+
+def test_seats_move_by_the_difference_of_per_seat_products_only(sub):
+    before = {"sales-cloud": 5, "inbox": 2, "data-storage": 10}
+    after = {"sales-cloud": 8, "service-cloud": 3, "data-storage": 4}
+    on, moves = sub.seat_moves(before, after, date(2026, 3, 1))
+    # Data Storage has no seats; Inbox is dropped; an unchanged product does not move.
+    assert moves == {"inbox": -2, "sales-cloud": 3, "service-cloud": 3}
+    assert on == TERM_START  # a contract going on: from its (new) term's first day
+    assert sub.seat_moves({"sales-cloud": 5}, {"sales-cloud": 5}, TERM_END)[1] == {}
+
+
+def test_seats_of_an_ended_contract_go_from_the_day_it_ended(sub):
+    sub.cancel(date(2026, 6, 1), cause(reason=STAFF))
+    on, moves = sub.seat_moves(sub.product_quantities, {}, date(2026, 7, 1))
+    assert (on, moves) == (date(2026, 6, 1), {"sales-cloud": -5})
+
+
+def test_no_period_is_invoiced_from_the_day_the_contract_ended(sub):
+    sub.cancel(date(2026, 6, 1), cause(reason=STAFF))
+    sub.require_billable_from(date(2026, 5, 31))
+    assert sub.has_ended_by(date(2026, 6, 1))
+    with pytest.raises(ContractNotActive):
+        sub.require_billable_from(date(2026, 6, 1))
