@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
@@ -221,3 +222,31 @@ def postgres_reader_pool(conninfo: str, schema: str, size: int = 4) -> ReaderPoo
         check=ConnectionPool.check_connection,
     )
     return ReaderPool(postgres_connector(conninfo, schema), "postgres", pool)
+
+
+@contextmanager
+def side_transaction(pool: ReaderPool | None, sqlite_path: str | None) -> Iterator[Sql]:
+    """A transaction on a table kept beside the read models: the readers' pool on
+    PostgreSQL, a short-lived connection on SQLite (the read store's own connection
+    belongs to the projection runner)."""
+    if pool is not None:
+        with pool.transaction() as sql:
+            yield sql
+        return
+    assert sqlite_path is not None
+    store = ReadStore(sqlite_connector(sqlite_path), "sqlite")
+    try:
+        with store.transaction() as sql:
+            yield sql
+    finally:
+        store.close()
+
+
+def create_tables(create: Callable[[], None]) -> None:
+    """Run ``create`` (CREATE ... IF NOT EXISTS): two processes starting at once may
+    collide once, so a failure is retried once after a pause."""
+    try:
+        create()
+    except Exception:
+        time.sleep(0.5)
+        create()

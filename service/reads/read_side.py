@@ -33,6 +33,7 @@ from projections.runner import ProjectionRunner, positions
 from projections.store import (
     ReaderPool,
     ReadStore,
+    create_tables,
     postgres_connector,
     postgres_reader_pool,
     sqlite_connector,
@@ -123,12 +124,7 @@ class ReadSide:
         self._lock = RunnerLock(settings)
 
     def _prepare(self) -> None:
-        """Create the read models' tables; two processes starting at once may collide once."""
-        try:
-            self.runner.prepare()
-        except Exception:
-            time.sleep(0.5)
-            self.runner.prepare()
+        create_tables(self.runner.prepare)
 
     def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
         return read_log(self.ledger, after, limit)

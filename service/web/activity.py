@@ -12,14 +12,13 @@ so a minute's imprecision changes nothing).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from adapters.store import StoreSettings
-from projections.store import ReaderPool, ReadStore, Sql, sqlite_connector
+from projections.store import ReaderPool, Sql, create_tables, side_transaction
 
 TOUCH_EVERY = timedelta(minutes=1)
 _REMEMBERED = 10_000  # sessions a process remembers; past that it forgets them all
@@ -36,25 +35,11 @@ class SessionActivity:
 
     @contextmanager
     def _transaction(self) -> Iterator[Sql]:
-        if self._pool is not None:
-            with self._pool.transaction() as sql:
-                yield sql
-            return
-        assert self._sqlite_path is not None
-        store = ReadStore(sqlite_connector(self._sqlite_path), "sqlite")
-        try:
-            with store.transaction() as sql:
-                yield sql
-        finally:
-            store.close()
+        with side_transaction(self._pool, self._sqlite_path) as sql:
+            yield sql
 
     def _prepare(self) -> None:
-        """Create the table; two processes starting at once may collide once."""
-        try:
-            self._create()
-        except Exception:
-            time.sleep(0.5)
-            self._create()
+        create_tables(self._create)
 
     def _create(self) -> None:
         with self._transaction() as sql:

@@ -16,7 +16,6 @@ own (``BEGIN IMMEDIATE``); on PostgreSQL in the ledger's schema, through a pool.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.store import StoreSettings
-from projections.store import ReaderPool, ReadStore, Sql, postgres_reader_pool, sqlite_connector
+from projections.store import ReaderPool, Sql, create_tables, postgres_reader_pool, side_transaction
 
 CURSOR_COLUMNS = "endpoint_id, position, endpoint_version, failures, failing_since, next_attempt_at"
 DELIVERY_COLUMNS = (
@@ -113,25 +112,11 @@ class WebhookStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Sql]:
-        if self._pool is not None:
-            with self._pool.transaction() as sql:
-                yield sql
-            return
-        assert self._sqlite_path is not None
-        store = ReadStore(sqlite_connector(self._sqlite_path), "sqlite")
-        try:
-            with store.transaction() as sql:
-                yield sql
-        finally:
-            store.close()
+        with side_transaction(self._pool, self._sqlite_path) as sql:
+            yield sql
 
     def _prepare(self) -> None:
-        """Create the tables; two processes starting at once may collide once."""
-        try:
-            self._create()
-        except Exception:
-            time.sleep(0.5)
-            self._create()
+        create_tables(self._create)
 
     def _create(self) -> None:
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
