@@ -29,6 +29,8 @@ from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase, SupportCaseStatus
 from domain.text import safe_text
 from service.access.tokens import ApiToken, Role
+from service.http.schemas.legal_documents import CreditNoteSummaryOut, LegalDocumentOut
+from service.http.schemas.money import MoneyOut
 from service.reads.seats import SeatsOnDay
 
 
@@ -112,15 +114,6 @@ class Body(BaseModel):
 
 
 # -- money ------------------------------------------------------------------------------
-
-
-class MoneyOut(BaseModel):
-    amount: str = Field(examples=["1500.00"])
-    currency: str = Field(examples=["USD"])
-
-    @classmethod
-    def of(cls, money: Money) -> MoneyOut:
-        return cls(amount=str(money.rounded().amount), currency=money.currency)
 
 
 # -- accounts ---------------------------------------------------------------------------
@@ -615,6 +608,12 @@ class InvoiceOut(BaseModel):
     credited: MoneyOut
     balance: MoneyOut
     paid_on: date | None
+    credit_notes: list[CreditNoteSummaryOut] = Field(description="In the order they were issued")
+    legal: LegalDocumentOut | None = Field(
+        default=None,
+        description="Every mention the law requires, as the PDF and XML show them: in the"
+        " answer of GET /v1/invoices/{id}, not in lists",
+    )
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceOut:
@@ -636,12 +635,14 @@ class InvoiceOut(BaseModel):
             credited=MoneyOut.of(invoice.credited),
             balance=MoneyOut.of(invoice.balance),
             paid_on=invoice.paid_on,
+            credit_notes=[CreditNoteSummaryOut.of(c) for c in invoice.credit_note_list],
         )
 
 
 class CreditNoteOut(BaseModel):
     invoice: InvoiceOut
     refund: MoneyOut
+    credit_note: CreditNoteSummaryOut
 
 
 # -- previews ---------------------------------------------------------------------------
