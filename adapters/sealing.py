@@ -105,6 +105,8 @@ def _sealed(
     the aggregate that recorded it keeps using it)."""
     state = dict(vars(event))
     for declaration in declarations:
+        if not _holds_text(state, declaration):
+            continue  # e.g. an invoice recorded without its own buyer: nothing to seal
         sealed = functools.partial(
             seal, *keys.key_for(declaration.subject(event.originator_id, state))
         )
@@ -113,6 +115,14 @@ def _sealed(
     copy: Any = object.__new__(type(event))
     copy.__dict__.update(state)
     return copy
+
+
+def _holds_text(state: dict[str, Any], declaration: PersonalFields) -> bool:
+    for path in declaration.paths:
+        with contextlib.suppress(KeyError, AttributeError, TypeError):
+            if isinstance(leaf(state, path), str):
+                return True
+    return False
 
 
 def _replaced(value: Any, names: list[str], change: Callable[[str], SealedText]) -> Any:
@@ -140,9 +150,8 @@ def plaintext_subjects(stored_event: StoredEvent) -> set[str]:
         aggregate_id = UUID(str(aggregate_id))
     found = set()
     for declaration in declarations:
-        with contextlib.suppress(KeyError, AttributeError):
-            if any(isinstance(leaf(state, path), str) for path in declaration.paths):
-                found.add(declaration.subject(aggregate_id, state))
+        if _holds_text(state, declaration):
+            found.add(declaration.subject(aggregate_id, state))
     return found
 
 
