@@ -2,7 +2,8 @@
 
 An invoice names its buyer as they were when it was issued: later changes to the
 account's billing details do not rewrite an issued invoice, so its documents stay the
-same bytes.
+same bytes. Since ADR 0027 the invoice records its buyer and seller itself; for one
+issued before, the buyer is found in the account's history.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
 
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    return invoice_document(invoice, buyer_at_issue(ledger, invoice), ledger.seller)
+    return invoice_document(invoice, _buyer(ledger, invoice), ledger.seller)
+
+
+def _buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
+    return invoice.buyer or buyer_at_issue(ledger, invoice)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:
@@ -63,7 +68,7 @@ def credit_note_legal_document(
     """A credit note of ``invoice`` as its own legal document (type 381), naming the buyer as
     the invoice it corrects does. NotFound for a credit note the invoice does not have."""
     credit = invoice.credit_note(credit_note_id)
-    return credit_note_document(invoice, credit, buyer_at_issue(ledger, invoice), ledger.seller)
+    return credit_note_document(invoice, credit, _buyer(ledger, invoice), ledger.seller)
 
 
 def credit_note_xml(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:

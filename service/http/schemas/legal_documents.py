@@ -22,7 +22,7 @@ from domain.invoice_document import (
 from domain.money import Money
 from domain.postal_address import PostalAddress
 from domain.seller import Seller
-from service.http.schemas.money import MoneyOut
+from service.http.schemas.common import MoneyOut
 
 
 class AddressOut(BaseModel):
