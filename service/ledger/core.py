@@ -41,6 +41,7 @@ from domain.invoice_series import InvoiceSeries
 from domain.license import License
 from domain.money import Money
 from domain.payment_provider import PaymentProvider
+from domain.retention import Retention
 from domain.seller import Seller
 from domain.share_link import ShareLink
 from domain.subscription import Subscription
@@ -117,12 +118,15 @@ class LedgerCore(Application[UUID]):
         clock: Clock,
         payment_provider: PaymentProvider,
         seller: Seller | None = None,
+        retention: Retention | None = None,
     ) -> None:
         """Its ports are given (service/bootstrap.py chooses them from the settings)."""
         self.clock = clock
         self.payment_provider = payment_provider
         # Who issues the invoices (configuration: service/config/seller.py).
         self.seller: Seller = seller or DEMO_SELLER
+        # How long issued invoices keep their buyer (configuration; ADR 0027).
+        self.retention: Retention = retention or Retention()
         self.saved = Pulse()
         self._subjects = SubjectLocks()
         self.numbering = Numbering(self._series)
