@@ -56,6 +56,7 @@ NOT_IN_DEMO = {
     "ShareLink.ShareLinkRevoked",
     # erasures (service/privacy/erasure.py)
     "Account.PersonalDataErased",
+    "Account.PersonalDataHeld",  # an erasure request covering retained data (ADR 0027)
     "SupportCase.PersonalDataErased",
     "ShareLink.PersonalDataErased",
 }
