@@ -129,7 +129,9 @@ def test_a_buyer_is_erased_now_where_it_can_be_and_on_its_retention_end_for_invo
         name, text, e_invoice, page = renderings(reader, invoice_id)
         assert name == ERASED
         for rendered in (text, e_invoice, page):
-            assert ERASED in rendered and "Acme Corp" not in rendered and "1 Main St" not in rendered
+            assert (
+                ERASED in rendered and "Acme Corp" not in rendered and "1 Main St" not in rendered
+            )
     read_side.runner.catch_up()
     verification = ChainVerifier(ledger.recorder, read_side.readers).verify()
     assert verification.ok, verification.summary()
@@ -208,6 +210,4 @@ def test_the_retention_follows_the_settings(
     clock.set(datetime(2032, 4, 1, 9, tzinfo=UTC) - timedelta(days=1))
     assert RetentionRun(ledger).run().destroyed == []
     clock.set(datetime(2032, 4, 1, 9, tzinfo=UTC))
-    assert [d.subject for d in RetentionRun(ledger).run().destroyed] == [
-        f"buyer:{account_id}:2026"
-    ]
+    assert [d.subject for d in RetentionRun(ledger).run().destroyed] == [f"buyer:{account_id}:2026"]
