@@ -45,6 +45,17 @@ class KeyRow:
     destroyed_at: str | None
 
 
+def new_key(subject: str, destroyed_at: datetime | None = None) -> tuple[KeyRow, bytes]:
+    """A key made for ``subject``, not stored yet: its row and its bytes. A row made
+    destroyed holds no key: what is sealed under the bytes reads as erased from the start
+    (a migration seals under it the plaintext of a subject erased since)."""
+    key_id, key = uuid4().hex, os.urandom(KEY_BYTES)
+    made = datetime.now().astimezone()
+    if destroyed_at is not None:
+        return KeyRow(key_id, subject, None, made.isoformat(), destroyed_at.isoformat()), key
+    return KeyRow(key_id, subject, key, made.isoformat(), None), key
+
+
 class _CachedKeys:
     """The cache every store shares; the subclasses say how to read and write rows.
 
@@ -102,15 +113,6 @@ class _CachedKeys:
 
     def scrub(self) -> None:
         """Make destroyed keys unrecoverable from the store's files, where it can."""
-
-    def destroyed_key(self, subject: str, at: datetime) -> tuple[str, bytes]:
-        """A key of ``subject`` recorded as destroyed at ``at``: what is sealed under it
-        reads as erased from the start (a migration seals under it the plaintext of a
-        subject erased since; the bytes returned are used once, then dropped)."""
-        key_id, key = uuid4().hex, os.urandom(KEY_BYTES)
-        now = datetime.now().astimezone().isoformat()
-        self.insert_rows([KeyRow(key_id, subject, None, now, at.isoformat())])
-        return key_id, key
 
     def rows(self) -> list[KeyRow]:
         """Every row, destroyed keys included."""

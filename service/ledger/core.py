@@ -37,7 +37,7 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.clock import Clock
 from domain.invoice import Invoice
-from domain.invoice_series import InvoiceSeries
+from domain.invoice_series import InvoiceSeries, NumberedOutOfOrder
 from domain.license import License
 from domain.money import Money
 from domain.payment_provider import PaymentProvider
@@ -52,7 +52,7 @@ from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules
-from service.ledger.numbering import NumberedOutOfOrder, Numbering
+from service.ledger.numbering import Numbering
 from service.ledger.subject_locks import SubjectLocks
 
 log = logging.getLogger("subledger.ledger")

@@ -23,6 +23,7 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,6 +32,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from adapters.data_keys import KeyRow, new_key
 from adapters.raw_log import RawEvent, select_raw
 from adapters.sealing import resealed
 from adapters.store import StoreSettings
@@ -101,33 +103,22 @@ def migrate(
             f"the store's chain does not verify up to its sealed head {sealed_head}:"
             " run `subledger audit verify` on it; nothing was copied"
         )
-    keys = source.data_keys.rows()
-    target.data_keys.insert_rows(keys)
-    erasures = _erasures(source, head)
-    erased_keys: dict[str, tuple[str, bytes]] = {}
-    now = target.clock.now()
+    copied_keys = source.data_keys.rows()
+    target.data_keys.insert_rows(copied_keys)
+    keys = _Keys(copied_keys, _erasures(source, head), target.clock.now())
 
-    copied = fields = erased_fields = moved = 0
+    copied = fields = moved = 0
     chain_hash, last_digest = GENESIS, GENESIS
     for page in _pages(source, head):
         batch: list[StoredEvent] = []
         for raw in page:
             digest = stored_digest(*raw)
             chain_hash, last_digest = chained(chain_hash, digest), digest
-
-            def key_for(subject: str, at: int = raw.position) -> tuple[str, bytes]:
-                nonlocal erased_fields
-                if erasures.get(subject, 0) > at:
-                    erased_fields += 1
-                    if subject not in erased_keys:
-                        erased_keys[subject] = target.data_keys.destroyed_key(subject, now)
-                    return erased_keys[subject]
-                return target.data_keys.key_for(subject)
-
             event = StoredEvent(UUID(bytes=raw.aggregate_id), raw.version, raw.topic, raw.state)
-            event, count = resealed(event, key_for)
+            event, count = resealed(event, keys.sealing_at(raw.position))
             fields += count
             batch.append(event)
+        keys.write(target)  # before the events sealed under them
         positions = target.recorder.insert_events(batch) or []
         moved += sum(old.position != new for old, new in zip(page, positions, strict=True))
         copied += len(batch)
@@ -139,7 +130,47 @@ def migrate(
             " stop every process writing to it, then migrate again into a new, empty store"
         )
     sealed = _seal(target, target_store, head, last_digest, chain_hash, sealing)
-    return Migration(copied, fields, len(keys), erased_fields, moved, head, chain_hash, sealed)
+    return Migration(
+        copied, fields, len(copied_keys), keys.erased_fields, moved, head, chain_hash, sealed
+    )
+
+
+class _Keys:
+    """The keys the migration seals under: each subject's live key (copied from the
+    source), else one made for it; a destroyed one for a subject erased after the event.
+    Keys made are written a page at a time (one per subject and transaction would make
+    the key table the migration's bottleneck)."""
+
+    def __init__(self, copied: list[KeyRow], erasures: dict[str, int], now: datetime) -> None:
+        self.live = {row.subject: (row.key_id, row.key) for row in copied if row.key}
+        self.erased: dict[str, tuple[str, bytes]] = {}
+        self.erasures = erasures
+        self.now = now
+        self.made: list[KeyRow] = []
+        self.erased_fields = 0
+
+    def sealing_at(self, position: int) -> Callable[[str], tuple[str, bytes]]:
+        def key_for(subject: str) -> tuple[str, bytes]:
+            if self.erasures.get(subject, 0) > position:
+                self.erased_fields += 1
+                return self._made(self.erased, subject, self.now)
+            return self._made(self.live, subject, None)
+
+        return key_for
+
+    def _made(
+        self, keys: dict[str, tuple[str, bytes]], subject: str, destroyed_at: datetime | None
+    ) -> tuple[str, bytes]:
+        if subject not in keys:
+            row, key = new_key(subject, destroyed_at)
+            self.made.append(row)
+            keys[subject] = (row.key_id, key)
+        return keys[subject]
+
+    def write(self, target: Ledger) -> None:
+        if self.made:
+            target.data_keys.insert_rows(self.made)
+            self.made = []
 
 
 def _pages(ledger: Ledger, head: int, after: int = 0) -> Iterator[list[RawEvent]]:
