@@ -67,6 +67,7 @@ def erase(svc: Service, subject: str, reason: str, by: str) -> int:
     if erasure.not_erasable:
         positions = ", ".join(map(str, erasure.not_erasable))
         print(f"NOT ERASABLE: stored in plaintext before sealing, at positions {positions}")
+        print("(a copy with them sealed: `subledger privacy migrate --to STORE`, docs/privacy.md)")
         return 1
     return 0
 
