@@ -229,7 +229,9 @@ class Invoice(LedgerAggregate):
     # issued before it.
     issued_credit_notes: dict[str, CreditNote] | None = None
     # As at issue; None for invoices issued before they were recorded (InvoiceIssued v1).
-    buyer: BillingDetails | None = None
+    # The buyer is not kept in the state: read from the event each time, it reads
+    # "[erased]" as soon as its retention key is destroyed, in every process, and no
+    # cached aggregate or snapshot holds a copy (ADR 0027).
     seller: Seller | None = None
     financial_year: int | None = None
 
@@ -264,7 +266,7 @@ class Invoice(LedgerAggregate):
         self.overdue_since = None
         self.numbered_credit_notes = None
         self.issued_credit_notes = None
-        self.buyer = buyer
+        del buyer  # see above: read from InvoiceIssued (service/documents/invoices.py)
         self.seller = seller
         self.financial_year = financial_year
 

@@ -38,13 +38,17 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
     return ledger.account(account.id, version).billing
 
 
+def buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
+    """The buyer the invoice names: as its ``InvoiceIssued`` recorded it, read from the
+    store (so an erased retention key shows at once), else the account's at issue."""
+    issued = next(iter(ledger.events.get(invoice.id, lte=1)))
+    assert isinstance(issued, Invoice.InvoiceIssued)
+    return issued.buyer or buyer_at_issue(ledger, invoice)
+
+
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    return invoice_document(invoice, _buyer(ledger, invoice), ledger.seller)
-
-
-def _buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
-    return invoice.buyer or buyer_at_issue(ledger, invoice)
+    return invoice_document(invoice, buyer(ledger, invoice), ledger.seller)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:
@@ -68,7 +72,7 @@ def credit_note_legal_document(
     """A credit note of ``invoice`` as its own legal document (type 381), naming the buyer as
     the invoice it corrects does. NotFound for a credit note the invoice does not have."""
     credit = invoice.credit_note(credit_note_id)
-    return credit_note_document(invoice, credit, _buyer(ledger, invoice), ledger.seller)
+    return credit_note_document(invoice, credit, buyer(ledger, invoice), ledger.seller)
 
 
 def credit_note_xml(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:
