@@ -38,19 +38,17 @@ from domain.text import safe_text
 from domain.vat_number import EU_MEMBER_STATES, VatNumber
 
 # The buyer identity that invoices name: kept for the legal retention period.
-_BILLING = tuple(
-    f"billing.{name}"
-    for name in (
-        "legal_name",
-        "address_line1",
-        "address_line2",
-        "city",
-        "postal_code",
-        "region",
-        "invoice_email",
-        "tax_id",
-    )
+BILLING_FIELDS = (
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "invoice_email",
+    "tax_id",
 )
+_BILLING = tuple(f"billing.{name}" for name in BILLING_FIELDS)
 _CONTACT_FIELDS = ("name", "email", "phone")
 _CONTACT = tuple(f"contact.{name}" for name in _CONTACT_FIELDS)
 _USER = ("name", "email")

@@ -1,10 +1,10 @@
 """Aggregates as JSON documents: the shapes the HTTP API answers with, as plain dicts.
 
-Each function gives, field for field, what the matching response model in
-``service/http/schemas/common.py`` dumps (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
-``InvoiceOut``, ``SupportCaseOut``), so a read model can store the document and the HTTP
-layer can validate it back into the model; a test keeps the two equal. Projections may
-not import the service layer, hence this second spelling of the shapes.
+This is the one conversion of an aggregate into its answer: a read model stores the
+document, and the HTTP API validates it into the response model declared for it in
+``service/http/schemas/`` (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
+``InvoiceOut``, ``SupportCaseOut``) both when it reads and after a command, which has
+the aggregate in hand. A test checks that each model gives its document back unchanged.
 
 Amounts travel as decimal strings rounded to the currency's minor unit; read models
 that sum money keep integers of minor units instead (``minor_units``).

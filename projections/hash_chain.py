@@ -17,6 +17,13 @@ from ever being taken for a chain hash (as in RFC 6962). Because the chain links
 digests, not events, a proof that one history extends another needs only the digests
 of the events in between, never their contents.
 
+A chain may start from another chain's head instead of zero bytes: a store migrated
+into a new one (``subledger privacy migrate``, ADR 0023) starts its chain with an
+*anchor*, a seal at position 0 that holds the old chain's head (its position as the
+version, the digest of the event sealed there, its hash). The hash before the new
+store's first event is then the old chain's head hash, so whoever kept a digest of the
+old chain can tie it to every seal of the new one.
+
 The sealed table is written once per position and never rewritten: the projection is
 ``permanent`` (the runner refuses to drop or rebuild it) and its table version is fixed.
 """
@@ -39,6 +46,7 @@ from projections.store import ReaderPool, Sql
 
 TABLE = "hash_chain"
 GENESIS = bytes(32)
+ANCHOR_ID = "00000000-0000-0000-0000-000000000000"  # the anchor's aggregate id (none)
 EVENT_PREFIX = b"\x00"
 CHAIN_PREFIX = b"\x01"
 
@@ -195,6 +203,20 @@ def tip(sql: Sql) -> tuple[int, bytes]:
         f"SELECT position, hash FROM {TABLE} ORDER BY position DESC LIMIT 1"
     ).fetchone()
     return (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
+
+
+def anchor(sql: Sql, head: int, digest: bytes, chain_hash: bytes, at: datetime) -> None:
+    """Start an empty chain from another chain's head: ``head`` its position, ``digest``
+    the digest of the event sealed there, ``chain_hash`` the chain's hash there."""
+    if tip(sql) != (0, GENESIS):
+        raise ChainOutOfOrder("only an empty chain can be anchored")
+    row = (0, ANCHOR_ID, head, digest.hex(), chain_hash.hex(), recorded(at))
+    sql.insert_many(TABLE, COLUMNS.split(", "), [row])
+
+
+def anchored_on(sql: Sql) -> Seal | None:
+    """The anchor this chain starts from (its version: the old chain's head position)."""
+    return seal_at(sql, 0)
 
 
 def hash_at(sql: Sql, position: int) -> bytes:

@@ -49,13 +49,7 @@ def open_ledger(
     A store whose test clock is ahead of the system clock is refused the system clock:
     its events would be recorded before ones it already holds."""
     store = settings.store()
-    store.prepare()
-    ledger = Ledger(
-        env=store.eventsourcing_env() | dict(env or {}),
-        clock=clock or SystemClock(),
-        payment_provider=provider or payment_provider(settings),
-        seller=settings.seller(),
-    )
+    ledger = ledger_on(settings, store, clock, provider, env)
     if reading:
         return ledger
     if settings.clock == "test":
@@ -69,6 +63,24 @@ def open_ledger(
             " ahead of the system clock: use --test-clock (SUBLEDGER_CLOCK=test)"
         )
     return ledger
+
+
+def ledger_on(
+    settings: Settings,
+    store: StoreSettings,
+    clock: Clock | None = None,
+    provider: PaymentProvider | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Ledger:
+    """The Ledger on ``store`` with the settings' seller and provider: the configured
+    store's, or another's (the new store a migration writes, service/privacy/migration.py)."""
+    store.prepare()
+    return Ledger(
+        env=store.eventsourcing_env() | dict(env or {}),
+        clock=clock or SystemClock(),
+        payment_provider=provider or payment_provider(settings),
+        seller=settings.seller(),
+    )
 
 
 @dataclass

@@ -1,18 +1,23 @@
-"""``subledger privacy erase SUBJECT``: an operator erases a data subject (ADR 0023)."""
+"""``subledger privacy``: an operator erases a data subject, or copies a store written
+before sealing into a new one with its plaintext sealed (ADR 0023, docs/privacy.md)."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
-from service.bootstrap import Service
-from service.cli.runner import with_service
+from adapters.store import store_at
+from service.bootstrap import Service, ledger_on
+from service.cli.progress import ProgressBar
+from service.cli.runner import fail, with_service
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
+from service.privacy.migration import MigrationRefused, migrate
 
 
-@click.group(help="personal data: erase a data subject")
+@click.group(help="personal data: erase a data subject, seal an old store's plaintext")
 def privacy() -> None:
     pass
 
@@ -39,4 +44,46 @@ def erase(svc: Service, subject: str, reason: str, by: str) -> int:
         positions = ", ".join(map(str, erasure.not_erasable))
         print(f"NOT ERASABLE: stored in plaintext before sealing, at positions {positions}")
         return 1
+    return 0
+
+
+@privacy.command(
+    "migrate",
+    help="copy the whole log into a new, empty store, sealing every personal field stored"
+    " in plaintext; the new store's hash chain is anchored on this one's head\n\n"
+    "Stop every process writing to this store first. It is only read.",
+)
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="the new store: a SQLite file's path, or postgresql://USER@HOST:PORT/DB?schema=NAME",
+)
+@with_service(reading=True)
+def migrate_store(svc: Service, target: str) -> int:
+    store = store_at(target)
+    print(f"target: {store.describe()}", file=sys.stderr)
+    new = ledger_on(svc.settings, store)
+    copying = ProgressBar("copying and sealing", svc.ledger.head_position())
+    sealing: ProgressBar | None = None
+
+    def sealed(count: int) -> None:
+        nonlocal sealing
+        if sealing is None:
+            copying.finish()
+            sealing = ProgressBar("sealing the new chain", new.head_position())
+        sealing.advance(count)
+
+    try:
+        done = migrate(svc.ledger, svc.store, new, store, copying.advance, sealed)
+    except MigrationRefused as refused:
+        fail(str(refused))
+        return 1
+    finally:
+        new.close()
+    if sealing is None:
+        copying.finish()
+    else:
+        sealing.finish()
+    print("\n".join(done.lines()))
     return 0

@@ -2,7 +2,8 @@
 
 An invoice names its buyer as they were when it was issued: later changes to the
 account's billing details do not rewrite an issued invoice, so its documents stay the
-same bytes.
+same bytes. Since ADR 0027 the invoice records its buyer and seller itself; for one
+issued before, the buyer is found in the account's history.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
 
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    return invoice_document(invoice, buyer_at_issue(ledger, invoice), ledger.seller)
+    billing = invoice.buyer or buyer_at_issue(ledger, invoice)
+    return invoice_document(invoice, billing, ledger.seller)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:
