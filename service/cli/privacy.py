@@ -15,6 +15,7 @@ from service.cli.runner import fail, with_service
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
 from service.privacy.migration import MigrationRefused, migrate
+from service.webhooks.store import WebhookStore
 
 
 @click.group(help="personal data: erase a data subject, seal an old store's plaintext")
@@ -74,16 +75,25 @@ def migrate_store(svc: Service, target: str) -> int:
             sealing = ProgressBar("sealing the new chain", new.head_position())
         sealing.advance(count)
 
+    hooks = WebhookStore(svc.store)
     try:
-        done = migrate(svc.ledger, svc.store, new, store, copying.advance, sealed)
+        cursors = [cursor.position for cursor in hooks.cursors().values()]
+        done = migrate(svc.ledger, svc.store, new, store, copying.advance, sealed, cursors)
+        target_hooks = WebhookStore(store)
+        try:
+            endpoints = hooks.copy_into(target_hooks, done.position)
+        finally:
+            target_hooks.close()
     except MigrationRefused as refused:
         fail(str(refused))
         return 1
     finally:
+        hooks.close()
         new.close()
     if sealing is None:
         copying.finish()
     else:
         sealing.finish()
     print("\n".join(done.lines()))
+    print(f"webhook endpoints: {endpoints} secrets and cursors copied")
     return 0

@@ -12,17 +12,19 @@ The new store gets a chain of its own, anchored on the old one: its seal at posi
 holds the old chain's head (position, digest, hash), and its first event is chained onto
 that hash (projections/hash_chain.py). Before copying, the old chain's sealed head is
 checked against the old store's bytes: a tampered history is not laundered into a fresh
-chain. The source is only read. Snapshots are not copied (they are rebuilt on demand),
-nor are the tables kept beside the read models (webhook secrets and cursors, relay
-cursors, portal sessions): docs/privacy.md says what the operator does about them.
+chain. The source is only read. Snapshots are not copied (they are rebuilt on demand);
+cursors into the old log given to ``migrate`` come back translated (the command copies
+the webhook endpoints' secrets and cursors with them); docs/privacy.md says what the
+operator does about the rest (the relay's stream, web sessions).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,13 @@ class Migration:
     old_head: int  # the old store's last position...
     old_hash: bytes  # ...and the chain's hash there: the new chain's anchor
     sealed: int  # events the new chain sealed
+    # The old positions asked for (cursors) -> the new position of the last event at or
+    # before each (absent: none before it, so 0).
+    positions: Mapping[int, int] = field(default_factory=dict)
+
+    def position(self, old: int) -> int:
+        """Where a cursor at ``old`` in the old store stands in the new one."""
+        return self.positions.get(old, 0)
 
     def lines(self) -> list[str]:
         moved = (
@@ -90,9 +99,11 @@ def migrate(
     target_store: StoreSettings,
     copying: Progress | None = None,
     sealing: Progress | None = None,
+    cursors: Iterable[int] = (),
 ) -> Migration:
     """Copy ``source`` (only read) into ``target`` (a new, empty store), as the module
-    docstring says. ``copying`` and ``sealing`` are told how many events each step did."""
+    docstring says. ``copying`` and ``sealing`` are told how many events each step did;
+    ``cursors`` are old positions to translate into new ones (``Migration.position``)."""
     if source_store.describe() == target_store.describe():
         raise MigrationRefused("the target is the store being migrated: name a new, empty one")
     _require_empty(target, target_store)
@@ -109,6 +120,7 @@ def migrate(
 
     copied = fields = moved = 0
     chain_hash, last_digest = GENESIS, GENESIS
+    wanted, translated = sorted(set(cursors)), dict[int, int]()
     for page in _pages(source, head):
         batch: list[StoredEvent] = []
         for raw in page:
@@ -121,6 +133,7 @@ def migrate(
         keys.write(target)  # before the events sealed under them
         positions = target.recorder.insert_events(batch) or []
         moved += sum(old.position != new for old, new in zip(page, positions, strict=True))
+        _translate(wanted, translated, [raw.position for raw in page], positions)
         copied += len(batch)
         if copying is not None:
             copying(len(batch))
@@ -131,8 +144,27 @@ def migrate(
         )
     sealed = _seal(target, target_store, head, last_digest, chain_hash, sealing)
     return Migration(
-        copied, fields, len(copied_keys), keys.erased_fields, moved, head, chain_hash, sealed
+        copied,
+        fields,
+        len(copied_keys),
+        keys.erased_fields,
+        moved,
+        head,
+        chain_hash,
+        sealed,
+        translated,
     )
+
+
+def _translate(
+    wanted: list[int], translated: dict[int, int], old: list[int], new: Sequence[int]
+) -> None:
+    """For each wanted old position at or after this page's first, the new position of
+    the page's last event at or before it (a later page may find a later one)."""
+    for position in wanted:
+        at = bisect.bisect_right(old, position) - 1
+        if at >= 0:
+            translated[position] = new[at]
 
 
 class _Keys:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -27,6 +28,7 @@ from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
 from service.privacy.migration import Migration, MigrationRefused, migrate, sealed_tip
 from service.reads.read_side import ReadSide
+from service.webhooks.store import WebhookStore
 from tests.builders import open_account
 from tests.conftest import FreshSchema, require_postgres
 from tests.integration.test_audit_cli import cli
@@ -258,3 +260,41 @@ def test_the_pre_move_fixture_migrates_from_the_command_line(tmp_path: Path):
     again = cli(old, "privacy", "migrate", "--to", str(new))
     assert again.returncode == 1
     assert "is not empty" in again.stderr.splitlines()[-1]
+
+
+def test_webhook_secrets_and_cursors_follow_their_events_across_a_gap(
+    make_ledger: Callable[[], Ledger],
+    store: StoreSettings,
+    open_target: Callable[[], Ledger],
+    target_store: StoreSettings,
+):
+    """A log with a gap (a position no event holds, as a PostgreSQL sequence leaves after a
+    rolled-back write): the events after it move down in the copy, and so do the cursors
+    that stood on them."""
+    ledger, account_id, _ = old_store_with_plaintext(make_ledger)
+    gap = ledger.head_position()  # the support case's opening: removed below
+    last = ledger.add_contact(STAFF, account_id, GRACE, contact_id="other").position
+    RawEventStore(store).delete(gap)
+    hooks = WebhookStore(store)
+    endpoint, other = uuid4(), uuid4()
+    try:
+        for endpoint_id, at in ((endpoint, last), (other, gap)):
+            hooks.put_secret(endpoint_id, f"whsec_{endpoint_id.hex}")
+            hooks.sync(endpoint_id, 1, at, None)
+
+        done = migrate(ledger, store, open_target(), target_store, cursors=[last, gap, 0, last + 5])
+
+        assert done.moved == 1 and done.events == last - 1
+        assert done.positions == {last: last - 1, gap: gap - 1, last + 5: last - 1}
+        assert done.position(0) == 0
+        copied = WebhookStore(target_store)
+        try:
+            assert hooks.copy_into(copied, done.position) == 2
+            assert copied.secret(endpoint) == f"whsec_{endpoint.hex}"
+            moved = copied.cursors()
+            assert (moved[endpoint].position, moved[other].position) == (last - 1, gap - 1)
+            assert moved[endpoint].endpoint_version == 1
+        finally:
+            copied.close()
+    finally:
+        hooks.close()
