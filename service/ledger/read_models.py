@@ -29,12 +29,13 @@ from projections.store import ReadStore, postgres_connector, sqlite_connector
 from service.ledger.application import Ledger, period_invoice_id
 
 
-def read_store(settings: StoreSettings) -> ReadStore:
-    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite file."""
+def read_store(settings: StoreSettings, sync_each_commit: bool = True) -> ReadStore:
+    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite
+    file (``sync_each_commit=False``: see ``sqlite_connector``, for projection runners)."""
     if settings.postgres is not None:
         pg = settings.postgres
         return ReadStore(postgres_connector(pg.conninfo(), pg.schema), "postgres")
-    return ReadStore(sqlite_connector(settings.read_sqlite_path), "sqlite")
+    return ReadStore(sqlite_connector(settings.read_sqlite_path, sync_each_commit), "sqlite")
 
 
 def read_log(ledger: Ledger, after: int, limit: int) -> Sequence[LoggedEvent]:
@@ -107,8 +108,9 @@ class OwnReadModels:
             self.agenda = CaughtUp(memory(), log, head, [BillingAgenda(issued)], keep=True)
             self.lookups = CaughtUp(memory(), log, head, [Lookups()], keep=True)
             return
-        self.agenda = CaughtUp(read_store(store), log, head, [BillingAgenda(issued)])
-        self.lookups = CaughtUp(read_store(store), log, head, [Lookups()])
+        # They apply projections as the runner does: its connection settings.
+        self.agenda = CaughtUp(read_store(store, False), log, head, [BillingAgenda(issued)])
+        self.lookups = CaughtUp(read_store(store, False), log, head, [Lookups()])
 
 
 def _alive(ref: weakref.ref[Ledger]) -> Ledger:

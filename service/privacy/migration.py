@@ -42,7 +42,7 @@ from domain.account import Account
 from domain.personal_data import erased_subject
 from domain.share_link import ShareLink
 from domain.support_case import SupportCase
-from projections.hash_chain import GENESIS, anchor, chained, stored_digest, tip
+from projections.hash_chain import GENESIS, anchor, chained, hash_at, stored_digest, tip
 from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
@@ -109,7 +109,8 @@ def migrate(
     _require_empty(target, target_store)
     head = source.head_position()
     sealed_head, sealed_hash = sealed_tip(source_store)
-    if sealed_head > 0 and _chain_hash(source, sealed_head) != sealed_hash:
+    start = _start_hash(source_store)  # a store migrated before starts from its anchor
+    if sealed_head > 0 and _chain_hash(source, start, sealed_head) != sealed_hash:
         raise MigrationRefused(
             f"the store's chain does not verify up to its sealed head {sealed_head}:"
             " run `subledger audit verify` on it; nothing was copied"
@@ -119,7 +120,7 @@ def migrate(
     keys = _Keys(copied_keys, _erasures(source, head), target.clock.now())
 
     copied = fields = moved = 0
-    chain_hash, last_digest = GENESIS, GENESIS
+    chain_hash, last_digest = start, GENESIS
     wanted, translated = sorted(set(cursors)), dict[int, int]()
     for page in _pages(source, head):
         batch: list[StoredEvent] = []
@@ -214,9 +215,9 @@ def _pages(ledger: Ledger, head: int, after: int = 0) -> Iterator[list[RawEvent]
         after = page[-1].position
 
 
-def _chain_hash(ledger: Ledger, upto: int) -> bytes:
-    """The chain's hash at ``upto``, recomputed from the store's bytes."""
-    chain_hash = GENESIS
+def _chain_hash(ledger: Ledger, start: bytes, upto: int) -> bytes:
+    """The chain's hash at ``upto``, recomputed from the store's bytes onto ``start``."""
+    chain_hash = start
     for page in _pages(ledger, upto):
         for raw in page:
             chain_hash = chained(chain_hash, stored_digest(*raw))
@@ -285,6 +286,12 @@ def sealed_tip(store: StoreSettings) -> tuple[int, bytes]:
     or changing anything ((0, GENESIS) where nothing is sealed)."""
     with _read_only(store) as sql:
         return (0, GENESIS) if sql is None else tip(sql)
+
+
+def _start_hash(store: StoreSettings) -> bytes:
+    """The hash a store's chain starts from: its anchor's, else 32 zero bytes."""
+    with _read_only(store) as sql:
+        return GENESIS if sql is None else hash_at(sql, 0)
 
 
 @contextlib.contextmanager

@@ -80,7 +80,8 @@ class ReadSide:
         self.settings = settings
         self.ledger = ledger
         self.projections = build_projections(ledger)
-        self.store = read_store(settings)
+        # The runner's connection: every row it writes can be written again from the log.
+        self.store = read_store(settings, sync_each_commit=False)
         if settings.postgres is not None:
             pg = settings.postgres
             self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
