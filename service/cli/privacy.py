@@ -77,13 +77,11 @@ def migrate_store(svc: Service, target: str) -> int:
     try:
         done = migrate(svc.ledger, svc.store, new, store, copying.advance, sealed)
     except MigrationRefused as refused:
+        (sealing or copying).finish()  # its line first, the refusal last
         fail(str(refused))
         return 1
     finally:
         new.close()
-    if sealing is None:
-        copying.finish()
-    else:
-        sealing.finish()
+        (sealing or copying).finish()  # whatever ends it: a terminal gets its cursor back
     print("\n".join(done.lines()))
     return 0
