@@ -209,7 +209,9 @@ class Invoice(LedgerAggregate):
     # were numbered lack it: their credit notes are known by their ids (CreditNoteIssued v1).
     numbered_credit_notes: dict[str, str] | None = None
     # As at issue; None for invoices issued before they were recorded (InvoiceIssued v1).
-    buyer: BillingDetails | None = None
+    # The buyer is not kept in the state: read from the event each time, it reads
+    # "[erased]" as soon as its retention key is destroyed, in every process, and no
+    # cached aggregate or snapshot holds a copy (ADR 0027).
     seller: Seller | None = None
     financial_year: int | None = None
 
@@ -243,7 +245,7 @@ class Invoice(LedgerAggregate):
         self.refund_due = Money.zero(currency)  # credited refunds not yet paid out
         self.overdue_since = None
         self.numbered_credit_notes = None
-        self.buyer = buyer
+        del buyer  # see above: read from InvoiceIssued (service/documents/invoices.py)
         self.seller = seller
         self.financial_year = financial_year
 

@@ -67,9 +67,10 @@ def buyer_of(billing: BillingDetails) -> Buyer:
 
 
 def parties(invoice: Invoice, billing: BillingDetails, seller: Seller) -> tuple[Buyer, Seller]:
-    """The buyer and seller the invoice names: its own record of them as at issue, else (an
-    invoice issued before it kept one) ``billing`` and ``seller``."""
-    return buyer_of(invoice.buyer or billing), invoice.seller or seller
+    """The buyer and seller the invoice names: ``billing`` (the invoice's ``buyer`` as
+    recorded at issue, else the account's at issue) and the seller it recorded, else
+    (an invoice issued before it kept one) ``seller``."""
+    return buyer_of(billing), invoice.seller or seller
 
 
 def _unit_price(line: InvoiceLine) -> tuple[Money, str]:
@@ -109,8 +110,8 @@ def invoice_document(
     invoice: Invoice, billing: BillingDetails, seller: Seller, number: str | None = None
 ) -> InvoiceDocument:
     """``number`` is the document's number when it differs from the invoice's own (a series
-    number given at issue). ``billing`` and ``seller`` are used only for an invoice that
-    does not record its own (``parties``)."""
+    number given at issue). ``seller`` is used only for an invoice that does not record
+    its own (``parties``)."""
     buyer, seller = parties(invoice, billing, seller)
     return InvoiceDocument(
         DocumentType.INVOICE,

@@ -80,6 +80,7 @@ def ledger_on(
         clock=clock or SystemClock(),
         payment_provider=provider or payment_provider(settings),
         seller=settings.seller(),
+        retention=settings.retention(),
     )
 
 

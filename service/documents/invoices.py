@@ -34,10 +34,17 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
     return ledger.account(account.id, version).billing
 
 
+def buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
+    """The buyer the invoice names: as its ``InvoiceIssued`` recorded it, read from the
+    store (so an erased retention key shows at once), else the account's at issue."""
+    issued = next(iter(ledger.events.get(invoice.id, lte=1)))
+    assert isinstance(issued, Invoice.InvoiceIssued)
+    return issued.buyer or buyer_at_issue(ledger, invoice)
+
+
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    billing = invoice.buyer or buyer_at_issue(ledger, invoice)
-    return invoice_document(invoice, billing, ledger.seller)
+    return invoice_document(invoice, buyer(ledger, invoice), ledger.seller)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:

@@ -12,17 +12,19 @@ The new store gets a chain of its own, anchored on the old one: its seal at posi
 holds the old chain's head (position, digest, hash), and its first event is chained onto
 that hash (projections/hash_chain.py). Before copying, the old chain's sealed head is
 checked against the old store's bytes: a tampered history is not laundered into a fresh
-chain. The source is only read. Snapshots are not copied (they are rebuilt on demand),
-nor are the tables kept beside the read models (webhook secrets and cursors, relay
-cursors, portal sessions): docs/privacy.md says what the operator does about them.
+chain. The source is only read. Snapshots are not copied (they are rebuilt on demand);
+cursors into the old log given to ``migrate`` come back translated (the command copies
+the webhook endpoints' secrets and cursors with them); docs/privacy.md says what the
+operator does about the rest (the relay's stream, web sessions).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from domain.account import Account
 from domain.personal_data import erased_subject
 from domain.share_link import ShareLink
 from domain.support_case import SupportCase
-from projections.hash_chain import GENESIS, anchor, chained, stored_digest, tip
+from projections.hash_chain import GENESIS, anchor, chained, hash_at, stored_digest, tip
 from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
@@ -66,6 +68,13 @@ class Migration:
     old_head: int  # the old store's last position...
     old_hash: bytes  # ...and the chain's hash there: the new chain's anchor
     sealed: int  # events the new chain sealed
+    # The old positions asked for (cursors) -> the new position of the last event at or
+    # before each (absent: none before it, so 0).
+    positions: Mapping[int, int] = field(default_factory=dict)
+
+    def position(self, old: int) -> int:
+        """Where a cursor at ``old`` in the old store stands in the new one."""
+        return self.positions.get(old, 0)
 
     def lines(self) -> list[str]:
         moved = (
@@ -90,15 +99,18 @@ def migrate(
     target_store: StoreSettings,
     copying: Progress | None = None,
     sealing: Progress | None = None,
+    cursors: Iterable[int] = (),
 ) -> Migration:
     """Copy ``source`` (only read) into ``target`` (a new, empty store), as the module
-    docstring says. ``copying`` and ``sealing`` are told how many events each step did."""
+    docstring says. ``copying`` and ``sealing`` are told how many events each step did;
+    ``cursors`` are old positions to translate into new ones (``Migration.position``)."""
     if source_store.describe() == target_store.describe():
         raise MigrationRefused("the target is the store being migrated: name a new, empty one")
     _require_empty(target, target_store)
     head = source.head_position()
     sealed_head, sealed_hash = sealed_tip(source_store)
-    if sealed_head > 0 and _chain_hash(source, sealed_head) != sealed_hash:
+    start = _start_hash(source_store)  # a store migrated before starts from its anchor
+    if sealed_head > 0 and _chain_hash(source, start, sealed_head) != sealed_hash:
         raise MigrationRefused(
             f"the store's chain does not verify up to its sealed head {sealed_head}:"
             " run `subledger audit verify` on it; nothing was copied"
@@ -108,7 +120,8 @@ def migrate(
     keys = _Keys(copied_keys, _erasures(source, head), target.clock.now())
 
     copied = fields = moved = 0
-    chain_hash, last_digest = GENESIS, GENESIS
+    chain_hash, last_digest = start, GENESIS
+    wanted, translated = sorted(set(cursors)), dict[int, int]()
     for page in _pages(source, head):
         batch: list[StoredEvent] = []
         for raw in page:
@@ -121,6 +134,7 @@ def migrate(
         keys.write(target)  # before the events sealed under them
         positions = target.recorder.insert_events(batch) or []
         moved += sum(old.position != new for old, new in zip(page, positions, strict=True))
+        _translate(wanted, translated, [raw.position for raw in page], positions)
         copied += len(batch)
         if copying is not None:
             copying(len(batch))
@@ -131,8 +145,27 @@ def migrate(
         )
     sealed = _seal(target, target_store, head, last_digest, chain_hash, sealing)
     return Migration(
-        copied, fields, len(copied_keys), keys.erased_fields, moved, head, chain_hash, sealed
+        copied,
+        fields,
+        len(copied_keys),
+        keys.erased_fields,
+        moved,
+        head,
+        chain_hash,
+        sealed,
+        translated,
     )
+
+
+def _translate(
+    wanted: list[int], translated: dict[int, int], old: list[int], new: Sequence[int]
+) -> None:
+    """For each wanted old position at or after this page's first, the new position of
+    the page's last event at or before it (a later page may find a later one)."""
+    for position in wanted:
+        at = bisect.bisect_right(old, position) - 1
+        if at >= 0:
+            translated[position] = new[at]
 
 
 class _Keys:
@@ -182,9 +215,9 @@ def _pages(ledger: Ledger, head: int, after: int = 0) -> Iterator[list[RawEvent]
         after = page[-1].position
 
 
-def _chain_hash(ledger: Ledger, upto: int) -> bytes:
-    """The chain's hash at ``upto``, recomputed from the store's bytes."""
-    chain_hash = GENESIS
+def _chain_hash(ledger: Ledger, start: bytes, upto: int) -> bytes:
+    """The chain's hash at ``upto``, recomputed from the store's bytes onto ``start``."""
+    chain_hash = start
     for page in _pages(ledger, upto):
         for raw in page:
             chain_hash = chained(chain_hash, stored_digest(*raw))
@@ -253,6 +286,12 @@ def sealed_tip(store: StoreSettings) -> tuple[int, bytes]:
     or changing anything ((0, GENESIS) where nothing is sealed)."""
     with _read_only(store) as sql:
         return (0, GENESIS) if sql is None else tip(sql)
+
+
+def _start_hash(store: StoreSettings) -> bytes:
+    """The hash a store's chain starts from: its anchor's, else 32 zero bytes."""
+    with _read_only(store) as sql:
+        return GENESIS if sql is None else hash_at(sql, 0)
 
 
 @contextlib.contextmanager
