@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -30,6 +31,29 @@ from psycopg.sql import SQL, Composable, Identifier
 
 KEY_BYTES = 32  # AES-256
 TABLE = "data_keys"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A row of the key table as it is (``key`` None once destroyed), for copying the
+    table into another store (service/privacy/migration.py)."""
+
+    key_id: str
+    subject: str
+    key: bytes | None
+    created_at: str  # ISO 8601
+    destroyed_at: str | None
+
+
+def new_key(subject: str, destroyed_at: datetime | None = None) -> tuple[KeyRow, bytes]:
+    """A key made for ``subject``, not stored yet: its row and its bytes. A row made
+    destroyed holds no key: what is sealed under the bytes reads as erased from the start
+    (a migration seals under it the plaintext of a subject erased since)."""
+    key_id, key = uuid4().hex, os.urandom(KEY_BYTES)
+    made = datetime.now().astimezone()
+    if destroyed_at is not None:
+        return KeyRow(key_id, subject, None, made.isoformat(), destroyed_at.isoformat()), key
+    return KeyRow(key_id, subject, key, made.isoformat(), None), key
 
 
 class _CachedKeys:
@@ -90,6 +114,13 @@ class _CachedKeys:
     def scrub(self) -> None:
         """Make destroyed keys unrecoverable from the store's files, where it can."""
 
+    def rows(self) -> list[KeyRow]:
+        """Every row, destroyed keys included."""
+        raise NotImplementedError
+
+    def insert_rows(self, rows: list[KeyRow]) -> None:
+        raise NotImplementedError
+
     def _read_live(self, subject: str) -> tuple[str, bytes] | None:
         raise NotImplementedError
 
@@ -123,6 +154,13 @@ class InMemoryDataKeys(_CachedKeys):
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         self._rows[key_id] = (subject, key)
+
+    def rows(self) -> list[KeyRow]:
+        return [KeyRow(i, subject, key, "", None) for i, (subject, key) in self._rows.items()]
+
+    def insert_rows(self, rows: list[KeyRow]) -> None:
+        for row in rows:
+            self._rows[row.key_id] = (row.subject, row.key)
 
     def _destroy(self, subject: str, at: datetime) -> list[str]:
         ids = [i for i, (owner, key) in self._rows.items() if owner == subject and key]
@@ -177,6 +215,26 @@ class SQLiteDataKeys(_CachedKeys):
                 (at.isoformat(), subject),
             )
         return ids
+
+    def rows(self) -> list[KeyRow]:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT key_id, subject, key, created_at, destroyed_at FROM {TABLE}"
+                " ORDER BY created_at, key_id"
+            )
+            found = cursor.fetchall()
+        return [
+            KeyRow(str(i), str(s), None if k is None else bytes(k), str(c), d)
+            for i, s, k, c, d in found
+        ]
+
+    def insert_rows(self, rows: list[KeyRow]) -> None:
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {TABLE} (key_id, subject, key, created_at, destroyed_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(r.key_id, r.subject, r.key, r.created_at, r.destroyed_at) for r in rows],
+            )
 
     def scrub(self) -> None:
         """Overwritten pages are zeroed by ``secure_delete``; the write-ahead log still
@@ -256,6 +314,36 @@ class PostgresDataKeys(_CachedKeys):
                 (at, subject),
             )
             return [str(row["key_id"]) for row in cursor.fetchall()]
+
+    def rows(self) -> list[KeyRow]:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT key_id, subject, key, created_at, destroyed_at FROM {}"
+                    " ORDER BY created_at, key_id"
+                ).format(self._table)
+            )
+            found = cursor.fetchall()
+        return [
+            KeyRow(
+                r["key_id"],
+                r["subject"],
+                None if r["key"] is None else bytes(r["key"]),
+                r["created_at"].isoformat(),
+                None if r["destroyed_at"] is None else r["destroyed_at"].isoformat(),
+            )
+            for r in found
+        ]
+
+    def insert_rows(self, rows: list[KeyRow]) -> None:
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                SQL(
+                    "INSERT INTO {} (key_id, subject, key, created_at, destroyed_at)"
+                    " VALUES (%s, %s, %s, %s::timestamptz, %s::timestamptz)"
+                ).format(self._table),
+                [(r.key_id, r.subject, r.key, r.created_at, r.destroyed_at) for r in rows],
+            )
 
 
 def data_keys_for(datastore: object) -> InMemoryDataKeys | SQLiteDataKeys | PostgresDataKeys:

@@ -59,11 +59,7 @@ class SealedTextAsDict(Transcoding):
         self.keys = keys
 
     def encode(self, obj: SealedText) -> dict[str, str]:
-        return {
-            "k": obj.key_id,
-            "n": base64.b64encode(obj.nonce).decode(),
-            "c": base64.b64encode(obj.ciphertext).decode(),
-        }
+        return _encoded(obj)
 
     def decode(self, data: dict[str, str]) -> str:
         key_id = data["k"]
@@ -109,6 +105,8 @@ def _sealed(
     the aggregate that recorded it keeps using it)."""
     state = dict(vars(event))
     for declaration in declarations:
+        if not _holds_text(state, declaration):
+            continue  # e.g. an invoice recorded without its own buyer: nothing to seal
         sealed = functools.partial(
             seal, *keys.key_for(declaration.subject(event.originator_id, state))
         )
@@ -117,6 +115,14 @@ def _sealed(
     copy: Any = object.__new__(type(event))
     copy.__dict__.update(state)
     return copy
+
+
+def _holds_text(state: dict[str, Any], declaration: PersonalFields) -> bool:
+    for path in declaration.paths:
+        with contextlib.suppress(KeyError, AttributeError, TypeError):
+            if isinstance(leaf(state, path), str):
+                return True
+    return False
 
 
 def _replaced(value: Any, names: list[str], change: Callable[[str], SealedText]) -> Any:
@@ -144,9 +150,8 @@ def plaintext_subjects(stored_event: StoredEvent) -> set[str]:
         aggregate_id = UUID(str(aggregate_id))
     found = set()
     for declaration in declarations:
-        with contextlib.suppress(KeyError, AttributeError):
-            if any(isinstance(leaf(state, path), str) for path in declaration.paths):
-                found.add(declaration.subject(aggregate_id, state))
+        if _holds_text(state, declaration):
+            found.add(declaration.subject(aggregate_id, state))
     return found
 
 
@@ -160,3 +165,70 @@ def _unwrapped(value: Any) -> Any:
     if set(value) == {"_type_", "_data_"}:
         return None if value["_type_"] == SealedTextAsDict.name else _unwrapped(value["_data_"])
     return {name: _unwrapped(item) for name, item in value.items()}
+
+
+def resealed(
+    stored: StoredEvent, key_for: Callable[[str], tuple[str, bytes]]
+) -> tuple[StoredEvent, int]:
+    """``stored`` with every personal field it holds in plaintext sealed under the key
+    ``key_for`` gives for its subject, and how many fields that was; fields sealed
+    already are left as they are (ADR 0023: the migration of an old store).
+
+    Works on the stored JSON, not on the decoded event, so that nothing but those
+    fields changes: no upcasting, no re-encoding of values."""
+    declarations = declared(resolve_topic(stored.topic))
+    if not declarations:
+        return stored, 0
+    raw = json.loads(stored.state)
+    plain = _unwrapped(raw)
+    aggregate_id = stored.originator_id
+    if not isinstance(aggregate_id, UUID):
+        aggregate_id = UUID(str(aggregate_id))
+    count = 0
+    for declaration in declarations:
+        try:
+            subject = declaration.subject(aggregate_id, plain)
+        except (KeyError, AttributeError, TypeError):
+            continue  # a field named later than this event's version: nothing of it here
+        for path in declaration.paths:
+            count += _seal_in_place(raw, path.split("."), subject, key_for)
+    if not count:
+        return stored, 0
+    # As the library's transcoder writes JSON (eventsourcing.persistence.JSONTranscoder).
+    state = json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf8")
+    return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state), count
+
+
+def _seal_in_place(
+    raw: Any, names: list[str], subject: str, key_for: Callable[[str], tuple[str, bytes]]
+) -> int:
+    """Seal the plaintext string at ``names`` in stored JSON (through the ``_type_``
+    wrappers of values); 1 if there was one, else 0."""
+    container = raw
+    for name in names[:-1]:
+        container = _inside(container)
+        if not isinstance(container, dict) or name not in container:
+            return 0
+        container = container[name]
+    container = _inside(container)
+    last = names[-1]
+    if not isinstance(container, dict) or not isinstance(container.get(last), str):
+        return 0
+    sealed = seal(*key_for(subject), container[last])
+    container[last] = {"_type_": SealedTextAsDict.name, "_data_": _encoded(sealed)}
+    return 1
+
+
+def _inside(value: Any) -> Any:
+    """A value's fields, in place of its ``_type_`` wrapper."""
+    if isinstance(value, dict) and set(value) == {"_type_", "_data_"}:
+        return value["_data_"]
+    return value
+
+
+def _encoded(sealed: SealedText) -> dict[str, str]:
+    return {
+        "k": sealed.key_id,
+        "n": base64.b64encode(sealed.nonce).decode(),
+        "c": base64.b64encode(sealed.ciphertext).decode(),
+    }

@@ -112,6 +112,14 @@ class StoreSettings:
             _prepare_sqlite(self.sqlite_path, self.read_sqlite_path)
 
 
+def store_at(location: str) -> StoreSettings:
+    """A store named on a command line: a ``postgresql://`` URL (with its optional
+    ``?schema=``), else the path of a SQLite file."""
+    if "://" in location:
+        return StoreSettings(postgres=parse_postgres_url(location))
+    return StoreSettings(sqlite_path=location)
+
+
 def parse_postgres_url(url: str) -> PostgresSettings:
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -38,19 +39,17 @@ from domain.text import safe_text
 from domain.vat_number import EU_MEMBER_STATES, VatNumber
 
 # The buyer identity that invoices name: kept for the legal retention period.
-_BILLING = tuple(
-    f"billing.{name}"
-    for name in (
-        "legal_name",
-        "address_line1",
-        "address_line2",
-        "city",
-        "postal_code",
-        "region",
-        "invoice_email",
-        "tax_id",
-    )
+BILLING_FIELDS = (
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "invoice_email",
+    "tax_id",
 )
+_BILLING = tuple(f"billing.{name}" for name in BILLING_FIELDS)
 _CONTACT_FIELDS = ("name", "email", "phone")
 _CONTACT = tuple(f"contact.{name}" for name in _CONTACT_FIELDS)
 _USER = ("name", "email")
@@ -264,9 +263,11 @@ class Account(LedgerAggregate):
             account.upgrade_requested = None
 
     class PersonalDataErased(LedgerAggregate.Event):
-        """A contact's or user's personal data was erased: its keys are destroyed."""
+        """A contact's, user's or buyer identity's personal data was erased: its keys are
+        destroyed. A buyer's ``subject_id`` is empty for the account's billing details, or
+        a financial year for its invoices' retention key (ADR 0027)."""
 
-        kind: str  # "contact" or "user" (domain/personal_data.py)
+        kind: str  # "contact", "user" or "buyer" (domain/personal_data.py)
         subject_id: str
 
         def apply(self, account: Account) -> None:
@@ -275,6 +276,16 @@ class Account(LedgerAggregate):
                 account.contacts[self.subject_id] = erased(contact, *_CONTACT_FIELDS)
             elif self.kind == SubjectKind.USER.value and self.subject_id in account.users:
                 account.users[self.subject_id] = erased(account.users[self.subject_id], *_USER)
+            elif self.kind == SubjectKind.BUYER.value and not self.subject_id:
+                account.billing = erased(account.billing, *BILLING_FIELDS)
+
+    class PersonalDataHeld(LedgerAggregate.Event):
+        """An erasure request covered personal data the law retains (a buyer identity that
+        invoices under retention name): it is kept until ``until``, then destroyed."""
+
+        kind: str  # "buyer"
+        subject_id: str  # as in PersonalDataErased
+        until: date  # the day its retention ends and it is destroyed
 
     # Every payment method recorded on the account, the current one last. Snapshots taken
     # before the account kept them lack the attribute: they know the current one only.
@@ -433,12 +444,24 @@ class Account(LedgerAggregate):
     # -- personal data ----------------------------------------------------------------
 
     def erase_personal_data(self, kind: SubjectKind, subject_id: str, cause: Cause) -> None:
-        """Record that a contact's or user's data is erased (the store destroys its keys).
-        The contact or user may have left the account: its history still names it."""
+        """Record that a contact's, user's or buyer identity's data is erased (the store
+        destroys its keys). The contact or user may have left the account: its history
+        still names it. A buyer's retention is the caller's to check (ADR 0027)."""
         cause.require_reason("erasing personal data")
-        if kind not in (SubjectKind.CONTACT, SubjectKind.USER):
-            raise InvalidValue(f"an account erases contacts and users, not a {kind.value}")
+        if kind not in (SubjectKind.CONTACT, SubjectKind.USER, SubjectKind.BUYER):
+            raise InvalidValue(f"an account erases contacts, users and buyers, not a {kind.value}")
         self._record(self.PersonalDataErased, cause, kind=kind.value, subject_id=subject_id)
+
+    def hold_personal_data(
+        self, kind: SubjectKind, subject_id: str, until: date, cause: Cause
+    ) -> None:
+        """Record that an erasure request covers retained data, kept until ``until``."""
+        cause.require_reason("erasing personal data")
+        if not kind.retained:
+            raise InvalidValue(f"a {kind.value} is erased at once, never held")
+        self._record(
+            self.PersonalDataHeld, cause, kind=kind.value, subject_id=subject_id, until=until
+        )
 
     # -- editions ---------------------------------------------------------------------
 

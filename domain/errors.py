@@ -182,6 +182,13 @@ class SupportCaseClosed(DomainError):
     code = "support-case-closed"
 
 
+class BuyerStillInvoiced(DomainError):
+    """A buyer identity is not erased while the account has contracts that will invoice it:
+    their next invoices must name the buyer (ADR 0027)."""
+
+    code = "buyer-still-invoiced"
+
+
 class ReasonRequired(DomainError):
     code = "reason-required"
 

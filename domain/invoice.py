@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any, ClassVar
 from uuid import UUID
 
+from domain.account import BILLING_FIELDS, BillingDetails
 from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import (
@@ -36,6 +37,8 @@ from domain.legal_text import required
 from domain.money import Money, total
 from domain.payment_method import recorded_reference
 from domain.period import DateRange
+from domain.personal_data import PersonalFields, SubjectKind, personal
+from domain.seller import Seller
 from domain.subscription import positive
 
 
@@ -91,6 +94,10 @@ class Invoice(LedgerAggregate):
         public: ClassVar[bool] = True  # its events are published (domain/base.py)
 
     class InvoiceIssued(LedgerAggregate.Created):
+        """v2 added the buyer and seller as at issue, and the financial year of issue, whose
+        retention key seals the buyer (ADR 0027)."""
+
+        class_version = 2
         account_id: UUID
         subscription_id: UUID | None
         number: str
@@ -98,6 +105,27 @@ class Invoice(LedgerAggregate):
         lines: tuple[InvoiceLine, ...]
         issued_on: date
         due_on: date  # effective: when payment is due
+        buyer: BillingDetails | None
+        seller: Seller | None
+        financial_year: int | None
+
+        # Kept for the retention period of the financial year, under a key of its own.
+        personal_data: ClassVar[tuple[PersonalFields, ...]] = (
+            personal(
+                SubjectKind.BUYER,
+                *(f"buyer.{name}" for name in BILLING_FIELDS),
+                subject_id="financial_year",
+                holder="account_id",
+            ),
+        )
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Issued before invoices kept their own copy: the buyer is found in the
+            # account's history, the seller in the configuration (legal_document.py).
+            state["buyer"] = None
+            state["seller"] = None
+            state["financial_year"] = None
 
     class PaymentRecorded(LedgerAggregate.Event):
         payment_id: str
@@ -180,6 +208,12 @@ class Invoice(LedgerAggregate):
     # Credit note id -> number; None until the first. Snapshots taken before credit notes
     # were numbered lack it: their credit notes are known by their ids (CreditNoteIssued v1).
     numbered_credit_notes: dict[str, str] | None = None
+    # As at issue; None for invoices issued before they were recorded (InvoiceIssued v1).
+    # The buyer is not kept in the state: read from the event each time, it reads
+    # "[erased]" as soon as its retention key is destroyed, in every process, and no
+    # cached aggregate or snapshot holds a copy (ADR 0027).
+    seller: Seller | None = None
+    financial_year: int | None = None
 
     def __init__(
         self,
@@ -190,6 +224,9 @@ class Invoice(LedgerAggregate):
         lines: tuple[InvoiceLine, ...],
         issued_on: date,
         due_on: date,
+        buyer: BillingDetails | None = None,
+        seller: Seller | None = None,
+        financial_year: int | None = None,
     ) -> None:
         self.account_id = account_id
         self.subscription_id = subscription_id
@@ -208,6 +245,9 @@ class Invoice(LedgerAggregate):
         self.refund_due = Money.zero(currency)  # credited refunds not yet paid out
         self.overdue_since = None
         self.numbered_credit_notes = None
+        del buyer  # see above: read from InvoiceIssued (service/documents/invoices.py)
+        self.seller = seller
+        self.financial_year = financial_year
 
     @classmethod
     def issue(
@@ -220,7 +260,12 @@ class Invoice(LedgerAggregate):
         lines: list[InvoiceLine],
         due_on: date,
         cause: Cause,
+        buyer: BillingDetails | None = None,
+        seller: Seller | None = None,
+        financial_year: int | None = None,
     ) -> Invoice:
+        """``buyer`` and ``seller`` as the invoice names them, and the ``financial_year`` it
+        belongs to (the ledger always gives them; domain tests may leave them out)."""
         if not lines:
             raise InvalidValue("an invoice needs at least one line")
         for line in lines:
@@ -240,6 +285,9 @@ class Invoice(LedgerAggregate):
             lines=tuple(lines),
             issued_on=cause.today,
             due_on=due_on,
+            buyer=buyer,
+            seller=seller,
+            financial_year=financial_year,
         )
         invoice._settle_if_zero(cause)  # nothing to pay (e.g. free seats): settled at once
         return invoice

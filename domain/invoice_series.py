@@ -8,8 +8,11 @@ claim the same number are two saves of the same version, and the store refuses t
 one (the ledger then retries it on the fresh series), so a number is given once and only
 by a document that was saved: a refused command saves nothing and consumes no number.
 
-The series keeps the date of issue of its last number, so that the service can keep
-dates in the order of numbers (service/ledger/numbering.py).
+The rule is here, whole: which series a document takes its number from (``series_id``:
+its kind and the year of its date of issue), the format (``document_number``), and the
+next number (``next_number``: the series opened at 000001, or the number after its last,
+never for a date of issue before the last's). service/ledger/numbering.py is only the
+store transaction around it.
 """
 
 from __future__ import annotations
@@ -114,3 +117,31 @@ class InvoiceSeries(LedgerAggregate):
             issued_on=cause.today,
         )
         return number
+
+
+class NumberedOutOfOrder(Exception):
+    """The document's date of issue is before the series' last: numbers and dates of issue
+    must go up together. Not a refusal: the ledger runs the command again with a fresh time
+    (service/ledger/numbering.py)."""
+
+
+def next_number(
+    series: InvoiceSeries | None,
+    kind: SeriesKind,
+    account_id: UUID,
+    document_id: str,
+    cause: Cause,
+    in_order: bool = True,
+) -> tuple[InvoiceSeries, str]:
+    """The number of ``document_id``, issued on ``cause.today``, in ``series`` (the one
+    ``series_id(kind, cause.today.year)`` names; None: it has no number yet, and this document
+    opens it with ``000001``); and the series that now ends with it, to be saved with the
+    document. With ``in_order``, a date of issue before the series' last is refused
+    (``NumberedOutOfOrder``); without, the number after the last is given anyway (the
+    command run again after that refusal: a clock behind the series itself, as a rewound
+    test clock, is not waited for)."""
+    if series is None:
+        return InvoiceSeries.open(kind, account_id, document_id, cause)
+    if in_order and cause.today < series.last_issued_on:
+        raise NumberedOutOfOrder(f"{cause.today} is before {series.last_number}")
+    return series, series.assign(account_id, document_id, cause)

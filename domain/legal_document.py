@@ -1,5 +1,10 @@
 """The legal document of a ledger invoice: the Invoice, the buyer's billing details as they
-were when it was issued, and the seller, made into an InvoiceDocument.
+were when it was issued, and the seller, made into an InvoiceDocument. An invoice records
+both when it is issued (ADR 0027); one issued before that takes them from the caller (the
+account's history, the configured seller).
+
+A buyer identity whose retention has ended reads ``"[erased]"``: the document still
+renders, naming no one.
 
 The document shows what the ledger charged, never recomputes it: a line taxed at a rate is
 standard-rated at that rate; an untaxed line takes the treatment the seller and buyer
@@ -25,6 +30,7 @@ from domain.invoice_document import (
 )
 from domain.money import Money
 from domain.period import DateRange
+from domain.personal_data import ERASED
 from domain.postal_address import PostalAddress
 from domain.seller import Seller
 from domain.siren import Siren
@@ -38,7 +44,7 @@ def buyer_of(billing: BillingDetails) -> Buyer:
     """The buyer as an invoice shows it. In the EU the tax id must be a VAT number (it decides
     the reverse charge); a French buyer's SIREN is the one its VAT number carries."""
     vat_number = None
-    if billing.tax_id and billing.country in EU_MEMBER_STATES:
+    if billing.tax_id and billing.tax_id != ERASED and billing.country in EU_MEMBER_STATES:
         vat_number = VatNumber.parse(billing.tax_id)
     siren = None
     if vat_number is not None and vat_number.country == "FR" and vat_number.value[4:7] != "000":
@@ -58,6 +64,13 @@ def buyer_of(billing: BillingDetails) -> Buyer:
         siren=siren,
         tax_id="" if billing.country in EU_MEMBER_STATES else billing.tax_id,
     )
+
+
+def parties(invoice: Invoice, billing: BillingDetails, seller: Seller) -> tuple[Buyer, Seller]:
+    """The buyer and seller the invoice names: ``billing`` (the invoice's ``buyer`` as
+    recorded at issue, else the account's at issue) and the seller it recorded, else
+    (an invoice issued before it kept one) ``seller``."""
+    return buyer_of(billing), invoice.seller or seller
 
 
 def _unit_price(line: InvoiceLine) -> tuple[Money, str]:
@@ -97,8 +110,9 @@ def invoice_document(
     invoice: Invoice, billing: BillingDetails, seller: Seller, number: str | None = None
 ) -> InvoiceDocument:
     """``number`` is the document's number when it differs from the invoice's own (a series
-    number given at issue)."""
-    buyer = buyer_of(billing)
+    number given at issue). ``seller`` is used only for an invoice that does not record
+    its own (``parties``)."""
+    buyer, seller = parties(invoice, billing, seller)
     return InvoiceDocument(
         DocumentType.INVOICE,
         number or invoice.number,
@@ -121,8 +135,8 @@ def credit_note_document(
     """The credit note ``credit`` of ``invoice`` as its own legal document (type 381): it
     names the invoice it corrects, and credits each VAT treatment of the invoice its share
     of the amount, tax included, split into the amount excluding tax and the VAT (the
-    ledger credits an amount of the invoice's total, ADR 11)."""
-    buyer = buyer_of(billing)
+    ledger credits an amount of the invoice's total, ADR 11). Its parties are the invoice's."""
+    buyer, seller = parties(invoice, billing, seller)
     treatments = list(dict.fromkeys(_treatment(line, seller, buyer) for line in invoice.lines))
     gross = {
         vat: sum(

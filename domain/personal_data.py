@@ -45,15 +45,20 @@ class PersonalFields:
     """Some fields of an event that belong to one data subject.
 
     ``subject_id`` is the path of the field naming the subject within the aggregate (a
-    contact's or user's id); None when the aggregate itself is the subject (a support
-    case, a share link's visitors, an account's buyer identity)."""
+    contact's or user's id, an invoice's financial year); None when the aggregate itself
+    is the subject (a support case, a share link's visitors, an account's buyer identity).
+    ``holder`` is the path of the field naming the aggregate the subject belongs to when
+    that is not the event's own: an invoice's buyer belongs to its account."""
 
     kind: SubjectKind
     paths: tuple[str, ...]
     subject_id: str | None = None
+    holder: str | None = None
 
     def subject(self, aggregate_id: UUID, state: Mapping[str, Any]) -> str:
         within = "" if self.subject_id is None else str(leaf(state, self.subject_id))
+        if self.holder is not None:
+            aggregate_id = UUID(str(leaf(state, self.holder)))
         return subject_name(self.kind.value, aggregate_id, within)
 
 
@@ -78,8 +83,10 @@ def erased_subject(event: Any) -> str | None:
     return subject_name(event.kind, event.originator_id, event.subject_id)
 
 
-def personal(kind: SubjectKind, *paths: str, subject_id: str | None = None) -> PersonalFields:
-    return PersonalFields(kind, paths, subject_id)
+def personal(
+    kind: SubjectKind, *paths: str, subject_id: str | None = None, holder: str | None = None
+) -> PersonalFields:
+    return PersonalFields(kind, paths, subject_id, holder)
 
 
 def declared(event_class: type) -> tuple[PersonalFields, ...]:

@@ -5,13 +5,18 @@ means a new value object cannot be forgotten (a test round-trips every event).
 """
 
 from domain.account import BillingDetails, Contact, ContactRole, User
+from domain.bank_account import BankAccount
 from domain.catalog import Edition
 from domain.cause import Provenance
 from domain.invoice import InvoiceLine, InvoiceStatus
 from domain.invoicing import Tranche
 from domain.money import Money
 from domain.period import BillingPeriod, DateRange
+from domain.postal_address import PostalAddress
+from domain.seller import LatePaymentTerms, Seller
+from domain.siren import Siren, Siret
 from domain.subscription import Line, Renewal, SubscriptionStatus
+from domain.vat_number import VatNumber
 
 VALUE_TYPES: tuple[type, ...] = (
     Money,
@@ -24,6 +29,14 @@ VALUE_TYPES: tuple[type, ...] = (
     Renewal,
     Tranche,
     InvoiceLine,
+    # the seller as an invoice records it at issue (configuration, not input)
+    Seller,
+    PostalAddress,
+    LatePaymentTerms,
+    VatNumber,
+    Siren,
+    Siret,
+    BankAccount,
 )
 
 ENUM_TYPES: tuple[type, ...] = (

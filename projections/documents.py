@@ -1,10 +1,10 @@
 """Aggregates as JSON documents: the shapes the HTTP API answers with, as plain dicts.
 
-Each function gives, field for field, what the matching response model in
-``service/http/schemas/common.py`` dumps (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
-``InvoiceOut``, ``SupportCaseOut``), so a read model can store the document and the HTTP
-layer can validate it back into the model; a test keeps the two equal. Projections may
-not import the service layer, hence this second spelling of the shapes.
+This is the one conversion of an aggregate into its answer: a read model stores the
+document, and the HTTP API validates it into the response model declared for it in
+``service/http/schemas/`` (``AccountOut``, ``SubscriptionOut``, ``LicenseOut``,
+``InvoiceOut``, ``SupportCaseOut``) both when it reads and after a command, which has
+the aggregate in hand. A test checks that each model gives its document back unchanged.
 
 Amounts travel as decimal strings rounded to the currency's minor unit; read models
 that sum money keep integers of minor units instead (``minor_units``).
@@ -20,7 +20,7 @@ from domain import catalog
 from domain.account import Account
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
-from domain.money import MINOR_UNITS, Money, minor_unit
+from domain.money import MINOR_UNITS, Money, minor_unit, round_half_up
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase
 
@@ -33,12 +33,15 @@ class MoneyDocument(TypedDict):
 
 
 def money(value: Money) -> MoneyDocument:
-    return {"amount": str(value.rounded().amount), "currency": value.currency}
+    # round_half_up is what value.rounded() does, without a Money made for each amount.
+    currency = value.currency
+    return {"amount": str(round_half_up(value.amount, currency)), "currency": currency}
 
 
 def minor_units(value: Money) -> int:
     """The amount as a whole number of the currency's minor unit (cents for USD)."""
-    return int(value.rounded().amount.scaleb(MINOR_UNITS[value.currency]))
+    currency = value.currency
+    return int(round_half_up(value.amount, currency).scaleb(MINOR_UNITS[currency]))
 
 
 def money_of_units(units: int, currency: str) -> MoneyDocument:

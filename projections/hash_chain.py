@@ -17,6 +17,13 @@ from ever being taken for a chain hash (as in RFC 6962). Because the chain links
 digests, not events, a proof that one history extends another needs only the digests
 of the events in between, never their contents.
 
+A chain may start from another chain's head instead of zero bytes: a store migrated
+into a new one (``subledger privacy migrate``, ADR 0023) starts its chain with an
+*anchor*, a seal at position 0 that holds the old chain's head (its position as the
+version, the digest of the event sealed there, its hash). The hash before the new
+store's first event is then the old chain's head hash, so whoever kept a digest of the
+old chain can tie it to every seal of the new one.
+
 The sealed table is written once per position and never rewritten: the projection is
 ``permanent`` (the runner refuses to drop or rebuild it) and its table version is fixed.
 """
@@ -39,6 +46,7 @@ from projections.store import ReaderPool, Sql
 
 TABLE = "hash_chain"
 GENESIS = bytes(32)
+ANCHOR_ID = "00000000-0000-0000-0000-000000000000"  # the anchor's aggregate id (none)
 EVENT_PREFIX = b"\x00"
 CHAIN_PREFIX = b"\x01"
 
@@ -197,6 +205,20 @@ def tip(sql: Sql) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
 
 
+def anchor(sql: Sql, head: int, digest: bytes, chain_hash: bytes, at: datetime) -> None:
+    """Start an empty chain from another chain's head: ``head`` its position, ``digest``
+    the digest of the event sealed there, ``chain_hash`` the chain's hash there."""
+    if tip(sql) != (0, GENESIS):
+        raise ChainOutOfOrder("only an empty chain can be anchored")
+    row = (0, ANCHOR_ID, head, digest.hex(), chain_hash.hex(), recorded(at))
+    sql.insert_many(TABLE, COLUMNS.split(", "), [row])
+
+
+def anchored_on(sql: Sql) -> Seal | None:
+    """The anchor this chain starts from (its version: the old chain's head position)."""
+    return seal_at(sql, 0)
+
+
 def hash_at(sql: Sql, position: int) -> bytes:
     """The chain's hash once every event at or before ``position`` is sealed."""
     value = sql.scalar(
@@ -206,7 +228,8 @@ def hash_at(sql: Sql, position: int) -> bytes:
     return GENESIS if value is None else bytes.fromhex(value)
 
 
-def _seal(row: tuple[Any, ...]) -> Seal:
+def as_seal(row: SealRow) -> Seal:
+    """A seal as read (``seal_row_pages``), its digest and hash as bytes."""
     position, aggregate_id, version, digest, chain_hash, sealed_at = row
     return Seal(
         position, aggregate_id, version, bytes.fromhex(digest), bytes.fromhex(chain_hash), sealed_at
@@ -214,31 +237,45 @@ def _seal(row: tuple[Any, ...]) -> Seal:
 
 
 COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
+# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at).
+SealRow = tuple[Any, ...]
+
+
+def _seal_rows(sql: Sql, after: int, limit: int) -> list[SealRow]:
+    return sql.execute(
+        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
+    ).fetchall()
 
 
 def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
     """Up to ``limit`` seals after position ``after``, in order."""
-    rows = sql.execute(
-        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
-        (after, limit),
-    ).fetchall()
-    return [_seal(row) for row in rows]
+    return [as_seal(row) for row in _seal_rows(sql, after, limit)]
+
+
+def seal_row_pages(
+    readers: ReaderPool, after: int, upto: int, page: int = 5000
+) -> Iterator[list[SealRow]]:
+    """Every seal after ``after`` up to ``upto`` as stored, a page per transaction. The
+    query has no upper bound: with one, PostgreSQL may sort the whole rest of the table
+    for each page."""
+    while after < upto:
+        with readers.transaction() as sql:
+            found = _seal_rows(sql, after, page)
+        within = [row for row in found if row[0] <= upto]
+        if within:
+            yield within
+        if len(within) < page:
+            return
+        after = found[-1][0]
 
 
 def seal_pages(
     readers: ReaderPool, after: int, upto: int, page: int = 5000
 ) -> Iterator[list[Seal]]:
-    """Every seal after ``after`` up to ``upto``, a page per transaction. The query has no
-    upper bound: with one, PostgreSQL may sort the whole rest of the table for each page."""
-    while after < upto:
-        with readers.transaction() as sql:
-            found = seals(sql, after, page)
-        within = [seal for seal in found if seal.position <= upto]
-        if within:
-            yield within
-        if len(within) < page:
-            return
-        after = found[-1].position
+    """Every seal after ``after`` up to ``upto``, a page per transaction."""
+    for rows in seal_row_pages(readers, after, upto, page):
+        yield [as_seal(row) for row in rows]
 
 
 def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
@@ -249,7 +286,7 @@ def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) 
 
 def seal_at(sql: Sql, position: int) -> Seal | None:
     row = sql.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE position = ?", (position,)).fetchone()
-    return None if row is None else _seal(row)
+    return None if row is None else as_seal(row)
 
 
 def sealed_position(sql: Sql, aggregate_id: UUID, version: int) -> int | None:

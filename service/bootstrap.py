@@ -50,17 +50,7 @@ def open_ledger(
     A store whose test clock is ahead of the system clock is refused the system clock:
     its events would be recorded before ones it already holds."""
     store = settings.store()
-    store.prepare()
-    ledger = Ledger(
-        env=store.eventsourcing_env() | dict(env or {}),
-        clock=clock or SystemClock(),
-        payment_provider=provider or payment_provider(settings),
-        seller=settings.seller(),
-    )
-    if store.sqlite_path is not None:
-        # SQLite has no NOTIFY: a runner in another process (serve's, ADR 0005) is told of
-        # each save, so that reads naming a position wait milliseconds, not a poll interval
-        ledger.saved.also(DatagramWakeup(store.sqlite_path, RUNNER).announce)
+    ledger = ledger_on(settings, store, clock, provider, env)
     if reading:
         return ledger
     if settings.clock == "test":
@@ -73,6 +63,30 @@ def open_ledger(
             f"{store.describe()} runs on a test clock, now at {rehearsed.isoformat()},"
             " ahead of the system clock: use --test-clock (SUBLEDGER_CLOCK=test)"
         )
+    return ledger
+
+
+def ledger_on(
+    settings: Settings,
+    store: StoreSettings,
+    clock: Clock | None = None,
+    provider: PaymentProvider | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Ledger:
+    """The Ledger on ``store`` with the settings' seller and provider: the configured
+    store's, or another's (the new store a migration writes, service/privacy/migration.py)."""
+    store.prepare()
+    ledger = Ledger(
+        env=store.eventsourcing_env() | dict(env or {}),
+        clock=clock or SystemClock(),
+        payment_provider=provider or payment_provider(settings),
+        seller=settings.seller(),
+        retention=settings.retention(),
+    )
+    if store.sqlite_path is not None:
+        # SQLite has no NOTIFY: a runner in another process (serve's, ADR 0005) is told of
+        # each save, so that reads naming a position wait milliseconds, not a poll interval
+        ledger.saved.also(DatagramWakeup(store.sqlite_path, RUNNER).announce)
     return ledger
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import click
 
 from adapters.private_files import ExportRefused
-from projections.hash_chain import tip
+from projections.hash_chain import anchored_on, tip
 from service.audit.digests import current_digest
 from service.audit.export import export_account
 from service.audit.replay import NO_SNAPSHOTS, replay_account
@@ -37,12 +37,16 @@ def verify(svc: Service, start: int) -> int:
     read_side = svc.read_side
     with read_side.readers.transaction() as sql:
         head, _ = tip(sql)
-    bar = ProgressBar("verifying the hash chain", head - start)
-    found = ChainVerifier(read_side.ledger.recorder, read_side.readers).verify(
-        start, progress=bar.advance
-    )
-    bar.finish()
+        anchored = anchored_on(sql)
+    verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
+    with ProgressBar("verifying the hash chain", head - start) as bar:
+        found = verifier.verify(start, progress=bar.advance)
     print(found.summary())
+    if anchored is not None:  # a migrated store's chain (ADR 0023)
+        print(
+            f"anchored on the chain of the store it was migrated from: its head at position"
+            f" {anchored.aggregate_version}, hash {anchored.hash.hex()}"
+        )
     return 0 if found.ok else 1
 
 

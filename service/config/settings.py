@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from adapters.store import StoreMisconfigured, StoreSettings, parse_postgres_url
 from adapters.webhook_destinations import Destinations, networks
+from domain.errors import InvalidValue
+from domain.retention import Retention
 from domain.seller import Seller
 from service.config.public_url import DEFAULT_PUBLIC_URL, checked_public_url
 from service.config.seller import DEMO, SellerMisconfigured, seller_from_environ
@@ -65,6 +67,17 @@ def _postgres_url(value: str) -> str:
             parse_postgres_url(value)
         except StoreMisconfigured as error:
             raise ValueError(str(error).removeprefix("SUBLEDGER_DATABASE_URL ")) from None
+    return value
+
+
+def _year_end(value: str) -> str:
+    month, _, day = value.partition("-")
+    if not (month.isdigit() and day.isdigit()):
+        raise ValueError("must be a month and day, MM-DD (e.g. 12-31)")
+    try:
+        Retention(year_end_month=int(month), year_end_day=int(day))
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
     return value
 
 
@@ -161,6 +174,16 @@ class Settings(BaseSettings):
         30,
         ge=0,
         description="days before a term ends that its renewal reminder goes; `0`: none",
+    )
+    retention_years: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="years after the end of its financial year that an invoice keeps its "
+        "buyer's identity; then its retention key is destroyed (ADR 0027)",
+    )
+    financial_year_end: Annotated[Text, AfterValidator(_year_end)] = Field(
+        "12-31", description="the last day of the financial year, `MM-DD`"
     )
     webhooks: OnOff = Field(
         "on", description="`off`: `serve` leaves webhook delivery to `subledger webhooks run`"
@@ -276,6 +299,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return StoreSettings(postgres=parse_postgres_url(self.database_url))
         return StoreSettings(sqlite_path=str(self.path(self.db)))
+
+    def retention(self) -> Retention:
+        """How long invoices keep their buyer, and when financial years end."""
+        month, _, day = self.financial_year_end.partition("-")
+        return Retention(self.retention_years, int(month), int(day))
 
     def destinations(self) -> Destinations:
         return Destinations(networks(self.webhook_allowed_networks))

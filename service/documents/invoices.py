@@ -2,7 +2,8 @@
 
 An invoice names its buyer as they were when it was issued: later changes to the
 account's billing details do not rewrite an issued invoice, so its documents stay the
-same bytes.
+same bytes. Since ADR 0027 the invoice records its buyer and seller itself; for one
+issued before, the buyer is found in the account's history.
 """
 
 from __future__ import annotations
@@ -33,9 +34,17 @@ def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
     return ledger.account(account.id, version).billing
 
 
+def buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
+    """The buyer the invoice names: as its ``InvoiceIssued`` recorded it, read from the
+    store (so an erased retention key shows at once), else the account's at issue."""
+    issued = next(iter(ledger.events.get(invoice.id, lte=1)))
+    assert isinstance(issued, Invoice.InvoiceIssued)
+    return issued.buyer or buyer_at_issue(ledger, invoice)
+
+
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    return invoice_document(invoice, buyer_at_issue(ledger, invoice), ledger.seller)
+    return invoice_document(invoice, buyer(ledger, invoice), ledger.seller)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:

@@ -60,6 +60,7 @@ from service.http.routes import (
 from service.http.routes import tokens as tokens_api
 from service.http.routes import webhooks as webhooks_api
 from service.ledger.store_errors import STORE_ERRORS
+from service.privacy.retention import RetentionWorker
 from service.reads.read_side import ReadSide
 from service.sharing.openings import Openings
 from service.web.app import PREFIX as WEB_PREFIX
@@ -133,6 +134,12 @@ def create_app(
         if billing is not None and billing.interval > 0
         else None
     )
+    # Buyer keys whose retention has ended go on the billing run's schedule (ADR 0027).
+    retention_worker = (
+        RetentionWorker(read_side.settings, read_side.ledger, billing.interval)
+        if billing is not None and billing.interval > 0
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,11 +147,15 @@ def create_app(
             read_side.start()
         if billing_worker is not None:
             billing_worker.start()
+        if retention_worker is not None:
+            retention_worker.start()
         if webhooks is not None:
             webhooks.start()
         yield
         if webhooks is not None:
             webhooks.stop()
+        if retention_worker is not None:
+            retention_worker.stop()
         if billing_worker is not None:
             billing_worker.stop()
         read_side.stop()

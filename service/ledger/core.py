@@ -37,10 +37,11 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.clock import Clock
 from domain.invoice import Invoice
-from domain.invoice_series import InvoiceSeries
+from domain.invoice_series import InvoiceSeries, NumberedOutOfOrder
 from domain.license import License
 from domain.money import Money
 from domain.payment_provider import PaymentProvider
+from domain.retention import Retention
 from domain.seller import Seller
 from domain.share_link import ShareLink
 from domain.subscription import Subscription
@@ -51,7 +52,7 @@ from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict, PreconditionFailed, PriceChanged
 from service.ledger.idempotency import IdempotencyRecord
 from service.ledger.moved_topics import register_moved_modules
-from service.ledger.numbering import NumberedOutOfOrder, Numbering
+from service.ledger.numbering import Numbering
 from service.ledger.subject_locks import SubjectLocks
 
 log = logging.getLogger("subledger.ledger")
@@ -117,12 +118,15 @@ class LedgerCore(Application[UUID]):
         clock: Clock,
         payment_provider: PaymentProvider,
         seller: Seller | None = None,
+        retention: Retention | None = None,
     ) -> None:
         """Its ports are given (service/bootstrap.py chooses them from the settings)."""
         self.clock = clock
         self.payment_provider = payment_provider
         # Who issues the invoices (configuration: service/config/seller.py).
         self.seller: Seller = seller or DEMO_SELLER
+        # How long issued invoices keep their buyer (configuration; ADR 0027).
+        self.retention: Retention = retention or Retention()
         self.saved = Pulse()
         self._subjects = SubjectLocks()
         self.numbering = Numbering(self._series)

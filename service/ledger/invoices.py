@@ -99,6 +99,9 @@ class Invoices(Loading):
             lines,
             due_on(cause.today),
             cause,
+            buyer=account.billing,
+            seller=self.seller,
+            financial_year=self.retention.financial_year(cause.today),
         )
 
     def invoice_billing_period(

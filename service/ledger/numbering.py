@@ -1,12 +1,15 @@
-"""Numbers for invoices and credit notes, given in the transaction that issues them.
+"""The store transaction around the numbering of invoices and credit notes.
 
-A command that issues a document takes the next number of its series (``InvoiceSeries``,
-domain/invoice_series.py) and saves the series with the document; the store's version
-check makes the number unique and the log's order makes it chronological (ADR 0022).
+The rule is the domain's (domain/invoice_series.py, ``next_number``): a series per kind
+and year, numbers ``F-YYYY-NNNNNN`` and ``A-YYYY-NNNNNN`` one after the other, no date of
+issue before the series' last. Here: a command that issues a document loads its series,
+takes the next number and saves the series with the document; the store's version check
+makes the number unique and the log's order makes it chronological (ADR 0022).
 
-A number is not dated before the series' last one: a command that read the clock before
-another but reaches the series after it is run again once, with a fresh time. (A clock
-that is behind the series itself, as a rewound test clock, is not waited for.)
+A command that read the clock before another but reaches the series after it is refused
+its number as out of order (``NumberedOutOfOrder``) and run again once, with a fresh
+time; on that second run the order is not checked (a clock that is behind the series
+itself, as a rewound test clock, is not waited for).
 
 Within a process, the commands that number documents run their numbering and their save
 one at a time (one lock, held from the first number an attempt takes until the attempt
@@ -25,13 +28,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.cause import Cause
-from domain.invoice_series import InvoiceSeries, SeriesKind, series_id
-
-
-class NumberedOutOfOrder(Exception):
-    """The document's date of issue is before the series' last: run the command again.
-
-    Not a refusal: the ledger retries it with a fresh time, as it does a stale save."""
+from domain.invoice_series import InvoiceSeries, SeriesKind, next_number, series_id
 
 
 @dataclass
@@ -85,12 +82,8 @@ class Numbering:
             series = self._load(key)
             if attempt is not None:
                 attempt.loaded[key] = series.version if series is not None else 0
-        if series is None:
-            series, number = InvoiceSeries.open(kind, account_id, document_id, cause)
-        else:
-            if attempt is not None and attempt.ordered and cause.today < series.last_issued_on:
-                raise NumberedOutOfOrder(f"{cause.today} is before {series.last_number}")
-            number = series.assign(account_id, document_id, cause)
+        in_order = attempt is not None and attempt.ordered
+        series, number = next_number(series, kind, account_id, document_id, cause, in_order)
         if attempt is not None:
             attempt.series[key] = series
         return number

@@ -74,12 +74,13 @@ def build_projections(ledger: Ledger) -> list[Projection]:
     ]
 
 
-def read_store(settings: StoreSettings) -> ReadStore:
-    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite file."""
+def read_store(settings: StoreSettings, sync_each_commit: bool = True) -> ReadStore:
+    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite
+    file (``sync_each_commit=False``: see ``sqlite_connector``, for the projection runner)."""
     if settings.postgres is not None:
         pg = settings.postgres
         return ReadStore(postgres_connector(pg.conninfo(), pg.schema), "postgres")
-    return ReadStore(sqlite_connector(settings.read_sqlite_path), "sqlite")
+    return ReadStore(sqlite_connector(settings.read_sqlite_path, sync_each_commit), "sqlite")
 
 
 def read_log(ledger: Ledger, after: int, limit: int) -> Sequence[LoggedEvent]:
@@ -102,7 +103,8 @@ class ReadSide:
         self.settings = settings
         self.ledger = ledger
         self.projections = build_projections(ledger)
-        self.store = read_store(settings)
+        # The runner's connection: every row it writes can be written again from the log.
+        self.store = read_store(settings, sync_each_commit=False)
         if settings.postgres is not None:
             pg = settings.postgres
             self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)

@@ -16,7 +16,7 @@ own (``BEGIN IMMEDIATE``); on PostgreSQL in the ledger's schema, through a pool.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -170,6 +170,22 @@ class WebhookStore:
         with self.transaction() as sql:
             for table in ("webhook_secrets", "webhook_cursors", "webhook_deliveries"):
                 sql.execute(f"DELETE FROM {table} WHERE endpoint_id = ?", (str(endpoint_id),))
+
+    def copy_into(self, target: WebhookStore, position: Callable[[int], int]) -> int:
+        """Copy every endpoint's secret and cursor into ``target``, the store a migration
+        wrote (ADR 0028), each cursor at the position ``position`` gives for its own: the
+        endpoints then go on where they were, signed as before. How many endpoints."""
+        with self.transaction() as sql:
+            secrets = sql.execute("SELECT endpoint_id, secret FROM webhook_secrets").fetchall()
+            rows = sql.execute(f"SELECT {CURSOR_COLUMNS} FROM webhook_cursors").fetchall()
+        with target.transaction() as sql:
+            sql.executemany(
+                "INSERT INTO webhook_secrets (endpoint_id, secret) VALUES (?, ?)",
+                [tuple(row) for row in secrets],
+            )
+            for cursor in map(_cursor, rows):
+                self._write_cursor(sql, replace(cursor, position=position(cursor.position)))
+        return len(secrets)
 
     # -- cursors ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from adapters.clock import ControllableClock
 from adapters.store import StoreSettings
 from domain.personal_data import ERASED
+from service.privacy.retention import RetentionRun
 from tests.e2e.conftest import Api
 from tests.integration.test_erasure import raw_store, read_models
 
@@ -57,6 +58,8 @@ def test_an_administrator_erases_a_contact_everywhere(
         "position": api.head,
         "keys_destroyed": 1,
         "not_erasable": [],
+        "erased": [f"contact:{account}:{contact_id}"],
+        "held": [],
     }
     now = api.get(f"/v1/accounts/{account}", "admin").json()
     (contact,) = [c for c in now["contacts"] if c["id"] == contact_id]
@@ -97,7 +100,7 @@ def test_customers_erase_only_their_contacts_and_users(api: Api):
     assert "only staff" in problem["detail"]
     api.refused(403, "POST", account, "user", json={**request, "kind": "user"})
     api.refused(404, "POST", account, "admin", json={**request, "kind": "contact"})
-    api.refused(422, "POST", account, "admin", json={**request, "kind": "buyer"})
+    api.refused(404, "POST", account, "admin", json={**request, "kind": "buyer"})  # by its id
     other = {"kind": "contact", "subject_id": api.other.contact_id, "reason": "asked"}
     api.refused(
         404, "POST", f"/v1/accounts/{api.other.account_id}/erasure-requests", "admin", json=other
@@ -110,3 +113,55 @@ def test_customers_erase_only_their_contacts_and_users(api: Api):
         ]
         == ERASED
     )
+
+
+def test_a_buyer_is_erased_as_far_as_retention_allows_and_the_rest_on_its_day(
+    api: Api, store: StoreSettings, clock: ControllableClock
+):
+    account = str(api.acme.account_id)
+    invoice = f"/v1/invoices/{api.acme.invoice_id}"
+    number = api.ledger.invoice(api.acme.invoice_id).number
+    request = {"kind": "buyer", "subject_id": account, "reason": "we are leaving, erase us"}
+    refused = api.refused(
+        409, "POST", f"/v1/accounts/{account}/erasure-requests", "admin", json=request
+    )
+    assert refused["type"] == "/problems/buyer-still-invoiced"
+    ended = api.post(
+        f"/v1/subscriptions/{api.acme.subscription_id}/cancellation",
+        "billing_staff",
+        json={"reason": "the customer left"},
+    )
+    assert ended.status_code == 200, ended.text
+
+    answer = api.wrote(
+        api.post(f"/v1/accounts/{account}/erasure-requests", "admin", json=request), 201
+    )
+
+    assert answer["erased"] == [f"buyer:{account}"] and answer["keys_destroyed"] == 1
+    assert answer["held"] == [
+        {"subject": f"buyer:{account}:2026", "until": "2037-01-01", "invoices": [number]}
+    ]
+    billing = api.get(f"/v1/accounts/{account}", "admin").json()["billing_details"]
+    assert (billing["legal_name"], billing["country"]) == (ERASED, "US")
+    xml = api.get(f"{invoice}/xml", "admin")
+    assert xml.status_code == 200 and "Acme Inc" in xml.text  # under retention: in full
+
+    clock.set(clock.now().replace(year=2037, month=1, day=1))
+    destroyed = RetentionRun(api.ledger).run().destroyed
+    # Every account's 2026 invoices are past their retention, asked or not.
+    assert {d.subject for d in destroyed} == {
+        f"buyer:{tenant.account_id}:2026" for tenant in (api.acme, api.other)
+    }
+
+    xml = api.get(f"{invoice}/xml", "admin")
+    assert xml.status_code == 200 and ERASED in xml.text and "Acme Inc" not in xml.text
+    pdf = api.get(f"{invoice}/pdf", "admin")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert api.get(invoice, "admin").status_code == 200
+    link = api.wrote(api.post(f"{invoice}/share-links", "admin", json={}), 201)
+    page = api.client.get(link["url"])
+    assert page.status_code == 200 and ERASED in page.text and "Acme Inc" not in page.text
+    history = api.get(f"/v1/accounts/{account}/history", "auditor").text
+    assert "Acme Inc" not in history and "retention ended" in history
+    held = raw_store(store) + read_models(store)
+    assert b"Acme Inc" not in held and b"ap@acme.example" not in held

@@ -56,6 +56,7 @@ NOT_IN_DEMO = {
     "ShareLink.ShareLinkRevoked",
     # erasures (service/privacy/erasure.py)
     "Account.PersonalDataErased",
+    "Account.PersonalDataHeld",  # an erasure request covering retained data (ADR 0027)
     "SupportCase.PersonalDataErased",
     "ShareLink.PersonalDataErased",
 }
@@ -320,8 +321,11 @@ def test_the_events_the_demo_does_not_write_read_back_as_written(
     erasures.erase(erasing, account_id, SubjectKind.CONTACT, "tech")
     erasures.erase(erasing, account_id, SubjectKind.SUPPORT_CASE, str(case_id))
     erasures.erase(erasing, account_id, SubjectKind.SHARE_LINK_VISITOR, str(shared.link_id))
+    erasures.erase(erasing, account_id, SubjectKind.BUYER, str(account_id))  # and a hold
     erasures_written = [
-        r for r in ledger.written[before:] if _name(r.domain_event).endswith(".PersonalDataErased")
+        r
+        for r in ledger.written[before:]
+        if _name(r.domain_event).endswith((".PersonalDataErased", ".PersonalDataHeld"))
     ]
     read = [
         ledger.mapper.to_domain_event(ledger.recorder.select_notifications(r.notification.id, 1)[0])

@@ -30,6 +30,17 @@ STORE = FIXTURES / "pre_move_store.sqlite"
 EXPECTED = FIXTURES / "pre_move_expected.json"
 # Bookkeeping of the runner, not what the projections made of the events.
 NOT_COMPARED = {"projection_positions", "projection_failures", "projection_erasures"}
+# What upcasters added since the fixture was made: this code reads the same stored events
+# with these fields (InvoiceIssued v1 -> v2, ADR 0027); the audit trail shows them.
+UPCAST = {"Invoice.InvoiceIssued": {"buyer": None, "seller": None, "financial_year": None}}
+
+
+def upcast(expected: dict[str, list[list[Any]]]) -> None:
+    """The expected audit trail's payloads as this code's upcasters read them."""
+    for row in expected["audit_events"]:
+        added = UPCAST.get(str(row[7]))
+        if added:
+            row[-1] = json.dumps({**json.loads(str(row[-1])), **added}, sort_keys=True)
 
 
 def read_models(read_db: str) -> dict[str, list[list[Any]]]:
@@ -92,6 +103,7 @@ def test_a_store_written_before_the_move_loads_verifies_and_projects_identically
     shutil.copyfile(STORE, db)
     models, summary, topics = project(db)
     expected = json.loads(EXPECTED.read_text())
+    upcast(expected["read_models"])
     assert summary == expected["verify"]
     assert summary.startswith("intact")
     assert sorted(models) == sorted(expected["read_models"])

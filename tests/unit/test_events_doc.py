@@ -172,7 +172,8 @@ def parse(text: str) -> list[Section]:
             current.bullets["Stored topic"] = f"{match['module']}:{match['aggregate']}"
         elif line.startswith("|"):
             cells = _cells(line)
-            if cells[0] in ("field", "value") or set(cells[0]) <= {"-", ":"}:
+            header = cells[0] in ("field", "value") and "`" not in line.split("|")[1]
+            if header or set(cells[0]) <= {"-", ":"}:
                 continue
             if cells[0] in current.rows:
                 current.problems.append(f"{current.where}: row '{cells[0]}' appears twice")
@@ -227,7 +228,7 @@ def _check_event(section: Section, cls: type[LedgerAggregate.Event]) -> list[str
 
 
 def _check_personal_data(section: Section, cls: type[LedgerAggregate.Event]) -> list[str]:
-    """The 'Personal data' bullet names exactly the declared paths (and subject ids) and
+    """The 'Personal data' bullet names exactly the declared paths (subject ids, holders) and
     each declared subject kind; an event that declares none has no such bullet."""
     where = section.where
     bullet = section.bullets.get("Personal data")
@@ -237,7 +238,9 @@ def _check_personal_data(section: Section, cls: type[LedgerAggregate.Event]) -> 
     if bullet is None:
         return [f"{where}: the event declares personal data, but has no 'Personal data' bullet"]
     problems = []
-    expected = {p for d in declarations for p in (*d.paths, d.subject_id) if p is not None}
+    expected = {
+        p for d in declarations for p in (*d.paths, d.subject_id, d.holder) if p is not None
+    }
     documented = set(re.findall(r"`([\w.]+)`", bullet))
     for path in sorted(expected - documented):
         problems.append(f"{where}: personal field '{path}' is declared but not documented")

@@ -193,6 +193,17 @@ COMPUTED = {
     ("Provenance", "request_id"),
     ("Provenance", "correlation_id"),
     ("Provenance", "reason"),
+    # The seller, copied onto each invoice: configuration, checked when the settings load
+    # (domain/seller.py, legal_text's checks), never a request's input.
+    *{("Seller", f) for f in ("legal_name", "email", "legal_form")},
+    *{("PostalAddress", f) for f in ("line1", "city", "postal_code", "country", "line2")},
+    ("PostalAddress", "region"),
+    ("LatePaymentTerms", "early_payment"),
+    ("VatNumber", "value"),
+    ("Siren", "value"),
+    ("Siret", "value"),
+    ("BankAccount", "iban"),
+    ("BankAccount", "bic"),
 }
 USD = Money(Decimal("10.00"), "USD")
 EXAMPLES = {

@@ -19,7 +19,7 @@ from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas.common import (
+from service.http.schemas.accounts import (
     AccountIn,
     AccountOut,
     BillingDetailsPatch,
@@ -42,7 +42,9 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_R
 
 def _account_after(ledger: Ledger, receipt: Receipt, response: Response) -> AccountOut:
     written(response, receipt, ledger)
-    return AccountOut.of(ledger.account(receipt.aggregate_id, receipt.version))
+    return AccountOut.model_validate(
+        account_document(ledger.account(receipt.aggregate_id, receipt.version))
+    )
 
 
 @router.post(

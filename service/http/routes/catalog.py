@@ -12,14 +12,8 @@ from domain.period import BillingPeriod
 from service.http.access import Access, access_extra, require
 from service.http.deps import LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.schemas.common import (
-    CatalogOut,
-    Day,
-    MoneyOut,
-    PriceOut,
-    ProductOut,
-    known_currency,
-)
+from service.http.schemas.catalog import CatalogOut, PriceOut, ProductOut
+from service.http.schemas.common import Day, MoneyOut, known_currency
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"], responses=PROBLEM_RESPONSES)
 

@@ -1,6 +1,7 @@
 """Erasure requests (GDPR art. 17): a customer administrator erases a contact or user of
-its account; staff erase any subject of any account, support cases' text and share
-links' visitors too (ADR 0023)."""
+its account, or its buyer identity (as far as the retention of its invoices allows:
+the answer says what is held, and until when; ADR 0027); staff erase any subject of any
+account, support cases' text and share links' visitors too (ADR 0023)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,15 @@ router = APIRouter(
     responses=PROBLEM_RESPONSES,
 )
 
-CUSTOMER_ERASES = (SubjectKind.CONTACT, SubjectKind.USER)
+CUSTOMER_ERASES = (SubjectKind.CONTACT, SubjectKind.USER, SubjectKind.BUYER)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=access_extra(Access.ACCOUNT_ADMIN),
-    summary="Erase a contact's, user's, support case's or share link visitors' personal data",
+    summary="Erase a contact's, user's, support case's, share link visitors' or buyer's "
+    "personal data (a buyer's as far as retention allows: the answer says what is held)",
 )
 def request_erasure(
     account_id: UUID,

@@ -19,14 +19,8 @@ from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import PointInTimeReads, projected
 from service.http.responses import versioned, written
 from service.http.routes import documents
-from service.http.schemas.common import (
-    CreditNoteIn,
-    CreditNoteOut,
-    InvoiceOut,
-    MoneyOut,
-    VoidIn,
-    money_in,
-)
+from service.http.schemas.common import MoneyOut, money_in
+from service.http.schemas.invoices import CreditNoteIn, CreditNoteOut, InvoiceOut, VoidIn
 from service.ledger.application import Ledger, Receipt
 from service.reads.point_in_time import account_at, aggregate_at
 
@@ -152,7 +146,7 @@ def void_invoice(
     invoice_for(ledger, principal, invoice_id, Access.STAFF)
     receipt = ledger.void_invoice(replace(ctx, reason=body.reason), invoice_id)
     written(response, receipt, ledger)
-    return InvoiceOut.of(ledger.invoice(invoice_id, receipt.version))
+    return InvoiceOut.model_validate(invoice_document(ledger.invoice(invoice_id, receipt.version)))
 
 
 @router.post(
@@ -181,4 +175,6 @@ def credit_note_out(ledger: Ledger, invoice_id: UUID, receipt: Receipt) -> Credi
     """The invoice after a credit note, and the part of it that returned money paid."""
     after = ledger.invoice(invoice_id, receipt.version)
     refund = receipt.refund if receipt.refund is not None else Money.zero(after.currency)
-    return CreditNoteOut(invoice=InvoiceOut.of(after), refund=MoneyOut.of(refund))
+    return CreditNoteOut(
+        invoice=InvoiceOut.model_validate(invoice_document(after)), refund=MoneyOut.of(refund)
+    )

@@ -8,13 +8,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
+from projections.documents import invoice_document
 from service.access.tokens import Principal
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem
 from service.http.responses import written
 from service.http.routes.invoices import credit_note_out, invoice_for
-from service.http.schemas.common import CreditNoteIn, CreditNoteOut, InvoiceOut, PaymentIn, money_in
+from service.http.schemas.common import money_in
+from service.http.schemas.invoices import CreditNoteIn, CreditNoteOut, InvoiceOut, PaymentIn
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.payments.payments import PaymentOutcome, Payments
@@ -63,7 +65,8 @@ def pay_invoice(
         written(declined, outcome.receipt, ledger)
         return declined
     written(response, outcome.receipt, ledger)
-    return InvoiceOut.of(ledger.invoice(invoice_id, outcome.receipt.version))
+    invoice = ledger.invoice(invoice_id, outcome.receipt.version)
+    return InvoiceOut.model_validate(invoice_document(invoice))
 
 
 def pay(

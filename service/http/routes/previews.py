@@ -19,6 +19,7 @@ from fastapi import APIRouter, Response
 
 from domain.invoice import Invoice
 from domain.subscription import Subscription
+from projections.documents import invoice_document, subscription_document
 from service.http.access import Access, access_extra
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -26,14 +27,12 @@ from service.http.responses import written
 from service.http.routes.accounts import upgrade
 from service.http.routes.payments import pay
 from service.http.routes.subscriptions import add_licenses_to, add_product_to, buy, change_renewal
-from service.http.schemas.common import (
-    EditionChangeIn,
-    InvoicePreviewOut,
+from service.http.schemas.accounts import EditionChangeIn
+from service.http.schemas.common import MoneyOut
+from service.http.schemas.invoices import PaymentIn
+from service.http.schemas.previews import InvoicePreviewOut, PaymentPreviewOut, PreviewOut
+from service.http.schemas.subscriptions import (
     LicensesIn,
-    MoneyOut,
-    PaymentIn,
-    PaymentPreviewOut,
-    PreviewOut,
     RenewalIn,
     SubscriptionIn,
     SubscriptionOut,
@@ -59,10 +58,14 @@ def preview_out(
     issued = [a for a in receipt.pending if isinstance(a, Invoice) and a.id in receipt.created]
     contract = next((a for a in receipt.pending if isinstance(a, Subscription)), None)
     return PreviewOut(
-        invoices=[InvoicePreviewOut.of(invoice) for invoice in issued],
+        invoices=[InvoicePreviewOut.model_validate(invoice_document(i)) for i in issued],
         payment=_payment(receipt),
-        at_renewal=InvoicePreviewOut.of(at_renewal) if at_renewal is not None else None,
-        subscription=SubscriptionOut.of(contract) if contract is not None else None,
+        at_renewal=None
+        if at_renewal is None
+        else InvoicePreviewOut.model_validate(invoice_document(at_renewal)),
+        subscription=None
+        if contract is None
+        else SubscriptionOut.model_validate(subscription_document(contract)),
     )
 
 

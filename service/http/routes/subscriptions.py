@@ -8,16 +8,17 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from domain.invoice import Invoice
+from domain.license import License
 from domain.subscription import Subscription
 from projections import account_overview as overview
-from projections.documents import subscription_document
+from projections.documents import license_document, subscription_document
 from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import DatedReads, PointInTimeReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas.common import (
+from service.http.schemas.subscriptions import (
     CancellationIn,
     LicenseOnDayOut,
     LicenseOut,
@@ -52,10 +53,23 @@ def _change_out(ledger: Ledger, receipt: Receipt, response: Response) -> Subscri
     invoice_id = next(
         (i for i in receipt.created if isinstance(ledger.repository.get(i), Invoice)), None
     )
+    subscription = ledger.subscription(receipt.aggregate_id, receipt.version)
     return SubscriptionChangeOut(
-        subscription=SubscriptionOut.of(ledger.subscription(receipt.aggregate_id, receipt.version)),
+        subscription=SubscriptionOut.model_validate(subscription_document(subscription)),
         invoice_id=invoice_id,
     )
+
+
+def _subscription_after(ledger: Ledger, receipt: Receipt, response: Response) -> SubscriptionOut:
+    written(response, receipt, ledger)
+    subscription = ledger.subscription(receipt.aggregate_id, receipt.version)
+    return SubscriptionOut.model_validate(subscription_document(subscription))
+
+
+def _license_after(ledger: Ledger, receipt: Receipt, response: Response) -> LicenseOut:
+    written(response, receipt, ledger)
+    pool: License = ledger.repository.get(receipt.aggregate_id, version=receipt.version)
+    return LicenseOut.model_validate(license_document(pool))
 
 
 @router.get(
@@ -246,8 +260,7 @@ def schedule_renewal(
     account's edition (else 409). Nothing is invoiced now: the next term's first period
     is, when it renews."""
     receipt = change_renewal(ledger, principal, ctx, subscription_id, body)
-    written(response, receipt, ledger)
-    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+    return _subscription_after(ledger, receipt, response)
 
 
 @router.delete(
@@ -264,8 +277,7 @@ def cancel_renewal(
 ) -> SubscriptionOut:
     subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
     receipt = ledger.cancel_renewal(ctx, subscription_id)
-    written(response, receipt, ledger)
-    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+    return _subscription_after(ledger, receipt, response)
 
 
 @router.post(
@@ -285,8 +297,7 @@ def cancel_subscription(
     receipt = ledger.cancel_subscription(
         replace(ctx, reason=body.reason), subscription_id, body.effective
     )
-    written(response, receipt, ledger)
-    return SubscriptionOut.of(ledger.subscription(subscription_id, receipt.version))
+    return _subscription_after(ledger, receipt, response)
 
 
 @router.get(
@@ -324,8 +335,7 @@ def assign_seat(
 ) -> LicenseOut:
     account_for(ledger, principal, account_id, Access.SELF_SERVICE)
     receipt = ledger.assign_seat(ctx, account_id, product_code, user_id)
-    written(response, receipt, ledger)
-    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))
+    return _license_after(ledger, receipt, response)
 
 
 @router.delete(
@@ -344,5 +354,4 @@ def unassign_seat(
 ) -> LicenseOut:
     account_for(ledger, principal, account_id, Access.SELF_SERVICE)
     receipt = ledger.unassign_seat(ctx, account_id, product_code, user_id)
-    written(response, receipt, ledger)
-    return LicenseOut.of(ledger.repository.get(receipt.aggregate_id, version=receipt.version))
+    return _license_after(ledger, receipt, response)

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Query, Response, status
 from domain.errors import NotFound
 from domain.support_case import SupportCase, SupportCaseStatus
 from projections import account_overview as overview
+from projections.documents import support_case_document
 from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
 from service.http.reads import FreshReads, projected
 from service.http.responses import versioned, written
-from service.http.schemas.common import (
+from service.http.schemas.support_cases import (
     SupportCaseCloseIn,
     SupportCaseIn,
     SupportCaseOut,
@@ -47,7 +48,8 @@ def case_for(
 
 def _case_after(ledger: Ledger, receipt: Receipt, response: Response) -> SupportCaseOut:
     written(response, receipt, ledger)
-    return SupportCaseOut.of(ledger.support_case(receipt.aggregate_id, receipt.version))
+    case = ledger.support_case(receipt.aggregate_id, receipt.version)
+    return SupportCaseOut.model_validate(support_case_document(case))
 
 
 @router.post(

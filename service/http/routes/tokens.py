@@ -11,7 +11,7 @@ from service.http.access import Access, access_extra, require
 from service.http.deps import ContextDep, PrincipalDep, TokensDep
 from service.http.problems import PROBLEM_RESPONSES, ApiError
 from service.http.responses import written
-from service.http.schemas.common import TokenIn, TokenIssuedOut, TokenOut
+from service.http.schemas.tokens import TokenIn, TokenIssuedOut, TokenOut
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
@@ -38,7 +38,7 @@ def create_token(
         )
     written(response, issued.receipt, tokens.ledger)
     token: ApiToken = tokens.ledger.repository.get(issued.token_id, version=issued.receipt.version)
-    return TokenIssuedOut(**TokenOut.of(token).model_dump(), token=issued.token)
+    return TokenIssuedOut(**TokenOut.model_validate(token).model_dump(), token=issued.token)
 
 
 @router.get(
@@ -46,7 +46,7 @@ def create_token(
 )
 def list_tokens(tokens: TokensDep, principal: PrincipalDep) -> list[TokenOut]:
     require(principal, Access.OPERATOR)
-    return [TokenOut.of(t) for t in tokens.all()]
+    return [TokenOut.model_validate(t) for t in tokens.all()]
 
 
 @router.delete("/{token_id}", openapi_extra=access_extra(Access.OPERATOR), summary="Revoke a token")
@@ -56,4 +56,4 @@ def revoke_token(
     require(principal, Access.OPERATOR)
     receipt = tokens.revoke(ctx, token_id)
     written(response, receipt, tokens.ledger)
-    return TokenOut.of(tokens.ledger.repository.get(token_id, version=receipt.version))
+    return TokenOut.model_validate(tokens.ledger.repository.get(token_id, version=receipt.version))

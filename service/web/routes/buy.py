@@ -15,7 +15,7 @@ from domain.period import BillingPeriod
 from service.http.access import Access
 from service.http.routes.previews import previewing
 from service.http.routes.subscriptions import buy as buy_products
-from service.http.schemas.common import SubscriptionIn
+from service.http.schemas.subscriptions import SubscriptionIn
 from service.web.account_view import account_context, account_path
 from service.web.deps import SignedIn, Visit
 from service.web.forms import CAUGHT, Form, Posted, attempt, new_key, refusal_for

@@ -34,7 +34,7 @@ from service.http.routes.subscriptions import (
 from service.http.routes.subscriptions import (
     change_renewal as change_renewal_of,
 )
-from service.http.schemas.common import LicensesIn, RenewalIn
+from service.http.schemas.subscriptions import LicensesIn, RenewalIn
 from service.ledger import quotes
 from service.ledger.application import Receipt
 from service.ledger.context import CommandContext

@@ -18,14 +18,10 @@ from service.http.access import Access
 from service.http.reads import FreshReads
 from service.http.routes.accounts import upgrade
 from service.http.routes.support_cases import case_for
-from service.http.schemas.common import (
-    CreditNoteIn,
-    EditionChangeIn,
-    SupportCaseCloseIn,
-    SupportCaseReplyIn,
-    VoidIn,
-    money_in,
-)
+from service.http.schemas.accounts import EditionChangeIn
+from service.http.schemas.common import money_in
+from service.http.schemas.invoices import CreditNoteIn, VoidIn
+from service.http.schemas.support_cases import SupportCaseCloseIn, SupportCaseReplyIn
 from service.web.account_view import account_path
 from service.web.forms import Form, attempt
 from service.web.pages import done

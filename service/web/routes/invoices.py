@@ -18,7 +18,8 @@ from service.http.reads import FreshReads, Reads, projected
 from service.http.routes import documents
 from service.http.routes.invoices import invoice_for
 from service.http.routes.share_links import ShareLinkIn
-from service.http.schemas.common import PaymentIn, money_in
+from service.http.schemas.common import money_in
+from service.http.schemas.invoices import PaymentIn
 from service.payments.payments import Payments
 from service.sharing.links import ShareLinks
 from service.web.account_view import account_context, account_path

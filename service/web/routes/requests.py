@@ -11,7 +11,8 @@ from domain.account import Account
 from domain.catalog import Edition
 from projections import account_overview as overview
 from service.http.reads import FreshReads, Reads
-from service.http.schemas.common import SupportCaseIn, UpgradeRequestIn
+from service.http.schemas.accounts import UpgradeRequestIn
+from service.http.schemas.support_cases import SupportCaseIn
 from service.ledger.application import Receipt
 from service.web.account_view import account_context, change_account
 from service.web.deps import SignedIn, Visit

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from domain.account import Account
-from service.http.schemas.common import BillingDetailsIn, ContactIn, PaymentMethodIn
+from service.http.schemas.accounts import BillingDetailsIn, ContactIn, PaymentMethodIn
 from service.ledger.application import Receipt
 from service.web.account_view import account_context, change_account
 from service.web.deps import SignedIn, Visit

@@ -16,7 +16,7 @@ from projections import account_overview as overview
 from service.access import user_removal
 from service.http.access import Access
 from service.http.reads import FreshReads, Reads
-from service.http.schemas.common import UserIn
+from service.http.schemas.accounts import UserIn
 from service.ledger.application import Receipt
 from service.web.account_view import account_context, change_account
 from service.web.deps import SignedIn, Visit
