@@ -16,13 +16,13 @@ from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.reads import PointInTimeReads, projected
-from service.http.responses import versioned, written
+from service.http.reads import PointInTimeReads, aggregate_document
+from service.http.responses import written
 from service.http.routes import documents
 from service.http.schemas.common import MoneyOut, money_in
 from service.http.schemas.invoices import CreditNoteIn, CreditNoteOut, InvoiceOut, VoidIn
 from service.ledger.application import Ledger, Receipt
-from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.point_in_time import account_at
 
 router = APIRouter(tags=["invoices"], responses=PROBLEM_RESPONSES)
 
@@ -74,15 +74,16 @@ def get_invoice(
     if (media_type := documents.negotiated(request.headers.get("accept"))) is not None:
         invoice = documents.invoice_then(ledger, reads, invoice_id)
         return documents.document(ledger, invoice, media_type)
-    if reads.as_of is not None:
-        with reads.sql() as sql:
-            then = aggregate_at(ledger, sql, invoice_id, reads.as_of, reads.effective, Invoice)
-        return InvoiceOut.model_validate(invoice_document(then.aggregate))
-    out = InvoiceOut.model_validate(
-        projected(reads, lambda sql: overview.invoice(sql, invoice_id), f"invoice {invoice_id}")
+    found = aggregate_document(
+        reads,
+        ledger,
+        Invoice,
+        invoice_id,
+        invoice_document,
+        lambda sql: overview.invoice(sql, invoice_id),
+        response,
     )
-    versioned(response, out.version)
-    return out
+    return InvoiceOut.model_validate(found)
 
 
 @router.get(
