@@ -224,7 +224,7 @@ def _table_of(event_type: type) -> Table | None:
 
 class AccountOverview:
     name = "account_overview"
-    version = 2  # 2: support cases have a status, replies and a closing
+    version = 3  # 2: support cases have a status, replies and a closing; 3: credit notes
     personal_data = True  # contacts, users, support cases: rebuilt after an erasure
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 

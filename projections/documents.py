@@ -199,6 +199,16 @@ def invoice_document(invoice: Invoice) -> Document:
         "credited": money(invoice.credited),
         "balance": money(invoice.balance),
         "paid_on": _iso(invoice.paid_on),
+        "credit_notes": [
+            {
+                "id": credit.id,
+                "number": credit.number,
+                "issued_on": credit.issued_on.isoformat(),
+                "amount": money(credit.amount),
+                "refund": money(credit.refund),
+            }
+            for credit in invoice.credit_note_list
+        ],
     }
 
 
