@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 
@@ -23,7 +23,7 @@ from fpdf.enums import XPos, YPos
 from adapters.einvoice.facturx_pdf import FONT, ArchivalPdf
 from domain import catalog
 from domain.invoice import Invoice, InvoiceLine
-from domain.invoice_document import Buyer, DocumentType, InvoiceDocument, last_day
+from domain.invoice_document import Buyer, DocumentLine, DocumentType, InvoiceDocument, last_day
 from domain.money import Money
 from domain.seller import Seller
 
@@ -45,18 +45,26 @@ CSV_COLUMNS = (
 
 # The lines table: (heading, width in mm, alignment)
 TABLE = (
-    ("Product", 50, "L"),
-    ("Qty", 14, "R"),
-    ("Period", 50, "L"),
-    ("Unit price", 26, "R"),
-    ("Amount", 26, "R"),
-    ("Tax", 24, "R"),
+    ("Description", 46, "L"),
+    ("Qty", 12, "R"),
+    ("Period", 44, "L"),
+    ("Unit price excl. tax", 30, "R"),
+    ("Amount excl. tax", 26, "R"),
+    ("VAT rate", 12, "R"),
+    ("VAT", 20, "R"),
 )
 
 
 def amount(money: Money) -> str:
     """``1,500.00``: the rounded amount with thousands separators, without the currency."""
     return f"{money.rounded().amount:,}"
+
+
+def unit_price(money: Money) -> str:
+    """A unit price to the cent, or to the four places a prorated one may have."""
+    if money == money.rounded():
+        return amount(money)
+    return f"{money.amount.normalize():,f}"
 
 
 def percent(rate: Decimal) -> str:
@@ -66,10 +74,6 @@ def percent(rate: Decimal) -> str:
 
 def product_name(line: InvoiceLine) -> str:
     return catalog.product(line.product_code).name
-
-
-def period(line: InvoiceLine) -> str:
-    return f"{line.period_start} to {line.period_end}"
 
 
 def seller_lines(seller: Seller) -> list[str]:
@@ -108,12 +112,54 @@ def vat_lines(document: InvoiceDocument) -> list[str]:
     ]
 
 
-def totals(invoice: Invoice) -> list[tuple[str, Money]]:
-    rows = [("Subtotal", invoice.subtotal), ("Tax", invoice.tax), ("Total", invoice.total)]
+def line_cells(line: DocumentLine) -> tuple[str, ...]:
+    """A line of the legal document as the PDF and the HTML page show it."""
+    period_text = "" if line.period is None else f"{line.period.start} to {last_day(line.period)}"
+    rate = percent(line.vat.rate)
+    if line.vat.category.value != "S":
+        rate = f"{rate} {line.vat.category.value}"
+    return (
+        line.description,
+        f"{line.quantity.normalize():f}",
+        period_text,
+        unit_price(line.unit_price),
+        amount(line.amount),
+        rate,
+        amount(line.tax),
+    )
+
+
+def document_totals(document: InvoiceDocument) -> list[tuple[str, Money]]:
+    """The document's own totals: excluding tax, the VAT, and including tax."""
+    total_label = "Total credited" if document.type is DocumentType.CREDIT_NOTE else "Total"
+    return [
+        ("Total excl. tax", document.line_total),
+        ("VAT", document.tax_total),
+        (total_label, document.total),
+    ]
+
+
+def totals(invoice: Invoice, document: InvoiceDocument) -> list[tuple[str, Money]]:
+    """The document's totals, then where the invoice's payment stands."""
+    rows = document_totals(document)
     if not invoice.credited.is_zero:
         rows.append(("Credited", invoice.credited))
     rows += [("Paid", invoice.paid), ("Balance due", invoice.balance)]
     return rows
+
+
+def document_facts(document: InvoiceDocument) -> list[tuple[str, str]]:
+    """Dates, the service period and the invoice a credit note corrects."""
+    due = "Refund or set-off date" if document.type is DocumentType.CREDIT_NOTE else "Due date"
+    facts = [("Issued on", document.issued_on.isoformat()), (due, document.due_on.isoformat())]
+    if (service := document.service_period) is not None:
+        facts.append(("Service period", f"{service.start} to {last_day(service)}"))
+    if (corrected := document.preceding_invoice) is not None:
+        facts.append(
+            ("Corrects invoice", f"{corrected.number} of {corrected.issued_on.isoformat()}")
+        )
+    facts.append(("Currency", document.currency))
+    return facts
 
 
 class _Pdf(ArchivalPdf):
@@ -123,12 +169,31 @@ class _Pdf(ArchivalPdf):
 
 
 def invoice_pdf(invoice: Invoice, document: InvoiceDocument, xml: bytes | None = None) -> bytes:
-    """The invoice as a PDF/A-3 showing its legal ``document``; a Factur-X invoice when given
-    the document's EN 16931 CII ``xml``."""
+    """The invoice as a PDF/A-3 showing its legal ``document`` and where its payment
+    stands; a Factur-X invoice when given the document's EN 16931 CII ``xml``."""
+    status = [("Status", invoice.status.value.upper())]
+    return _pdf(document, invoice.modified_on, status, totals(invoice, document), xml)
+
+
+def credit_note_pdf(
+    document: InvoiceDocument, created: datetime, xml: bytes | None = None
+) -> bytes:
+    """A credit note as a PDF/A-3, dated ``created`` (when it was issued): its lines, its
+    totals and the invoice it corrects; Factur-X when given its CII ``xml`` (type 381)."""
+    return _pdf(document, created, [], document_totals(document), xml)
+
+
+def _pdf(
+    document: InvoiceDocument,
+    created: datetime,
+    status: list[tuple[str, str]],
+    sums: list[tuple[str, Money]],
+    xml: bytes | None,
+) -> bytes:
     seller = document.seller
     kind = "Credit note" if document.type is DocumentType.CREDIT_NOTE else "Invoice"
     title = f"{kind} {document.number}"
-    pdf = _Pdf(invoice.modified_on.astimezone(UTC), title, seller.legal_name)
+    pdf = _Pdf(created.astimezone(UTC), title, seller.legal_name)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
 
@@ -137,15 +202,7 @@ def invoice_pdf(invoice: Invoice, document: InvoiceDocument, xml: bytes | None =
         pdf.text_line(text, size=9)
     pdf.ln(4)
     pdf.text_line(title, style="B", size=16)
-    facts = [
-        ("Status", invoice.status.value.upper()),
-        ("Issued on", document.issued_on.isoformat()),
-        ("Due date", document.due_on.isoformat()),
-    ]
-    if (service := document.service_period) is not None:
-        facts.append(("Service period", f"{service.start} to {last_day(service)}"))
-    facts.append(("Currency", document.currency))
-    for label, value in facts:
+    for label, value in status + document_facts(document):
         pdf.text_line(f"{label}: {value}")
     pdf.ln(4)
     pdf.text_line("Bill to", style="B")
@@ -153,31 +210,28 @@ def invoice_pdf(invoice: Invoice, document: InvoiceDocument, xml: bytes | None =
         pdf.text_line(text)
     pdf.ln(6)
 
-    pdf.set_font(FONT, "B", 9)
-    for heading, width, align in TABLE:
-        pdf.cell(width, 6, heading, border="B", align=align)
-    pdf.ln()
-    pdf.set_font(FONT, "", 9)
-    for line in invoice.lines:
-        cells = (
-            product_name(line),
-            str(line.quantity),
-            period(line),
-            amount(line.unit_price),
-            amount(line.amount),
-            f"{amount(line.tax)} ({percent(line.tax_rate)})",
-        )
-        for text, (_, width, align) in zip(cells, TABLE, strict=True):
-            pdf.cell(width, 6, text, align=align)
-        pdf.ln()
+    pdf.set_font(FONT, "", 8)
+    with pdf.table(
+        col_widths=tuple(width for _, width, _ in TABLE),
+        text_align=tuple(align for _, _, align in TABLE),
+        borders_layout="HORIZONTAL_LINES",
+        line_height=4.5,
+        first_row_as_headings=True,
+    ) as table:
+        table.row([heading for heading, _, _ in TABLE])
+        for line in document.lines:
+            table.row(line_cells(line))
+            if line.note:
+                table.row().cell(line.note, colspan=len(TABLE), align="L")
     pdf.ln(4)
 
-    label_width = sum(width for _, width, _ in TABLE[:-2])
-    for label, money in totals(invoice):
-        style = "B" if label in ("Total", "Balance due") else ""
+    label_width = sum(width for _, width, _ in TABLE[:-3])
+    value_width = sum(width for _, width, _ in TABLE[-3:])
+    for label, money in sums:
+        style = "B" if label in ("Total", "Total credited", "Balance due") else ""
         pdf.set_font(FONT, style, 10)
         pdf.cell(label_width, 6, label, align="R")
-        pdf.cell(TABLE[-2][1] + TABLE[-1][1], 6, f"{amount(money)} {invoice.currency}", align="R")
+        pdf.cell(value_width, 6, f"{amount(money)} {document.currency}", align="R")
         pdf.ln()
     pdf.ln(4)
     pdf.set_font(FONT, "", 8)
@@ -224,37 +278,27 @@ def _paragraph(lines: list[str]) -> str:
 
 
 def shared_invoice_html(invoice: Invoice, document: InvoiceDocument, pdf_href: str) -> str:
-    """The page a share link opens: the invoice with its legal mentions, and the PDF
-    download. Everything is escaped."""
+    """The page a share link opens: the invoice with every mention its PDF shows (its legal
+    ``document``), and the PDF download. Everything is escaped."""
     seller, buyer = document.seller, document.buyer
-    period_text = ""
-    if (service := document.service_period) is not None:
-        period_text = f" Service period {service.start} to {last_day(service)}."
+    facts = [("Status", invoice.status.value), *document_facts(document)]
     notes = "".join(f"<p>{_paragraph(note.text.splitlines())}</p>" for note in document.notes)
     bank = seller.bank_account
     payment = (
         f"<p>Payment by transfer: IBAN {escape(bank.iban)} {escape(bank.bic)}</p>" if bank else ""
     )
+    headings = "".join(f"<th>{escape(heading)}</th>" for heading, _, _ in TABLE)
     lines = "".join(
         "<tr>"
-        + "".join(
-            f"<td>{escape(cell)}</td>"
-            for cell in (
-                product_name(line),
-                str(line.quantity),
-                period(line),
-                amount(line.unit_price),
-                amount(line.amount),
-                amount(line.tax),
-            )
-        )
+        + "".join(f"<td>{escape(cell)}</td>" for cell in line_cells(line))
         + "</tr>"
-        for line in invoice.lines
+        + (f'<tr><td colspan="{len(TABLE)}">{escape(line.note)}</td></tr>' if line.note else "")
+        for line in document.lines
     )
     sums = "".join(
         f"<tr><th>{escape(label)}</th><td>{escape(amount(money))} {escape(invoice.currency)}</td>"
         "</tr>"
-        for label, money in totals(invoice)
+        for label, money in totals(invoice, document)
     )
     title = escape(f"Invoice {document.number}")
     return f"""<!doctype html>
@@ -270,12 +314,9 @@ td,th{{padding:.2rem .6rem;text-align:left}}</style>
 <h1>{title}</h1>
 <p>From <strong>{escape(seller.legal_name)}</strong><br>{_paragraph(seller_lines(seller))}</p>
 <p>To <strong>{escape(buyer.legal_name)}</strong><br>{_paragraph(buyer_lines(buyer)[1:])}</p>
-<p>Status: <strong>{escape(invoice.status.value)}</strong>.
-Issued on {escape(invoice.issued_on.isoformat())}, due on {escape(invoice.due_on.isoformat())}.
-{escape(period_text)}</p>
+<p>{_paragraph([f"{label}: {value}" for label, value in facts])}</p>
 <table>
-<thead><tr><th>Product</th><th>Qty</th><th>Period</th><th>Unit price</th><th>Amount</th>
-<th>Tax</th></tr></thead>
+<thead><tr>{headings}</tr></thead>
 <tbody>{lines}</tbody>
 </table>
 <table>{sums}</table>

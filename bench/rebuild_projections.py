@@ -26,12 +26,16 @@ the same log:
   same log as the runner does on a fresh read store; timed apart, not in the rebuild.
 
 It prints events per second for each, the rebuild's ratio to the baseline, and each
-projection's share of the rebuild (the time inside its ``apply``).
+projection's share of the rebuild (the time inside its ``apply``). ``--profile N``
+runs the rebuild under cProfile and prints its N costliest functions (own time) after
+the figures (the profiler slows it: its rate is then not comparable).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from collections.abc import Sequence
@@ -94,6 +98,8 @@ def read_pass(read_side: ReadSide, batch: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--profile-file", help="also save the profile there (pstats)")
     add_store_arguments(parser)
     args = parser.parse_args(argv)
     with fresh_store(args.database_url, args.dir) as settings:
@@ -122,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             rebuild = ProjectionRunner(
                 read_side.store, read_side.read_log, ledger.head_position, clocked
             )
+            profile = cProfile.Profile() if args.profile else None
+            if profile is not None:
+                profile.enable()
             rebuilt = throughput("rebuild", lambda: catch_up(rebuild), events)
+            if profile is not None:
+                profile.disable()
             seal = ProjectionRunner(
                 read_side.store, read_side.read_log, ledger.head_position, chain
             )
@@ -135,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {p.name:17} {p.seconds:8.1f} s in apply ({p.seconds / total:4.0%}),"
                     f" {events / p.seconds:>8,.0f} events/s of apply"
                 )
+            if profile is not None:
+                if args.profile_file:
+                    profile.dump_stats(args.profile_file)
+                stats = pstats.Stats(profile, stream=sys.stdout)
+                stats.strip_dirs().sort_stats("tottime").print_stats(args.profile)
+                stats.sort_stats("cumulative").print_stats(args.profile)
         finally:
             if read_side is not None:
                 read_side.stop()

@@ -75,11 +75,21 @@ class LedgerAggregate(Aggregate):
         )
 
 
+# Types met that are no dict, list or set: their values are shared, not copied. Looked up
+# first, and inline for a container's items (the book copies aggregates by the thousand).
+_SHARED: set[type] = set()
+
+
 def _copied(value: Any) -> Any:
+    if type(value) in _SHARED:
+        return value
     if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _SHARED else _copied(item) for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_copied(item) for item in value]
+        return [item if type(item) in _SHARED else _copied(item) for item in value]
     if isinstance(value, set):
         return {_copied(item) for item in value}
+    _SHARED.add(type(value))
     return value

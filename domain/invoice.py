@@ -89,6 +89,17 @@ class InvoiceLine:
         )
 
 
+@dataclass(frozen=True)
+class CreditNote:
+    """A credit note as issued: a document of its own that corrects its invoice."""
+
+    id: str
+    number: str
+    amount: Money  # credited, tax included
+    refund: Money  # the part that returns money already paid
+    issued_on: date
+
+
 class Invoice(LedgerAggregate):
     class Event(LedgerAggregate.Event):
         public: ClassVar[bool] = True  # its events are published (domain/base.py)
@@ -170,6 +181,11 @@ class Invoice(LedgerAggregate):
             if invoice.numbered_credit_notes is None:
                 invoice.numbered_credit_notes = {}
             invoice.numbered_credit_notes[self.credit_note_id] = self.number
+            if invoice.issued_credit_notes is None:
+                invoice.issued_credit_notes = {}
+            invoice.issued_credit_notes[self.credit_note_id] = CreditNote(
+                self.credit_note_id, self.number, self.amount, self.refund, self.effective_at
+            )
             invoice.credited = invoice.credited + self.amount
             invoice.paid = invoice.paid - self.refund
             invoice.refund_due = invoice.refund_due + self.refund
@@ -208,6 +224,10 @@ class Invoice(LedgerAggregate):
     # Credit note id -> number; None until the first. Snapshots taken before credit notes
     # were numbered lack it: their credit notes are known by their ids (CreditNoteIssued v1).
     numbered_credit_notes: dict[str, str] | None = None
+    # Credit note id -> the credit note as issued; None until the first. A snapshot taken
+    # before this was kept (one every 50 events of an invoice) lacks the credit notes
+    # issued before it.
+    issued_credit_notes: dict[str, CreditNote] | None = None
     # As at issue; None for invoices issued before they were recorded (InvoiceIssued v1).
     # The buyer is not kept in the state: read from the event each time, it reads
     # "[erased]" as soon as its retention key is destroyed, in every process, and no
@@ -245,6 +265,7 @@ class Invoice(LedgerAggregate):
         self.refund_due = Money.zero(currency)  # credited refunds not yet paid out
         self.overdue_since = None
         self.numbered_credit_notes = None
+        self.issued_credit_notes = None
         del buyer  # see above: read from InvoiceIssued (service/documents/invoices.py)
         self.seller = seller
         self.financial_year = financial_year
@@ -297,6 +318,17 @@ class Invoice(LedgerAggregate):
         """Each credit note's number, by its id; an id for one numbered before the series."""
         numbers = {id_: id_ for id_ in self.credit_notes}
         return numbers | (self.numbered_credit_notes or {})
+
+    @property
+    def credit_note_list(self) -> list[CreditNote]:
+        """The credit notes, in the order they were issued."""
+        return list((self.issued_credit_notes or {}).values())
+
+    def credit_note(self, credit_note_id: str) -> CreditNote:
+        found = (self.issued_credit_notes or {}).get(credit_note_id)
+        if found is None:
+            raise NotFound(f"no credit note {credit_note_id} on invoice {self.number}")
+        return found
 
     @property
     def subtotal(self) -> Money:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from domain.account import BillingDetails
-from domain.invoice import Invoice, InvoiceLine
+from domain.invoice import CreditNote, Invoice, InvoiceLine
 from domain.invoice_document import (
     Buyer,
     DocumentLine,
@@ -128,7 +128,7 @@ def invoice_document(
 
 def credit_note_document(
     invoice: Invoice,
-    credit: Invoice.CreditNoteIssued,
+    credit: CreditNote,
     billing: BillingDetails,
     seller: Seller,
 ) -> InvoiceDocument:
@@ -177,12 +177,12 @@ def credit_note_document(
     return InvoiceDocument(
         DocumentType.CREDIT_NOTE,
         credit.number,
-        credit.effective_at,
+        credit.issued_on,
         invoice.currency,
         seller,
         buyer,
         tuple(lines),
-        due_on=credit.effective_at,
+        due_on=credit.issued_on,
         preceding_invoice=InvoiceReference(invoice.number, invoice.issued_on),
         buyer_reference=str(invoice.account_id),
     )

@@ -7,7 +7,7 @@ totals are sums of rounded lines, so a total always equals what the lines show.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 
 from domain.errors import CurrencyMismatch, InvalidValue, UnknownCurrency
@@ -27,6 +27,9 @@ MINOR_UNITS: dict[str, int] = {
 
 
 _UNITS: dict[str, Decimal] = {code: Decimal(1).scaleb(-n) for code, n in MINOR_UNITS.items()}
+# Arithmetic that never rounds (all the digits it needs), rounding half-up only where
+# asked to: a Decimal times a whole number, then to the minor unit, with no Fraction.
+_EXACT = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -54,6 +57,10 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
+        # Made by the hundred thousand while read models fold: the usual case, a finite
+        # Decimal in a known currency, is checked first and alone.
+        if type(self.amount) is Decimal and self.currency in _UNITS and self.amount.is_finite():
+            return
         if not isinstance(self.amount, Decimal):
             if isinstance(self.amount, bool) or not isinstance(self.amount, int | str):
                 raise InvalidValue(f"money amount must be a Decimal, got {self.amount!r}")
@@ -64,6 +71,13 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
+        if cls is Money:
+            found = _ZEROS.get(currency)  # immutable: one per currency will do
+            if found is None:
+                found = _ZEROS.setdefault(
+                    currency, Money(Decimal(0).quantize(minor_unit(currency)), currency)
+                )
+            return found
         return cls(Decimal(0).quantize(minor_unit(currency)), currency)
 
     @classmethod
@@ -103,6 +117,13 @@ class Money:
 
     def times(self, factor: int | Fraction) -> Money:
         """Multiply exactly and round half-up to the minor unit (one invoice line)."""
+        if type(factor) is int:
+            # The same value as the Fraction below (exact product, halves away from zero,
+            # a zero never negative), a tenth of the cost: a line's amount per period.
+            unit = minor_unit(self.currency)
+            product = _EXACT.multiply(self.amount, Decimal(factor))
+            rounded = _EXACT.quantize(product, unit)
+            return Money(rounded if rounded else rounded.copy_abs(), self.currency)
         return Money(round_half_up(Fraction(self.amount) * factor, self.currency), self.currency)
 
     def rounded(self) -> Money:
@@ -120,9 +141,16 @@ class Money:
         return f"{self.amount.quantize(minor_unit(self.currency))} {self.currency}"
 
 
+_ZEROS: dict[str, Money] = {}
+
+
 def total(amounts: list[Money], currency: str) -> Money:
     """Sum of amounts in one currency (zero when empty)."""
-    result = Money.zero(currency)
+    # The Decimal additions ``Money.__add__`` does, in the same order, with one Money made
+    # at the end instead of one per term.
+    result = Money.zero(currency).amount
     for amount in amounts:
-        result = result + amount
-    return result
+        if amount.currency != currency:
+            raise CurrencyMismatch(currency, amount.currency)
+        result += amount.amount
+    return Money(result, currency)

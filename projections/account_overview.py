@@ -123,13 +123,28 @@ def _with_document(
     row: Callable[[Any], Row], document: Callable[[Any], Document]
 ) -> Callable[[Any], Row]:
     def both(aggregate: Any) -> Row:
+        once = _ReadOnce(aggregate)
         return {
-            **row(aggregate),
+            **row(once),
             "version": aggregate.version,
-            "document": json.dumps(document(aggregate), separators=(",", ":")),
+            "document": json.dumps(document(once), separators=(",", ":")),
         }
 
     return both
+
+
+class _ReadOnce:
+    """An aggregate whose attributes are each read once: the row and the document read
+    the same derived figures (an invoice's total and balance are sums over its lines,
+    made again at each read)."""
+
+    def __init__(self, aggregate: Any) -> None:
+        self._aggregate = aggregate
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._aggregate, name)
+        setattr(self, name, value)
+        return value
 
 
 TABLES: tuple[Table, ...] = (
@@ -209,7 +224,7 @@ def _table_of(event_type: type) -> Table | None:
 
 class AccountOverview:
     name = "account_overview"
-    version = 2  # 2: support cases have a status, replies and a closing
+    version = 3  # 2: support cases have a status, replies and a closing; 3: credit notes
     personal_data = True  # contacts, users, support cases: rebuilt after an erasure
     tables: tuple[str, ...] = tuple(table.name for table in TABLES)
 

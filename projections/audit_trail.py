@@ -28,7 +28,11 @@ def recorded(moment: datetime) -> str:
     """Recorded time as sortable text: UTC, microseconds, ``Z`` (a naive time is UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # strftime does not pad the year to four digits
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as the strftime above, at a fraction of its cost (once per event).
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 # Fields that hold credentials (or their hashes): kept out of the trail's payloads, which
@@ -132,7 +136,12 @@ class AuditTrail:
         """Know the type and account of every aggregate ``batch`` names."""
         events = [logged.event for logged in batch]
         created = {event.originator_id for event in events if event.originator_version == 1}
-        missing = {event.originator_id for event in events} - created - self._known.keys()
+        # Not ``- self._known.keys()``: that iterates all that is known (200,000) per batch.
+        missing = {
+            event.originator_id
+            for event in events
+            if event.originator_id not in created and event.originator_id not in self._known
+        }
         ids = [str(aggregate_id) for aggregate_id in missing]
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]

@@ -20,7 +20,7 @@ from domain import catalog
 from domain.account import Account
 from domain.invoice import Invoice, InvoiceLine
 from domain.license import License
-from domain.money import MINOR_UNITS, Money, minor_unit
+from domain.money import MINOR_UNITS, Money, minor_unit, round_half_up
 from domain.subscription import Line, Subscription
 from domain.support_case import SupportCase
 
@@ -33,12 +33,15 @@ class MoneyDocument(TypedDict):
 
 
 def money(value: Money) -> MoneyDocument:
-    return {"amount": str(value.rounded().amount), "currency": value.currency}
+    # round_half_up is what value.rounded() does, without a Money made for each amount.
+    currency = value.currency
+    return {"amount": str(round_half_up(value.amount, currency)), "currency": currency}
 
 
 def minor_units(value: Money) -> int:
     """The amount as a whole number of the currency's minor unit (cents for USD)."""
-    return int(value.rounded().amount.scaleb(MINOR_UNITS[value.currency]))
+    currency = value.currency
+    return int(round_half_up(value.amount, currency).scaleb(MINOR_UNITS[currency]))
 
 
 def money_of_units(units: int, currency: str) -> MoneyDocument:
@@ -196,6 +199,16 @@ def invoice_document(invoice: Invoice) -> Document:
         "credited": money(invoice.credited),
         "balance": money(invoice.balance),
         "paid_on": _iso(invoice.paid_on),
+        "credit_notes": [
+            {
+                "id": credit.id,
+                "number": credit.number,
+                "issued_on": credit.issued_on.isoformat(),
+                "amount": money(credit.amount),
+                "refund": money(credit.refund),
+            }
+            for credit in invoice.credit_note_list
+        ],
     }
 
 

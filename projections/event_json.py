@@ -7,6 +7,7 @@ trail's payload, exports, the public event contract), so that all of them agree.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -19,22 +20,53 @@ ENVELOPE = frozenset(
 )
 
 
+# Types that are their own JSON: returned first, without the checks below (most fields).
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def to_json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        # Which branch a value takes depends on its type alone: chosen once per type.
+        convert = _CONVERTERS.setdefault(kind, _converter(kind))
+    return convert(value)
+
+
+def _converter(kind: type) -> Callable[[Any], Any]:
+    if issubclass(kind, Decimal):
+        return str
+    if issubclass(kind, datetime | date):
+        return _isoformat
+    if issubclass(kind, UUID):
+        return str
+    if issubclass(kind, Enum):
+        return _enum_value
+    if dataclasses.is_dataclass(kind) and not issubclass(kind, type):
+        names = tuple(f.name for f in dataclasses.fields(kind))
+        return lambda value: {name: to_json(getattr(value, name)) for name in names}
+    if issubclass(kind, dict):
+        return lambda value: {str(k): to_json(v) for k, v in value.items()}
+    if issubclass(kind, list | tuple):
+        return lambda value: [to_json(v) for v in value]
+    return _itself
+
+
+def _isoformat(value: date) -> str:
+    return value.isoformat()
+
+
+def _enum_value(value: Enum) -> Any:
+    return value.value
+
+
+def _itself(value: Any) -> Any:
     return value
+
+
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def event_data(event: Any) -> dict[str, Any]:

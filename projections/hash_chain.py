@@ -228,7 +228,8 @@ def hash_at(sql: Sql, position: int) -> bytes:
     return GENESIS if value is None else bytes.fromhex(value)
 
 
-def _seal(row: tuple[Any, ...]) -> Seal:
+def as_seal(row: SealRow) -> Seal:
+    """A seal as read (``seal_row_pages``), its digest and hash as bytes."""
     position, aggregate_id, version, digest, chain_hash, sealed_at = row
     return Seal(
         position, aggregate_id, version, bytes.fromhex(digest), bytes.fromhex(chain_hash), sealed_at
@@ -236,31 +237,45 @@ def _seal(row: tuple[Any, ...]) -> Seal:
 
 
 COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
+# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at).
+SealRow = tuple[Any, ...]
+
+
+def _seal_rows(sql: Sql, after: int, limit: int) -> list[SealRow]:
+    return sql.execute(
+        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
+    ).fetchall()
 
 
 def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
     """Up to ``limit`` seals after position ``after``, in order."""
-    rows = sql.execute(
-        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
-        (after, limit),
-    ).fetchall()
-    return [_seal(row) for row in rows]
+    return [as_seal(row) for row in _seal_rows(sql, after, limit)]
+
+
+def seal_row_pages(
+    readers: ReaderPool, after: int, upto: int, page: int = 5000
+) -> Iterator[list[SealRow]]:
+    """Every seal after ``after`` up to ``upto`` as stored, a page per transaction. The
+    query has no upper bound: with one, PostgreSQL may sort the whole rest of the table
+    for each page."""
+    while after < upto:
+        with readers.transaction() as sql:
+            found = _seal_rows(sql, after, page)
+        within = [row for row in found if row[0] <= upto]
+        if within:
+            yield within
+        if len(within) < page:
+            return
+        after = found[-1][0]
 
 
 def seal_pages(
     readers: ReaderPool, after: int, upto: int, page: int = 5000
 ) -> Iterator[list[Seal]]:
-    """Every seal after ``after`` up to ``upto``, a page per transaction. The query has no
-    upper bound: with one, PostgreSQL may sort the whole rest of the table for each page."""
-    while after < upto:
-        with readers.transaction() as sql:
-            found = seals(sql, after, page)
-        within = [seal for seal in found if seal.position <= upto]
-        if within:
-            yield within
-        if len(within) < page:
-            return
-        after = found[-1].position
+    """Every seal after ``after`` up to ``upto``, a page per transaction."""
+    for rows in seal_row_pages(readers, after, upto, page):
+        yield [as_seal(row) for row in rows]
 
 
 def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) -> Iterator[Seal]:
@@ -271,7 +286,7 @@ def seals_between(readers: ReaderPool, after: int, upto: int, page: int = 5000) 
 
 def seal_at(sql: Sql, position: int) -> Seal | None:
     row = sql.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE position = ?", (position,)).fetchone()
-    return None if row is None else _seal(row)
+    return None if row is None else as_seal(row)
 
 
 def sealed_position(sql: Sql, aggregate_id: UUID, version: int) -> int | None:

@@ -20,9 +20,10 @@ from domain.base import LedgerAggregate
 from domain.cause import Cause
 from domain.errors import AlreadyInThatState, InvalidValue, NotFound
 from domain.text import safe_text
+from projections.lookups import API_TOKENS, found
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
-from service.ledger.moved_topics import stored_topics
+from service.ledger.read_models import own_read_models
 
 TOKEN_PREFIX = "sl_"
 
@@ -195,20 +196,15 @@ class Tokens:
         return api_token
 
     def of_user(self, account_id: UUID, user_id: str) -> list[ApiToken]:
-        """The live tokens of one user of an account (a scan of the log by topic)."""
-        found = [
-            self.get(event.originator_id)
-            for event in self.ledger.events_of_types(ApiToken.TokenIssued)
-            if isinstance(event, ApiToken.TokenIssued)
-            and (event.account_id, event.user_id) == (account_id, user_id)
-        ]
+        """The live tokens of one user of an account, oldest first (every one issued
+        before the call: the lookup is caught up to the log's head first)."""
+        found = [self.get(i) for i in self._issued(account_id, user_id)]
         return [token for token in found if not token.revoked]
 
     def all(self) -> list[ApiToken]:
-        topics = stored_topics(ApiToken.TokenIssued)
-        found: list[ApiToken] = []
-        start = 1
-        while batch := self.ledger.recorder.select_notifications(start, 500, topics=topics):
-            found += [self.get(n.originator_id) for n in batch]  # type: ignore[arg-type]
-            start = batch[-1].id + 1
-        return found
+        """Every token ever issued, oldest first, revoked ones included."""
+        return [self.get(i) for i in self._issued()]
+
+    def _issued(self, *key: object) -> list[UUID]:
+        with own_read_models(self.ledger).lookups.reading() as sql:
+            return [token_id for token_id, _ in found(sql, API_TOKENS, *key)]

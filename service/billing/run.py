@@ -17,7 +17,6 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import IntEnum
@@ -31,9 +30,11 @@ from domain.errors import DomainError, InvalidValue
 from domain.invoice import Invoice
 from domain.period import billing_periods
 from domain.subscription import Subscription
+from projections.billing_agenda import Contract, contracts_due, unsettled_due
 from service.config.settings import Settings
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
+from service.ledger.read_models import own_read_models
 
 log = logging.getLogger("subledger.billing")
 
@@ -153,66 +154,57 @@ class BillingRun:
     # -- finding what is due ----------------------------------------------------------
 
     def _agenda(self, until: date, today: date) -> list[Step]:
-        """Each active contract's earliest step due by ``until``, and each overdue mark."""
+        """Each active contract's earliest step due by ``until``, and each overdue mark:
+        from the billing agenda read model, caught up to the log's head first, so that
+        nothing recorded before the run is missed however far the runner lags."""
+        with own_read_models(self.ledger).agenda.reading() as sql:
+            contracts = contracts_due(sql, until, self.reminder_days)
+            unsettled = unsettled_due(sql, until)
         agenda: list[Step] = []
-        for subscription_id in self._active_contracts():
-            self._plan_next(agenda, self.ledger.subscription(subscription_id), until, today)
-        for invoice_id, due_on in self._unsettled_invoices():
-            if due_on < until:
-                heapq.heappush(agenda, Step(due_on + timedelta(days=1), Kind.OVERDUE, invoice_id))
+        for contract in contracts:
+            self._plan(agenda, contract, until, today)
+        for invoice_id, due_on in unsettled:
+            heapq.heappush(agenda, Step(due_on + timedelta(days=1), Kind.OVERDUE, invoice_id))
         return agenda
-
-    def _active_contracts(self) -> Iterator[UUID]:
-        active: dict[UUID, None] = {}
-        for event in self.ledger.events_of_types(
-            Subscription.SubscriptionStarted,
-            Subscription.SubscriptionExpired,
-            Subscription.SubscriptionCancelled,
-        ):
-            if isinstance(event, Subscription.SubscriptionStarted):
-                active[event.originator_id] = None
-            else:
-                active.pop(event.originator_id, None)
-        return iter(active)
-
-    def _unsettled_invoices(self) -> Iterator[tuple[UUID, date]]:
-        """Invoices neither paid, void nor already marked overdue, with their due dates."""
-        due: dict[UUID, date] = {}
-        for event in self.ledger.events_of_types(
-            Invoice.InvoiceIssued,
-            Invoice.InvoicePaid,
-            Invoice.InvoiceVoided,
-            Invoice.InvoiceOverdue,
-        ):
-            if isinstance(event, Invoice.InvoiceIssued):
-                due[event.originator_id] = event.due_on
-            else:
-                due.pop(event.originator_id, None)
-        return iter(due.items())
 
     def _plan_next(self, agenda: list[Step], sub: Subscription, until: date, today: date) -> None:
         """Put the contract's earliest step due by ``until`` on the agenda (after each step,
         the next is found from the contract's new state)."""
         if not sub.is_active:
             return
-        due: list[Step] = []
+        invoice_on = None
         for period in billing_periods(sub.term, sub.billing_period):
             if period.start > until:
                 break
             if not self.ledger._exists(period_invoice_id(sub.id, period.start)):
-                due.append(Step(period.start, Kind.INVOICE, sub.id, period.start))
+                invoice_on = period.start
                 break
-        remind_on = max(sub.term.start, sub.term.end - timedelta(days=self.reminder_days))
+        contract = Contract(
+            sub.id,
+            sub.term.start,
+            sub.term.end,
+            sub.billing_period,
+            sub.reminded_for,
+            sub.renewal is not None,
+            invoice_on,
+        )
+        self._plan(agenda, contract, until, today)
+
+    def _plan(self, agenda: list[Step], contract: Contract, until: date, today: date) -> None:
+        due: list[Step] = []
+        sub_id, term_end = contract.subscription_id, contract.term_end
+        if contract.invoice_on is not None and contract.invoice_on <= until:
+            due.append(Step(contract.invoice_on, Kind.INVOICE, sub_id, contract.invoice_on))
+        remind_on = max(contract.term_start, term_end - timedelta(days=self.reminder_days))
         if (
             self.reminder_days
-            and sub.reminded_for != sub.term.end
+            and contract.reminded_for != term_end
             and remind_on <= until
-            and today < sub.term.end  # once the term has ended, a reminder is no news
+            and today < term_end  # once the term has ended, a reminder is no news
         ):
-            due.append(Step(remind_on, Kind.REMINDER, sub.id))
-        if sub.term.end <= until:
-            kind = Kind.RENEWAL if sub.renewal is not None else Kind.EXPIRY
-            due.append(Step(sub.term.end, kind, sub.id))
+            due.append(Step(remind_on, Kind.REMINDER, sub_id))
+        if term_end <= until:
+            due.append(Step(term_end, Kind.RENEWAL if contract.renews else Kind.EXPIRY, sub_id))
         if due:
             heapq.heappush(agenda, min(due))
 

@@ -38,11 +38,9 @@ def verify(svc: Service, start: int) -> int:
     with read_side.readers.transaction() as sql:
         head, _ = tip(sql)
         anchored = anchored_on(sql)
-    bar = ProgressBar("verifying the hash chain", head - start)
-    found = ChainVerifier(read_side.ledger.recorder, read_side.readers).verify(
-        start, progress=bar.advance
-    )
-    bar.finish()
+    verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
+    with ProgressBar("verifying the hash chain", head - start) as bar:
+        found = verifier.verify(start, progress=bar.advance)
     print(found.summary())
     if anchored is not None:  # a migrated store's chain (ADR 0023)
         print(

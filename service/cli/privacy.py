@@ -109,15 +109,13 @@ def migrate_store(svc: Service, target: str) -> int:
         finally:
             target_hooks.close()
     except MigrationRefused as refused:
+        (sealing or copying).finish()  # its line first, the refusal last
         fail(str(refused))
         return 1
     finally:
         hooks.close()
         new.close()
-    if sealing is None:
-        copying.finish()
-    else:
-        sealing.finish()
+        (sealing or copying).finish()  # whatever ends it: a terminal gets its cursor back
     print("\n".join(done.lines()))
     print(f"webhook endpoints: {endpoints} secrets and cursors copied")
     return 0

@@ -1,44 +1,59 @@
-"""A progress bar on stderr for long CLI jobs (rebuilds, verification).
+"""A progress bar on stderr for long CLI jobs (rebuilds, verification, migration), drawn
+by rich.
 
-Redrawn in place (``\r``) only on a terminal; to a file or a pipe (a log, CI) it writes
-one line when the job is done, not a frame every tenth of a second."""
+On a terminal rich redraws it in place; to a file or a pipe (a log, CI) it draws no
+frame and writes the bar once, as one plain line, when the job is done. Whether stderr is
+a terminal decides alone: ``FORCE_COLOR`` and the like do not give a log frames."""
 
 from __future__ import annotations
 
 import sys
-import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 
 class ProgressBar:
-    def __init__(self, label: str, total: int, width: int = 30) -> None:
-        self.label = label
-        self.total = max(total, 1)
-        self.width = width
-        self.done = 0
-        self.started = time.monotonic()
-        self._drawn = 0.0
-        self.live = sys.stderr.isatty()
+    """A bar for ``total`` steps, shown from now until ``finish`` (or the ``with`` ends);
+    the job calls ``advance`` with each count done."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True, force_terminal=sys.stderr.isatty()),
+        )
+        self._task = self._progress.add_task(label, total=max(total, 1))
+        self._progress.start()
+        self._shown = True
 
     def advance(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if self.live and (now - self._drawn >= 0.1 or self.done >= self.total):
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        self._drawn = now
-        share = min(self.done / self.total, 1.0)
-        filled = int(share * self.width)
-        rate = self.done / max(now - self.started, 1e-9)
-        sys.stderr.write(
-            ("\r" if self.live else "")
-            + f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-            f"{self.done}/{self.total} ({rate:,.0f}/s)"
-        )
-        sys.stderr.flush()
+        self._progress.advance(self._task, count)
 
     def finish(self) -> None:
-        if self._drawn == 0.0 or self.done < self.total:
-            self._draw(time.monotonic())
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        """End the bar (its last line); once: a second stop would print an empty line."""
+        if self._shown:
+            self._shown = False
+            self._progress.stop()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.finish()

@@ -68,9 +68,8 @@ def rebuild(svc: Service, name: str) -> int:
         )
         runner.prepare()
         runner.reset(projection)
-        bar = ProgressBar(f"rebuilding {name}", read_side.ledger.head_position())
-        runner.catch_up(progress=bar.advance)
-        bar.finish()
+        with ProgressBar(f"rebuilding {name}", read_side.ledger.head_position()) as bar:
+            runner.catch_up(progress=bar.advance)
         if failed := runner.failures().get(name):
             fail(failed.describe())
             return 1

@@ -1,10 +1,11 @@
 """Fourteen months of realistic history for two accounts, written with a test clock.
 
 Northwind Traders (Essentials, USD, annual billing) buys Sales Cloud, grows mid-term,
-pays one invoice late and one in two parts, renews with more seats, then asks to
-upgrade and opens a support case that staff answer. Lumen GmbH (Professional, EUR with
-German VAT, monthly billing) pays every month, has a support case answered and closed,
-cancels its renewal and expires, then comes back on a monthly Sales Cloud contract.
+pays one invoice late and one in two parts (with a credit note between them), renews
+with more seats, then asks to upgrade and opens a support case that staff answer. Lumen
+GmbH (Professional, EUR, a German business with a VAT number, monthly billing) pays every
+month, one month less a credit note, has a support case answered and closed, cancels its
+renewal and expires, then comes back on a monthly Sales Cloud contract.
 
 The history ends at ``DEMO_END``, where ``subledger serve --demo`` starts its test clock
 (ADR 0015): moving it forward runs the billing run, so the visitor sees Lumen's next
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -162,6 +163,10 @@ class Demo:
         half = Money(self.ledger.invoice(storage).balance.amount / 2, "USD").rounded()
         yield at(date(2026, 2, 10))
         self._pay(ada, storage, half)
+        yield at(date(2026, 2, 12))
+        # a credit note (its own numbered document): the rest paid on the 25th is less
+        outage = replace(STAFF, reason="Data Storage unavailable on 11 February")
+        ledger.issue_credit_note(outage, storage, Money.of("25.00", "USD"))
         yield at(date(2026, 2, 25))
         self._pay(ada, storage)
 
@@ -229,6 +234,11 @@ class Demo:
         for period in billing_periods(term, BillingPeriod.MONTHLY):
             yield at(period.start, 9)
             invoice = self._period_invoice(sub_id, period.start, billing)
+            if period.start == date(2026, 3, 1):
+                # a credit note under the reverse charge, before the invoice is paid
+                yield at(date(2026, 3, 4))
+                goodwill = replace(STAFF, reason="Service Cloud outage on 2 March")
+                ledger.issue_credit_note(goodwill, invoice, Money.of("40.00", "EUR"))
             yield at(date(period.start.year, period.start.month, 8))
             self._pay(jonas, invoice)
             if period.start == date(2026, 1, 1):

@@ -8,13 +8,17 @@ issued before, the buyer is found in the account's history.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from adapters.einvoice.cii import cii_xml
+from adapters.invoice_documents import credit_note_pdf as render_credit_note_pdf
 from adapters.invoice_documents import invoice_pdf, shared_invoice_html
 from adapters.log_position import position_of
 from domain.account import BillingDetails
+from domain.errors import NotFound
 from domain.invoice import Invoice
 from domain.invoice_document import InvoiceDocument
-from domain.legal_document import invoice_document
+from domain.legal_document import credit_note_document, invoice_document
 from service.ledger.application import Ledger
 
 
@@ -59,3 +63,34 @@ def pdf(ledger: Ledger, invoice: Invoice) -> bytes:
 
 def shared_page(ledger: Ledger, invoice: Invoice, pdf_href: str) -> str:
     return shared_invoice_html(invoice, legal_document(ledger, invoice), pdf_href)
+
+
+def credit_note_legal_document(
+    ledger: Ledger, invoice: Invoice, credit_note_id: str
+) -> InvoiceDocument:
+    """A credit note of ``invoice`` as its own legal document (type 381), naming the buyer as
+    the invoice it corrects does. NotFound for a credit note the invoice does not have."""
+    credit = invoice.credit_note(credit_note_id)
+    return credit_note_document(invoice, credit, buyer(ledger, invoice), ledger.seller)
+
+
+def credit_note_xml(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:
+    """The credit note's EN 16931 CII XML (type 381)."""
+    return cii_xml(credit_note_legal_document(ledger, invoice, credit_note_id))
+
+
+def credit_note_pdf(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:
+    """The credit note's Factur-X PDF/A-3, dated when it was issued (the same bytes every
+    time: a credit note, once issued, does not change)."""
+    document = credit_note_legal_document(ledger, invoice, credit_note_id)
+    return render_credit_note_pdf(
+        document, _issued_at(ledger, invoice, credit_note_id), cii_xml(document)
+    )
+
+
+def _issued_at(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> datetime:
+    """When the credit note's event was recorded."""
+    for event in ledger.events.get(invoice.id, lte=invoice.version):
+        if isinstance(event, Invoice.CreditNoteIssued) and event.credit_note_id == credit_note_id:
+            return event.timestamp
+    raise NotFound(f"no credit note {credit_note_id} on invoice {invoice.number}")

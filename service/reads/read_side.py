@@ -17,28 +17,27 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Notification
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from domain.base import LedgerAggregate
 from projections import failures
 from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
+from projections.billing_agenda import BillingAgenda
 from projections.book import Book
 from projections.failures import Failure
 from projections.hash_chain import HashChain
+from projections.lookups import Lookups
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner, positions
 from projections.store import (
     ReaderPool,
-    ReadStore,
     create_tables,
-    postgres_connector,
     postgres_reader_pool,
     sqlite_connector,
 )
 from service.ledger.application import Ledger
+from service.ledger.read_models import period_invoices_issued, read_log, read_store
 from service.reads.many_aggregates import events_up_to, states_at
 from service.workers.election import serve_when_elected
 
@@ -70,29 +69,9 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         Book(ledger.events, histories=lambda wanted: events_up_to(ledger, wanted)),
         # permanent: sealed once, never rebuilt (ADR 0012); the ledger's clock of the moment
         HashChain(lambda: ledger.clock.now()),
-    ]
-
-
-def read_store(settings: StoreSettings) -> ReadStore:
-    """A connection to the read store: the ledger's PostgreSQL schema, or the read SQLite file."""
-    if settings.postgres is not None:
-        pg = settings.postgres
-        return ReadStore(postgres_connector(pg.conninfo(), pg.schema), "postgres")
-    return ReadStore(sqlite_connector(settings.read_sqlite_path), "sqlite")
-
-
-def read_log(ledger: Ledger, after: int, limit: int) -> Sequence[LoggedEvent]:
-    """Up to ``limit`` events of the global log after position ``after``, in order (each
-    decoded when a consumer first reads it)."""
-
-    def decode(notification: Notification) -> LedgerAggregate.Event:
-        event = ledger.mapper.to_domain_event(notification)
-        assert isinstance(event, LedgerAggregate.Event)
-        return event
-
-    return [
-        LoggedEvent(notification.id, notification, decode)
-        for notification in ledger.recorder.select_notifications(after + 1, limit)
+        # kept here so that their readers, who catch them up first, seldom have to
+        BillingAgenda(lambda periods: period_invoices_issued(ledger, periods)),
+        Lookups(),
     ]
 
 
@@ -101,7 +80,8 @@ class ReadSide:
         self.settings = settings
         self.ledger = ledger
         self.projections = build_projections(ledger)
-        self.store = read_store(settings)
+        # The runner's connection: every row it writes can be written again from the log.
+        self.store = read_store(settings, sync_each_commit=False)
         if settings.postgres is not None:
             pg = settings.postgres
             self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)

@@ -21,9 +21,11 @@ from domain.cause import Cause
 from domain.errors import NotFound
 from domain.invoice import Invoice
 from domain.share_link import DEFAULT_DAYS, ShareLink, share_link_id
+from projections.lookups import SHARE_LINKS, found
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict
+from service.ledger.read_models import own_read_models
 from service.sharing.openings import Openings
 
 TOKEN_PREFIX = "sh_"
@@ -62,12 +64,10 @@ class ShareLinks:
         return CreatedLink("" if receipt.replayed else token, receipt.aggregate_id, receipt)
 
     def of_invoice(self, invoice_id: UUID) -> list[ShareLink]:
-        """The invoice's links, oldest first (a scan of the log by topic)."""
-        return [
-            self._load(event.originator_id)
-            for event in self.ledger.events_of_types(ShareLink.ShareLinkCreated)
-            if getattr(event, "invoice_id", None) == invoice_id
-        ]
+        """The invoice's links, oldest first (the lookup caught up to the log's head)."""
+        with own_read_models(self.ledger).lookups.reading() as sql:
+            ids = [link_id for link_id, _ in found(sql, SHARE_LINKS, invoice_id)]
+        return [self._load(link_id) for link_id in ids]
 
     def get(self, invoice_id: UUID, link_id: UUID, version: int | None = None) -> ShareLink:
         link = self._load(link_id, version)

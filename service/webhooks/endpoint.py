@@ -28,9 +28,10 @@ from domain.errors import InvalidValue, NotFound
 from domain.text import safe_text
 from projections.cloudevents import type_matches, type_name
 from projections.event_schemas import public_event_classes
+from projections.lookups import WEBHOOK_ENDPOINTS, found
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
-from service.ledger.moved_topics import stored_topics
+from service.ledger.read_models import own_read_models
 from service.webhooks.signing import fingerprint, new_secret
 from service.webhooks.store import WebhookStore
 
@@ -274,16 +275,13 @@ class WebhookEndpoints:
         return endpoint
 
     def registered_after(self, position: int) -> tuple[list[UUID], int]:
-        """Endpoints registered after ``position``, and the log position searched up to."""
-        topics = stored_topics(WebhookEndpoint.Registered)
+        """Endpoints registered after ``position``, and the log position searched up to
+        (the lookup is caught up to the log's head first)."""
         head = self.ledger.head_position()
-        found: list[UUID] = []
-        while batch := self.ledger.recorder.select_notifications(
-            position + 1, 500, stop=head, topics=topics
-        ):
-            found += [UUID(str(n.originator_id)) for n in batch]
-            position = batch[-1].id
-        return found, max(position, head)
+        with own_read_models(self.ledger).lookups.reading() as sql:
+            rows = found(sql, WEBHOOK_ENDPOINTS, after=position)
+        # Those registered after ``head`` are found by the next call, which searches from it.
+        return [i for i, at in rows if at <= head], max(position, head)
 
     def all(self) -> list[WebhookEndpoint]:
         endpoints = []

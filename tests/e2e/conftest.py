@@ -16,7 +16,7 @@ Tokens: ``admin`` (ada), ``user`` (ben), ``identity`` (cara), ``other_admin`` (j
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from adapters.store import StoreSettings
 from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.catalog import Edition
 from domain.invoice import Invoice
+from domain.money import Money
 from service.access.tokens import Role, Tokens
 from service.http.app import create_app
 from service.ledger.application import Ledger
@@ -64,6 +65,7 @@ class Tenant:
     subscription_id: UUID
     invoice_id: UUID
     contact_id: str = CONTACT_ID
+    credit_note_id: str = ""  # a credit note of ``invoice_id``, if the seed issued one
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class Seed:
     other: Tenant
     tokens: dict[str, str]
     token_ids: dict[str, UUID]
+
+
+CREDIT_NOTE_ID = "5eedc4ed17a04b4f9b2d6a1c0e8f3b21"
 
 
 def _user(user_id: str, administrator: bool = False) -> User:
@@ -104,7 +109,11 @@ def seed_ledger(ledger: Ledger) -> Seed:
     ledger.grant_manage_billing(STAFF, acme.account_id, "cara")
     ledger.set_payment_method(STAFF, acme.account_id, "pm_card_visa")
     ledger.assign_seat(STAFF, acme.account_id, "sales-cloud", "ada")
-    other = _open_tenant(ledger, "Other", "jonas")
+    other = replace(_open_tenant(ledger, "Other", "jonas"), credit_note_id=CREDIT_NOTE_ID)
+    # a credit note, a document of its own (A-YYYY-NNNNNN), on the other account's invoice
+    credited = replace(STAFF, reason="five seats billed twice")
+    amount = Money.of("100.00", "USD")
+    ledger.issue_credit_note(credited, other.invoice_id, amount, CREDIT_NOTE_ID)
     accounts = {"acme": acme.account_id, "other": other.account_id}
     tokens = Tokens(ledger)
     issued = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from pypdf import PdfReader
@@ -34,7 +35,10 @@ def test_the_pdf_of_an_invoice_reads_as_the_invoice(api: Api) -> None:
         "Issued on: 2026-01-05",
         "Due date: 2026-02-04",
         "Acme Inc\n1 Main St\n12345 Springfield\nUS\nap@acme.example",
-        "Sales Cloud 5 2026-01-05 to 2027-01-05 300.00 1,500.00 0.00 (0%)",
+        # the line's description wraps in its column: quantity, period (last day included),
+        # unit price and amount excluding tax, VAT rate and category (G: export), VAT
+        "Sales Cloud, 2026-01-05 to\n2027-01-05 5 2026-01-05 to 2027-01-04 300.00 1,500.00"
+        " 0% G 0.00",
         "Total 1,500.00 USD",
         "Paid 0.00 USD",
         "Balance due 1,500.00 USD",
@@ -140,4 +144,104 @@ def test_documents_keep_to_the_access_rules(api: Api) -> None:
         f"/v1/invoices/{api.acme.invoice_id}",
         "other_admin",
         headers={"Accept": "application/pdf"},
+    )
+
+
+# -- credit notes ------------------------------------------------------------------------
+
+
+def test_a_credit_note_is_listed_with_its_invoice_and_served_as_its_own_documents(
+    api: Api,
+) -> None:
+    invoice_id, credit_id = api.other.invoice_id, api.other.credit_note_id
+    invoice = api.ledger.invoice(invoice_id)
+    credit = invoice.credit_note(credit_id)
+    assert re.fullmatch(r"A-2026-\d{6}", credit.number)
+    listed = api.get(f"/v1/accounts/{api.other.account_id}/invoices", "other_admin").json()
+    (entry,) = [i for i in listed if i["id"] == str(invoice_id)]
+    summary = {
+        "id": credit_id,
+        "number": credit.number,
+        "issued_on": "2026-01-05",
+        "amount": {"amount": "100.00", "currency": "USD"},
+        "refund": {"amount": "0.00", "currency": "USD"},
+    }
+    assert entry["credit_notes"] == [summary]
+    path = f"/v1/invoices/{invoice_id}/credit-notes"
+    assert api.get(path, "other_admin").json() == [summary]
+
+    own = api.get(f"{path}/{credit_id}", "other_admin").json()
+    assert {k: own[k] for k in summary} == summary
+    legal = own["legal"]
+    assert (legal["type"], legal["type_code"], legal["number"]) == (
+        "credit_note",
+        "381",
+        credit.number,
+    )
+    assert legal["corrects"] == {"number": invoice.number, "issued_on": "2026-01-05"}
+    assert legal["total"] == {"amount": "100.00", "currency": "USD"}
+    assert legal["buyer"]["legal_name"] == "Other Inc"
+
+    xml = api.get(f"{path}/{credit_id}/xml", "other_admin")
+    assert xml.status_code == 200, xml.text
+    assert xml.headers["content-type"] == "application/xml; charset=utf-8"
+    assert xml.headers["content-disposition"] == f'attachment; filename="{credit.number}.xml"'
+    assert b"<ram:TypeCode>381</ram:TypeCode>" in xml.content
+    assert f"<ram:IssuerAssignedID>{invoice.number}<".encode() in xml.content
+    report = validate_cii(xml.content, (*EN16931, RuleSet.FRANCE_CTC))
+    assert [f for f in report.findings if f.fatal] == []
+
+    pdf = api.get(f"{path}/{credit_id}/pdf", "other_admin")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == f'attachment; filename="{credit.number}.pdf"'
+    assert PdfReader(io.BytesIO(pdf.content)).attachments == {"factur-x.xml": [xml.content]}
+    text = pdf_text(pdf.content)
+    for expected in (
+        f"Credit note {credit.number}",
+        f"Corrects invoice: {invoice.number} of 2026-01-05",
+        "Other Inc",
+        f"Avoir sur la facture {invoice.number} 1",
+        "100.00 100.00 0% G 0.00",
+        "Total credited 100.00 USD",
+    ):
+        assert expected in text, expected
+    assert api.get(f"{path}/{credit_id}/pdf", "billing_staff").content == pdf.content
+
+
+def test_a_credit_note_issued_over_http_names_its_number_and_reads_back(api: Api) -> None:
+    invoice_id = api.acme.invoice_id
+    issued = api.wrote(
+        api.post(
+            f"/v1/invoices/{invoice_id}/credit-notes",
+            "billing_staff",
+            json={"amount": "300.00", "reason": "one seat never used"},
+        ),
+        201,
+    )
+    credit = issued["credit_note"]
+    assert re.fullmatch(r"A-2026-\d{6}", credit["number"])
+    assert issued["invoice"]["credit_notes"] == [credit]
+    own = api.get(f"/v1/invoices/{invoice_id}/credit-notes/{credit['id']}", "admin").json()
+    assert own["legal"]["total"] == {"amount": "300.00", "currency": "USD"}
+    assert api.get(f"/v1/invoices/{invoice_id}", "admin").json()["credit_notes"] == [credit]
+
+
+def test_credit_notes_keep_to_the_invoices_access_rules(api: Api) -> None:
+    base = f"/v1/invoices/{api.other.invoice_id}/credit-notes"
+    for path in (
+        base,
+        f"{base}/{api.other.credit_note_id}",
+        f"{base}/{api.other.credit_note_id}/pdf",
+    ):
+        api.refused(404, "GET", path, "admin")  # another account's
+        api.refused(401, "GET", path)
+        api.refused(403, "GET", path, "operator")
+    api.refused(404, "GET", f"{base}/no-such-credit-note/xml", "other_admin")
+    mine = f"/v1/invoices/{api.acme.invoice_id}/credit-notes"
+    assert api.refused(403, "GET", mine, "user")["permission"] == "manage_billing"
+    api.refused(
+        404,
+        "GET",
+        f"/v1/invoices/{api.acme.invoice_id}/credit-notes/{api.other.credit_note_id}",
+        "admin",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
+from domain.money import Money
 from service.access.tokens import CUSTOMER_ROLES, Role, Tokens
 from service.clock.test_clock import use_test_clock
 from service.http.access import ALLOWED, Access
@@ -254,6 +256,7 @@ def fill(method: str, path: str, template: Template, tenant: Tenant) -> str:
         event_type="subledger.invoice.InvoicePaid.v1",
         endpoint_id=template.endpoint_id,
         case_id=template.case_id,  # Acme's
+        credit_note_id=template.credit_note_id,  # of Acme's invoice
     )
 
 
@@ -281,6 +284,13 @@ class Template:
         ledger = self._open(self.path)
         self.seed = seed_ledger(ledger)
         self.share = ShareLinks(ledger).create(STAFF, self.seed.acme.invoice_id)
+        self.credit_note_id = "matrix-credit"
+        ledger.issue_credit_note(
+            replace(STAFF, reason="matrix"),
+            self.seed.acme.invoice_id,
+            Money.of("1.00", "USD"),
+            self.credit_note_id,
+        )
         webhooks = WebhookEndpoints(
             ledger, WebhookStore(self._settings(self.path)), REGISTRATION_ONLY
         )

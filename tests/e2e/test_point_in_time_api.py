@@ -14,8 +14,8 @@ The history (recorded at 10:00 UTC on each day of February 2026, through the API
 - day 22: a 12-month renewal of 12 seats is scheduled (in the plan from day 22);
 - day 24: an account manager changes the edition to Professional, with a reason.
 
-The seed (two accounts of 5 seats, each with an open invoice of 1500.00) was recorded on
-5 January 2026 and is part of the book.
+The seed (two accounts of 5 seats, each with an open invoice of 1500.00, one of them
+credited 100.00) was recorded on 5 January 2026 and is part of the book.
 """
 
 from __future__ import annotations
@@ -353,22 +353,23 @@ def test_the_book_as_of_and_effective(api: Api, clock: ControllableClock) -> Non
             found["open_invoices"],
         )
 
-    # the seed alone: 2 x 5 seats at 1500.00 a year; two open invoices of 1500.00
-    assert book(as_of="2026-01-31") == (2, {"sales-cloud": 10}, "250.00", "3000.00", 2)
+    # the seed alone: 2 x 5 seats at 1500.00 a year; two open invoices of 1500.00, one
+    # credited 100.00
+    assert book(as_of="2026-01-31") == (2, {"sales-cloud": 10}, "250.00", "2900.00", 2)
     # + Timeline: 10 seats, 3000.00 a year, I1 open
-    assert book(as_of="2026-02-08") == (3, {"sales-cloud": 20}, "500.00", "6000.00", 3)
+    assert book(as_of="2026-02-08") == (3, {"sales-cloud": 20}, "500.00", "5900.00", 3)
     # + 2 seats (a year of the line: 3600.00), I2 open
-    assert book(as_of="2026-02-12") == (3, {"sales-cloud": 22}, "550.00", "6585.21", 4)
+    assert book(as_of="2026-02-12") == (3, {"sales-cloud": 22}, "550.00", "6485.21", 4)
     # I1 paid
-    assert book(as_of="2026-02-16") == (3, {"sales-cloud": 22}, "550.00", "3585.21", 3)
+    assert book(as_of="2026-02-16") == (3, {"sales-cloud": 22}, "550.00", "3485.21", 3)
     # + 3 seats backdated to day 5 (4500.00 a year), I3 open
-    assert book(as_of="2026-02-25") == (3, {"sales-cloud": 25}, "625.00", "4475.35", 4)
+    assert book(as_of="2026-02-25") == (3, {"sales-cloud": 25}, "625.00", "4375.35", 4)
     # known on day 25, in force on day 6: 13 seats; I1 not yet paid, I2 and I3 not yet issued
     assert book(as_of="2026-02-25", effective="2026-02-06") == (
         3,
         {"sales-cloud": 23},
         "575.00",
-        "6000.00",
+        "5900.00",
         3,
     )
     # known on day 18, in force on day 6: the correction is not known yet
@@ -376,7 +377,7 @@ def test_the_book_as_of_and_effective(api: Api, clock: ControllableClock) -> Non
         3,
         {"sales-cloud": 20},
         "500.00",
-        "6000.00",
+        "5900.00",
         3,
     )
     # before the seed's contracts started, nothing was in force

@@ -106,6 +106,7 @@ UNKNOWN: dict[str, str] = {
     "event_type": "subledger.nothing.Nothing.v1",
     "endpoint_id": str(uuid4()),
     "case_id": str(uuid4()),
+    "credit_note_id": "no-such-credit-note",
 }
 # Routes that remove a thing: sent again, the thing is gone (404).
 REMOVES = {

@@ -219,3 +219,28 @@ def test_an_auditor_reads_any_account_and_changes_nothing(api: Api) -> None:
     assert page.status_code == 200 and "/payments" not in page.text
     forms = visitor.get(f"{_acct(api)}/billing")
     assert "/billing/details" not in forms.text and "ask an administrator" in forms.text
+
+
+def test_the_invoices_page_lists_credit_notes_with_their_downloads(api: Api) -> None:
+    visitor = sign_in(api, "jonas", "other")
+    invoice_id, credit_id = api.other.invoice_id, api.other.credit_note_id
+    credit = api.ledger.invoice(invoice_id).credit_note(credit_id)
+    acct = f"/app/accounts/{api.other.account_id}"
+    listed = visitor.get(f"{acct}/invoices").text
+    assert f"Credit note {credit.number}" in listed
+    base = f"{acct}/invoices/{invoice_id}/credit-notes/{credit_id}"
+    assert f'href="{base}/pdf"' in listed and f'href="{base}/xml"' in listed
+    assert f'href="{acct}/invoices/{invoice_id}/xml"' in listed
+    in_french = visitor.get(f"{acct}/invoices", headers={"Accept-Language": "fr"}).text
+    assert f"Avoir {credit.number}" in in_french
+    assert "Credit notes" in visitor.get(f"{acct}/invoices/{invoice_id}").text
+
+    api_path = f"/v1/invoices/{invoice_id}/credit-notes/{credit_id}"
+    for kind in ("pdf", "xml"):
+        served = api.client.get(f"{base}/{kind}")
+        assert served.status_code == 200, served.text
+        assert served.content == api.get(f"{api_path}/{kind}", "other_admin").content
+    assert api.client.get(f"{base}/csv").status_code == 404
+    # a credit note is found under its own invoice only
+    elsewhere = f"{acct}/invoices/{api.acme.invoice_id}/credit-notes/{credit_id}/pdf"
+    assert api.client.get(elsewhere).status_code == 404

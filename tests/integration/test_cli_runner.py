@@ -83,5 +83,14 @@ def test_audit_verify_reports_on_stdout_and_draws_no_frames_off_a_terminal(
     verified = runner.invoke(cli, ["audit", "verify"], standalone_mode=False)
     assert verified.return_value == 0, verified.output
     assert verified.stdout.strip()  # the summary
-    assert "\r" not in verified.stderr
+    assert "\r" not in verified.stderr and "\x1b" not in verified.stderr
     assert [line for line in verified.stderr.splitlines() if "verifying" in line] != []
+
+
+def test_projections_rebuild_draws_no_frames_off_a_terminal(runner: CliRunner) -> None:
+    runner.invoke(cli, ["tokens", "create", "--role", "operator"], standalone_mode=False)
+    rebuilt = runner.invoke(cli, ["projections", "rebuild", "audit_trail"], standalone_mode=False)
+    assert rebuilt.return_value == 0, rebuilt.output
+    assert "\r" not in rebuilt.stderr and "\x1b" not in rebuilt.stderr
+    (bar,) = [line for line in rebuilt.stderr.splitlines() if "rebuilding audit_trail" in line]
+    assert "100%" in bar

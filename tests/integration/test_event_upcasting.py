@@ -46,7 +46,6 @@ NOT_IN_DEMO = {
     "Subscription.SubscriptionCancelled",
     "License.SeatUnassigned",
     "Invoice.InvoiceVoided",
-    "Invoice.CreditNoteIssued",
     "Subscription.RenewalReminderSent",  # the billing run's (service/billing/run.py)
     "Invoice.InvoiceOverdue",
     "Invoice.PaymentFailed",  # payments through the provider (service/payments/payments.py)

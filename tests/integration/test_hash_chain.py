@@ -189,3 +189,23 @@ def test_a_deleted_last_event_is_found(read_side, raw, history):
     found = verify(read_side)
     assert found.first_break is not None
     assert (found.first_break.position, found.first_break.kind) == (history, BreakKind.DELETED)
+
+
+def test_a_seal_spelt_in_upper_case_hex_is_the_same_seal_and_progress_counts_every_event(
+    read_side, history
+):
+    """Verification compares the stored hex as text while it matches, and reads a seal as
+    bytes only where the text differs: the same digest and hash in capitals still verify,
+    the next page included, and progress is told of every event once."""
+    read_side.runner.catch_up()
+    with read_side.store.transaction() as sql:
+        sql.execute(
+            "UPDATE hash_chain SET digest = UPPER(digest), hash = UPPER(hash)"
+            " WHERE position IN (?, ?)",
+            (3, 8),
+        )
+    told: list[int] = []
+    verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers, batch=7)
+    found = verifier.verify(progress=told.append)
+    assert found.ok and found.checked == history
+    assert sum(told) == history

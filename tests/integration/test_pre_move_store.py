@@ -106,7 +106,8 @@ def test_a_store_written_before_the_move_loads_verifies_and_projects_identically
     upcast(expected["read_models"])
     assert summary == expected["verify"]
     assert summary.startswith("intact")
-    assert sorted(models) == sorted(expected["read_models"])
+    # Read models added since (the billing agenda, the lookups) are checked by their own tests.
+    assert set(expected["read_models"]) <= set(models)
     for table, rows in expected["read_models"].items():
         assert models[table] == rows, table
     assert topics == expected["topics"]

@@ -166,3 +166,17 @@ def test_money_never_holds_a_float(value, currency):
 def test_money_is_always_finite(value, currency):
     with pytest.raises(InvalidValue):
         Money(Decimal(value), currency)
+
+
+@given(
+    currencies.flatmap(lambda c: st.tuples(amounts(c, extra_places=4), st.just(c))),
+    st.integers(min_value=-(10**6), max_value=10**6),
+)
+def test_times_a_whole_number_is_the_exact_product_rounded_as_a_fraction_is(held, factor):
+    """``times`` takes a shortcut for whole factors (Decimal arithmetic that never rounds);
+    it must give what the Fraction route gives, digit for digit and never a negative zero."""
+    amount, currency = held
+    fast = Money(amount, currency).times(factor)
+    exact = round_half_up(Fraction(amount) * factor, currency)
+    assert str(fast.amount) == str(exact)
+    assert fast == Money(exact, currency)

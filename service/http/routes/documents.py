@@ -2,7 +2,7 @@
 
 The routes are in ``invoices.py``: ``GET /v1/invoices/{id}`` with an Accept header, and
 ``GET /v1/invoices/{id}/pdf`` (the Factur-X PDF/A-3), ``/csv`` and ``/xml`` (the EN 16931
-CII XML the PDF carries).
+CII XML the PDF carries); a credit note's ``/pdf`` and ``/xml`` in ``credit_notes.py``.
 """
 
 from __future__ import annotations
@@ -91,5 +91,26 @@ def document(ledger: Ledger, invoice: Invoice, media_type: str) -> Response:
         headers={
             "Content-Disposition": f'attachment; filename="{invoice.number}.{suffix}"',
             "ETag": f'"{invoice.version}"',
+        },
+    )
+
+
+def credit_note_document(
+    ledger: Ledger, invoice: Invoice, credit_note_id: str, media_type: str
+) -> Response:
+    """A credit note's PDF or XML as a download, named by its number. It never changes once
+    issued: the ETag names the credit note."""
+    credit = invoice.credit_note(credit_note_id)
+    if media_type == PDF:
+        body, kind, suffix = documents.credit_note_pdf(ledger, invoice, credit.id), PDF, "pdf"
+    else:
+        body = documents.credit_note_xml(ledger, invoice, credit.id)
+        kind, suffix = f"{XML}; charset=utf-8", "xml"
+    return Response(
+        body,
+        media_type=kind,
+        headers={
+            "Content-Disposition": f'attachment; filename="{credit.number}.{suffix}"',
+            "ETag": f'"{credit.id}"',
         },
     )

@@ -4,6 +4,7 @@ are in ``payments.py``, sharing in ``share_links.py``."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
@@ -13,6 +14,7 @@ from domain.money import Money
 from projections import account_overview as overview
 from projections.documents import invoice_document
 from service.access.tokens import Principal
+from service.documents import invoices as legal_documents
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -21,6 +23,7 @@ from service.http.responses import versioned, written
 from service.http.routes import documents
 from service.http.schemas.common import MoneyOut, money_in
 from service.http.schemas.invoices import CreditNoteIn, CreditNoteOut, InvoiceOut, VoidIn
+from service.http.schemas.legal_documents import CreditNoteSummaryOut, LegalDocumentOut
 from service.ledger.application import Ledger, Receipt
 from service.reads.point_in_time import account_at, aggregate_at
 
@@ -77,11 +80,18 @@ def get_invoice(
     if reads.as_of is not None:
         with reads.sql() as sql:
             then = aggregate_at(ledger, sql, invoice_id, reads.as_of, reads.effective, Invoice)
-        return InvoiceOut.model_validate(invoice_document(then.aggregate))
-    out = InvoiceOut.model_validate(
-        projected(reads, lambda sql: overview.invoice(sql, invoice_id), f"invoice {invoice_id}")
-    )
+        return with_legal_mentions(ledger, then.aggregate, invoice_document(then.aggregate))
+    found = projected(reads, lambda sql: overview.invoice(sql, invoice_id), f"invoice {invoice_id}")
+    out = with_legal_mentions(ledger, ledger.invoice(invoice_id), found)
     versioned(response, out.version)
+    return out
+
+
+def with_legal_mentions(ledger: Ledger, invoice: Invoice, found: dict[str, Any]) -> InvoiceOut:
+    """The invoice's JSON document with its legal mentions (the legal document's: the
+    buyer as it was at issue, the seller, what the law requires the invoice to say)."""
+    out = InvoiceOut.model_validate(found)
+    out.legal = LegalDocumentOut.of(legal_documents.legal_document(ledger, invoice))
     return out
 
 
@@ -175,6 +185,10 @@ def credit_note_out(ledger: Ledger, invoice_id: UUID, receipt: Receipt) -> Credi
     """The invoice after a credit note, and the part of it that returned money paid."""
     after = ledger.invoice(invoice_id, receipt.version)
     refund = receipt.refund if receipt.refund is not None else Money.zero(after.currency)
+    # The command's credit note is the invoice's last at the version it wrote (a replay too).
+    issued = CreditNoteSummaryOut.of(after.credit_note_list[-1])
     return CreditNoteOut(
-        invoice=InvoiceOut.model_validate(invoice_document(after)), refund=MoneyOut.of(refund)
+        invoice=InvoiceOut.model_validate(invoice_document(after)),
+        refund=MoneyOut.of(refund),
+        credit_note=issued,
     )

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from service.http.schemas.common import Amount, Body, MoneyOut, PaymentMethod, Reason
+from service.http.schemas.legal_documents import CreditNoteSummaryOut, LegalDocumentOut
 
 
 class PaymentIn(Body):
@@ -58,8 +59,15 @@ class InvoiceOut(BaseModel):
     credited: MoneyOut
     balance: MoneyOut
     paid_on: date | None
+    credit_notes: list[CreditNoteSummaryOut] = Field(description="In the order they were issued")
+    legal: LegalDocumentOut | None = Field(
+        default=None,
+        description="Every mention the law requires, as the PDF and XML show them: in the"
+        " answer of GET /v1/invoices/{id}, not in lists",
+    )
 
 
 class CreditNoteOut(BaseModel):
     invoice: InvoiceOut
     refund: MoneyOut
+    credit_note: CreditNoteSummaryOut

@@ -127,12 +127,24 @@ def invoice_page(
 
 @router.get(INVOICE + "/{kind}")
 def invoice_document(account_id: UUID, invoice_id: UUID, kind: str, current: SignedIn) -> Response:
-    """The PDF or CSV, exactly the API's download."""
+    """The PDF, XML or CSV, exactly the API's download."""
     invoice = invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
-    media = {"pdf": documents.PDF, "csv": documents.CSV}.get(kind)
+    media = {"pdf": documents.PDF, "xml": documents.XML, "csv": documents.CSV}.get(kind)
     if media is None:
         raise NotFound(f"no {kind} of an invoice")
     return documents.document(current.ledger, invoice, media)
+
+
+@router.get(INVOICE + "/credit-notes/{credit_note_id}/{kind}")
+def credit_note_document(
+    account_id: UUID, invoice_id: UUID, credit_note_id: str, kind: str, current: SignedIn
+) -> Response:
+    """A credit note's PDF or XML, exactly the API's download."""
+    invoice = invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
+    media = {"pdf": documents.PDF, "xml": documents.XML}.get(kind)
+    if media is None:
+        raise NotFound(f"no {kind} of a credit note")
+    return documents.credit_note_document(current.ledger, invoice, credit_note_id, media)
 
 
 @router.post(INVOICE + "/payments")

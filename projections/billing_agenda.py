@@ -1,0 +1,298 @@
+"""The billing agenda: what the billing run needs to know of the book without reading it.
+
+Two tables, kept by the projection runner like every read model:
+
+- ``billing_agenda_contracts``: one row per active contract (dropped when it is
+  cancelled or expires): its current term, its billing period, the term it was last
+  reminded of, whether a renewal is scheduled, and ``invoice_on``: the first billing
+  period of the term whose invoice is not issued (NULL: all are);
+- ``billing_agenda_invoices``: one row per invoice neither paid, void nor marked overdue,
+  with its due date.
+
+From these the run finds each contract's next step by its dates alone (``Due.steps``),
+so it neither scans the log by event type nor loads every active contract.
+
+A period's invoice has an id fixed by the period (``period_invoice_id``): whether it is
+issued is asked of the event store (``Issued``), not learnt from the log up to the
+projection's position. An issued invoice never goes away, so a row's ``invoice_on`` is
+never later than the truth; and each invoice issued for a contract (an ``InvoiceIssued``
+naming it) has the contract's row worked out again, so at the log's head it is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from domain.base import LedgerAggregate
+from domain.invoice import Invoice
+from domain.period import BillingPeriod, DateRange, billing_periods
+from domain.subscription import Subscription
+from projections.projection import LoggedEvent
+from projections.store import Sql
+
+CONTRACTS = "billing_agenda_contracts"
+INVOICES = "billing_agenda_invoices"
+CHUNK = 500  # ids per IN list
+
+# Which of these (contract, period start) have their period invoice issued (now).
+Issued = Callable[[Sequence[tuple[UUID, date]]], set[tuple[UUID, date]]]
+
+_CONTRACT_COLUMNS = (
+    "subscription_id",
+    "term_start",
+    "term_end",
+    "billing_period",
+    "reminded_for",
+    "renews",
+    "invoice_on",
+)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """An active contract as the billing run sees it."""
+
+    subscription_id: UUID
+    term_start: date
+    term_end: date
+    billing_period: BillingPeriod
+    reminded_for: date | None
+    renews: bool
+    invoice_on: date | None  # the first period of the term not invoiced; None: all are
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            str(self.subscription_id),
+            self.term_start.isoformat(),
+            self.term_end.isoformat(),
+            self.billing_period.value,
+            None if self.reminded_for is None else self.reminded_for.isoformat(),
+            int(self.renews),
+            None if self.invoice_on is None else self.invoice_on.isoformat(),
+        )
+
+    @classmethod
+    def of_row(cls, row: Sequence[object]) -> Contract:
+        sub_id, start, end, period, reminded, renews, invoice_on = row
+        return cls(
+            UUID(str(sub_id)),
+            date.fromisoformat(str(start)),
+            date.fromisoformat(str(end)),
+            BillingPeriod(period),
+            None if reminded is None else date.fromisoformat(str(reminded)),
+            bool(renews),
+            None if invoice_on is None else date.fromisoformat(str(invoice_on)),
+        )
+
+    @property
+    def term(self) -> DateRange:
+        return DateRange(self.term_start, self.term_end)
+
+
+_INVOICE_EVENTS = (
+    Invoice.InvoiceIssued,
+    Invoice.InvoicePaid,
+    Invoice.InvoiceVoided,
+    Invoice.InvoiceOverdue,
+)
+# Read by topic, so that the other events of a batch are never decoded.
+_TOPICS = {
+    get_topic(cls)
+    for cls in (
+        *_INVOICE_EVENTS,
+        Subscription.SubscriptionStarted,
+        Subscription.SubscriptionRenewed,
+        Subscription.RenewalScheduled,
+        Subscription.RenewalChanged,
+        Subscription.RenewalCancelled,
+        Subscription.RenewalReminderSent,
+        Subscription.SubscriptionCancelled,
+        Subscription.SubscriptionExpired,
+    )
+}
+
+
+class BillingAgenda:
+    """A batch is folded in memory (the rows of the contracts it touches read in one query
+    per 500) and written with one delete and one insert per table."""
+
+    name = "billing_agenda"
+    version = 1
+    tables: tuple[str, ...] = (CONTRACTS, INVOICES)
+
+    def __init__(self, issued: Issued) -> None:
+        self._issued = issued
+
+    def create(self, sql: Sql) -> None:
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {CONTRACTS} (
+                subscription_id TEXT PRIMARY KEY,
+                term_start TEXT NOT NULL,
+                term_end TEXT NOT NULL,
+                billing_period TEXT NOT NULL,
+                reminded_for TEXT,
+                renews INTEGER NOT NULL,
+                invoice_on TEXT
+            )"""
+        )
+        sql.execute(f"CREATE INDEX IF NOT EXISTS {CONTRACTS}_invoice ON {CONTRACTS} (invoice_on)")
+        sql.execute(f"CREATE INDEX IF NOT EXISTS {CONTRACTS}_term_end ON {CONTRACTS} (term_end)")
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {INVOICES} (
+                invoice_id TEXT PRIMARY KEY,
+                due_on TEXT NOT NULL
+            )"""
+        )
+        sql.execute(f"CREATE INDEX IF NOT EXISTS {INVOICES}_due ON {INVOICES} (due_on)")
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        self.apply_batch(sql, [logged])
+
+    def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
+        events = [logged.event for logged in batch if logged.notification.topic in _TOPICS]
+        if not events:
+            return
+        # The contracts the batch touches (a period invoice of theirs included), from
+        # their rows as the last batch left them.
+        touched: set[UUID] = set()
+        for e in events:
+            if isinstance(e, Invoice.InvoiceIssued):
+                if e.subscription_id is not None:
+                    touched.add(e.subscription_id)
+            elif not isinstance(e, _INVOICE_EVENTS):
+                touched.add(e.originator_id)
+        contracts = _contracts(sql, touched)
+        invoices: dict[UUID, date | None] = {}
+        for event in events:
+            if isinstance(event, _INVOICE_EVENTS):
+                # Issued: unsettled, until paid, voided or marked overdue (None: gone).
+                due_on = event.due_on if isinstance(event, Invoice.InvoiceIssued) else None
+                invoices[event.originator_id] = due_on
+            else:
+                sub_id = event.originator_id
+                contracts[sub_id] = _fold_contract(contracts.get(sub_id), event)
+        self._find_invoice_on(contracts)
+        sql.executemany(
+            f"DELETE FROM {CONTRACTS} WHERE subscription_id = ?", [(str(i),) for i in contracts]
+        )
+        sql.insert_many(
+            CONTRACTS, _CONTRACT_COLUMNS, [c.row() for c in contracts.values() if c is not None]
+        )
+        sql.executemany(
+            f"DELETE FROM {INVOICES} WHERE invoice_id = ?", [(str(i),) for i in invoices]
+        )
+        sql.insert_many(
+            INVOICES,
+            ("invoice_id", "due_on"),
+            [(str(i), due.isoformat()) for i, due in invoices.items() if due is not None],
+        )
+
+    def _find_invoice_on(self, contracts: dict[UUID, Contract | None]) -> None:
+        """Each contract's first period not invoiced, asking the store a round of periods
+        at a time (usually one: the periods before the row's ``invoice_on`` are issued)."""
+        todo: dict[UUID, list[date]] = {}
+        for sub_id, contract in contracts.items():
+            if contract is None:
+                continue
+            # A row's invoice_on is never later than the truth (see the module): the
+            # term's periods before it are issued (None: all are). A new term sets it to
+            # the term's start.
+            first = contract.invoice_on
+            periods = billing_periods(contract.term, contract.billing_period)
+            todo[sub_id] = [] if first is None else [p.start for p in periods if p.start >= first]
+        while todo:
+            asked = [(sub_id, starts[0]) for sub_id, starts in todo.items() if starts]
+            issued = self._issued(asked) if asked else set()
+            for sub_id, starts in list(todo.items()):
+                if starts and (sub_id, starts[0]) in issued:
+                    starts.pop(0)
+                    continue
+                contract = contracts[sub_id]
+                assert contract is not None
+                contracts[sub_id] = replace(contract, invoice_on=starts[0] if starts else None)
+                del todo[sub_id]
+
+    def forget(self) -> None:
+        """Nothing is kept between batches: another runner may apply this projection too
+        (a billing run catching it up), so every batch starts from the tables."""
+
+
+def _fold_contract(contract: Contract | None, event: LedgerAggregate.Event) -> Contract | None:
+    """The row after ``event``, as the domain's own ``apply`` changes what it keeps."""
+    if isinstance(event, Subscription.SubscriptionStarted):
+        return Contract(
+            event.originator_id,
+            event.term_start,
+            event.term_end,
+            event.billing_period,
+            None,
+            False,
+            event.term_start,
+        )
+    if contract is None:  # not active (or not a contract this agenda keeps)
+        return None
+    if isinstance(event, (Subscription.SubscriptionCancelled, Subscription.SubscriptionExpired)):
+        return None
+    if isinstance(event, Subscription.SubscriptionRenewed):
+        return replace(
+            contract,
+            term_start=event.term_start,
+            term_end=event.term_end,
+            renews=False,
+            invoice_on=event.term_start,
+        )
+    if isinstance(event, Subscription.RenewalScheduled):  # RenewalChanged too
+        return replace(contract, renews=True)
+    if isinstance(event, Subscription.RenewalCancelled):
+        return replace(contract, renews=False)
+    if isinstance(event, Subscription.RenewalReminderSent):
+        return replace(contract, reminded_for=event.term_end)
+    return contract
+
+
+def _contracts(sql: Sql, ids: set[UUID]) -> dict[UUID, Contract | None]:
+    """The rows of these contracts; an id without one (not active) maps to None."""
+    found: dict[UUID, Contract | None] = dict.fromkeys(ids)
+    wanted = [str(i) for i in ids]
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        rows = sql.execute(
+            f"SELECT {', '.join(_CONTRACT_COLUMNS)} FROM {CONTRACTS}"
+            f" WHERE subscription_id IN ({marks})",
+            chunk,
+        ).fetchall()
+        for row in rows:
+            contract = Contract.of_row(row)
+            found[contract.subscription_id] = contract
+    return found
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def contracts_due(sql: Sql, until: date, reminder_days: int) -> list[Contract]:
+    """The contracts with a step on or before ``until``: a period to invoice, a reminder
+    (``reminder_days`` before the term ends, if not sent) or the term's end."""
+    remind_until = until + timedelta(days=reminder_days) if reminder_days else until
+    rows = sql.execute(
+        f"SELECT {', '.join(_CONTRACT_COLUMNS)} FROM {CONTRACTS}"
+        " WHERE invoice_on <= ? OR term_end <= ?"
+        " OR (term_end <= ? AND (reminded_for IS NULL OR reminded_for <> term_end))",
+        (until.isoformat(), until.isoformat(), remind_until.isoformat()),
+    ).fetchall()
+    return [Contract.of_row(row) for row in rows]
+
+
+def unsettled_due(sql: Sql, before: date) -> list[tuple[UUID, date]]:
+    """Unsettled invoices due before ``before``, oldest due first."""
+    rows = sql.execute(
+        f"SELECT invoice_id, due_on FROM {INVOICES} WHERE due_on < ? ORDER BY due_on, invoice_id",
+        (before.isoformat(),),
+    ).fetchall()
+    return [(UUID(str(i)), date.fromisoformat(str(d))) for i, d in rows]

@@ -1,0 +1,146 @@
+"""The read models' shortcuts (ADR 0025) give what the plain code they replace gives.
+
+Each shortcut is held against the code it replaced, kept here as the oracle: the overview
+row read through ``_ReadOnce`` against the row and document read from the aggregate
+itself, for every aggregate of the demo's fourteen months; ``to_json`` choosing its branch
+once per type against the chain of ``isinstance``; ``recorded`` against ``strftime``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.payments import FakePaymentProvider
+from domain.base import LedgerAggregate
+from domain.money import Money
+from projections import account_overview
+from projections.audit_trail import recorded
+from projections.event_json import to_json
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
+
+
+@pytest.fixture(scope="module")
+def aggregates() -> list[LedgerAggregate]:
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+            clock=clock,
+            payment_provider=FakePaymentProvider(),
+        )
+    )
+    ids = {n.originator_id for n in ledger.recorder.select_notifications(1, 1_000_000)}
+    found = [ledger.repository.get(i, deepcopy_from_cache=False) for i in ids]
+    return [a for a in found if isinstance(a, LedgerAggregate)]
+
+
+ROWS = {
+    account_overview.ACCOUNTS: (account_overview._account_row, "account_document"),
+    account_overview.SUBSCRIPTIONS: (account_overview._subscription_row, "subscription_document"),
+    account_overview.LICENSES: (account_overview._license_row, "license_document"),
+    account_overview.INVOICES: (account_overview._invoice_row, "invoice_document"),
+    account_overview.SUPPORT_CASES: (account_overview._support_case_row, "support_case_document"),
+}
+
+
+def test_each_overview_row_is_what_the_aggregate_itself_reads_as(aggregates):
+    from projections import documents
+
+    seen = set()
+    for aggregate in aggregates:
+        table = account_overview._table_of(type(aggregate).Event)
+        if table is None:
+            continue
+        seen.add(table.name)
+        row, document = ROWS[table.name]
+        plain = {
+            **row(aggregate),
+            "version": aggregate.version,
+            "document": json.dumps(getattr(documents, document)(aggregate), separators=(",", ":")),
+        }
+        assert table.row(aggregate) == plain
+    assert seen == set(ROWS)
+
+
+def _to_json_before(value: Any) -> Any:
+    """``to_json`` as it was: the isinstance chain, for every value."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json_before(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _to_json_before(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_json_before(v) for v in value]
+    return value
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+class Size(Enum):
+    LARGE = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    first: Any
+    second: Any
+
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=5),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.dates(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.uuids(),
+    st.sampled_from([Colour.RED, Size.LARGE, Money(Decimal("1.50"), "USD"), bytes(2), Pair]),
+)
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
+        st.builds(Pair, inner, inner),
+    ),
+    max_leaves=12,
+)
+
+
+@given(values)
+def test_to_json_gives_what_the_isinstance_chain_gave(value):
+    assert to_json(value) == _to_json_before(value)
+    assert json.dumps(to_json(value), sort_keys=True, default=repr) == json.dumps(
+        _to_json_before(value), sort_keys=True, default=repr
+    )
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.one_of(st.none(), st.integers(min_value=-14 * 60, max_value=14 * 60)),
+)
+def test_recorded_time_is_the_text_strftime_wrote(moment, offset_minutes):
+    if offset_minutes is not None:
+        moment = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    utc = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    assert recorded(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
