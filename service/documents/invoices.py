@@ -71,7 +71,7 @@ def credit_note_legal_document(
     """A credit note of ``invoice`` as its own legal document (type 381), naming the buyer as
     the invoice it corrects does. NotFound for a credit note the invoice does not have."""
     credit = invoice.credit_note(credit_note_id)
-    return credit_note_document(invoice, credit, buyer(ledger, invoice), ledger.seller)
+    return credit_note_document(invoice, credit, buyer_at_issue(ledger, invoice), ledger.seller)
 
 
 def credit_note_xml(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:
