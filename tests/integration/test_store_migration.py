@@ -350,3 +350,22 @@ def test_a_migrated_store_migrates_again_from_its_anchor(
             side.stop()
     finally:
         second.close()
+
+
+def test_a_store_written_to_during_the_migration_is_refused(
+    make_ledger: Callable[[], Ledger],
+    store: StoreSettings,
+    open_target: Callable[[], Ledger],
+    target_store: StoreSettings,
+):
+    ledger, account_id, _ = old_store_with_plaintext(make_ledger)
+    head = ledger.head_position()
+    late = iter(["late"])
+
+    def write_meanwhile(copied: int) -> None:
+        if (contact_id := next(late, None)) is not None:
+            ledger.add_contact(STAFF, account_id, GRACE, contact_id=contact_id)
+
+    with pytest.raises(MigrationRefused, match="written to during the migration"):
+        migrate(ledger, store, open_target(), target_store, copying=write_meanwhile)
+    assert ledger.head_position() == head + 1
