@@ -3,6 +3,7 @@
     .venv/bin/python bench/http_api.py                    # SQLite, 1 and 16 clients, 5 s each
     .venv/bin/python bench/http_api.py --seconds 20 --clients 1 4 16 64
     .venv/bin/python bench/http_api.py --database-url postgresql://postgres@127.0.0.1/test
+    .venv/bin/python bench/http_api.py --runner thread      # one arrangement only
 
 (Not ``bench/http.py``: run as a script, that name would shadow the standard library's
 ``http`` package, which httpx and uvicorn import.)
@@ -10,10 +11,12 @@
 It makes a fresh store (a SQLite file in a temporary directory, or a PostgreSQL schema
 of its own, dropped at the end) holding one contract per client and a billing-staff
 token, and starts ``subledger serve`` on it as a subprocess on a free port, with
-``SUBLEDGER_PROJECTIONS=on`` (the read models are kept current in the server process,
-as in the default deployment). For each number of clients, a second process (this
-script with ``--load``: an httpx.AsyncClient with that many concurrent clients, each
-with a connection of its own) sends
+``SUBLEDGER_PROJECTIONS=on`` (the read models are kept current as they are by default),
+once per arrangement of the projection runner (``--runner``, ADR 0005): ``process``, a
+child process of the server's (the default deployment), and ``thread``, a thread of the
+server's process. Once the read models have caught up with the seed, for each number of
+clients, a second process (this script with ``--load``: an httpx.AsyncClient with that
+many concurrent clients, each with a connection of its own) sends
 
 - baseline: ``GET /healthz`` (a trivial endpoint of the same app, same middleware);
 - ``POST /v1/subscriptions/{id}/licenses`` with one seat of sales-cloud, each client
@@ -147,9 +150,10 @@ def seed(settings: StoreSettings, contracts: int) -> tuple[list[UUID], str]:
         ledger.close()
 
 
-def server_env(settings: StoreSettings) -> dict[str, str]:
+def server_env(settings: StoreSettings, runner: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBLEDGER_")}
     env["SUBLEDGER_PROJECTIONS"] = "on"
+    env["SUBLEDGER_PROJECTIONS_RUNNER"] = runner
     if settings.postgres is not None:
         pg = settings.postgres
         env["SUBLEDGER_DATABASE_URL"] = (
@@ -162,7 +166,7 @@ def server_env(settings: StoreSettings) -> dict[str, str]:
 
 
 def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts it slowly
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}")
@@ -172,7 +176,19 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("the server did not answer /healthz within 30 s")
+    raise RuntimeError("the server did not answer /healthz within 120 s")
+
+
+def wait_until_caught_up(url: str) -> None:
+    """Until the read models have applied the whole log (the seed): no catching up is
+    measured."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready = httpx.get(f"{url}/readyz", timeout=30)
+        if ready.status_code == 200 and not any(ready.json()["lag"].values()):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the read models did not catch up within 300 s")
 
 
 def run_load(
@@ -208,48 +224,79 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="per configuration")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--database-url", help="postgresql://... (a schema of its own)")
+    parser.add_argument(
+        "--runner",
+        nargs="+",
+        choices=["process", "thread"],
+        default=["process", "thread"],
+        help="where the server runs the projection runner; each is measured in turn",
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # the load generator's spec
     args = parser.parse_args(argv)
     if args.load:
         return load_main(args)
-    subledger = Path(sys.executable).with_name("subledger")
     with (
         tempfile.TemporaryDirectory(prefix="subledger-bench-") as directory,
         fresh_store(args.database_url, directory) as settings,
     ):
         ids, token = seed(settings, max(args.clients))
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [str(subledger), "serve", "--port", str(port)],
-            env=server_env(settings),
-            cwd=directory,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_up(url, server)
-            print(
-                f"{'PostgreSQL' if settings.postgres else 'SQLite'}, uvicorn 1 worker, "
-                f"projections on, {args.seconds:g} s per configuration; "
-                f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
-                f"server peak RSS at start {peak_rss_mb(server.pid):.0f} MB",
-                flush=True,
-            )
-            for clients in args.clients:
-                health = run_load(directory, url, ["/healthz"] * clients, token, args.seconds)
-                print(line("GET /healthz", clients, health, None), flush=True)
-                paths = [f"/v1/subscriptions/{i}/licenses" for i in ids[:clients]]
-                posts = run_load(directory, url, paths, token, args.seconds)
-                print(line("POST licenses", clients, posts, health), flush=True)
-            print(f"server peak RSS (VmHWM): {peak_rss_mb(server.pid):.0f} MB")
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        for runner in args.runner:
+            measure(args, settings, runner, directory, ids, token)
     return 0
+
+
+def measure(
+    args: argparse.Namespace,
+    settings: StoreSettings,
+    runner: str,
+    directory: str,
+    ids: list[UUID],
+    token: str,
+) -> None:
+    """Serve the store with the projection runner in ``runner``, and measure it."""
+    subledger = Path(sys.executable).with_name("subledger")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(subledger), "serve", "--port", str(port)],
+        env=server_env(settings, runner),
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(url, server)
+        # One write applied before measuring: the runner (a child process) is up.
+        httpx.post(
+            f"{url}/v1/subscriptions/{ids[0]}/licenses",
+            json={"product_code": "sales-cloud", "quantity": 1},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ).raise_for_status()
+        wait_until_caught_up(url)
+        where = "a child process" if runner == "process" else "a thread of the server"
+        print(
+            f"{'PostgreSQL' if settings.postgres else 'SQLite'}, uvicorn 1 worker, "
+            f"projections on, in {where} (SUBLEDGER_PROJECTIONS_RUNNER={runner}), "
+            f"{args.seconds:g} s per configuration; "
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+            f"server peak RSS at start {peak_rss_mb(server.pid):.0f} MB",
+            flush=True,
+        )
+        for clients in args.clients:
+            health = run_load(directory, url, ["/healthz"] * clients, token, args.seconds)
+            print(line("GET /healthz", clients, health, None), flush=True)
+            paths = [f"/v1/subscriptions/{i}/licenses" for i in ids[:clients]]
+            posts = run_load(directory, url, paths, token, args.seconds)
+            print(line("POST licenses", clients, posts, health), flush=True)
+        print(f"server peak RSS (VmHWM): {peak_rss_mb(server.pid):.0f} MB", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 if __name__ == "__main__":

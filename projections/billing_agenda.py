@@ -193,8 +193,8 @@ class BillingAgenda:
         )
 
     def _find_invoice_on(self, contracts: dict[UUID, Contract | None]) -> None:
-        """Each contract's first period not invoiced, asking the store a round of periods
-        at a time (usually one: the periods before the row's ``invoice_on`` are issued)."""
+        """Each contract's first period not invoiced: the periods from the row's
+        ``invoice_on`` on are asked of the store, all contracts' in one call."""
         todo: dict[UUID, list[date]] = {}
         for sub_id, contract in contracts.items():
             if contract is None:
@@ -205,17 +205,13 @@ class BillingAgenda:
             first = contract.invoice_on
             periods = billing_periods(contract.term, contract.billing_period)
             todo[sub_id] = [] if first is None else [p.start for p in periods if p.start >= first]
-        while todo:
-            asked = [(sub_id, starts[0]) for sub_id, starts in todo.items() if starts]
-            issued = self._issued(asked) if asked else set()
-            for sub_id, starts in list(todo.items()):
-                if starts and (sub_id, starts[0]) in issued:
-                    starts.pop(0)
-                    continue
-                contract = contracts[sub_id]
-                assert contract is not None
-                contracts[sub_id] = replace(contract, invoice_on=starts[0] if starts else None)
-                del todo[sub_id]
+        asked = [(sub_id, start) for sub_id, starts in todo.items() for start in starts]
+        issued = self._issued(asked) if asked else set()
+        for sub_id, starts in todo.items():
+            contract = contracts[sub_id]
+            assert contract is not None
+            missing = (start for start in starts if (sub_id, start) not in issued)
+            contracts[sub_id] = replace(contract, invoice_on=next(missing, None))
 
     def forget(self) -> None:
         """Nothing is kept between batches: another runner may apply this projection too

@@ -12,6 +12,7 @@ from adapters.clock import SystemClock
 from adapters.payments import FakePaymentProvider
 from adapters.signing import SigningKey
 from adapters.store import StoreSettings
+from adapters.wakeup import DatagramWakeup
 from domain.clock import Clock
 from domain.payment_provider import PaymentProvider
 from service.audit.digests import signing_key_at
@@ -19,7 +20,7 @@ from service.billing.run import BillingSettings
 from service.clock.test_clock import stored_instant, use_test_clock
 from service.config.settings import Settings, load_settings
 from service.ledger.application import Ledger
-from service.reads.read_side import ReadSide
+from service.reads.read_side import RUNNER, ReadSide
 from service.webhooks.policy import DeliveryPolicy
 from service.webhooks.worker import WebhookWorker
 
@@ -75,13 +76,18 @@ def ledger_on(
     """The Ledger on ``store`` with the settings' seller and provider: the configured
     store's, or another's (the new store a migration writes, service/privacy/migration.py)."""
     store.prepare()
-    return Ledger(
+    ledger = Ledger(
         env=store.eventsourcing_env() | dict(env or {}),
         clock=clock or SystemClock(),
         payment_provider=provider or payment_provider(settings),
         seller=settings.seller(),
         retention=settings.retention(),
     )
+    if store.sqlite_path is not None:
+        # SQLite has no NOTIFY: a runner in another process (serve's, ADR 0005) is told of
+        # each save, so that reads naming a position wait milliseconds, not a poll interval
+        ledger.saved.also(DatagramWakeup(store.sqlite_path, RUNNER).announce)
+    return ledger
 
 
 @dataclass

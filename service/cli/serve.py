@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+from typing import NoReturn
 
 import click
 
 from service.bootstrap import bootstrap, open_ledger
+from service.cli.projection_process import RunnerProcess
 from service.cli.runner import fail, opened, with_settings
 from service.clock.test_clock import on_test_clock
 from service.config.logs import logging_config
@@ -100,17 +103,36 @@ def serve(
             print(f"test clock at {ledger.clock.now().isoformat()}: POST /v1/test-clock moves it")
     finally:
         svc.close()
+    runner = None
+    if settings.projections == "on" and settings.projections_runner == "process":
+        # One child runs the projections (ADR 0005); the server's processes only read them.
+        runner = RunnerProcess()
+        os.environ["SUBLEDGER_PROJECTIONS"] = "off"
     print(f"interactive API docs: http://{host}:{port}/docs", flush=True)
-    uvicorn.run(
-        "service.http.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging_config(settings),
-        log_level="warning",
-        # open event streams never end by themselves: give them this long on shutdown
-        timeout_graceful_shutdown=5,
-        **server.uvicorn_options(),
-    )
+    # uvicorn raises the signal that stopped it again once it has: let it then end this
+    # process through ``finally``, which stops the child.
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
+    if runner is not None:
+        runner.start()
+    try:
+        uvicorn.run(
+            "service.http.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logging_config(settings),
+            log_level="warning",
+            # open event streams never end by themselves: give them this long on shutdown
+            timeout_graceful_shutdown=5,
+            **server.uvicorn_options(),
+        )
+    finally:
+        if runner is not None:
+            runner.stop()
     return 0
+
+
+def _exit(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(0)

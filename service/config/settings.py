@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     projections: OnOff = Field(
         "on", description="`off`: `serve` leaves the read models to `subledger projections run`"
     )
+    projections_runner: Annotated[Literal["process", "thread"], BeforeValidator(_lower)] = Field(
+        "process",
+        description="where `serve` runs the projection runner: `process`, a child process of "
+        "its own, restarted if it dies, so requests never wait on projection work; `thread`, "
+        "a thread of each server process (ADR 0005)",
+    )
     signing_key: Path = Field(
         Path("var/signing-key.pem"),
         description="Ed25519 key that signs the hash chain's digests (made on first use, mode "

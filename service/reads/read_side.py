@@ -44,6 +44,7 @@ from service.workers.election import serve_when_elected
 log = logging.getLogger("subledger.read_side")
 
 MAX_POSITION = 2**63 - 1
+RUNNER = "projection runner"  # the elected worker's name: its lock, its logs, its wake-ups
 
 
 class ProjectionsBehind(Exception):
@@ -130,7 +131,7 @@ class ReadSide:
             RunnerLock(self.settings),
             self._stop,
             lambda elected: self.runner.run(self._stop, elected.wait, poll=poll),
-            "projection runner",
+            RUNNER,
             self._on_duty,
         )
 

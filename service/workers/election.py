@@ -2,8 +2,9 @@
 
 The projection runner, the webhook worker and the NATS relay each run in every process
 that starts them; a lock (adapters/runner_lock.py) elects one, and the others wait to
-take over. The elected work is woken by PostgreSQL NOTIFY where there is one, else by
-the ledger's in-process pulse, and checks at each wait that it still holds the lock.
+take over. The elected work is woken by PostgreSQL NOTIFY where there is one, else by a
+datagram from the processes writing to the SQLite store (and the ledger's in-process
+pulse), and checks at each wait that it still holds the lock.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
-from adapters.wakeup import PostgresWakeup, Pulse
+from adapters.wakeup import DatagramWakeup, PostgresWakeup, Pulse
 from service.ledger.application import Ledger
 
 log = logging.getLogger("subledger.election")
@@ -28,7 +29,7 @@ class LockLost(Exception):
 @dataclass(frozen=True)
 class Elected:
     lock: RunnerLock
-    wakeup: PostgresWakeup | None
+    wakeup: PostgresWakeup | DatagramWakeup | None
     local: Pulse
 
     def wait(self, timeout: float) -> None:
@@ -58,10 +59,12 @@ def serve_when_elected(
             stop.wait(2.0)
             continue
         log.info("elected: the %s of %s", what, settings.describe())
-        wakeup = None
+        wakeup: PostgresWakeup | DatagramWakeup | None = None
         if settings.postgres is not None:
             channel = str(ledger.recorder.channel_name)  # type: ignore[attr-defined]
             wakeup = PostgresWakeup(settings, channel, ledger.saved)
+        elif settings.sqlite_path is not None:
+            wakeup = DatagramWakeup(settings.sqlite_path, what, ledger.saved)
         on_duty(True)
         try:
             work(Elected(lock, wakeup, ledger.saved))

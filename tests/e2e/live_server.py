@@ -75,7 +75,11 @@ class LiveServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_up()
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()  # not left serving a store the test is about to drop
+            raise
 
     def _wait_until_up(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

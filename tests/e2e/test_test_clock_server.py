@@ -35,7 +35,13 @@ def serve(store: StoreSettings, tmp_path: Path) -> Iterator[Callable[..., LiveSe
     started: list[LiveServer] = []
 
     def start(*args: str) -> LiveServer:
-        server = LiveServer(store, tmp_path / f"server-{len(started)}.log", serve_args=args)
+        # The projection runner in a thread of one worker: /readyz tells the workers apart.
+        server = LiveServer(
+            store,
+            tmp_path / f"server-{len(started)}.log",
+            serve_args=args,
+            SUBLEDGER_PROJECTIONS_RUNNER="thread",
+        )
         started.append(server)
         return server
 

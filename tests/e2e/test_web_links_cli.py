@@ -74,7 +74,7 @@ def test_serve_demo_prints_links_to_the_port_it_listens_on(
         links = dict(line.split() for line in printed if "/app/sign-in/si_" in line)
         assert set(links) >= {"admin", "staff", "auditor"}
         assert all(url.startswith(f"{server.url}/app/sign-in/si_") for url in links.values())
-        with httpx.Client() as browser:
+        with httpx.Client(timeout=30) as browser:  # the first pages: slow on a loaded machine
             assert "Ada" in browser.get(links["admin"]).text
             signed_in = browser.post(links["admin"], follow_redirects=True)
             assert signed_in.status_code == 200 and "Northwind" in signed_in.text
