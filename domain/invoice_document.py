@@ -25,6 +25,7 @@ from domain.errors import CurrencyMismatch, InvalidValue
 from domain.legal_text import checked, required
 from domain.money import Money, total
 from domain.period import DateRange
+from domain.personal_data import ERASED
 from domain.postal_address import PostalAddress
 from domain.seller import Seller
 from domain.siren import Siren
@@ -69,6 +70,12 @@ class Buyer:
     vat_number: VatNumber | None = None  # BT-48
     siren: Siren | None = None  # BT-47: a French buyer's
     tax_id: str = ""  # outside the EU: the buyer's own tax id, printed (no EN 16931 term)
+
+    @property
+    def has_vat_number(self) -> bool:
+        """Whether the buyer has a VAT number: shown, or erased with its personal data
+        (in the EU a buyer's tax id is its VAT number), which the VAT charged still follows."""
+        return self.vat_number is not None or self.tax_id == ERASED
 
     def __post_init__(self) -> None:
         required(self.legal_name, "buyer legal name")
@@ -165,9 +172,10 @@ class InvoiceDocument:
 
     def _require_vat_numbers(self) -> None:
         categories = {line.vat.category for line in self.lines}
-        if VatCategory.REVERSE_CHARGE in categories and self.buyer.vat_number is None:
+        # An erased VAT number was one: the document still renders, without it.
+        if VatCategory.REVERSE_CHARGE in categories and not self.buyer.has_vat_number:
             raise InvalidValue("a reverse-charge sale needs the buyer's VAT number (BR-AE-02)")
-        if VatCategory.INTRA_COMMUNITY in categories and self.buyer.vat_number is None:
+        if VatCategory.INTRA_COMMUNITY in categories and not self.buyer.has_vat_number:
             raise InvalidValue("an intra-community supply needs the buyer's VAT number (BR-IC-02)")
 
     @property

@@ -62,7 +62,12 @@ def buyer_of(billing: BillingDetails) -> Buyer:
         email=billing.invoice_email,
         vat_number=vat_number,
         siren=siren,
-        tax_id="" if billing.country in EU_MEMBER_STATES else billing.tax_id,
+        # in the EU a tax id is a VAT number: shown as one, or as erased
+        tax_id=billing.tax_id
+        if billing.tax_id == ERASED
+        else ""
+        if billing.country in EU_MEMBER_STATES
+        else billing.tax_id,
     )
 
 
@@ -87,7 +92,7 @@ def _treatment(line: InvoiceLine, seller: Seller, buyer: Buyer) -> VatTreatment:
         return VatTreatment.standard(line.tax_rate)
     country = buyer.address.country
     return vat_treatment(
-        seller.address.country, seller.vat_franchise, country, buyer.vat_number, line.tax_rate
+        seller.address.country, seller.vat_franchise, country, buyer.has_vat_number, line.tax_rate
     )
 
 

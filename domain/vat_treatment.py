@@ -20,7 +20,7 @@ from enum import Enum
 
 from domain.errors import InvalidValue
 from domain.legal_text import checked
-from domain.vat_number import EU_MEMBER_STATES, VatNumber
+from domain.vat_number import EU_MEMBER_STATES
 
 
 class VatCategory(Enum):
@@ -88,7 +88,7 @@ def vat_treatment(
     seller_country: str,
     seller_franchise: bool,
     buyer_country: str,
-    buyer_vat_number: VatNumber | None,
+    buyer_has_vat_number: bool,
     standard_rate: Decimal,
 ) -> VatTreatment:
     """The treatment of a service sold by a seller established in ``seller_country``.
@@ -103,6 +103,6 @@ def vat_treatment(
         return VatTreatment.standard(standard_rate)
     if buyer_country not in EU_MEMBER_STATES:
         return EXPORT_OF_SERVICES
-    if buyer_vat_number is not None:
+    if buyer_has_vat_number:
         return REVERSE_CHARGE
     return VatTreatment.standard(standard_rate)

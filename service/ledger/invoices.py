@@ -48,7 +48,7 @@ class Invoices(Loading):
             self.seller.address.country,
             self.seller.vat_franchise,
             billing.country,
-            buyer_vat,
+            buyer_vat is not None,
             tax_rate(billing.country),
         ).rate
 

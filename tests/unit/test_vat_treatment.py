@@ -35,12 +35,13 @@ FRENCH_VAT = VatNumber("FR40303265045")
 def test_a_french_seller_charges_french_vat_at_home_and_none_to_eu_businesses_or_abroad(
     buyer_country, buyer_vat, rate, expected
 ):
-    assert vat_treatment("FR", False, buyer_country, buyer_vat, Decimal(rate)) == expected
+    registered = buyer_vat is not None
+    assert vat_treatment("FR", False, buyer_country, registered, Decimal(rate)) == expected
 
 
 @pytest.mark.parametrize("buyer_country", ["FR", "DE", "US"])
 def test_a_seller_under_the_293_b_franchise_never_charges_vat(buyer_country):
-    treatment = vat_treatment("FR", True, buyer_country, None, Decimal("0.20"))
+    treatment = vat_treatment("FR", True, buyer_country, False, Decimal("0.20"))
     assert treatment == FRANCHISE
     assert treatment.category is VatCategory.EXEMPT
     assert treatment.exemption_reason == "TVA non applicable, art. 293 B du CGI"
