@@ -266,6 +266,13 @@ def measure(
     )
     try:
         wait_until_up(url, server)
+        # One write applied before measuring: the runner (a child process) is up.
+        httpx.post(
+            f"{url}/v1/subscriptions/{ids[0]}/licenses",
+            json={"product_code": "sales-cloud", "quantity": 1},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ).raise_for_status()
         wait_until_caught_up(url)
         where = "a child process" if runner == "process" else "a thread of the server"
         print(

@@ -23,32 +23,31 @@ from service.ledger.application import Ledger
 
 
 def buyer_at_issue(ledger: Ledger, invoice: Invoice) -> BillingDetails:
-    """The account's billing details as the ledger knew them when the invoice was issued:
-    the last account version before the invoice in the global log (recorded times alone
-    cannot order changes made in the same instant, as under a test clock)."""
+    """The buyer the invoice names: as its ``InvoiceIssued`` recorded it (ADR 0027), read
+    from the store each time, so that a destroyed retention key shows at once.
+
+    An invoice issued before invoices kept their buyer (v1) names the account's billing
+    details as the ledger knew them when it was issued: the last account version before
+    the invoice in the global log (recorded times alone cannot order changes made in the
+    same instant, as under a test clock)."""
+    issued = next(iter(ledger.events.get(invoice.id, lte=1)), None)  # None: not saved yet
+    if isinstance(issued, Invoice.InvoiceIssued) and issued.buyer is not None:
+        return issued.buyer
     account = ledger.account(invoice.account_id)
-    issued = position_of(ledger.recorder, invoice.id, 1)
-    if issued is None:
+    position = position_of(ledger.recorder, invoice.id, 1)
+    if position is None:
         return account.billing
     version = account.version
-    while version > 1 and (position_of(ledger.recorder, account.id, version) or 0) > issued:
+    while version > 1 and (position_of(ledger.recorder, account.id, version) or 0) > position:
         version -= 1
     if version == account.version:
         return account.billing
     return ledger.account(account.id, version).billing
 
 
-def buyer(ledger: Ledger, invoice: Invoice) -> BillingDetails:
-    """The buyer the invoice names: as its ``InvoiceIssued`` recorded it, read from the
-    store (so an erased retention key shows at once), else the account's at issue."""
-    issued = next(iter(ledger.events.get(invoice.id, lte=1)))
-    assert isinstance(issued, Invoice.InvoiceIssued)
-    return issued.buyer or buyer_at_issue(ledger, invoice)
-
-
 def legal_document(ledger: Ledger, invoice: Invoice) -> InvoiceDocument:
     """The invoice as the legal document every rendering shows (ADR 16)."""
-    return invoice_document(invoice, buyer(ledger, invoice), ledger.seller)
+    return invoice_document(invoice, buyer_at_issue(ledger, invoice), ledger.seller)
 
 
 def xml(ledger: Ledger, invoice: Invoice) -> bytes:
@@ -72,7 +71,7 @@ def credit_note_legal_document(
     """A credit note of ``invoice`` as its own legal document (type 381), naming the buyer as
     the invoice it corrects does. NotFound for a credit note the invoice does not have."""
     credit = invoice.credit_note(credit_note_id)
-    return credit_note_document(invoice, credit, buyer(ledger, invoice), ledger.seller)
+    return credit_note_document(invoice, credit, buyer_at_issue(ledger, invoice), ledger.seller)
 
 
 def credit_note_xml(ledger: Ledger, invoice: Invoice, credit_note_id: str) -> bytes:

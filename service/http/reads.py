@@ -13,16 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from domain.base import LedgerAggregate
 from domain.errors import InvalidValue, NotFound
+from projections.documents import Document
 from projections.store import Sql
 from service.http.problems import ApiError
+from service.http.responses import versioned
 from service.http.schemas.common import Day
-from service.reads.point_in_time import parse_as_of
+from service.ledger.application import Ledger
+from service.reads.point_in_time import aggregate_at, parse_as_of
 from service.reads.read_side import ProjectionsBehind, ReadSide
 
 MAX_POSITION = 2**63 - 1
@@ -133,6 +138,26 @@ def projected(reads: Reads, fetch: Callable[[Sql], T | None], what: str) -> T:
             found = fetch(sql)
     if found is None:
         raise NotFound(f"no {what}")
+    return found
+
+
+def aggregate_document(
+    reads: Reads,
+    ledger: Ledger,
+    kind: type[LedgerAggregate],
+    aggregate_id: UUID,
+    document: Callable[[Any], Document],
+    fetch: Callable[[Sql], Document | None],
+    response: Response,
+) -> Document:
+    """One aggregate's document, as a GET of it asks: ``as_of`` an instant (in force on
+    ``effective``), rebuilt from the log; else the read model's, whose version is the ETag."""
+    if reads.as_of is not None:
+        with reads.sql() as sql:
+            then = aggregate_at(ledger, sql, aggregate_id, reads.as_of, reads.effective, kind)
+        return document(then.aggregate)
+    found = projected(reads, fetch, f"{kind.__name__.lower()} {aggregate_id}")
+    versioned(response, found["version"])
     return found
 
 

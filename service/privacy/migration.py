@@ -141,7 +141,8 @@ def migrate(
     if source.head_position() != head:
         raise MigrationRefused(
             f"the store was written to during the migration (its head moved past {head}):"
-            " stop every process writing to it, then migrate again into a new, empty store"
+            " stop every process writing to it, drop the partial copy, then migrate again"
+            " into a new, empty store"
         )
     sealed = _seal(target, target_store, head, last_digest, chain_hash, sealing)
     return Migration(

@@ -145,6 +145,11 @@ def test_a_buyer_is_erased_as_far_as_retention_allows_and_the_rest_on_its_day(
     assert (billing["legal_name"], billing["country"]) == (ERASED, "US")
     xml = api.get(f"{invoice}/xml", "admin")
     assert xml.status_code == 200 and "Acme Inc" in xml.text  # under retention: in full
+    legal = api.get(invoice, "admin").json()["legal"]
+    assert (legal["buyer"]["legal_name"], legal["buyer"]["address"]["line1"]) == (
+        "Acme Inc",
+        "1 Main St",
+    )
 
     clock.set(clock.now().replace(year=2037, month=1, day=1))
     destroyed = RetentionRun(api.ledger).run().destroyed
@@ -157,7 +162,9 @@ def test_a_buyer_is_erased_as_far_as_retention_allows_and_the_rest_on_its_day(
     assert xml.status_code == 200 and ERASED in xml.text and "Acme Inc" not in xml.text
     pdf = api.get(f"{invoice}/pdf", "admin")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    assert api.get(invoice, "admin").status_code == 200
+    as_json = api.get(invoice, "admin")
+    assert as_json.status_code == 200 and "Acme Inc" not in as_json.text
+    assert as_json.json()["legal"]["buyer"]["legal_name"] == ERASED
     link = api.wrote(api.post(f"{invoice}/share-links", "admin", json={}), 201)
     page = api.client.get(link["url"])
     assert page.status_code == 200 and ERASED in page.text and "Acme Inc" not in page.text

@@ -19,7 +19,7 @@ from domain.account import BillingDetails
 from domain.invoice import Invoice, InvoiceLine
 from domain.money import Money
 from domain.period import DateRange
-from service.documents.invoices import buyer, legal_document
+from service.documents.invoices import buyer_at_issue, legal_document
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from tests.builders import billing, cause, open_account
@@ -58,7 +58,7 @@ def test_an_invoice_keeps_the_buyer_and_seller_of_its_day_sealed_under_its_year(
     reader.seller = dataclasses.replace(SELLER, legal_name="Another Seller SAS")
     issued = reader.invoice(invoice.id)
     assert issued.financial_year == year and "buyer" not in vars(issued)
-    assert buyer(reader, issued) == billing()
+    assert buyer_at_issue(reader, issued) == billing()
     document = legal_document(reader, issued)
     assert document.buyer.legal_name == "Acme Corp"
     assert document.buyer.address.line1 == "1 Main St"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,12 @@ import pytest
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
 from adapters.raw_log import RawEvent, select_raw
+from adapters.signing import SigningKey
 from adapters.store import StoreSettings
 from domain.account import Account
 from domain.personal_data import ERASED, SubjectKind
 from projections.hash_chain import GENESIS, anchored_on, tip
+from service.audit.export import export_account
 from service.audit.verification import ChainVerifier
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
@@ -32,6 +36,7 @@ from service.webhooks.store import WebhookStore
 from tests.builders import open_account
 from tests.conftest import FreshSchema, require_postgres
 from tests.integration.test_audit_cli import cli
+from tests.integration.test_audit_export import documented_script
 from tests.integration.test_erasure import ERASING, GRACE, SECRETS, raw_store
 from tests.integration.test_pre_move_store import project
 from tests.tamper import RawEventStore
@@ -119,6 +124,7 @@ def test_a_migrated_copy_seals_old_plaintext_keeps_the_history_and_lets_it_be_er
     store: StoreSettings,
     open_target: Callable[[], Ledger],
     target_store: StoreSettings,
+    tmp_path: Path,
 ):
     ledger, account_id, old = old_store_with_plaintext(make_ledger)
     source_side = ReadSide(store, ledger)
@@ -183,6 +189,19 @@ def test_a_migrated_copy_seals_old_plaintext_keeps_the_history_and_lets_it_be_er
                 assert secret not in held, secret
             assert target.account(account_id).contacts["grace"].name == ERASED
             assert ChainVerifier(target.recorder, target_side.readers).verify().ok
+
+            # The account's export starts from the anchor and checks with the standard library.
+            key = SigningKey.load_or_create(tmp_path / "signing-key.pem")
+            exported = export_account(target_side, key, account_id, tmp_path / "export")
+            assert not exported.mismatched
+            checked = subprocess.run(
+                [sys.executable, str(documented_script(tmp_path)), str(tmp_path / "export")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert checked.returncode == 0, checked.stderr
+            assert checked.stdout.startswith(f"OK: {exported.events} events")
         finally:
             target_side.stop()
     finally:
@@ -350,3 +369,22 @@ def test_a_migrated_store_migrates_again_from_its_anchor(
             side.stop()
     finally:
         second.close()
+
+
+def test_a_store_written_to_during_the_migration_is_refused(
+    make_ledger: Callable[[], Ledger],
+    store: StoreSettings,
+    open_target: Callable[[], Ledger],
+    target_store: StoreSettings,
+):
+    ledger, account_id, _ = old_store_with_plaintext(make_ledger)
+    head = ledger.head_position()
+    late = iter(["late"])
+
+    def write_meanwhile(copied: int) -> None:
+        if (contact_id := next(late, None)) is not None:
+            ledger.add_contact(STAFF, account_id, GRACE, contact_id=contact_id)
+
+    with pytest.raises(MigrationRefused, match="written to during the migration"):
+        migrate(ledger, store, open_target(), target_store, copying=write_meanwhile)
+    assert ledger.head_position() == head + 1

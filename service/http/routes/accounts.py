@@ -17,8 +17,8 @@ from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.reads import FreshReads, PointInTimeReads, projected
-from service.http.responses import versioned, written
+from service.http.reads import FreshReads, PointInTimeReads, aggregate_document, projected
+from service.http.responses import written
 from service.http.schemas.accounts import (
     AccountIn,
     AccountOut,
@@ -35,7 +35,6 @@ from service.http.schemas.accounts import (
 )
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
-from service.reads.point_in_time import aggregate_at
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
 
@@ -82,15 +81,16 @@ def get_account(
     response: Response,
 ) -> AccountOut:
     account_for(ledger, principal, account_id, Access.ACCOUNT_READ)
-    if reads.as_of is not None:
-        with reads.sql() as sql:
-            then = aggregate_at(ledger, sql, account_id, reads.as_of, reads.effective, Account)
-        return AccountOut.model_validate(account_document(then.aggregate))
-    out = AccountOut.model_validate(
-        projected(reads, lambda sql: overview.account(sql, account_id), f"account {account_id}")
+    found = aggregate_document(
+        reads,
+        ledger,
+        Account,
+        account_id,
+        account_document,
+        lambda sql: overview.account(sql, account_id),
+        response,
     )
-    versioned(response, out.version)
-    return out
+    return AccountOut.model_validate(found)
 
 
 @router.get(

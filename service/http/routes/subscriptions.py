@@ -16,8 +16,8 @@ from service.access.tokens import Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
-from service.http.reads import DatedReads, PointInTimeReads, projected
-from service.http.responses import versioned, written
+from service.http.reads import DatedReads, PointInTimeReads, aggregate_document
+from service.http.responses import written
 from service.http.schemas.subscriptions import (
     CancellationIn,
     LicenseOnDayOut,
@@ -30,7 +30,7 @@ from service.http.schemas.subscriptions import (
 )
 from service.ledger.application import Ledger, Receipt
 from service.ledger.context import CommandContext
-from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.point_in_time import account_at
 from service.reads.seats import seats_on_day
 
 router = APIRouter(tags=["subscriptions"], responses=PROBLEM_RESPONSES)
@@ -191,21 +191,16 @@ def get_subscription(
     response: Response,
 ) -> SubscriptionOut:
     subscription_for(ledger, principal, subscription_id, Access.ACCOUNT_READ)
-    if reads.as_of is not None:
-        with reads.sql() as sql:
-            then = aggregate_at(
-                ledger, sql, subscription_id, reads.as_of, reads.effective, Subscription
-            )
-        return SubscriptionOut.model_validate(subscription_document(then.aggregate))
-    out = SubscriptionOut.model_validate(
-        projected(
-            reads,
-            lambda sql: overview.subscription(sql, subscription_id),
-            f"subscription {subscription_id}",
-        )
+    found = aggregate_document(
+        reads,
+        ledger,
+        Subscription,
+        subscription_id,
+        subscription_document,
+        lambda sql: overview.subscription(sql, subscription_id),
+        response,
     )
-    versioned(response, out.version)
-    return out
+    return SubscriptionOut.model_validate(found)
 
 
 @router.post(
