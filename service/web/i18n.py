@@ -25,7 +25,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import Translations
 
 HERE = Path(__file__).parent
@@ -174,6 +174,24 @@ def money(value: Mapping[str, str] | Any, language: str) -> str:
     else:
         amount, currency = value.amount, value.currency
     return str(format_currency(amount, currency, locale=language))
+
+
+def price(value: Mapping[str, str], language: str) -> str:
+    """A unit price: to the cent, or to the four places a price for part of a period has."""
+    amount = Decimal(value["amount"])
+    exact = amount != amount.quantize(Decimal("0.01"))
+    formatted = format_currency(
+        amount.normalize() if exact else amount,
+        value["currency"],
+        locale=language,
+        decimal_quantization=not exact,
+    )
+    return str(formatted)
+
+
+def percent(value: str | Decimal, language: str) -> str:
+    """A rate as a fraction (``"0.055"``) in percent: ``5.5 %``."""
+    return str(format_percent(Decimal(value), locale=language, decimal_quantization=False))
 
 
 def number(value: int | Decimal, language: str) -> str:

@@ -29,6 +29,16 @@ def _money(context: Context, value: Any) -> str:
 
 
 @pass_context
+def _price(context: Context, value: Any) -> str:
+    return i18n.price(value, context["language"])
+
+
+@pass_context
+def _percent(context: Context, value: Any) -> str:
+    return i18n.percent(value, context["language"])
+
+
+@pass_context
 def _number(context: Context, value: Any) -> str:
     return i18n.number(value, context["language"])
 
@@ -54,7 +64,9 @@ def environment() -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(money=_money, number=_number, day=_day, moment=_moment)
+    env.filters.update(
+        money=_money, price=_price, percent=_percent, number=_number, day=_day, moment=_moment
+    )
     return env
 
 

@@ -13,6 +13,8 @@ from pypdf import PdfReader
 from adapters.clock import ControllableClock
 from adapters.einvoice.validation import EN16931, RuleSet, validate_cii
 from tests.e2e.conftest import Api
+from tests.e2e.test_share_links import share
+from tests.e2e.web import sign_in
 
 
 def pdf_text(document: bytes) -> str:
@@ -245,3 +247,87 @@ def test_credit_notes_keep_to_the_invoices_access_rules(api: Api) -> None:
         f"/v1/invoices/{api.acme.invoice_id}/credit-notes/{api.other.credit_note_id}",
         "admin",
     )
+
+
+# -- the legal mentions in every rendering -----------------------------------------------
+
+
+MENTIONS = (
+    "123456782",  # the seller's SIREN
+    "12345678200010",  # its SIRET
+    "FR11123456782",  # its VAT number
+    "Acme Inc",
+    "Springfield",
+    "TVA non applicable, art. 259-1 du CGI",  # a service to a buyer outside the EU
+    "pénalités au taux annuel de 12.15 %",
+    "Indemnité forfaitaire pour frais de recouvrement",
+)
+
+
+def test_the_invoice_json_carries_every_legal_mention(api: Api) -> None:
+    legal = api.get(f"/v1/invoices/{api.acme.invoice_id}", "admin").json()["legal"]
+    assert (legal["type"], legal["type_code"], legal["corrects"]) == ("invoice", "380", None)
+    assert legal["number"] == api.ledger.invoice(api.acme.invoice_id).number
+    assert (legal["issued_on"], legal["due_on"]) == ("2026-01-05", "2026-02-04")
+    assert (legal["service_period_start"], legal["service_period_end"]) == (
+        "2026-01-05",
+        "2027-01-04",
+    )
+    seller = legal["seller"]
+    assert (seller["siren"], seller["siret"], seller["vat_number"]) == (
+        "123456782",
+        "12345678200010",
+        "FR11123456782",
+    )
+    assert seller["address"]["city"] == "Paris"
+    buyer = legal["buyer"]
+    assert (buyer["legal_name"], buyer["address"]["city"], buyer["vat_number"]) == (
+        "Acme Inc",
+        "Springfield",
+        None,
+    )
+    (line,) = legal["lines"]
+    assert (line["quantity"], line["unit_price"]["amount"], line["vat_rate"]) == (
+        "5",
+        "300.00",
+        "0",
+    )
+    assert (line["vat_category"], line["amount"]["amount"], line["tax"]["amount"]) == (
+        "G",
+        "1500.00",
+        "0.00",
+    )
+    (vat,) = legal["vat_breakdown"]
+    assert vat["exemption_reason"] == "TVA non applicable, art. 259-1 du CGI"
+    assert (vat["basis"]["amount"], vat["tax"]["amount"]) == ("1500.00", "0.00")
+    assert legal["total"] == {"amount": "1500.00", "currency": "USD"}
+    assert legal["late_payment"] == {
+        "penalty_rate": "0.1215",
+        "recovery_indemnity": {"amount": "40.00", "currency": "EUR"},
+    }
+    notes = " ".join(n["text"] for n in legal["notes"])
+    for mention in MENTIONS[5:]:
+        assert mention in notes, mention
+    assert [n["subject"] for n in legal["notes"]] == ["PMD", "PMT", "AAB", "TXD"]
+
+
+def test_the_web_invoice_page_and_the_share_page_show_the_same_mentions(api: Api) -> None:
+    visitor = sign_in(api)
+    page = visitor.get(f"/app/accounts/{api.acme.account_id}/invoices/{api.acme.invoice_id}").text
+    shared = share(api)
+    opened = api.client.get(shared["url"]).text
+    for text in (
+        page,
+        opened,
+        pdf_text(api.get(f"/v1/invoices/{api.acme.invoice_id}/pdf", "admin").content),
+    ):
+        for mention in MENTIONS:
+            assert mention in text, mention
+    assert "Unit price excl. tax" in page and "Unit price excl. tax" in opened
+    assert "Late-payment penalty rate" in page and "€40.00" in page
+    french = visitor.get(
+        f"/app/accounts/{api.acme.account_id}/invoices/{api.acme.invoice_id}",
+        headers={"Accept-Language": "fr"},
+    ).text
+    assert "Mentions légales" in french and "Prix unitaire HT" in french
+    assert "40,00\xa0€" in french

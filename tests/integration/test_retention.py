@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from pypdf import PdfReader
 
 from adapters.clock import ControllableClock
+from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import Account
 from domain.errors import BuyerStillInvoiced
@@ -27,12 +28,13 @@ from domain.invoice import Invoice, InvoiceLine
 from domain.money import Money
 from domain.period import DateRange
 from domain.personal_data import ERASED, SubjectKind
+from domain.retention import Retention
 from service.audit.verification import ChainVerifier
 from service.documents.invoices import legal_document, pdf, shared_page, xml
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 from service.privacy.erasure import Erasures
-from service.privacy.retention import Hold, RetentionRun
+from service.privacy.retention import RETENTION_LOCK, Hold, RetentionRun, RetentionWorker
 from service.reads.read_side import ReadSide
 from tests.builders import cause, open_account
 from tests.integration.test_erasure import raw_store, read_models
@@ -198,8 +200,6 @@ def _v1_invoice(ledger: Ledger, account_id: UUID) -> UUID:
 def test_the_retention_follows_the_settings(
     make_ledger: Callable[[], Ledger], clock: ControllableClock
 ):
-    from domain.retention import Retention
-
     ledger = make_ledger()
     ledger.retention = Retention(years=6, year_end_month=3, year_end_day=31)
     account_id, sub_id, invoice_id = _customer_with_an_invoice(ledger)  # issued 2026-01-05
@@ -211,3 +211,19 @@ def test_the_retention_follows_the_settings(
     assert RetentionRun(ledger).run().destroyed == []
     clock.set(datetime(2032, 4, 1, 9, tzinfo=UTC))
     assert [d.subject for d in RetentionRun(ledger).run().destroyed] == [f"buyer:{account_id}:2026"]
+
+
+def test_one_retention_worker_runs_at_a_time_per_store(
+    ledger: Ledger, store: StoreSettings, clock: ControllableClock
+):
+    account_id, _, _ = _customer_with_an_invoice(ledger)
+    clock.set(datetime(2037, 1, 1, 9, tzinfo=UTC))
+    other = RunnerLock(store, RETENTION_LOCK)
+    assert other.try_acquire()
+    try:
+        assert RetentionWorker(store, ledger, 3600).run_once() is None  # another runs
+    finally:
+        other.release()
+    report = RetentionWorker(store, ledger, 3600).run_once()
+    assert report is not None
+    assert [d.subject for d in report.destroyed] == [f"buyer:{account_id}:2026"]

@@ -98,7 +98,8 @@ class PriceOut(BaseModel):
 
     @classmethod
     def of(cls, money: Money) -> PriceOut:
-        return cls(amount=str(money.amount), currency=money.currency)
+        exact = money if money != money.rounded() else money.rounded()
+        return cls(amount=str(exact.amount), currency=money.currency)
 
 
 class DocumentLineOut(BaseModel):

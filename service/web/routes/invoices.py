@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from domain.errors import NotFound
 from domain.invoice import Invoice
 from projections import account_overview as overview
+from service.documents.invoices import legal_document
 from service.http.access import Access
 from service.http.problems import ApiError
 from service.http.reads import FreshReads, Reads, projected
@@ -20,6 +21,7 @@ from service.http.routes.invoices import invoice_for
 from service.http.routes.share_links import ShareLinkIn
 from service.http.schemas.common import money_in
 from service.http.schemas.invoices import PaymentIn
+from service.http.schemas.legal_documents import LegalDocumentOut
 from service.payments.payments import Payments
 from service.sharing.links import ShareLinks
 from service.web.account_view import account_context, account_path
@@ -95,8 +97,10 @@ def render_invoice(
 ) -> HTMLResponse:
     """The invoice; a refusal is shown beside ``form`` (empty: the payment's)."""
     context = account_context(current, account_id, "invoices")
-    invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
+    invoice = invoice_of_account(current, account_id, invoice_id, Access.ACCOUNT_READ)
     doc = projected(reads, lambda sql: overview.invoice(sql, invoice_id), "invoice")
+    # every mention the law requires, from the legal document the PDF and XML show
+    legal = LegalDocumentOut.of(legal_document(current.ledger, invoice)).model_dump(mode="json")
     now = current.ledger.clock.now()
     links = [(link, link.status(now)) for link in ShareLinks(current.ledger).of_invoice(invoice_id)]
     return page(
@@ -104,6 +108,7 @@ def render_invoice(
         "invoice.html",
         **context,
         invoice=doc,
+        legal=legal,
         links=list(reversed(links)),
         test_cards=TEST_CARDS,
         saved_method=context["account"].payment_method,
