@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import IntEnum
@@ -24,7 +23,6 @@ from uuid import UUID, uuid4
 
 from prometheus_client import Counter
 
-from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.errors import DomainError, InvalidValue
 from domain.invoice import Invoice
@@ -35,6 +33,7 @@ from service.config.settings import Settings
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
 from service.ledger.read_models import own_read_models
+from service.workers.periodic import PeriodicRun
 
 log = logging.getLogger("subledger.billing")
 
@@ -244,47 +243,17 @@ def _invoice_detail(invoice: Invoice) -> str:
     return f"{invoice.number} for {first.period_start} to {first.period_end}: {invoice.total}"
 
 
-class BillingWorker:
-    """The billing run every ``interval`` seconds, in a thread of ``subledger serve``.
-
-    Each run takes the store's billing lock (as ``subledger billing run`` does), so that of
-    several processes one runs at a time; the others skip that round.
-    """
+class BillingWorker(PeriodicRun[BillingReport]):
+    """The billing run every ``interval`` seconds, in a thread of ``subledger serve``,
+    under the store's billing lock (as ``subledger billing run`` takes it)."""
 
     def __init__(self, store: StoreSettings, ledger: Ledger, settings: BillingSettings) -> None:
-        self.store = store
+        def run() -> BillingReport:
+            report = BillingRun(ledger, settings.reminder_days).run()
+            if report.actions or report.failures:
+                log.info("\n".join(report.lines()))
+            return report
+
+        super().__init__(store, BILLING_LOCK, settings.interval, run, log)
         self.ledger = ledger
         self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="billing-run", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.settings.interval)
-
-    def run_once(self) -> BillingReport | None:
-        """One run if this process gets the lock; None if another holds it or the run failed."""
-        lock = RunnerLock(self.store, BILLING_LOCK)
-        try:
-            if not lock.try_acquire():
-                return None
-            try:
-                report = BillingRun(self.ledger, self.settings.reminder_days).run()
-            finally:
-                lock.release()
-        except Exception:
-            log.exception("the billing run failed; it runs again in %s s", self.settings.interval)
-            return None
-        if report.actions or report.failures:
-            log.info("\n".join(report.lines()))
-        return report

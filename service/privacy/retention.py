@@ -17,12 +17,10 @@ came between the record and the destruction), never recorded twice.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID, uuid4
 
-from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from domain.account import Account
 from domain.base import LedgerAggregate
@@ -31,6 +29,7 @@ from domain.invoice import Invoice
 from domain.personal_data import SubjectKind, subject_name
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
+from service.workers.periodic import PeriodicRun
 
 log = logging.getLogger("subledger.privacy")
 
@@ -171,44 +170,16 @@ def _by_day(item: tuple[tuple[UUID, str], date]) -> tuple[date, str, str]:
     return ends, str(account_id), within
 
 
-class RetentionWorker:
-    """The retention run every ``interval`` seconds, in a thread of ``subledger serve``:
-    one process per store at a time (the store's ``privacy`` lock), like the billing run."""
+class RetentionWorker(PeriodicRun[RetentionReport]):
+    """The retention run every ``interval`` seconds, in a thread of ``subledger serve``,
+    under the store's ``privacy`` lock: one process per store at a time."""
 
     def __init__(self, store: StoreSettings, ledger: Ledger, interval: float) -> None:
-        self.store = store
+        def run() -> RetentionReport:
+            report = RetentionRun(ledger).run()
+            if report.destroyed:
+                log.info("\n".join(report.lines()))
+            return report
+
+        super().__init__(store, RETENTION_LOCK, interval, run, log)
         self.ledger = ledger
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="retention-run", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval)
-
-    def run_once(self) -> RetentionReport | None:
-        """One run if this process gets the lock; None if another holds it or it failed."""
-        lock = RunnerLock(self.store, RETENTION_LOCK)
-        try:
-            if not lock.try_acquire():
-                return None
-            try:
-                report = RetentionRun(self.ledger).run()
-            finally:
-                lock.release()
-        except Exception:
-            log.exception("the retention run failed; it runs again in %s s", self.interval)
-            return None
-        if report.destroyed:
-            log.info("\n".join(report.lines()))
-        return report
