@@ -55,10 +55,21 @@ def as_(seed: Seed, server: LiveServer, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {seed.tokens[who]}"}
 
 
+def started_workers(server: LiveServer) -> int:
+    return server.log_path.read_text().count("Application startup complete")
+
+
 def instants_seen(seed: Seed, server: LiveServer, workers: int = 2) -> set[str]:
     """The clock as answered by each worker: fresh connections until each process has
     answered (told apart by /readyz, where only the projection runner says "here"); a
     connection stays with one process, so its two answers come from the same one."""
+    # uvicorn spawns its workers one interpreter each: on a loaded machine the second may
+    # start well after the first answers. Asking before it has started proves nothing.
+    deadline = time.monotonic() + 120
+    while started_workers(server) < workers and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log_tail = server.log_path.read_text()[-4000:]
+    assert started_workers(server) >= workers, f"not all {workers} workers started:\n{log_tail}"
     seen: dict[str, set[str]] = {}
     # Which process accepts a connection is the kernel's choice: on a loaded machine one
     # may take many in a row, so keep trying for a while rather than a fixed count.
