@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from adapters.einvoice.cii import cii_xml
 from adapters.invoice_documents import credit_note_pdf, invoice_pdf, shared_invoice_html
-from domain.account import BillingDetails
+from domain.account import BILLING_FIELDS, BillingDetails
 from domain.invoice import Invoice, InvoiceLine
 from domain.legal_document import credit_note_document, invoice_document
 from domain.money import Money
@@ -25,16 +25,6 @@ from service.http.schemas.legal_documents import LegalDocumentOut
 from tests import einvoices
 from tests.builders import cause
 
-FIELDS = (
-    "legal_name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postal_code",
-    "region",
-    "invoice_email",
-    "tax_id",
-)
 # (country, tax id, VAT rate the ledger charged, currency): reverse charge, domestic, export
 BUYERS = {
     "DE": ("DE136695976", Decimal("0"), "EUR"),
@@ -68,7 +58,7 @@ def issued(country: str) -> tuple[Invoice, BillingDetails]:
     billing = BillingDetails(
         "Kunde GmbH", "1 Weg", "Stadt", "10115", country, "a@kunde.example", tax_id=tax_id
     )
-    return invoice, erased(billing, *FIELDS)
+    return invoice, erased(billing, *BILLING_FIELDS)
 
 
 def text_of(pdf: bytes) -> str:
