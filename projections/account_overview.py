@@ -6,6 +6,10 @@ sum on: statuses, dates as ISO text (which sorts as dates do), and amounts as in
 of minor units so sums are exact on both databases. Rows are written from the state of
 the aggregate right after each event, folded with the domain's own code, so a row is
 always what a replay of the aggregate says.
+
+Invoices also keep every version of their document, with the instant it was recorded
+(``overview_invoice_versions``): an account as of an instant reads its invoices' documents
+there instead of folding each one (ADR 0030).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -23,6 +28,7 @@ from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
 from domain.subscription import Subscription, SubscriptionStatus
 from domain.support_case import SupportCase, SupportCaseStatus
+from projections.audit_trail import recorded
 from projections.documents import (
     Document,
     MoneyDocument,
@@ -43,6 +49,7 @@ SUBSCRIPTIONS = "overview_subscriptions"
 LICENSES = "overview_licenses"
 INVOICES = "overview_invoices"
 SUPPORT_CASES = "overview_support_cases"
+INVOICE_VERSIONS = "overview_invoice_versions"  # every version of each invoice's document
 
 Row = dict[str, object]
 
@@ -222,11 +229,17 @@ def _table_of(event_type: type) -> Table | None:
     return _TABLE_OF[event_type]
 
 
+_INVOICES = next(t for t in TABLES if t.name == INVOICES)
+_INVOICE_VERSION_COLUMNS = ("id", "version", "account_id", "recorded_at", "document")
+
+
 class AccountOverview:
     name = "account_overview"
-    version = 3  # 2: support cases have a status, replies and a closing; 3: credit notes
+    # 2: support cases have a status, replies and a closing; 3: credit notes; 4: every
+    # version of each invoice's document (a store at 3 rebuilds the overview from 0)
+    version = 4
     personal_data = True  # contacts, users, support cases: rebuilt after an erasure
-    tables: tuple[str, ...] = tuple(table.name for table in TABLES)
+    tables: tuple[str, ...] = (*(table.name for table in TABLES), INVOICE_VERSIONS)
 
     def __init__(self, load: LoadAggregate, load_many: LoadAggregates | None = None) -> None:
         self.folder = AggregateFolder(load, load_many=load_many)
@@ -251,6 +264,23 @@ class AccountOverview:
                 sql.execute(
                     f"CREATE INDEX IF NOT EXISTS {table.name}_{name} ON {table.name} ({columns})"
                 )
+        # One row per invoice event: the document right after it, and when it was recorded
+        # (the audit trail's text). Invoice documents hold no personal field (the buyer is
+        # not in an invoice's state, ADR 0027): nothing here needs erasing.
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {INVOICE_VERSIONS} (
+                id TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                account_id TEXT NOT NULL,
+                recorded_at TEXT NOT NULL,
+                document TEXT NOT NULL,
+                PRIMARY KEY (id, version)
+            )"""
+        )
+        sql.execute(
+            f"CREATE INDEX IF NOT EXISTS {INVOICE_VERSIONS}_account"
+            f" ON {INVOICE_VERSIONS} (account_id, recorded_at)"
+        )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         self.apply_batch(sql, [logged])
@@ -260,6 +290,7 @@ class AccountOverview:
         the batch: the new ones in one multi-row INSERT per table, the others in one
         ``executemany`` UPDATE per table."""
         touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        invoice_versions: list[tuple[Any, ...]] = []
         self.folder.prefetch(
             [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
         )
@@ -272,7 +303,20 @@ class AccountOverview:
             created = logged.position if event.originator_version == 1 else None
             if created is None and aggregate_id in touched:
                 created = touched[aggregate_id][2]
-            touched[aggregate_id] = (table, self.folder.after(event), created)
+            aggregate = self.folder.after(event)
+            touched[aggregate_id] = (table, aggregate, created)
+            if table is _INVOICES:
+                # Now: the folder goes on mutating the same aggregate with the next event.
+                invoice_versions.append(
+                    (
+                        str(aggregate_id),
+                        event.originator_version,
+                        str(aggregate.account_id),
+                        recorded(event.timestamp),
+                        json.dumps(invoice_document(aggregate), separators=(",", ":")),
+                    )
+                )
+        sql.insert_many(INVOICE_VERSIONS, _INVOICE_VERSION_COLUMNS, invoice_versions)
         for table in TABLES:
             new: list[tuple[Any, ...]] = []
             changed: list[tuple[Any, ...]] = []
@@ -350,6 +394,25 @@ def subscription(sql: Sql, subscription_id: UUID) -> Document | None:
 def invoice(sql: Sql, invoice_id: UUID) -> Document | None:
     """An invoice's document (``InvoiceOut``)."""
     return _document(sql, INVOICES, invoice_id)
+
+
+def invoice_documents_at(
+    sql: Sql, account_id: UUID, as_of: datetime, versions: dict[UUID, int]
+) -> dict[UUID, Document]:
+    """The document of each of the account's invoices at its version in ``versions`` (the
+    version known at ``as_of``); an invoice whose version has no row yet (the overview
+    behind, or rebuilding) is absent. One query: the rows recorded by ``as_of``."""
+    rows = sql.execute(
+        f"SELECT id, version, document FROM {INVOICE_VERSIONS}"
+        " WHERE account_id = ? AND recorded_at <= ?",
+        (str(account_id), recorded(as_of)),
+    ).fetchall()
+    wanted = {str(i): v for i, v in versions.items()}
+    return {
+        UUID(str(i)): dict(json.loads(text))
+        for i, version, text in rows
+        if wanted.get(str(i)) == int(version)
+    }
 
 
 def subscriptions_of(sql: Sql, account_id: UUID) -> list[Document]:

@@ -8,13 +8,17 @@ that day are skipped; the version prefix that is all in force comes from the
 repository as well, and only the tail after the first deferred event is folded here.
 
 The audit trail must have reached the events recorded by ``as_of``: callers serving a
-request wait for it first (``ReadSide.wait_for``).
+request wait for it first (``ReadSide.wait_for``). ``account_at`` takes the account's
+invoices from the account overview's documents of every invoice version (ADR 0030),
+folding only those it lacks or that have events not yet in force.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -24,10 +28,13 @@ from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.calendar_bounds import bounded_day, bounded_instant
 from domain.errors import InvalidValue, NotFound
-from domain.invoice import Invoice
+from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
+from domain.money import Money
 from domain.subscription import Subscription
+from projections.account_overview import invoice_documents_at
 from projections.audit_trail import version_as_of
+from projections.documents import Document, invoice_document
 from projections.in_force import fold_in_force, in_force
 from projections.point_in_time import KnownVersion, first_deferred_version, versions_of_account
 from projections.store import Sql
@@ -50,13 +57,78 @@ class PointInTime(Generic[A]):
 
 
 @dataclass(frozen=True)
+class InvoiceAt:
+    """An invoice as known at ``as_of``, in force on ``effective``, as its document (what
+    ``invoice_document`` makes of the state ``aggregate_at`` folds), with the figures
+    the views show. ``aggregate`` folds the invoice itself, on first use only: an account
+    has thousands of invoices, and its views need their documents, not their objects."""
+
+    document: Document
+    as_of: datetime
+    effective: date
+    version: int
+    in_force: bool  # issued on or before effective
+    deferred: tuple[LedgerAggregate.Event, ...]
+    _fold: Any = field(repr=False, compare=False)  # () -> Invoice
+
+    @cached_property
+    def aggregate(self) -> Invoice:
+        invoice: Invoice = self._fold()
+        return invoice
+
+    @property
+    def id(self) -> UUID:
+        return UUID(self.document["id"])
+
+    @property
+    def number(self) -> str:
+        return str(self.document["number"])
+
+    @property
+    def currency(self) -> str:
+        return str(self.document["currency"])
+
+    @property
+    def status(self) -> InvoiceStatus:
+        return InvoiceStatus(self.document["status"])
+
+    @property
+    def issued_on(self) -> date:
+        return date.fromisoformat(self.document["issued_on"])
+
+    @property
+    def due_on(self) -> date:
+        return date.fromisoformat(self.document["due_on"])
+
+    def _money(self, name: str) -> Money:
+        value = self.document[name]
+        return Money(Decimal(value["amount"]), value["currency"])
+
+    @property
+    def total(self) -> Money:
+        return self._money("total")
+
+    @property
+    def paid(self) -> Money:
+        return self._money("paid")
+
+    @property
+    def credited(self) -> Money:
+        return self._money("credited")
+
+    @property
+    def balance(self) -> Money:
+        return self._money("balance")
+
+
+@dataclass(frozen=True)
 class AccountAt:
     """An account with its contracts, seats and invoices, each at the same point in time."""
 
     account: PointInTime[Account]
     subscriptions: list[PointInTime[Subscription]]
     licenses: list[PointInTime[License]]
-    invoices: list[PointInTime[Invoice]]
+    invoices: list[InvoiceAt]
 
 
 def parse_as_of(text: str) -> datetime:
@@ -125,14 +197,37 @@ def account_at(
     ``effective``; NotFound if the ledger did not know the account by then.
 
     In a few round trips whatever the account's size: the versions of all its aggregates
-    in one query of the audit trail, then their snapshots and events in one query each
-    (per 500 aggregates), each aggregate folded as ``aggregate_at`` folds it."""
+    in one query of the audit trail; the invoices' documents at those versions in one
+    query of the account overview (ADR 0030); the contracts and seat pools, and any
+    invoice whose document is missing or that has events not yet in force, folded as
+    ``aggregate_at`` folds them, their snapshots and events read in one query each."""
+    return _account_at(ledger, sql, account_id, as_of, effective, stored_documents=True)
+
+
+def _account_at(
+    ledger: Ledger,
+    sql: Sql,
+    account_id: UUID,
+    as_of: datetime,
+    effective: date | None,
+    stored_documents: bool,
+) -> AccountAt:
     account = aggregate_at(ledger, sql, account_id, as_of, effective, Account)
     day = account.effective
     known = versions_of_account(sql, account_id, as_of, day, ("Subscription", "License", "Invoice"))
-    folded = _fold_all(ledger, known, day)
-    kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: [], Invoice: []}
+    wanted = {
+        k.aggregate_id: k.version
+        for k in known
+        if k.aggregate_type == "Invoice" and k.first_deferred is None
+    }
+    documents = invoice_documents_at(sql, account_id, as_of, wanted) if stored_documents else {}
+    folded = _fold_all(ledger, [k for k in known if k.aggregate_id not in documents], day)
+    kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: []}
+    invoices: list[InvoiceAt] = []
     for found in known:
+        if found.aggregate_type == "Invoice":
+            invoices.append(_invoice_at(ledger, found, documents, folded, as_of, day))
+            continue
         aggregate, deferred = folded[found.aggregate_id]
         kind = next(k for k in kinds if k.__name__ == found.aggregate_type)
         if not isinstance(aggregate, kind):
@@ -140,7 +235,49 @@ def account_at(
         kinds[kind].append(
             PointInTime(aggregate, as_of, day, found.version, in_force(aggregate, day), deferred)
         )
-    return AccountAt(account, kinds[Subscription], kinds[License], kinds[Invoice])
+    return AccountAt(account, kinds[Subscription], kinds[License], invoices)
+
+
+def _invoice_at(
+    ledger: Ledger,
+    found: KnownVersion,
+    documents: dict[UUID, Document],
+    folded: dict[UUID, tuple[Any, tuple[LedgerAggregate.Event, ...]]],
+    as_of: datetime,
+    day: date,
+) -> InvoiceAt:
+    """The invoice from its stored document (all its events in force: its state at its
+    version), else from its fold."""
+    document = documents.get(found.aggregate_id)
+    if document is not None:
+        issued_on = date.fromisoformat(document["issued_on"])
+
+        def fold_it() -> Invoice:
+            invoice: Invoice = ledger.repository.get(found.aggregate_id, version=found.version)
+            return invoice
+
+        return InvoiceAt(document, as_of, day, found.version, issued_on <= day, (), fold_it)
+    aggregate, deferred = folded[found.aggregate_id]
+    if not isinstance(aggregate, Invoice):
+        raise NotFound(f"no invoice {found.aggregate_id}")
+    return InvoiceAt(
+        invoice_document(aggregate),
+        as_of,
+        day,
+        found.version,
+        in_force(aggregate, day),
+        deferred,
+        lambda: aggregate,
+    )
+
+
+def account_at_by_folding(
+    ledger: Ledger, sql: Sql, account_id: UUID, as_of: datetime, effective: date | None = None
+) -> AccountAt:
+    """``account_at`` with every aggregate folded, no invoice read from the overview's
+    documents: how it answered before ADR 0030, kept as the reference its tests and its
+    benchmark compare with."""
+    return _account_at(ledger, sql, account_id, as_of, effective, stored_documents=False)
 
 
 def _fold_all(

@@ -42,6 +42,7 @@ from domain.money import MINOR_UNITS, Money, round_half_up
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription, SubscriptionStatus
 from projections.audit_trail import recorded
+from projections.documents import invoice_document
 from projections.book import (
     BOOKED,
     NO_BOOK_FACTS,
@@ -62,7 +63,7 @@ from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
 from service.ledger.context import SYSTEM, CommandContext
-from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.point_in_time import account_at, account_at_by_folding, aggregate_at
 from service.reads.read_side import ReadSide
 from tests.builders import billing, open_account
 from tests.conftest import FreshSchema
@@ -228,7 +229,8 @@ def world_on(kind: str, folder: Path) -> Iterator[World]:
         env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
     )
     side = ReadSide(settings, ledger)
-    mine = [side.projection("audit_trail"), side.projection("book")]
+    # The account overview: account_at reads its invoices' documents there (ADR 0030).
+    mine = [side.projection(name) for name in ("audit_trail", "book", "account_overview")]
     runner = ProjectionRunner(side.store, side.read_log, ledger.head_position, mine)
     try:
         yield World(ledger, side, clock, runner)
@@ -478,14 +480,19 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
 def check_account_at(
     world: World, sql: Sql, account_id: UUID, as_of: datetime, on: date | None
 ) -> None:
-    """``account_at`` (all the account's aggregates in a few queries) answers what
-    ``aggregate_at`` answers for each of them (checked against a replay above)."""
+    """``account_at`` (all the account's aggregates in a few queries, the invoices from
+    the overview's documents of every version) answers what ``aggregate_at`` answers for
+    each of them (checked against a replay above), and what the fold of every aggregate,
+    ``account_at_by_folding``, answers."""
     try:
         whole = account_at(world.ledger, sql, account_id, as_of, on)
     except NotFound:
         with pytest.raises(NotFound):
             aggregate_at(world.ledger, sql, account_id, as_of, on)
+        with pytest.raises(NotFound):
+            account_at_by_folding(world.ledger, sql, account_id, as_of, on)
         return
+    folded = account_at_by_folding(world.ledger, sql, account_id, as_of, on)
     for found in [whole.account, *whole.subscriptions, *whole.licenses, *whole.invoices]:
         alone = aggregate_at(world.ledger, sql, found.aggregate.id, as_of, on)
         assert state(found.aggregate) == state(alone.aggregate), (found.aggregate.id, as_of, on)
@@ -496,6 +503,27 @@ def check_account_at(
         )
         assert [e.originator_version for e in found.deferred] == [
             e.originator_version for e in alone.deferred
+        ]
+    assert len(whole.invoices) == len(folded.invoices)
+    for found, reference in zip(whole.invoices, folded.invoices, strict=True):
+        # The stored document is the fold's, and so are the figures the views show.
+        assert found.document == invoice_document(reference.aggregate), (found.id, as_of, on)
+        assert found.document == reference.document
+        figures = ("id", "number", "currency", "status", "issued_on", "due_on")
+        money = ("total", "paid", "credited", "balance")
+        assert [getattr(found, n) for n in figures] == [
+            getattr(reference.aggregate, n) for n in figures
+        ]
+        assert [getattr(found, n) for n in money] == [
+            getattr(reference.aggregate, n) for n in money
+        ]
+        assert (found.version, found.in_force, found.effective) == (
+            reference.version,
+            reference.in_force,
+            reference.effective,
+        )
+        assert [e.originator_version for e in found.deferred] == [
+            e.originator_version for e in reference.deferred
         ]
     listed = [*whole.subscriptions, *whole.licenses, *whole.invoices]
     assert sorted(p.aggregate.id for p in listed) == sorted(known_ids(sql, account_id, as_of))
