@@ -15,6 +15,7 @@ folding only those it lacks or that have events not yet in force.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -30,10 +31,10 @@ from domain.calendar_bounds import bounded_day, bounded_instant
 from domain.errors import InvalidValue, NotFound
 from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
-from domain.money import Money
+from domain.money import MINOR_UNITS, Money
 from domain.subscription import Subscription
-from projections.account_overview import invoice_documents_at
-from projections.audit_trail import version_as_of
+from projections.account_overview import InvoiceVersion, caught_up_with, invoices_at
+from projections.audit_trail import AuditTrail, version_as_of
 from projections.documents import Document, invoice_document
 from projections.in_force import fold_in_force, in_force
 from projections.point_in_time import KnownVersion, first_deferred_version, versions_of_account
@@ -58,17 +59,19 @@ class PointInTime(Generic[A]):
 
 @dataclass(frozen=True)
 class InvoiceAt:
-    """An invoice as known at ``as_of``, in force on ``effective``, as its document (what
-    ``invoice_document`` makes of the state ``aggregate_at`` folds), with the figures
-    the views show. ``aggregate`` folds the invoice itself, on first use only: an account
-    has thousands of invoices, and its views need their documents, not their objects."""
+    """An invoice as known at ``as_of``, in force on ``effective``: its figures and its
+    document (``invoice_document`` of the state ``aggregate_at`` folds), read from the
+    account overview's row of its version (ADR 0030), or from its fold where the
+    overview has none or some of its events are not yet in force. ``aggregate`` folds
+    the invoice on first use only: an account has thousands of invoices, and its views
+    need their figures, not their objects."""
 
-    document: Document
     as_of: datetime
     effective: date
     version: int
     in_force: bool  # issued on or before effective
     deferred: tuple[LedgerAggregate.Event, ...]
+    stored: InvoiceVersion | None = field(repr=False)  # None: folded
     _fold: Any = field(repr=False, compare=False)  # () -> Invoice
 
     @cached_property
@@ -76,33 +79,46 @@ class InvoiceAt:
         invoice: Invoice = self._fold()
         return invoice
 
+    @cached_property
+    def document(self) -> Document:
+        if self.stored is None:
+            return invoice_document(self.aggregate)
+        return dict(json.loads(self.stored.document))
+
     @property
     def id(self) -> UUID:
-        return UUID(self.document["id"])
+        return self.aggregate.id if self.stored is None else UUID(self.stored.id)
 
     @property
     def number(self) -> str:
-        return str(self.document["number"])
+        return self.aggregate.number if self.stored is None else self.stored.number
 
     @property
     def currency(self) -> str:
-        return str(self.document["currency"])
+        return self.aggregate.currency if self.stored is None else self.stored.currency
 
     @property
     def status(self) -> InvoiceStatus:
-        return InvoiceStatus(self.document["status"])
+        return self.aggregate.status if self.stored is None else InvoiceStatus(self.stored.status)
 
     @property
     def issued_on(self) -> date:
-        return date.fromisoformat(self.document["issued_on"])
+        if self.stored is None:
+            return self.aggregate.issued_on
+        return date.fromisoformat(self.stored.issued_on)
 
     @property
     def due_on(self) -> date:
-        return date.fromisoformat(self.document["due_on"])
+        if self.stored is None:
+            return self.aggregate.due_on
+        return date.fromisoformat(self.stored.due_on)
 
     def _money(self, name: str) -> Money:
-        value = self.document[name]
-        return Money(Decimal(value["amount"]), value["currency"])
+        if self.stored is None:
+            value: Money = getattr(self.aggregate, name)
+            return value
+        units: int = getattr(self.stored, name)
+        return Money(Decimal(units).scaleb(-MINOR_UNITS[self.currency]), self.currency)
 
     @property
     def total(self) -> Money:
@@ -214,61 +230,71 @@ def _account_at(
 ) -> AccountAt:
     account = aggregate_at(ledger, sql, account_id, as_of, effective, Account)
     day = account.effective
-    known = versions_of_account(sql, account_id, as_of, day, ("Subscription", "License", "Invoice"))
-    wanted = {
-        k.aggregate_id: k.version
-        for k in known
-        if k.aggregate_type == "Invoice" and k.first_deferred is None
-    }
-    documents = invoice_documents_at(sql, account_id, as_of, wanted) if stored_documents else {}
-    folded = _fold_all(ledger, [k for k in known if k.aggregate_id not in documents], day)
+    stored: list[InvoiceVersion] | None = None
+    if stored_documents and caught_up_with(sql, AuditTrail.name):
+        stored = invoices_at(sql, account_id, as_of, day)
+    types = ("Subscription", "License") if stored is not None else _KINDS
+    known = versions_of_account(sql, account_id, as_of, day, types)
+    if stored is not None:
+        # The invoices are the overview's; folded only where an event is not yet in force.
+        known += [
+            KnownVersion("Invoice", UUID(i.id), i.version, i.first_deferred)
+            for i in stored
+            if i.first_deferred is not None
+        ]
+    folded = _fold_all(ledger, known, day)
     kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: []}
-    invoices: list[InvoiceAt] = []
+    invoices: dict[UUID, InvoiceAt] = {}
     for found in known:
-        if found.aggregate_type == "Invoice":
-            invoices.append(_invoice_at(ledger, found, documents, folded, as_of, day))
-            continue
         aggregate, deferred = folded[found.aggregate_id]
+        if found.aggregate_type == "Invoice":
+            if not isinstance(aggregate, Invoice):
+                raise NotFound(f"no invoice {found.aggregate_id}")
+            invoices[found.aggregate_id] = InvoiceAt(
+                as_of,
+                day,
+                found.version,
+                in_force(aggregate, day),
+                deferred,
+                None,
+                lambda folded=aggregate: folded,
+            )
+            continue
         kind = next(k for k in kinds if k.__name__ == found.aggregate_type)
         if not isinstance(aggregate, kind):
             raise NotFound(f"no {kind.__name__.lower()} {found.aggregate_id}")
         kinds[kind].append(
             PointInTime(aggregate, as_of, day, found.version, in_force(aggregate, day), deferred)
         )
-    return AccountAt(account, kinds[Subscription], kinds[License], invoices)
+    if stored is None:
+        listed = list(invoices.values())
+    else:
+        # In the order they were issued, the folded ones in their places.
+        listed = [_stored_invoice(ledger, i, as_of, day, invoices) for i in stored]
+    return AccountAt(account, kinds[Subscription], kinds[License], listed)
 
 
-def _invoice_at(
+_KINDS = ("Subscription", "License", "Invoice")
+
+
+def _stored_invoice(
     ledger: Ledger,
-    found: KnownVersion,
-    documents: dict[UUID, Document],
-    folded: dict[UUID, tuple[Any, tuple[LedgerAggregate.Event, ...]]],
+    stored: InvoiceVersion,
     as_of: datetime,
     day: date,
+    folded: dict[UUID, InvoiceAt],
 ) -> InvoiceAt:
-    """The invoice from its stored document (all its events in force: its state at its
-    version), else from its fold."""
-    document = documents.get(found.aggregate_id)
-    if document is not None:
-        issued_on = date.fromisoformat(document["issued_on"])
+    """The invoice from its overview row, where every event of it known at ``as_of`` is
+    in force on ``day``: its state is then its state at its version, which the row holds."""
+    if stored.first_deferred is not None:
+        return folded[UUID(stored.id)]
 
-        def fold_it() -> Invoice:
-            invoice: Invoice = ledger.repository.get(found.aggregate_id, version=found.version)
-            return invoice
+    def fold_it() -> Invoice:
+        invoice: Invoice = ledger.repository.get(UUID(stored.id), version=stored.version)
+        return invoice
 
-        return InvoiceAt(document, as_of, day, found.version, issued_on <= day, (), fold_it)
-    aggregate, deferred = folded[found.aggregate_id]
-    if not isinstance(aggregate, Invoice):
-        raise NotFound(f"no invoice {found.aggregate_id}")
-    return InvoiceAt(
-        invoice_document(aggregate),
-        as_of,
-        day,
-        found.version,
-        in_force(aggregate, day),
-        deferred,
-        lambda: aggregate,
-    )
+    in_force_then = stored.issued_on <= day.isoformat()  # as projections.in_force.in_force
+    return InvoiceAt(as_of, day, stored.version, in_force_then, (), stored, fold_it)
 
 
 def account_at_by_folding(

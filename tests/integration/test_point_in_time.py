@@ -42,7 +42,6 @@ from domain.money import MINOR_UNITS, Money, round_half_up
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription, SubscriptionStatus
 from projections.audit_trail import recorded
-from projections.documents import invoice_document
 from projections.book import (
     BOOKED,
     NO_BOOK_FACTS,
@@ -56,6 +55,7 @@ from projections.book import (
     book_report,
     facts,
 )
+from projections.documents import invoice_document
 from projections.in_force import fold_in_force, in_force_on, recorded_day
 from projections.point_in_time import timeline
 from projections.projection import LoggedEvent
@@ -671,6 +671,44 @@ def test_the_account_view_has_its_contracts_seats_and_invoices_then(world: World
     assert (len(then.subscriptions), len(then.licenses), len(then.invoices)) == (1, 1, 1)
     assert (len(now.subscriptions), len(now.licenses), len(now.invoices)) == (2, 2, 2)
     assert then.account.version == 1
+
+
+def test_the_account_view_reads_invoices_from_the_overview_and_folds_them_without_it(
+    world: World,
+) -> None:
+    """Caught up, the overview answers every invoice whose events are all in force; an
+    invoice paid on a later day is folded for a day before it; with the overview emptied
+    (rebuilding from 0), every invoice is folded, and the answers do not change."""
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(ledger, STAFF)
+    sub_id = ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 2}).aggregate_id
+    for _ in range(3):
+        clock.advance(timedelta(days=3))
+        ledger.add_licenses(ADMIN, sub_id, "sales-cloud", 1)
+    paid = ledger.invoices_of(account_id)[1]
+    ledger.set_payment_method(ADMIN, account_id, METHOD)
+    ledger.record_payment(ADMIN, paid.id, paid.balance, METHOD)
+    world.runner.catch_up()
+    before_payment = clock.now().date() - timedelta(days=1)
+
+    def views(on: date | None) -> list[tuple[Any, ...]]:
+        with world.side.readers.transaction() as sql:
+            whole = account_at(ledger, sql, account_id, clock.now(), on)
+        return [
+            (i.id, i.version, i.in_force, i.stored is not None, i.document, i.balance)
+            for i in whole.invoices
+        ]
+
+    today, earlier = views(None), views(before_payment)
+    assert len(today) == 4
+    assert all(stored for _, _, _, stored, _, _ in today)
+    assert [(i, stored) for i, _, _, stored, _, _ in earlier if not stored] == [(paid.id, False)]
+    world.runner.reset(world.side.projection("account_overview"))
+    emptied = views(None)
+    assert not any(stored for _, _, _, stored, _, _ in emptied)
+    assert [v[:3] + v[4:] for v in emptied] == [v[:3] + v[4:] for v in today]
+    world.runner.catch_up()
+    assert views(None) == today and views(before_payment) == earlier
 
 
 def test_snapshots_restore_exactly_the_replayed_state(world: World) -> None:
