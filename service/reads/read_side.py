@@ -76,6 +76,14 @@ def build_projections(ledger: Ledger) -> list[Projection]:
     ]
 
 
+def reader_pool(settings: StoreSettings) -> ReaderPool:
+    """Connections for reading the read models (never the runner's)."""
+    if settings.postgres is not None:
+        pg = settings.postgres
+        return postgres_reader_pool(pg.conninfo(), pg.schema)
+    return ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
+
+
 class ReadSide:
     def __init__(self, settings: StoreSettings, ledger: Ledger) -> None:
         self.settings = settings
@@ -83,11 +91,7 @@ class ReadSide:
         self.projections = build_projections(ledger)
         # The runner's connection: every row it writes can be written again from the log.
         self.store = read_store(settings, sync_each_commit=False)
-        if settings.postgres is not None:
-            pg = settings.postgres
-            self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
-        else:
-            self.readers = ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
+        self.readers = reader_pool(settings)
         self.runner = ProjectionRunner(
             self.store, self.read_log, ledger.head_position, self.projections
         )
