@@ -8,34 +8,38 @@ checks. A tampered seal at a span's boundary is found by the span that ends ther
 hash is compared with the one recomputed), and the first break of the whole log is the
 first break of the first span that has one.
 
-Each span runs in a spawned process that opens the store itself (a forked one would share
-the parent's database connections). Below ``MIN_SPAN`` positions per process, starting
-processes costs more than it saves, and the check runs here.
+Each span runs in a process of its own (service/audit/span_worker.py) that opens the
+store itself (a forked one would share the parent's database connections). Below
+``MIN_SPAN`` positions per process, starting processes costs more than it saves, and the
+check runs here.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import queue
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, wait
 from itertools import pairwise
-from multiprocessing import get_context
-from typing import Any
+from typing import IO
 
-from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import ApplicationRecorder
 
 from adapters.store import StoreSettings
 from projections.hash_chain import tip
 from service.audit.verification import ChainVerifier, Verification
-from service.ledger.application import Ledger
-from service.reads.read_side import reader_pool
 
 MIN_SPAN = 100_000
 MAX_JOBS = 8
+WORKER = [sys.executable, "-m", "service.audit.span_worker"]
 
-_progress: Any = None  # in a worker: the queue its span reports progress on
+
+class SpanFailed(RuntimeError):
+    """A span's process ended without a finding (its error is on stderr)."""
 
 
 def default_jobs() -> int:
@@ -67,18 +71,50 @@ def verify_in_parallel(
     if len(cut) == 1:
         return verifier.verify(start, progress=progress)
     store_head = recorder.max_notification_id() or 0
-    context = get_context("spawn")
-    reports = context.Queue()
-    with ProcessPoolExecutor(
-        len(cut), mp_context=context, initializer=_start_worker, initargs=(reports,)
-    ) as pool:
-        futures = [pool.submit(_verify_span, store, after, upto) for after, upto in cut]
-        while not all(future.done() for future in futures):
-            wait(futures, timeout=0.2)
-            _drain(reports, progress)
-        _drain(reports, progress)
-        found = [future.result() for future in futures]
-    return _joined(start, head, store_head, found)
+    reports: queue.Queue[int | None] = queue.Queue()
+    children = [
+        subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in cut
+    ]
+    found: list[Verification | None] = [None] * len(cut)
+    finished = False
+    try:
+        for index, (child, (after, upto)) in enumerate(zip(children, cut, strict=True)):
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write(pickle.dumps((store, after, upto)))
+            child.stdin.close()
+            threading.Thread(
+                target=_read, args=(child.stdout, found, index, reports), daemon=True
+            ).start()
+        running = len(children)
+        while running:
+            count = reports.get()
+            if count is None:
+                running -= 1
+            elif progress is not None:
+                progress(count)
+        finished = True
+    finally:
+        for child in children:
+            if not finished:
+                child.kill()  # interrupted: no span outlives the verification
+            child.wait()
+    if any(span is None for span in found):
+        raise SpanFailed("a span of the chain could not be verified (see the error above)")
+    return _joined(start, head, store_head, [span for span in found if span is not None])
+
+
+def _read(
+    out: IO[bytes], found: list[Verification | None], index: int, reports: queue.Queue[int | None]
+) -> None:
+    """A child's reports: progress lines, then its finding."""
+    try:
+        for line in out:
+            if line.startswith(b"+"):
+                reports.put(int(line[1:]))
+            elif line.startswith(b"="):
+                found[index] = pickle.loads(base64.b64decode(line[1:]))
+    finally:
+        reports.put(None)
 
 
 def _joined(start: int, head: int, store_head: int, found: list[Verification]) -> Verification:
@@ -89,32 +125,3 @@ def _joined(start: int, head: int, store_head: int, found: list[Verification]) -
         if span.first_break is not None:
             return Verification(start, head, head, store_head, checked, span.first_break)
     return Verification(start, head, head, store_head, checked, None)
-
-
-def _drain(reports: Any, progress: Callable[[int], None] | None) -> None:
-    while True:
-        try:
-            done = reports.get_nowait()
-        except queue.Empty:
-            return
-        if progress is not None:
-            progress(done)
-
-
-def _start_worker(reports: Any) -> None:
-    global _progress
-    _progress = reports
-
-
-def _verify_span(store: StoreSettings, after: int, upto: int) -> Verification:
-    """In a worker: verify ``(after, upto]`` from the hash sealed at ``after``."""
-    env = Environment(Ledger.name, {**os.environ, **store.eventsourcing_env()})
-    factory = InfrastructureFactory.construct(env)
-    readers = reader_pool(store)
-    try:
-        report = _progress.put if _progress is not None else None
-        verifier = ChainVerifier(factory.application_recorder(), readers)
-        return verifier.verify(after, upto, progress=report)
-    finally:
-        readers.close()
-        factory.close()

@@ -30,12 +30,7 @@ from projections.hash_chain import HashChain
 from projections.lookups import Lookups
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner, positions
-from projections.store import (
-    ReaderPool,
-    create_tables,
-    postgres_reader_pool,
-    sqlite_connector,
-)
+from projections.store import create_tables, reader_pool
 from service.ledger.application import Ledger
 from service.ledger.read_models import period_invoices_issued, read_log, read_store
 from service.reads.many_aggregates import events_up_to, states_at
@@ -74,14 +69,6 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         BillingAgenda(lambda periods: period_invoices_issued(ledger, periods)),
         Lookups(),
     ]
-
-
-def reader_pool(settings: StoreSettings) -> ReaderPool:
-    """Connections for reading the read models (never the runner's)."""
-    if settings.postgres is not None:
-        pg = settings.postgres
-        return postgres_reader_pool(pg.conninfo(), pg.schema)
-    return ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
 
 
 class ReadSide:

@@ -116,3 +116,11 @@ def raw(store: StoreSettings) -> Iterator[RawEventStore]:
     found = RawEventStore(store)
     yield found
     found.close()
+
+
+def test_the_span_worker_opens_the_ledgers_store() -> None:
+    """The worker names the application as the Ledger does: the name prefixes the
+    store's environment variables."""
+    from service.audit.span_worker import APPLICATION
+
+    assert APPLICATION == Ledger.name
