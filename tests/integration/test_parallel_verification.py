@@ -123,4 +123,4 @@ def test_the_span_worker_opens_the_ledgers_store() -> None:
     store's environment variables."""
     from service.audit.span_worker import APPLICATION
 
-    assert APPLICATION == Ledger.name
+    assert Ledger.name == APPLICATION
