@@ -332,9 +332,19 @@ class Timelines:
         self._capacity = capacity
         self._states = states
         self._cache: OrderedDict[UUID, Timeline] = OrderedDict()
+        self._batch = 0  # the aggregates of the batch being applied: all of them kept
 
     def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
-        """Load the histories of a batch's aggregates not kept, in a few queries."""
+        """Load the histories of a batch's aggregates not kept, in a few queries.
+
+        Every aggregate of the batch is kept until the batch is applied, even beyond the
+        capacity (a rebuild's batches are large): those kept move ahead of the others, so
+        that what makes room is never one the batch has yet to use."""
+        ids = dict.fromkeys(event.originator_id for event in events)
+        self._batch = len(ids)
+        for aggregate_id in ids:
+            if aggregate_id in self._cache:
+                self._cache.move_to_end(aggregate_id)
         if self._histories is None:
             return
 
@@ -352,7 +362,10 @@ class Timelines:
                     timeline.append(stored)
             self._cache[aggregate_id] = timeline
             self._cache.move_to_end(aggregate_id)
-        while len(self._cache) > self._capacity:
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._cache) > max(self._capacity, self._batch):
             self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Timeline:
@@ -370,8 +383,7 @@ class Timelines:
                     timeline.append(stored)
         timeline.append(event)
         self._cache[aggregate_id] = timeline
-        if len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
+        self._trim()
         return timeline
 
     def forget(self) -> None:

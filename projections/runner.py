@@ -102,12 +102,18 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         batch_size: int = 500,
         now: Callable[[], float] = time.time,
+        catch_up_batch_size: int = 5_000,
     ) -> None:
         self.store = store
         self.read_log = read_log
         self.head = head
         self.projections = list(projections)
         self.batch_size = batch_size
+        # Far behind the head (a rebuild, a runner started late), batches this large: each
+        # costs a commit and a few queries per projection, whatever its size. A runner
+        # keeping up reads what is new, in batches of ``batch_size`` at most.
+        self.catch_up_batch_size = max(catch_up_batch_size, batch_size)
+        self._behind = False  # the last read filled a batch: more is waiting
         self.now = now
         self.last_error: str | None = None
         # The projections failing in this runner: the position each fails at, and when to
@@ -177,7 +183,9 @@ class ProjectionRunner:
         if not due:
             return 0
         reached = self.positions()
-        batch = self.read_log(min(reached[p.name] for p in due), self.batch_size)
+        size = self.catch_up_batch_size if self._behind else self.batch_size
+        batch = self.read_log(min(reached[p.name] for p in due), size)
+        self._behind = len(batch) >= self.batch_size
         return sum(self._apply_isolated(projection, batch) for projection in due)
 
     def _apply_isolated(self, projection: Projection, batch: Sequence[LoggedEvent]) -> int:
