@@ -357,16 +357,16 @@ class Timelines:
     def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
         """Load the histories of a batch's aggregates not kept, in a few queries.
 
-        Every aggregate of the batch is kept until the batch is applied, even beyond the
-        capacity (a rebuild's batches are large): those kept move ahead of the others, so
-        that what makes room is never one the batch has yet to use."""
+        Every aggregate of the batch is then kept until the batch is applied, even beyond
+        the capacity (a rebuild's batches are large): those kept move ahead of the others,
+        so that what makes room is never one the batch has yet to use."""
+        if self._histories is None:
+            return
         ids = dict.fromkeys(event.originator_id for event in events)
         self._batch = len(ids)
         for aggregate_id in ids:
             if aggregate_id in self._cache:
                 self._cache.move_to_end(aggregate_id)
-        if self._histories is None:
-            return
 
         def kept(aggregate_id: UUID) -> int | None:
             timeline = self._cache.get(aggregate_id)
