@@ -1,5 +1,7 @@
 """The projection runner on a real store: exactly once, restartable, rebuildable."""
 
+import threading
+
 import pytest
 
 from adapters.store import StoreSettings
@@ -90,6 +92,23 @@ def test_a_runner_behind_reads_large_batches_and_one_keeping_up_small_ones(
     with read_side.readers.transaction() as sql:
         rows = audit_rows(sql, AuditFilter(), 1000)
     assert [r["position"] for r in rows] == list(range(1, ledger.head_position() + 1))
+
+
+def test_a_stopped_runner_finishes_its_batch_and_stops_there(read_side, ledger, staff):
+    for _ in range(3):
+        open_account(ledger, staff)
+    runner = ProjectionRunner(
+        read_side.store,
+        read_side.read_log,
+        ledger.head_position,
+        read_side.projections,
+        batch_size=1,
+        catch_up_batch_size=1,
+    )
+    stop = threading.Event()
+    applied = runner.catch_up(progress=lambda _: stop.set(), stop=stop)
+    assert applied == len(read_side.projections)  # the first event, to each projection
+    assert set(read_side.positions().values()) == {1}
 
 
 def test_reads_wait_for_their_position_and_give_up_past_the_bound(read_side, ledger, staff):
