@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from psycopg.sql import SQL, Composable, Identifier
 
 KEY_BYTES = 32  # AES-256
 TABLE = "data_keys"
+_CHUNK = 500  # subjects per IN list
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,15 @@ class _CachedKeys:
         self.forget(subject)
         return len(destroyed)
 
+    def live(self, subjects: Collection[str]) -> set[str]:
+        """Which of these subjects hold a live key, in one query per 500 (the store's
+        word, not the cache's)."""
+        wanted = sorted(set(subjects))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            found |= self._live_among(wanted[start : start + _CHUNK])
+        return found
+
     def forget(self, subject: str) -> None:
         with self._lock:
             self._live.pop(subject, None)
@@ -126,6 +137,9 @@ class _CachedKeys:
 
     def _read(self, key_id: str) -> tuple[str, bytes] | None:
         """The subject and key of a live key."""
+        raise NotImplementedError
+
+    def _live_among(self, subjects: list[str]) -> set[str]:
         raise NotImplementedError
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
@@ -154,6 +168,10 @@ class InMemoryDataKeys(_CachedKeys):
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         self._rows[key_id] = (subject, key)
+
+    def _live_among(self, subjects: list[str]) -> set[str]:
+        wanted = set(subjects)
+        return {owner for owner, key in self._rows.values() if key and owner in wanted}
 
     def rows(self) -> list[KeyRow]:
         return [KeyRow(i, subject, key, "", None) for i, (subject, key) in self._rows.items()]
@@ -195,6 +213,16 @@ class SQLiteDataKeys(_CachedKeys):
     def _read(self, key_id: str) -> tuple[str, bytes] | None:
         row = self._one(f"SELECT subject, key FROM {TABLE} WHERE key_id = ?", (key_id,))
         return None if row is None or row[1] is None else (str(row[0]), bytes(row[1]))
+
+    def _live_among(self, subjects: list[str]) -> set[str]:
+        marks = ", ".join("?" for _ in subjects)
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT subject FROM {TABLE}"
+                f" WHERE subject IN ({marks}) AND key IS NOT NULL",
+                subjects,
+            )
+            return {str(row[0]) for row in cursor.fetchall()}
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         with self._datastore.transaction(commit=True) as cursor:
@@ -294,6 +322,16 @@ class PostgresDataKeys(_CachedKeys):
     def _read(self, key_id: str) -> tuple[str, bytes] | None:
         row = self._one(SQL("SELECT subject, key FROM {} WHERE key_id = %s"), (key_id,))
         return None if row is None or row["key"] is None else (row["subject"], bytes(row["key"]))
+
+    def _live_among(self, subjects: list[str]) -> set[str]:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT DISTINCT subject FROM {} WHERE subject = ANY(%s) AND key IS NOT NULL"
+                ).format(self._table),
+                (subjects,),
+            )
+            return {str(row["subject"]) for row in cursor.fetchall()}
 
     def _insert(self, key_id: str, subject: str, key: bytes) -> None:
         with self._datastore.transaction(commit=True) as cursor:

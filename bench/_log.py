@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -175,6 +175,10 @@ class Copier:
             state = state.replace(old, fresh[old].hex.encode())
         return StoredEvent(fresh[old_id], event.originator_version, event.topic, state)
 
+    def ids(self, number: int) -> Mapping[bytes, UUID]:
+        """Copy ``number``'s ids so far: a template's id (``uuid_hex`` bytes) -> the copy's."""
+        return self._maps[number]
+
     def drop(self, number: int) -> None:
         self._maps.pop(number, None)
 
@@ -189,13 +193,17 @@ def write_copies(
     events: int,
     interleaved: bool,
     page: int = PAGE,
+    copied: Callable[[int, Mapping[bytes, UUID]], None] | None = None,
 ) -> int:
     """Write at least ``events`` events (whole commands): copies of ``commands``.
 
     ``interleaved``: in time order, each template command followed by every copy of it,
     so that, as in a real log, an aggregate's next command comes thousands of events
-    later. Otherwise one copy after another, each whole (a copy's events close together).
+    later. Otherwise one copy after another, each whole (a copy's events close together),
+    and ``copied``, if given, is called with each copy's number and its ids (a template's
+    id as ``uuid_hex`` bytes -> the copy's) once its commands are taken.
     """
+    assert copied is None or not interleaved, "copied: one copy after another only"
     template_events = sum(len(command) for command in commands)
     copies = max(1, -(-events // template_events))
     copier = Copier(commands)
@@ -210,6 +218,8 @@ def write_copies(
     last_copy = -1
     for number, command in order:
         if not interleaved and number != last_copy:
+            if copied is not None and last_copy >= 0:
+                copied(last_copy, copier.ids(last_copy))
             copier.drop(last_copy)  # a whole copy is written: its ids are done with
             last_copy = number
         batch += [copier.copy(event, number) for event in command]
@@ -222,4 +232,6 @@ def write_copies(
     if batch:
         recorder.insert_events(batch)
         written += len(batch)
+    if copied is not None and last_copy >= 0:
+        copied(last_copy, copier.ids(last_copy))
     return written

@@ -1,5 +1,6 @@
 """The store a benchmark runs on: a SQLite file in a temporary directory, or a new
-PostgreSQL schema, removed after the run."""
+PostgreSQL schema, removed after the run; or, with ``--keep NAME``, one kept between
+runs (a full-size book takes minutes to write: a second run measures it again)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,39 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url", help="postgresql://... to measure PostgreSQL (a schema of its own)"
     )
+
+
+def add_keep_argument(parser: argparse.ArgumentParser) -> None:
+    """``--keep NAME``, the argument ``store_for`` takes besides ``add_store_arguments``'."""
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the store between runs (SQLite: DIR/subledger-bench-NAME.db; PostgreSQL:"
+        " schema bench_keep_NAME) and measure the one already there if it was filled;"
+        " delete it by hand (rm / DROP SCHEMA ... CASCADE)",
+    )
+
+
+@contextmanager
+def store_for(
+    database_url: str | None, directory: Path | str | None, keep: str | None
+) -> Iterator[StoreSettings]:
+    """``fresh_store``, or with ``keep`` a store of that name, made if missing and never
+    removed."""
+    if keep is None:
+        with fresh_store(database_url, directory) as settings:
+            yield settings
+        return
+    if not keep.replace("_", "").isalnum():
+        raise SystemExit(f"--keep: letters, digits and _ only, not {keep!r}")
+    if database_url:
+        pg = replace(parse_postgres_url(database_url), schema=f"bench_keep_{keep.lower()}")
+        settings = StoreSettings(postgres=pg)
+    else:
+        folder = Path(directory or tempfile.gettempdir())
+        settings = StoreSettings(sqlite_path=str(folder / f"subledger-bench-{keep}.db"))
+    settings.prepare()
+    yield settings
 
 
 @contextmanager

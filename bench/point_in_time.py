@@ -41,23 +41,24 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from _log import ADA, ADMIN, BILLING, STAFF, START, catch_up, seed_worlds, write_copies
-from _stores import add_store_arguments, fresh_store
+from _stores import add_keep_argument, add_store_arguments, fresh_store, store_for
 
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
+from adapters.store import StoreSettings
 from domain.account import Account
 from domain.catalog import Edition
 from domain.subscription import Subscription
-from projections.book import TABLES, book_report
+from projections.book import TABLES, TOTALS, Temporal, book_report, book_report_scanned, fill_totals
 from projections.point_in_time import versions_of_account
 from projections.runner import ProjectionRunner
-from projections.store import CONNECTION_ERRORS, Sql
+from projections.store import CONNECTION_ERRORS, ReaderPool, ReadStore, Sql
 from service.ledger.application import Ledger
 from service.reads.point_in_time import account_at, aggregate_at
 from service.reads.read_side import ReadSide
@@ -104,6 +105,215 @@ def plain_scan(sql: Sql) -> list[Any]:
             f"SELECT currency, SUM(balance_minor), COUNT(*) FROM {invoices} GROUP BY currency"
         ).fetchall(),
     ]
+
+
+# Every column of a book table, as copied.
+def _columns(table: Temporal) -> tuple[str, ...]:
+    return (
+        "aggregate_id",
+        "row_key",
+        *table.value_names,
+        "effective_from",
+        "effective_to",
+        "valid_from_position",
+        "valid_from",
+        "valid_to_position",
+        "valid_to",
+    )
+
+
+def book_rows(sql: Sql) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the book's tables, every column, sorted."""
+    return {
+        name: sorted(
+            (tuple(row) for row in sql.execute(f"SELECT {columns} FROM {name}").fetchall()),
+            key=repr,  # NULLs among strings
+        )
+        for name, columns in [(t.name, ", ".join(_columns(t))) for t in TABLES] + [(TOTALS, "*")]
+    }
+
+
+class BookCopies:
+    """The book's rows of copied events, made as ``write_copies`` writes each copy: the
+    templates' rows as the projection wrote them, with the copy's ids and positions (a
+    copy's events are its template's, ids aside, at positions ``T`` times its number
+    further on). ``--check-copies`` holds them equal to the book the projection makes of
+    the same log."""
+
+    def __init__(
+        self, store: ReadStore, templates: dict[str, list[tuple[Any, ...]]], shift: int, size: int
+    ) -> None:
+        self.store, self.templates, self.shift, self.size = store, templates, shift, size
+        self.pending: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in TABLES}
+        self.templates.pop(TOTALS, None)
+        self.written = 0
+
+    def copied(self, number: int, ids: Mapping[bytes, UUID]) -> None:
+        fresh = {str(UUID(old.decode())): str(new) for old, new in ids.items()}
+        shift = self.shift + number * self.size
+        for table, rows in self.templates.items():
+            self.pending[table] += [_copy(row, fresh, shift) for row in rows]
+        if sum(map(len, self.pending.values())) >= 20_000:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.store.transaction() as sql:
+            for table in TABLES:
+                sql.insert_many(table.name, _columns(table), self.pending[table.name])
+                self.written += len(self.pending[table.name])
+                self.pending[table.name] = []
+
+
+def _copy(row: tuple[Any, ...], fresh: dict[str, str], shift: int) -> tuple[Any, ...]:
+    aggregate, key, account, *rest = row
+    *values, opened, at, closed, until = rest
+    closed = None if closed is None else closed + shift
+    return (fresh[aggregate], key, fresh[account], *values, opened + shift, at, closed, until)
+
+
+def only_book(args: argparse.Namespace, settings: StoreSettings) -> None:
+    """The book report alone, on a book of ``--contracts`` (kept with ``--keep``)."""
+    clock = ControllableClock(START)
+    ledger = Ledger(
+        env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
+    )
+    began = time.perf_counter()
+    read_side = ReadSide(settings, ledger)  # sums the totals of a book kept without them
+    try:
+        store = "PostgreSQL" if settings.postgres else "SQLite"
+        print(f"{store}; Python {sys.version.split()[0]}; {args.seconds:g} s per measurement")
+        print(f"(the read side started in {time.perf_counter() - began:.1f} s)", flush=True)
+        book_projection = read_side.projection("book")
+        runner = ProjectionRunner(
+            read_side.store, read_side.read_log, ledger.head_position, [book_projection]
+        )
+        if ledger.head_position() == 0:
+            write_book(args, ledger, clock, runner, read_side.store)
+        else:
+            print(f"the store kept: {ledger.head_position():,} events", flush=True)
+        if runner.lag()["book"]:
+            raise SystemExit("the book is not at the log's head: delete the kept store")
+        readers = read_side.readers
+        if settings.postgres is not None:
+            with readers.transaction() as sql:  # as autovacuum would after the load
+                for table in TABLES:
+                    sql.execute(f"ANALYZE {table.name}")
+        with readers.transaction() as sql:
+            # As of now: the last instant the book knows (the end of the templates' year).
+            now = max(
+                datetime.fromisoformat(sql.scalar(f"SELECT MAX(valid_from) FROM {t.name}"))
+                for t in TABLES
+            )
+            counts = [sql.scalar(f"SELECT COUNT(*) FROM {t.name}") for t in TABLES]
+        print(
+            "book rows: "
+            + ", ".join(f"{t.name} {n:,}" for t, n in zip(TABLES, counts, strict=True))
+        )
+        measure_book(readers, now, args.seconds)
+    finally:
+        read_side.stop()
+        ledger.close()
+
+
+def write_book(
+    args: argparse.Namespace,
+    ledger: Ledger,
+    clock: ControllableClock,
+    runner: ProjectionRunner,
+    store: ReadStore,
+) -> None:
+    """The templates' commands and their copies in the log; the book's rows projected
+    from it (``--project-book``) or copied from the templates' rows."""
+    began = time.perf_counter()
+    commands = seed_worlds(ledger, clock, WORLDS)
+    size = ledger.head_position()
+    catch_up(runner)  # the templates' rows
+    print(f"the templates: {size:,} events in {time.perf_counter() - began:.1f} s", flush=True)
+    copies = -(-(args.contracts - WORLDS) // WORLDS)
+    with store.transaction() as sql:
+        templates = book_rows(sql)
+    maker = BookCopies(store, templates, size, size)
+    began = time.perf_counter()
+    written = write_copies(
+        ledger.recorder,
+        commands,
+        copies * size,
+        interleaved=False,
+        copied=None if args.project_book else maker.copied,
+    )
+    maker.flush()
+    head = ledger.head_position()
+    assert head == size * (copies + 1), "a copy's positions are its template's, shifted"
+    seconds = time.perf_counter() - began
+    print(f"the copies: {written:,} events in {seconds:.1f} s", flush=True)
+    if args.project_book:
+        began = time.perf_counter()
+        catch_up(runner)
+        seconds = time.perf_counter() - began
+        print(f"the book projected: {head:,} events in {seconds:.1f} s", flush=True)
+        return
+    began = time.perf_counter()
+    with store.transaction() as sql:
+        sql.execute(f"DELETE FROM {TOTALS}")  # the templates'
+        fill_totals(sql)
+        sql.execute("UPDATE projection_positions SET position = ? WHERE name = 'book'", (head,))
+    print(
+        f"the book's rows copied: {maker.written:,} in {seconds:.1f} s with the events;"
+        f" its totals summed (set-based) in {time.perf_counter() - began:.1f} s",
+        flush=True,
+    )
+    if args.check_copies:
+        with store.transaction() as sql:
+            copied = book_rows(sql)
+        book = next(iter(runner.projections))
+        runner.reset(book)
+        began = time.perf_counter()
+        catch_up(runner)
+        print(f"  projected again in {time.perf_counter() - began:.1f} s", flush=True)
+        with store.transaction() as sql:
+            projected = book_rows(sql)
+        assert projected == copied, "the copied rows are not what the projection makes"
+        print("  the copied rows are the projected rows, every column", flush=True)
+
+
+def measure_book(readers: ReaderPool, now: datetime, seconds: float) -> None:
+    """``book_report`` (from the totals) as of the middle of the year and as of now,
+    against the report scanning the book's rows (as before the totals), and the plain
+    scan of every row."""
+    book_middle = START + timedelta(days=180)
+
+    def book(at: datetime) -> Any:
+        with readers.transaction() as sql:
+            return book_report(sql, at)
+
+    def scanned(at: datetime) -> Any:
+        with readers.transaction() as sql:
+            return book_report_scanned(sql, at)
+
+    for at in (book_middle, now):
+        assert book(at) == scanned(at), f"the totals' report differs as of {at}"
+    print(
+        f"book: {sum(book(now).active_contracts.values()):,} contracts in force"
+        f" as of {now:%Y-%m-%d %H:%M},"
+        f" {sum(book(book_middle).active_contracts.values()):,} on {book_middle:%Y-%m-%d}"
+        " (the same from the totals and from the rows)",
+        flush=True,
+    )
+    then_p50, now_p50 = compare("book_report (totals)", book, book_middle, now, seconds)
+    scan_then, scan_now = compare("book_report_scanned (rows)", scanned, book_middle, now, seconds)
+
+    def scan() -> Any:
+        with readers.transaction() as sql:
+            return plain_scan(sql)
+
+    print("book tables, plain scan (no time conditions)")
+    floor, _ = timed("every row", scan, seconds)
+    print(
+        f"  totals / rows: as of then {then_p50 / scan_then:.2f}, as of now"
+        f" {now_p50 / scan_now:.2f}; rows / plain scan: as of then {scan_then / floor:.2f},"
+        f" as of now {scan_now / floor:.2f}",
+        flush=True,
+    )
 
 
 def timed(label: str, read: Callable[[], Any], seconds: float) -> tuple[float, float]:
@@ -153,8 +363,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=10_000, help="the long account's events")
     parser.add_argument("--contracts", type=int, default=100_000, help="contracts in the book")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument(
+        "--only-book",
+        action="store_true",
+        help="the book report alone (no long account); the copies' book rows are the"
+        " templates' rows, copied with the events (see --project-book, --check-copies)",
+    )
+    parser.add_argument(
+        "--project-book", action="store_true", help="--only-book: project the whole log"
+    )
+    parser.add_argument(
+        "--check-copies",
+        action="store_true",
+        help="--only-book: then project the log again and compare (small sizes)",
+    )
     add_store_arguments(parser)
+    add_keep_argument(parser)
     args = parser.parse_args(argv)
+    if args.only_book:
+        with store_for(args.database_url, args.dir, args.keep) as settings:
+            only_book(args, settings)
+        return 0
+    if args.keep:
+        raise SystemExit("--keep: with --only-book")
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
         ledger = Ledger(
@@ -166,7 +397,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{store}; Python {sys.version.split()[0]}; {args.seconds:g} s per measurement")
             began = time.perf_counter()
             commands = seed_worlds(ledger, clock, WORLDS)
-            book_middle = START + timedelta(days=180)
             account_id, contract_id, middle = long_account(ledger, clock, args.events)
             now = clock.now()
             print(
@@ -227,10 +457,6 @@ def main(argv: list[str] | None = None) -> int:
                         aggregate_at(ledger, sql, k.aggregate_id, at) for k in known
                     ]
 
-            def book(at: datetime) -> Any:
-                with readers.transaction() as sql:
-                    return book_report(sql, at)
-
             seats_then = contract(middle).aggregate.line_for("sales-cloud").quantity
             whole = whole_account(middle)
             print(
@@ -255,38 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                 now,
                 args.seconds,
             )
-            in_book = sum(book(now).active_contracts.values())
-            print(
-                f"book: {in_book:,} contracts in force now,"
-                f" {sum(book(book_middle).active_contracts.values()):,} on {book_middle:%Y-%m-%d}",
-                flush=True,
-            )
-            then_p50, now_p50 = compare("book_report", book, book_middle, now, args.seconds)
-            with readers.transaction() as sql:
-                scanned = plain_scan(sql)
-            assert sum(int(n) for _, n in scanned[0]) >= in_book
-
-            def scan() -> Any:
-                with readers.transaction() as sql:
-                    return plain_scan(sql)
-
-            print("book tables, plain scan (no time conditions)")
-            floor, _ = timed("every row", scan, args.seconds)
-            print(
-                f"  report as of then / scan = {then_p50 / floor:.2f},"
-                f" as of now / scan = {now_p50 / floor:.2f}"
-            )
-            if settings.postgres is None:
-                # SQLite plans without statistics unless asked: the same, after ANALYZE.
-                with readers.transaction() as sql:
-                    sql.execute("ANALYZE")
-                print("after ANALYZE (SQLite)")
-                then_p50, now_p50 = compare("book_report", book, book_middle, now, args.seconds)
-                floor, _ = timed("every row", scan, args.seconds)
-                print(
-                    f"  report as of then / scan = {then_p50 / floor:.2f},"
-                    f" as of now / scan = {now_p50 / floor:.2f}"
-                )
+            measure_book(readers, now, args.seconds)
         finally:
             if read_side is not None:
                 read_side.stop()

@@ -7,6 +7,7 @@ from every event that holds it, without touching the events.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +24,10 @@ class DataKeys(Protocol):
 
     def destroy(self, subject: str, at: datetime) -> int:
         """Destroy every live key of the subject; how many there were."""
+        ...
+
+    def live(self, subjects: Collection[str]) -> set[str]:
+        """Which of these subjects hold a live key (none destroyed since it was made)."""
         ...
 
     def forget(self, subject: str) -> None:

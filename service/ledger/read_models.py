@@ -1,11 +1,12 @@
 """The read models the Ledger's features read at the log's head, caught up by themselves.
 
-The billing run reads its agenda, and the tokens, share links and webhook endpoints
-their lookups, through ``CaughtUp`` (projections/caught_up.py): whatever the projection
-runner has not applied yet they apply themselves before reading, so they never miss
-what the log holds, with or without a runner, and a scan of the log by event type is
-no longer needed. One set per Ledger, made on first use, each on a connection of its
-own (the runner's and the readers' belong to the read side).
+The billing run reads its agenda, the tokens, share links and webhook endpoints their
+lookups, and the retention run and buyer erasures the retention agenda, through
+``CaughtUp`` (projections/caught_up.py): whatever the projection runner has not applied
+yet they apply themselves before reading, so they never miss what the log holds, with
+or without a runner, and a scan of the log by event type is no longer needed. One set
+per Ledger, made on first use, each on a connection of its own (the runner's and the
+readers' belong to the read side).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from projections.billing_agenda import BillingAgenda
 from projections.caught_up import CaughtUp
 from projections.lookups import Lookups
 from projections.projection import LoggedEvent
+from projections.retention import RetentionAgenda
 from projections.store import ReadStore, postgres_connector, sqlite_connector
 from service.ledger.application import Ledger, period_invoice_id
 
@@ -107,10 +109,12 @@ class OwnReadModels:
 
             self.agenda = CaughtUp(memory(), log, head, [BillingAgenda(issued)], keep=True)
             self.lookups = CaughtUp(memory(), log, head, [Lookups()], keep=True)
+            self.retention = CaughtUp(memory(), log, head, [RetentionAgenda()], keep=True)
             return
         # They apply projections as the runner does: its connection settings.
         self.agenda = CaughtUp(read_store(store, False), log, head, [BillingAgenda(issued)])
         self.lookups = CaughtUp(read_store(store, False), log, head, [Lookups()])
+        self.retention = CaughtUp(read_store(store, False), log, head, [RetentionAgenda()])
 
 
 def _alive(ref: weakref.ref[Ledger]) -> Ledger:

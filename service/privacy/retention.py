@@ -10,8 +10,12 @@ buyer holds that key until the last such invoice's retention ends
 
 ``RetentionRun`` destroys what is due, on the ledger's clock, and records
 ``PersonalDataErased`` on the account for each key (reason: retention ended). It is
-idempotent: a key already recorded erased is destroyed again (a no-op unless a crash
-came between the record and the destruction), never recorded twice.
+idempotent: a key already recorded erased is never recorded twice, and destroyed again
+only if it is still live (a crash came between the record and the destruction).
+
+What is due, and what an account's invoices hold, are read from the retention agenda
+(projections/retention.py), caught up to the log's head first (ADR 0029): a pass reads
+from the log only what the agenda has not applied yet, not every invoice ever issued.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from adapters.store import StoreSettings
-from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.cause import Cause
-from domain.invoice import Invoice
 from domain.personal_data import SubjectKind, subject_name
+from domain.retention import Retention
+from projections import retention as retention_agenda
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
+from service.ledger.read_models import own_read_models
 from service.workers.periodic import PeriodicRun
 
 log = logging.getLogger("subledger.privacy")
@@ -51,8 +56,10 @@ class Hold:
 def holds(ledger: Ledger, account_id: UUID) -> dict[str, Hold]:
     """The account's buyer keys that its invoices need, each until its retention ends
     (ended ones included: the caller compares with today)."""
+    with own_read_models(ledger).retention.reading() as sql:
+        invoices = retention_agenda.invoices_of(sql, account_id)
     needed: dict[str, tuple[str, date, list[str]]] = {}
-    for invoice in ledger.invoices_of(account_id):
+    for invoice in invoices:
         year = invoice.financial_year
         within = "" if year is None else str(year)
         # An invoice without its own buyer reads it from the account's key (v1).
@@ -101,52 +108,54 @@ class RetentionRun:
     def due(self, today: date) -> dict[tuple[UUID, str], date]:
         """Each (account, subject id) whose retention ends on or before ``today``: every
         financial year's key, and the billing details' keys held by an erasure request."""
+        return self._agenda(today)[0]
+
+    def _agenda(self, today: date) -> tuple[dict[tuple[UUID, str], date], set[tuple[UUID, str]]]:
+        """What is due by ``today``, and which of it is recorded erased already: from the
+        retention agenda (projections/retention.py), caught up to the log's head."""
         retention = self.ledger.retention
+        with own_read_models(self.ledger).retention.reading() as sql:
+            keys = retention_agenda.keys_due(sql, last_year_ended(retention, today), today)
         due: dict[tuple[UUID, str], date] = {}
-        for event in self.ledger.events_of_types(Invoice.InvoiceIssued):
-            assert isinstance(event, Invoice.InvoiceIssued)
-            if event.financial_year is not None:
-                ends = retention.ends(event.financial_year)
-                if ends <= today:
-                    due[(event.account_id, str(event.financial_year))] = ends
-        held: dict[tuple[UUID, str], date] = {}
-        for event in self.ledger.events_of_types(
-            Account.PersonalDataHeld, Account.PersonalDataErased
-        ):
-            if event.kind != SubjectKind.BUYER.value:  # type: ignore[attr-defined]
-                continue
-            key = (event.originator_id, event.subject_id)  # type: ignore[attr-defined]
-            if isinstance(event, Account.PersonalDataHeld):
-                held[key] = event.until
+        recorded: set[tuple[UUID, str]] = set()
+        for key in keys:
+            at = (key.account_id, key.subject_id)
+            # A hold ended overrides the year's own end (both are the same day unless the
+            # settings changed between); a hold not ended yet does not.
+            if key.held_until is not None and key.held_until <= today:
+                due[at] = key.held_until
+            elif key.financial_year is not None and retention.ends(key.financial_year) <= today:
+                due[at] = retention.ends(key.financial_year)
             else:
-                held.pop(key, None)  # erased since: a later request may hold it again
-        due.update({key: until for key, until in held.items() if until <= today})
-        return due
+                continue
+            if key.erased:
+                recorded.add(at)
+        return due, recorded
 
     def run(self, until: date | None = None) -> RetentionReport:
         """Destroy every buyer key whose retention has ended by ``until`` (default today)."""
         today = self.ledger.clock.now().date()
         until = min(until or today, today)
         report = RetentionReport(until)
-        recorded = self._recorded()
-        for (account_id, within), ends in sorted(self.due(until).items(), key=_by_day):
-            subject = subject_name(SubjectKind.BUYER.value, account_id, within)
+        due, recorded = self._agenda(until)
+        # A key recorded erased by an earlier pass is destroyed already, unless a crash came
+        # between the record and the destruction: only those still live are destroyed
+        # again, found in one query per 500 rather than one destruction each.
+        subjects = {key: subject_name(SubjectKind.BUYER.value, *key) for key in due}
+        live = self.ledger.data_keys.live([subjects[key] for key in recorded])
+        for (account_id, within), ends in sorted(due.items(), key=_by_day):
+            subject = subjects[(account_id, within)]
             position = None
             if (account_id, within) not in recorded or within == "":
                 position = self._record(account_id, within, ends)
+            elif subject not in live:
+                continue
             destroyed = self.ledger.data_keys.destroy(subject, self.ledger.clock.now())
             if position is not None or destroyed:
                 report.destroyed.append(Destroyed(account_id, subject, position, destroyed))
         if report.destroyed:
             self.ledger.data_keys.scrub()
         return report
-
-    def _recorded(self) -> set[tuple[UUID, str]]:
-        return {
-            (event.originator_id, event.subject_id)  # type: ignore[attr-defined]
-            for event in self.ledger.events_of_types(Account.PersonalDataErased)
-            if event.kind == SubjectKind.BUYER.value  # type: ignore[attr-defined]
-        }
 
     def _record(self, account_id: UUID, within: str, ends: date) -> int | None:
         what = f"financial year {within}" if within else "the billing details"
@@ -163,6 +172,15 @@ class RetentionRun:
             return [account]
 
         return self.ledger.execute(ctx, work, account_id).position
+
+
+def last_year_ended(retention: Retention, today: date) -> int:
+    """The latest financial year whose retention has ended by ``today`` (the end of a
+    year's retention comes later for each later year)."""
+    year = today.year - retention.years + 1
+    while retention.ends(year) > today:
+        year -= 1
+    return year
 
 
 def _by_day(item: tuple[tuple[UUID, str], date]) -> tuple[date, str, str]:

@@ -29,6 +29,7 @@ from projections.failures import Failure
 from projections.hash_chain import HashChain
 from projections.lookups import Lookups
 from projections.projection import LoggedEvent, Projection
+from projections.retention import RetentionAgenda
 from projections.runner import ProjectionRunner, positions
 from projections.store import (
     ReaderPool,
@@ -73,6 +74,7 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         # kept here so that their readers, who catch them up first, seldom have to
         BillingAgenda(lambda periods: period_invoices_issued(ledger, periods)),
         Lookups(),
+        RetentionAgenda(),
     ]
 
 

@@ -455,7 +455,8 @@ def test_health_and_readiness_need_no_token(api: Api) -> None:
     body = ready.json()
     assert (body["status"], body["position"]) == ("ready", api.head)
     assert set(body["lag"]) == {
-        *("audit_trail", "account_overview", "book", "hash_chain", "billing_agenda", "lookups")
+        *("audit_trail", "account_overview", "book", "hash_chain", "billing_agenda", "lookups"),
+        "retention",
     }
     deadline = time.monotonic() + 10
     while any(body["lag"].values()) and time.monotonic() < deadline:

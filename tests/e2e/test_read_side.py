@@ -296,7 +296,10 @@ def test_past_the_bound_a_read_answers_503_and_readyz_shows_the_lag(api: Api) ->
 
     ready = ok(api.get("/readyz"))
     assert (ready["position"], ready["runner"]) == (api.head, "elsewhere")
-    names = ("audit_trail", "account_overview", "book", "hash_chain", "billing_agenda", "lookups")
+    names = (
+        *("audit_trail", "account_overview", "book", "hash_chain", "billing_agenda", "lookups"),
+        "retention",
+    )
     assert ready["lag"] == dict.fromkeys(names, written)
     metrics = api.get("/metrics").text
     for name in names:
