@@ -23,7 +23,8 @@ many concurrent clients, each with a connection of its own) sends
   on its own contract,
 
 for ``--seconds`` each, and this prints requests per second, p50 / p99 latency, the
-ratio to the baseline, and the server's peak resident memory (VmHWM).
+ratio to the baseline, the CPU time the server's process (and, apart, the projection
+runner it started) spent per request, and the server's peak resident memory (VmHWM).
 """
 
 from __future__ import annotations
@@ -117,6 +118,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    """The process's children: the projection runner under ``serve`` (ADR 0005)."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [
+        int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -192,10 +207,15 @@ def wait_until_caught_up(url: str) -> None:
 
 
 def run_load(
-    directory: str, url: str, paths: list[str], token: str, seconds: float
+    directory: str, url: str, paths: list[str], token: str, seconds: float, server: int
 ) -> dict[str, Any]:
+    """The load generator's figures, and the CPU seconds the server's process and its
+    children (the projection runner) spent meanwhile: steadier than the rates on a
+    machine others load."""
     spec = Path(directory) / "load.json"
     spec.write_text(json.dumps({"url": url, "paths": paths, "token": token, "seconds": seconds}))
+    children = children_of(server)
+    cpu = cpu_seconds(server), sum(cpu_seconds(child) for child in children)
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(spec)],
         check=True,
@@ -203,6 +223,8 @@ def run_load(
         text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout)
+    result["server_cpu"] = cpu_seconds(server) - cpu[0]
+    result["children_cpu"] = sum(cpu_seconds(child) for child in children) - cpu[1]
     return result
 
 
@@ -212,6 +234,10 @@ def line(label: str, clients: int, r: dict[str, Any], baseline: dict[str, Any] |
         f"{label:18} {clients:>3} clients  {r['count']:>7,} in {r['seconds']:5.1f} s"
         f"  {rate:>8,.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms"
     )
+    count = max(r["count"], 1)
+    text += f"  server CPU {r['server_cpu'] / count * 1000:5.2f} ms/req"
+    if r["children_cpu"]:
+        text += f" (+ runner {r['children_cpu'] / count * 1000:4.2f})"
     if r["failures"]:
         text += f"  failed {r['failures']}"
     if baseline is not None:
@@ -284,10 +310,12 @@ def measure(
             flush=True,
         )
         for clients in args.clients:
-            health = run_load(directory, url, ["/healthz"] * clients, token, args.seconds)
+            health = run_load(
+                directory, url, ["/healthz"] * clients, token, args.seconds, server.pid
+            )
             print(line("GET /healthz", clients, health, None), flush=True)
             paths = [f"/v1/subscriptions/{i}/licenses" for i in ids[:clients]]
-            posts = run_load(directory, url, paths, token, args.seconds)
+            posts = run_load(directory, url, paths, token, args.seconds, server.pid)
             print(line("POST licenses", clients, posts, health), flush=True)
         print(f"server peak RSS (VmHWM): {peak_rss_mb(server.pid):.0f} MB", flush=True)
     finally:

@@ -12,7 +12,11 @@ log with the hash chain projection, then times three passes over the same log:
 - read: the log read in pages, as verification reads it, and nothing else;
 - read + SHA-256: the same, with one SHA-256 of each event's stored state (the
   cheapest integrity check there is);
-- verify: ``ChainVerifier.verify``, the whole check (``subledger audit verify``).
+- verify: ``ChainVerifier.verify``, the whole check in one process (as
+  ``GET /v1/audit/verify`` does it);
+- verify in N processes: the same check cut into one span per core, each in a process
+  of its own (what ``subledger audit verify`` does with a long chain), the processes'
+  start included.
 
 and prints each rate with verification's ratio to the two baselines, all measured in the
 same run on the same machine.
@@ -35,6 +39,7 @@ from adapters.payments import FakePaymentProvider
 from domain.account import BillingDetails, User
 from domain.catalog import Edition
 from projections.hash_chain import HashChain
+from service.audit.parallel_verification import default_jobs, verify_in_parallel
 from service.audit.verification import ChainVerifier
 from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
@@ -133,8 +138,20 @@ def main(argv: list[str] | None = None) -> int:
 
             verified = throughput("verify", verify)
             assert found is not None and found.ok, found
+            jobs = default_jobs()
+
+            def verify_spans() -> int:
+                nonlocal found
+                found = verify_in_parallel(
+                    settings, ledger.recorder, verifier, jobs=jobs, min_span=args.events // jobs
+                )
+                return found.checked
+
+            spanned = throughput(f"verify, {jobs} processes", verify_spans)
+            assert found is not None and found.ok, found
             print(f"verify / read            = {verified / read:.2f}")
             print(f"verify / read + SHA-256  = {verified / hashed:.2f}")
+            print(f"verify in {jobs} processes / read = {spanned / read:.2f}")
         finally:
             read_side.stop()
             ledger.close()

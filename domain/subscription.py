@@ -293,10 +293,11 @@ class Subscription(LedgerAggregate):
     @property
     def last_addition(self) -> Tranche:
         """The tranche of the latest addition (what a command that just added charges)."""
-        added = [t for t in self.tranches if t.added_on is not None]
-        if not added:
-            raise NotFound("nothing was added to this term")
-        return added[-1]
+        # From the end: a term's tranches grow with every addition.
+        for tranche in reversed(self.tranches):
+            if tranche.added_on is not None:
+                return tranche
+        raise NotFound("nothing was added to this term")
 
     @property
     def period_amount(self) -> Money:

@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from adapters.store import StoreSettings
+
 Dialect = Literal["sqlite", "postgres"]
 
 # Errors after which the connection is dropped and made again.
@@ -231,6 +233,15 @@ def postgres_reader_pool(conninfo: str, schema: str, size: int = 4) -> ReaderPoo
         check=ConnectionPool.check_connection,
     )
     return ReaderPool(postgres_connector(conninfo, schema), "postgres", pool)
+
+
+def reader_pool(settings: StoreSettings) -> ReaderPool:
+    """Connections for reading the read models of the store ``settings`` names (never the
+    projection runner's)."""
+    if settings.postgres is not None:
+        pg = settings.postgres
+        return postgres_reader_pool(pg.conninfo(), pg.schema)
+    return ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
 
 
 @contextmanager

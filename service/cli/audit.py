@@ -13,6 +13,7 @@ from adapters.private_files import ExportRefused
 from projections.hash_chain import anchored_on, tip
 from service.audit.digests import current_digest
 from service.audit.export import export_account
+from service.audit.parallel_verification import MAX_JOBS, verify_in_parallel
 from service.audit.replay import NO_SNAPSHOTS, replay_account
 from service.audit.verification import ChainVerifier
 from service.bootstrap import Service
@@ -31,8 +32,14 @@ def audit() -> None:
 
 @audit.command(help="recompute the hash chain from the event store; name the first break")
 @click.option("--from", "start", type=int, default=0, help="start after this sealed position")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, MAX_JOBS),
+    default=None,
+    help="processes to verify a long chain in (default: one per core)",
+)
 @with_service(reading=True)
-def verify(svc: Service, start: int) -> int:
+def verify(svc: Service, start: int, jobs: int | None) -> int:
     """Verification only reads: it checks what is sealed, and seals nothing itself."""
     read_side = svc.read_side
     with read_side.readers.transaction() as sql:
@@ -40,7 +47,9 @@ def verify(svc: Service, start: int) -> int:
         anchored = anchored_on(sql)
     verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
     with ProgressBar("verifying the hash chain", head - start) as bar:
-        found = verifier.verify(start, progress=bar.advance)
+        found = verify_in_parallel(
+            svc.store, read_side.ledger.recorder, verifier, start, jobs, bar.advance
+        )
     print(found.summary())
     if anchored is not None:  # a migrated store's chain (ADR 0023)
         print(

@@ -14,8 +14,8 @@ import random
 import time as timer
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -56,6 +56,7 @@ from service.ledger.numbering import Numbering
 from service.ledger.subject_locks import SubjectLocks
 
 log = logging.getLogger("subledger.ledger")
+A = TypeVar("A", bound=LedgerAggregate)
 
 # The aggregates a process keeps in memory between commands (the library's LRU cache,
 # fast-forwarded from the store on every load, so never stale; ADR 0013).
@@ -86,7 +87,9 @@ class Receipt:
 
     A preview's receipt wrote nothing: ``pending`` holds the aggregates the command would
     have saved, with their unsaved events, and ``version`` is the subject's version the
-    preview was computed on (the If-Match that makes the command do what it showed)."""
+    preview was computed on (the If-Match that makes the command do what it showed).
+    A command's receipt holds in ``saved`` the aggregates it saved, as saved (none for an
+    idempotent replay): its answer is rendered from them, with no read of the store."""
 
     aggregate_id: UUID
     version: int
@@ -95,6 +98,11 @@ class Receipt:
     refund: Money | None = None
     replayed: bool = False
     pending: tuple[LedgerAggregate, ...] = ()
+    saved: tuple[LedgerAggregate, ...] = field(default=(), compare=False, repr=False)
+
+    def saved_as(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate this command saved under ``aggregate_id``, if it is a ``cls``."""
+        return next((a for a in self.saved if a.id == aggregate_id and isinstance(a, cls)), None)
 
 
 class LedgerCore(Application[UUID]):
@@ -296,7 +304,7 @@ class LedgerCore(Application[UUID]):
         except IntegrityError:
             return None
         position = recordings[-1].notification.id if recordings else None
-        return Receipt(subject, version, position, created, refund())
+        return Receipt(subject, version, position, created, refund(), saved=tuple(aggregates))
 
     def _preview(
         self,

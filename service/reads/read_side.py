@@ -31,12 +31,7 @@ from projections.lookups import Lookups
 from projections.projection import LoggedEvent, Projection
 from projections.retention import RetentionAgenda
 from projections.runner import ProjectionRunner, positions
-from projections.store import (
-    ReaderPool,
-    create_tables,
-    postgres_reader_pool,
-    sqlite_connector,
-)
+from projections.store import create_tables, reader_pool
 from service.ledger.application import Ledger
 from service.ledger.read_models import period_invoices_issued, read_log, read_store
 from service.reads.many_aggregates import events_up_to, states_at
@@ -85,11 +80,7 @@ class ReadSide:
         self.projections = build_projections(ledger)
         # The runner's connection: every row it writes can be written again from the log.
         self.store = read_store(settings, sync_each_commit=False)
-        if settings.postgres is not None:
-            pg = settings.postgres
-            self.readers = postgres_reader_pool(pg.conninfo(), pg.schema)
-        else:
-            self.readers = ReaderPool(sqlite_connector(settings.read_sqlite_path), "sqlite")
+        self.readers = reader_pool(settings)
         self.runner = ProjectionRunner(
             self.store, self.read_log, ledger.head_position, self.projections
         )

@@ -82,6 +82,30 @@ def test_licenses_added_mid_term_are_prorated_and_invoiced(api: Api, clock) -> N
     assert (licenses["held"], licenses["available"]) == (8, 7)
 
 
+def test_an_addition_answers_the_contract_it_saved_and_a_retry_the_same(api: Api) -> None:
+    """The answer is rendered from the aggregates the command saved; a replay (nothing
+    saved this time) loads them at the first answer's version, and says the same."""
+    path = f"/v1/subscriptions/{api.acme.subscription_id}/licenses"
+    body = {"product_code": "sales-cloud", "quantity": 2}
+    key = {"Idempotency-Key": "add-two-seats"}
+    first = api.post(path, "billing_staff", json=body, headers=key)
+    change = api.wrote(first)
+    api.wrote(api.post(path, "billing_staff", json=body))  # the contract moves on
+
+    again = api.post(path, "billing_staff", json=body, headers=key)
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == change
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert first.headers["ETag"] == f'"{change["subscription"]["version"]}"'
+    assert change["subscription"]["lines"][0]["quantity"] == 7
+    invoice = api.get(f"/v1/invoices/{change['invoice_id']}", "admin").json()
+    assert invoice["subscription_id"] == str(api.acme.subscription_id)
+    now = api.get(f"/v1/subscriptions/{api.acme.subscription_id}", "admin").json()
+    assert now["lines"][0]["quantity"] == 9
+    assert now["version"] == change["subscription"]["version"] + 1
+
+
 def test_a_backdated_addition_needs_a_reason(api: Api, clock) -> None:
     clock.set(datetime(2026, 3, 1, 9, tzinfo=clock.now().tzinfo))
     path = f"/v1/subscriptions/{api.acme.subscription_id}/licenses"

@@ -12,7 +12,7 @@ from domain.license import License
 from domain.subscription import Subscription
 from projections import account_overview as overview
 from projections.documents import license_document, subscription_document
-from service.access.tokens import Principal
+from service.access.tokens import CUSTOMER_ROLES, Principal
 from service.http.access import Access, access_extra, account_for, require
 from service.http.deps import ContextDep, LedgerDep, PrincipalDep
 from service.http.problems import PROBLEM_RESPONSES
@@ -44,31 +44,49 @@ def subscription_for(
     The role is checked before the lookup, so a refused role cannot learn which ids exist."""
     require(principal, level)
     sub = ledger.subscription(subscription_id)
-    account_for(ledger, principal, sub.account_id, level, f"subscription {subscription_id}")
+    if principal.role in CUSTOMER_ROLES:  # their own account, with Manage Billing
+        account_for(ledger, principal, sub.account_id, level, f"subscription {subscription_id}")
+    # Staff roles may see every account, and a contract's account always exists: loading
+    # it (a read of the store) would check nothing.
     return sub
+
+
+def _subscription(ledger: Ledger, receipt: Receipt) -> Subscription:
+    """The contract at the receipt's version: as the command saved it, or (a replay, a
+    command that did not change it) loaded at that version."""
+    saved = receipt.saved_as(Subscription, receipt.aggregate_id)
+    if saved is not None and saved.version == receipt.version:
+        return saved
+    return ledger.subscription(receipt.aggregate_id, receipt.version)
+
+
+def _is_invoice(ledger: Ledger, receipt: Receipt, aggregate_id: UUID) -> bool:
+    if any(a.id == aggregate_id for a in receipt.saved):
+        return receipt.saved_as(Invoice, aggregate_id) is not None
+    return isinstance(ledger.repository.get(aggregate_id), Invoice)
 
 
 def _change_out(ledger: Ledger, receipt: Receipt, response: Response) -> SubscriptionChangeOut:
     written(response, receipt, ledger)
-    invoice_id = next(
-        (i for i in receipt.created if isinstance(ledger.repository.get(i), Invoice)), None
-    )
-    subscription = ledger.subscription(receipt.aggregate_id, receipt.version)
+    invoice_id = next((i for i in receipt.created if _is_invoice(ledger, receipt, i)), None)
     return SubscriptionChangeOut(
-        subscription=SubscriptionOut.model_validate(subscription_document(subscription)),
+        subscription=SubscriptionOut.model_validate(
+            subscription_document(_subscription(ledger, receipt))
+        ),
         invoice_id=invoice_id,
     )
 
 
 def _subscription_after(ledger: Ledger, receipt: Receipt, response: Response) -> SubscriptionOut:
     written(response, receipt, ledger)
-    subscription = ledger.subscription(receipt.aggregate_id, receipt.version)
-    return SubscriptionOut.model_validate(subscription_document(subscription))
+    return SubscriptionOut.model_validate(subscription_document(_subscription(ledger, receipt)))
 
 
 def _license_after(ledger: Ledger, receipt: Receipt, response: Response) -> LicenseOut:
     written(response, receipt, ledger)
-    pool: License = ledger.repository.get(receipt.aggregate_id, version=receipt.version)
+    pool = receipt.saved_as(License, receipt.aggregate_id)
+    if pool is None or pool.version != receipt.version:
+        pool = ledger.repository.get(receipt.aggregate_id, version=receipt.version)
     return LicenseOut.model_validate(license_document(pool))
 
 

@@ -1,0 +1,104 @@
+"""What one "add licenses" POST costs the server, counted rather than timed.
+
+    .venv/bin/python bench/post_path.py                 # SQLite, 50 POSTs counted
+    .venv/bin/python bench/post_path.py --posts 200
+
+On a machine others load, CPU time per request moves by a third from run to run; counts
+do not. This builds the app as ``subledger serve`` does (``app_from_environment``, the
+projections left to another process) on a fresh SQLite store holding one contract and a
+billing-staff token, sends it requests in-process (httpx's ASGI transport: no socket, no
+uvicorn) after a warm-up, and prints per request, for the POST of bench/http_api.py and
+for ``GET /healthz``: the Python function calls made in every thread (the client's
+included, the same for both), and the store's SQL statements by kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import sys
+import tempfile
+import threading
+from types import FrameType
+from typing import Any
+
+import eventsourcing.sqlite
+import httpx
+from _stores import fresh_store
+from http_api import seed, server_env
+
+calls = collections.Counter[str]()
+counting = False
+
+
+def _profile(frame: FrameType, event: str, arg: Any) -> None:
+    if counting and event in ("call", "c_call"):
+        calls[event] += 1
+
+
+_execute = eventsourcing.sqlite.SQLiteCursor.execute
+
+
+def _counted_execute(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+    if counting:
+        calls["SQL " + " ".join(str(statement).split()[:4])] += 1
+    return _execute(self, statement, *args, **kwargs)
+
+
+async def measure(app: Any, token: str, path: str, posts: int) -> None:
+    global counting
+    body = {"product_code": "sales-cloud", "quantity": 1}
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://bench", headers=headers
+    ) as c:
+        for _ in range(20):  # warm-up: caches, the thread pool, lazily built schemas
+            (await c.post(path, json=body)).raise_for_status()
+            (await c.get("/healthz")).raise_for_status()
+        for label, send in (
+            ("POST licenses", lambda: c.post(path, json=body)),
+            ("GET /healthz", lambda: c.get("/healthz")),
+        ):
+            calls.clear()
+            counting = True
+            for _ in range(posts):
+                (await send()).raise_for_status()
+            counting = False
+            print(
+                f"{label:14} per request: {calls['call'] / posts:6.0f} Python calls,"
+                f" {calls['c_call'] / posts:6.0f} calls of C functions"
+            )
+            for kind, count in sorted(calls.items()):
+                if kind.startswith("SQL "):
+                    print(f"{'':16}{count / posts:5.1f} {kind}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=50)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="subledger-bench-") as directory,
+        fresh_store(None, directory) as settings,
+    ):
+        (subscription,), token = seed(settings, 1)
+        os.environ.update(server_env(settings, "process"))
+        os.environ["SUBLEDGER_PROJECTIONS"] = "off"  # as serve's own process runs
+        from service.http.app import app_from_environment
+
+        app = app_from_environment()
+        eventsourcing.sqlite.SQLiteCursor.execute = _counted_execute  # type: ignore[method-assign]
+        threading.setprofile(_profile)  # the thread pool's threads start after this
+        sys.setprofile(_profile)
+        path = f"/v1/subscriptions/{subscription}/licenses"
+        asyncio.run(measure(app, token, path, args.posts))
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
