@@ -21,8 +21,9 @@ own, dropped at the end) it writes:
 - a book of ``--contracts`` contracts: 50 customers' real commands run through the
   ``Ledger`` over a year (bench/_log.py), then copies of their events with fresh ids;
 
-then runs the projections the reads below use (the audit trail, the recorded-time index,
-and the book; not the account overview or the hash chain) to the head, and on PostgreSQL
+then runs the projections the reads below use (the audit trail, the recorded-time index;
+the account overview, whose documents of every invoice version ``account_at`` reads
+(ADR 0030); and the book; not the hash chain) to the head, and on PostgreSQL
 analyzes their tables (as autovacuum does within a minute of such a load; SQLite has no
 statistics unless asked, and the service never asks). It then times the read paths of
 the HTTP API's ``as_of`` queries, called directly (no HTTP, no token or access check, no
@@ -35,6 +36,8 @@ JSON), repeated for ``--seconds`` (at least 10 times), p50 / p95:
   ``subledger history``);
 
 each as of the instant the account had half its events, against the same read as of now
+(``account_at`` also against ``account_at_by_folding``, every invoice folded, as before
+ADR 0030)
 (its head, where every event is known): the same code on the same store, so the ratio
 is what reaching into the past costs. And ``book_report`` (``GET /v1/reports/book``) as
 of the middle of the book's year, against the same report as of now (the route's
@@ -68,7 +71,7 @@ from projections.point_in_time import versions_of_account
 from projections.runner import ProjectionRunner
 from projections.store import CONNECTION_ERRORS, ReaderPool, ReadStore, Sql
 from service.ledger.application import Ledger
-from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.point_in_time import account_at, account_at_by_folding, aggregate_at
 from service.reads.read_side import ReadSide
 
 WORLDS = 50  # template customers: one contract each, opened evenly over a year
@@ -423,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             read_side = ReadSide(settings, ledger)
-            used = [read_side.projection("audit_trail"), read_side.projection("book")]
+            used = [
+                read_side.projection(name) for name in ("audit_trail", "account_overview", "book")
+            ]
             runner = ProjectionRunner(
                 read_side.store, read_side.read_log, ledger.head_position, used
             )
@@ -439,7 +444,12 @@ def main(argv: list[str] | None = None) -> int:
             if settings.postgres is not None:
                 # What autovacuum does within a minute of such a load: plans from statistics.
                 with readers.transaction() as sql:
-                    for table in ("audit_events", *(t.name for t in TABLES)):
+                    tables = (
+                        "audit_events",
+                        "overview_invoice_versions",
+                        *(t.name for t in TABLES),
+                    )
+                    for table in tables:
                         sql.execute(f"ANALYZE {table}")
 
             def contract(at: datetime) -> Any:
@@ -453,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             def whole_account(at: datetime) -> Any:
                 with readers.transaction() as sql:
                     return account_at(ledger, sql, account_id, at)
+
+            def by_folding(at: datetime) -> Any:
+                with readers.transaction() as sql:
+                    return account_at_by_folding(ledger, sql, account_id, at)
 
             def one_by_one(at: datetime) -> Any:
                 """The baseline of ``account_at``: ``aggregate_at`` for each aggregate of the
@@ -478,6 +492,13 @@ def main(argv: list[str] | None = None) -> int:
             compare(
                 "account with contracts, seats, invoices: account_at",
                 whole_account,
+                middle,
+                now,
+                args.seconds,
+            )
+            compare(
+                "the same, every invoice folded: account_at_by_folding (before ADR 0030)",
+                by_folding,
                 middle,
                 now,
                 args.seconds,

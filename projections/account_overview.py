@@ -6,6 +6,10 @@ sum on: statuses, dates as ISO text (which sorts as dates do), and amounts as in
 of minor units so sums are exact on both databases. Rows are written from the state of
 the aggregate right after each event, folded with the domain's own code, so a row is
 always what a replay of the aggregate says.
+
+Invoices also keep every version of their document, with the instant it was recorded
+(``overview_invoice_versions``): an account as of an instant reads its invoices' documents
+there instead of folding each one (ADR 0030).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypedDict
 from uuid import UUID
 
 from domain import catalog
@@ -23,6 +28,7 @@ from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
 from domain.subscription import Subscription, SubscriptionStatus
 from domain.support_case import SupportCase, SupportCaseStatus
+from projections.audit_trail import recorded
 from projections.documents import (
     Document,
     MoneyDocument,
@@ -35,6 +41,7 @@ from projections.documents import (
     subscription_document,
     support_case_document,
 )
+from projections.in_force import in_force_on
 from projections.projection import AggregateFolder, LoadAggregate, LoadAggregates, LoggedEvent
 from projections.store import Sql
 
@@ -43,6 +50,7 @@ SUBSCRIPTIONS = "overview_subscriptions"
 LICENSES = "overview_licenses"
 INVOICES = "overview_invoices"
 SUPPORT_CASES = "overview_support_cases"
+INVOICE_VERSIONS = "overview_invoice_versions"  # every version of each invoice's document
 
 Row = dict[str, object]
 
@@ -227,11 +235,50 @@ def _table_of(event_type: type) -> Table | None:
     return _TABLE_OF[event_type]
 
 
+_INVOICES = next(t for t in TABLES if t.name == INVOICES)
+_INVOICE_VERSION_COLUMNS = (
+    "id",
+    "version",
+    "account_id",
+    "recorded_at",
+    "in_force_on",
+    "number",
+    "status",
+    "currency",
+    "issued_on",
+    "due_on",
+    "total",
+    "paid",
+    "credited",
+    "balance",
+    "document",
+)
+
+
+def _invoice_version(event: LedgerAggregate.Event, invoice: Invoice) -> tuple[Any, ...]:
+    """The row of ``overview_invoice_versions`` for the invoice right after ``event``."""
+    once: Any = _ReadOnce(invoice)
+    row = _invoice_row(once)
+    day = in_force_on(event)
+    return (
+        str(invoice.id),
+        event.originator_version,
+        row["account_id"],
+        recorded(event.timestamp),
+        None if day is None else day.isoformat(),
+        *(row[c] for c in ("number", "status", "currency", "issued_on", "due_on")),
+        *(row[c] for c in ("total", "paid", "credited", "balance")),
+        json.dumps(invoice_document(once), separators=(",", ":")),
+    )
+
+
 class AccountOverview:
     name = "account_overview"
-    version = 3  # 2: support cases have a status, replies and a closing; 3: credit notes
+    # 2: support cases have a status, replies and a closing; 3: credit notes; 4: every
+    # version of each invoice's document (a store at 3 rebuilds the overview from 0)
+    version = 4
     personal_data = True  # contacts, users, support cases: rebuilt after an erasure
-    tables: tuple[str, ...] = tuple(table.name for table in TABLES)
+    tables: tuple[str, ...] = (*(table.name for table in TABLES), INVOICE_VERSIONS)
 
     def __init__(self, load: LoadAggregate, load_many: LoadAggregates | None = None) -> None:
         self.folder = AggregateFolder(load, load_many=load_many)
@@ -256,6 +303,35 @@ class AccountOverview:
                 sql.execute(
                     f"CREATE INDEX IF NOT EXISTS {table.name}_{name} ON {table.name} ({columns})"
                 )
+        # One row per invoice event: the invoice right after it (its figures, and its
+        # document), when it was recorded (the audit trail's text) and the first day the
+        # event is in force (projections.in_force; NULL for the issue: every day). An
+        # invoice's document and figures hold no personal field (the buyer is not in an
+        # invoice's state, ADR 0027): nothing here needs erasing.
+        sql.execute(
+            f"""CREATE TABLE IF NOT EXISTS {INVOICE_VERSIONS} (
+                id TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                account_id TEXT NOT NULL,
+                recorded_at TEXT NOT NULL,
+                in_force_on TEXT,
+                number TEXT NOT NULL,
+                status TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                issued_on TEXT NOT NULL,
+                due_on TEXT NOT NULL,
+                total BIGINT NOT NULL,
+                paid BIGINT NOT NULL,
+                credited BIGINT NOT NULL,
+                balance BIGINT NOT NULL,
+                document TEXT NOT NULL,
+                PRIMARY KEY (id, version)
+            )"""
+        )
+        sql.execute(
+            f"CREATE INDEX IF NOT EXISTS {INVOICE_VERSIONS}_account"
+            f" ON {INVOICE_VERSIONS} (account_id, recorded_at)"
+        )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         self.apply_batch(sql, [logged])
@@ -265,6 +341,7 @@ class AccountOverview:
         the batch: the new ones in one multi-row INSERT per table, the others in one
         ``executemany`` UPDATE per table."""
         touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        invoice_versions: list[tuple[Any, ...]] = []
         self.folder.prefetch(
             [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
         )
@@ -277,7 +354,12 @@ class AccountOverview:
             created = logged.position if event.originator_version == 1 else None
             if created is None and aggregate_id in touched:
                 created = touched[aggregate_id][2]
-            touched[aggregate_id] = (table, self.folder.after(event), created)
+            aggregate = self.folder.after(event)
+            touched[aggregate_id] = (table, aggregate, created)
+            if table is _INVOICES:
+                # Now: the folder goes on mutating the same aggregate with the next event.
+                invoice_versions.append(_invoice_version(event, aggregate))
+        sql.insert_many(INVOICE_VERSIONS, _INVOICE_VERSION_COLUMNS, invoice_versions)
         for table in TABLES:
             new: list[tuple[Any, ...]] = []
             changed: list[tuple[Any, ...]] = []
@@ -355,6 +437,75 @@ def subscription(sql: Sql, subscription_id: UUID) -> Document | None:
 def invoice(sql: Sql, invoice_id: UUID) -> Document | None:
     """An invoice's document (``InvoiceOut``)."""
     return _document(sql, INVOICES, invoice_id)
+
+
+class InvoiceVersion(NamedTuple):
+    """An invoice at the version known at an instant, as ``overview_invoice_versions``
+    holds it: minor units for the amounts, ISO text for the days, the document as text."""
+
+    id: str
+    version: int
+    first_deferred: int | None  # the first of its versions up to it not yet in force
+    number: str
+    status: str
+    currency: str
+    issued_on: str
+    due_on: str
+    total: int
+    paid: int
+    credited: int
+    balance: int
+    document: str
+
+
+def invoices_at(sql: Sql, account_id: UUID, as_of: datetime, on: date) -> list[InvoiceVersion]:
+    """The account's invoices recorded by ``as_of``, each at its last version recorded by
+    then, with the first of its versions not yet in force on ``on`` (the rule of
+    ``projections.point_in_time.versions_of_account``, over this table's own
+    ``in_force_on``), in the order they were issued. One query; complete only once the
+    overview has reached the events recorded by ``as_of`` (``caught_up_with``)."""
+    rows = sql.execute(
+        f"SELECT d.id, d.version, (SELECT MIN(p.version) FROM {INVOICE_VERSIONS} p"
+        " WHERE p.id = d.id AND p.version <= d.version AND p.in_force_on > ?),"
+        " d.number, d.status, d.currency, d.issued_on, d.due_on,"
+        " d.total, d.paid, d.credited, d.balance, d.document"
+        f" FROM {INVOICE_VERSIONS} d JOIN {INVOICES} o ON o.id = d.id"
+        " WHERE d.account_id = ? AND d.recorded_at <= ?"
+        f" AND NOT EXISTS (SELECT 1 FROM {INVOICE_VERSIONS} n"
+        " WHERE n.id = d.id AND n.version > d.version AND n.recorded_at <= ?)"
+        " ORDER BY o.created_position",
+        (on.isoformat(), str(account_id), recorded(as_of), recorded(as_of)),
+    ).fetchall()
+    return [
+        InvoiceVersion(
+            str(row[0]),
+            int(row[1]),
+            None if row[2] is None else int(row[2]),
+            str(row[3]),
+            str(row[4]),
+            str(row[5]),
+            str(row[6]),
+            str(row[7]),
+            int(row[8]),
+            int(row[9]),
+            int(row[10]),
+            int(row[11]),
+            str(row[12]),
+        )
+        for row in rows
+    ]
+
+
+def caught_up_with(sql: Sql, projection: str) -> bool:
+    """Whether the overview has reached at least the position of ``projection``."""
+    positions = dict(
+        sql.execute(
+            "SELECT name, position FROM projection_positions WHERE name IN (?, ?)",
+            (AccountOverview.name, projection),
+        ).fetchall()
+    )
+    mine, theirs = positions.get(AccountOverview.name), positions.get(projection)
+    return mine is not None and theirs is not None and int(mine) >= int(theirs)
 
 
 def subscriptions_of(sql: Sql, account_id: UUID) -> list[Document]:

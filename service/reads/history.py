@@ -79,7 +79,7 @@ def _state(view: AccountAt) -> list[str]:
         ],
     )
     out += ["", "Invoices"]
-    issued = [f.aggregate for f in view.invoices if f.in_force]
+    issued = [f for f in view.invoices if f.in_force]  # their documents' figures
     out += text_table(
         ("number", "issued", "due", "status", "total", "paid", "credited", "balance"),
         [

@@ -8,13 +8,18 @@ that day are skipped; the version prefix that is all in force comes from the
 repository as well, and only the tail after the first deferred event is folded here.
 
 The audit trail must have reached the events recorded by ``as_of``: callers serving a
-request wait for it first (``ReadSide.wait_for``).
+request wait for it first (``ReadSide.wait_for``). ``account_at`` takes the account's
+invoices from the account overview's documents of every invoice version (ADR 0030),
+folding only those it lacks or that have events not yet in force.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -24,10 +29,13 @@ from domain.account import Account
 from domain.base import LedgerAggregate
 from domain.calendar_bounds import bounded_day, bounded_instant
 from domain.errors import InvalidValue, NotFound
-from domain.invoice import Invoice
+from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
+from domain.money import MINOR_UNITS, Money
 from domain.subscription import Subscription
-from projections.audit_trail import version_as_of
+from projections.account_overview import InvoiceVersion, caught_up_with, invoices_at
+from projections.audit_trail import AuditTrail, version_as_of
+from projections.documents import Document, invoice_document
 from projections.in_force import fold_in_force, in_force
 from projections.point_in_time import KnownVersion, first_deferred_version, versions_of_account
 from projections.store import Sql
@@ -50,13 +58,93 @@ class PointInTime(Generic[A]):
 
 
 @dataclass(frozen=True)
+class InvoiceAt:
+    """An invoice as known at ``as_of``, in force on ``effective``: its figures and its
+    document (``invoice_document`` of the state ``aggregate_at`` folds), read from the
+    account overview's row of its version (ADR 0030), or from its fold where the
+    overview has none or some of its events are not yet in force. ``aggregate`` folds
+    the invoice on first use only: an account has thousands of invoices, and its views
+    need their figures, not their objects."""
+
+    as_of: datetime
+    effective: date
+    version: int
+    in_force: bool  # issued on or before effective
+    deferred: tuple[LedgerAggregate.Event, ...]
+    stored: InvoiceVersion | None = field(repr=False)  # None: folded
+    _fold: Any = field(repr=False, compare=False)  # () -> Invoice
+
+    @cached_property
+    def aggregate(self) -> Invoice:
+        invoice: Invoice = self._fold()
+        return invoice
+
+    @cached_property
+    def document(self) -> Document:
+        if self.stored is None:
+            return invoice_document(self.aggregate)
+        return dict(json.loads(self.stored.document))
+
+    @property
+    def id(self) -> UUID:
+        return self.aggregate.id if self.stored is None else UUID(self.stored.id)
+
+    @property
+    def number(self) -> str:
+        return self.aggregate.number if self.stored is None else self.stored.number
+
+    @property
+    def currency(self) -> str:
+        return self.aggregate.currency if self.stored is None else self.stored.currency
+
+    @property
+    def status(self) -> InvoiceStatus:
+        return self.aggregate.status if self.stored is None else InvoiceStatus(self.stored.status)
+
+    @property
+    def issued_on(self) -> date:
+        if self.stored is None:
+            return self.aggregate.issued_on
+        return date.fromisoformat(self.stored.issued_on)
+
+    @property
+    def due_on(self) -> date:
+        if self.stored is None:
+            return self.aggregate.due_on
+        return date.fromisoformat(self.stored.due_on)
+
+    def _money(self, name: str) -> Money:
+        if self.stored is None:
+            value: Money = getattr(self.aggregate, name)
+            return value
+        units: int = getattr(self.stored, name)
+        return Money(Decimal(units).scaleb(-MINOR_UNITS[self.currency]), self.currency)
+
+    @property
+    def total(self) -> Money:
+        return self._money("total")
+
+    @property
+    def paid(self) -> Money:
+        return self._money("paid")
+
+    @property
+    def credited(self) -> Money:
+        return self._money("credited")
+
+    @property
+    def balance(self) -> Money:
+        return self._money("balance")
+
+
+@dataclass(frozen=True)
 class AccountAt:
     """An account with its contracts, seats and invoices, each at the same point in time."""
 
     account: PointInTime[Account]
     subscriptions: list[PointInTime[Subscription]]
     licenses: list[PointInTime[License]]
-    invoices: list[PointInTime[Invoice]]
+    invoices: list[InvoiceAt]
 
 
 def parse_as_of(text: str) -> datetime:
@@ -125,22 +213,97 @@ def account_at(
     ``effective``; NotFound if the ledger did not know the account by then.
 
     In a few round trips whatever the account's size: the versions of all its aggregates
-    in one query of the audit trail, then their snapshots and events in one query each
-    (per 500 aggregates), each aggregate folded as ``aggregate_at`` folds it."""
+    in one query of the audit trail; the invoices' documents at those versions in one
+    query of the account overview (ADR 0030); the contracts and seat pools, and any
+    invoice whose document is missing or that has events not yet in force, folded as
+    ``aggregate_at`` folds them, their snapshots and events read in one query each."""
+    return _account_at(ledger, sql, account_id, as_of, effective, stored_documents=True)
+
+
+def _account_at(
+    ledger: Ledger,
+    sql: Sql,
+    account_id: UUID,
+    as_of: datetime,
+    effective: date | None,
+    stored_documents: bool,
+) -> AccountAt:
     account = aggregate_at(ledger, sql, account_id, as_of, effective, Account)
     day = account.effective
-    known = versions_of_account(sql, account_id, as_of, day, ("Subscription", "License", "Invoice"))
+    stored: list[InvoiceVersion] | None = None
+    if stored_documents and caught_up_with(sql, AuditTrail.name):
+        stored = invoices_at(sql, account_id, as_of, day)
+    types = ("Subscription", "License") if stored is not None else _KINDS
+    known = versions_of_account(sql, account_id, as_of, day, types)
+    if stored is not None:
+        # The invoices are the overview's; folded only where an event is not yet in force.
+        known += [
+            KnownVersion("Invoice", UUID(i.id), i.version, i.first_deferred)
+            for i in stored
+            if i.first_deferred is not None
+        ]
     folded = _fold_all(ledger, known, day)
-    kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: [], Invoice: []}
+    kinds: dict[type[Any], list[PointInTime[Any]]] = {Subscription: [], License: []}
+    invoices: dict[UUID, InvoiceAt] = {}
     for found in known:
         aggregate, deferred = folded[found.aggregate_id]
+        if found.aggregate_type == "Invoice":
+            if not isinstance(aggregate, Invoice):
+                raise NotFound(f"no invoice {found.aggregate_id}")
+            invoices[found.aggregate_id] = InvoiceAt(
+                as_of,
+                day,
+                found.version,
+                in_force(aggregate, day),
+                deferred,
+                None,
+                lambda folded=aggregate: folded,
+            )
+            continue
         kind = next(k for k in kinds if k.__name__ == found.aggregate_type)
         if not isinstance(aggregate, kind):
             raise NotFound(f"no {kind.__name__.lower()} {found.aggregate_id}")
         kinds[kind].append(
             PointInTime(aggregate, as_of, day, found.version, in_force(aggregate, day), deferred)
         )
-    return AccountAt(account, kinds[Subscription], kinds[License], kinds[Invoice])
+    if stored is None:
+        listed = list(invoices.values())
+    else:
+        # In the order they were issued, the folded ones in their places.
+        listed = [_stored_invoice(ledger, i, as_of, day, invoices) for i in stored]
+    return AccountAt(account, kinds[Subscription], kinds[License], listed)
+
+
+_KINDS = ("Subscription", "License", "Invoice")
+
+
+def _stored_invoice(
+    ledger: Ledger,
+    stored: InvoiceVersion,
+    as_of: datetime,
+    day: date,
+    folded: dict[UUID, InvoiceAt],
+) -> InvoiceAt:
+    """The invoice from its overview row, where every event of it known at ``as_of`` is
+    in force on ``day``: its state is then its state at its version, which the row holds."""
+    if stored.first_deferred is not None:
+        return folded[UUID(stored.id)]
+
+    def fold_it() -> Invoice:
+        invoice: Invoice = ledger.repository.get(UUID(stored.id), version=stored.version)
+        return invoice
+
+    in_force_then = stored.issued_on <= day.isoformat()  # as projections.in_force.in_force
+    return InvoiceAt(as_of, day, stored.version, in_force_then, (), stored, fold_it)
+
+
+def account_at_by_folding(
+    ledger: Ledger, sql: Sql, account_id: UUID, as_of: datetime, effective: date | None = None
+) -> AccountAt:
+    """``account_at`` with every aggregate folded, no invoice read from the overview's
+    documents: how it answered before ADR 0030, kept as the reference its tests and its
+    benchmark compare with."""
+    return _account_at(ledger, sql, account_id, as_of, effective, stored_documents=False)
 
 
 def _fold_all(

@@ -112,7 +112,7 @@ def facts(view: AccountAt, language: str, gettext: Callable[[str], str]) -> list
     for found_inv in view.invoices:
         if not found_inv.in_force:
             continue
-        inv = found_inv.aggregate
+        inv = found_inv  # its document's figures (ADR 0030)
         balance = balance + inv.balance
         due = gettext(N_("balance %(amount)s")) % {"amount": money(inv.balance)}
         value = f"{label(inv.status.value)} · {money(inv.total)} · {due}"

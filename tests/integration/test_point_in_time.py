@@ -59,6 +59,7 @@ from projections.book import (
     facts,
     fill_totals,
 )
+from projections.documents import invoice_document
 from projections.in_force import fold_in_force, in_force_on, recorded_day
 from projections.point_in_time import timeline
 from projections.projection import LoggedEvent
@@ -66,7 +67,7 @@ from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
 from service.ledger.context import SYSTEM, CommandContext
-from service.reads.point_in_time import account_at, aggregate_at
+from service.reads.point_in_time import account_at, account_at_by_folding, aggregate_at
 from service.reads.read_side import ReadSide
 from tests.builders import billing, open_account
 from tests.conftest import FreshSchema
@@ -232,7 +233,8 @@ def world_on(kind: str, folder: Path) -> Iterator[World]:
         env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
     )
     side = ReadSide(settings, ledger)
-    mine = [side.projection("audit_trail"), side.projection("book")]
+    # The account overview: account_at reads its invoices' documents there (ADR 0030).
+    mine = [side.projection(name) for name in ("audit_trail", "book", "account_overview")]
     runner = ProjectionRunner(side.store, side.read_log, ledger.head_position, mine)
     try:
         yield World(ledger, side, clock, runner)
@@ -483,14 +485,19 @@ def check_instant(world: World, events: list[Any], as_of: datetime, on: date | N
 def check_account_at(
     world: World, sql: Sql, account_id: UUID, as_of: datetime, on: date | None
 ) -> None:
-    """``account_at`` (all the account's aggregates in a few queries) answers what
-    ``aggregate_at`` answers for each of them (checked against a replay above)."""
+    """``account_at`` (all the account's aggregates in a few queries, the invoices from
+    the overview's documents of every version) answers what ``aggregate_at`` answers for
+    each of them (checked against a replay above), and what the fold of every aggregate,
+    ``account_at_by_folding``, answers."""
     try:
         whole = account_at(world.ledger, sql, account_id, as_of, on)
     except NotFound:
         with pytest.raises(NotFound):
             aggregate_at(world.ledger, sql, account_id, as_of, on)
+        with pytest.raises(NotFound):
+            account_at_by_folding(world.ledger, sql, account_id, as_of, on)
         return
+    folded = account_at_by_folding(world.ledger, sql, account_id, as_of, on)
     for found in [whole.account, *whole.subscriptions, *whole.licenses, *whole.invoices]:
         alone = aggregate_at(world.ledger, sql, found.aggregate.id, as_of, on)
         assert state(found.aggregate) == state(alone.aggregate), (found.aggregate.id, as_of, on)
@@ -501,6 +508,27 @@ def check_account_at(
         )
         assert [e.originator_version for e in found.deferred] == [
             e.originator_version for e in alone.deferred
+        ]
+    assert len(whole.invoices) == len(folded.invoices)
+    for found, reference in zip(whole.invoices, folded.invoices, strict=True):
+        # The stored document is the fold's, and so are the figures the views show.
+        assert found.document == invoice_document(reference.aggregate), (found.id, as_of, on)
+        assert found.document == reference.document
+        figures = ("id", "number", "currency", "status", "issued_on", "due_on")
+        money = ("total", "paid", "credited", "balance")
+        assert [getattr(found, n) for n in figures] == [
+            getattr(reference.aggregate, n) for n in figures
+        ]
+        assert [getattr(found, n) for n in money] == [
+            getattr(reference.aggregate, n) for n in money
+        ]
+        assert (found.version, found.in_force, found.effective) == (
+            reference.version,
+            reference.in_force,
+            reference.effective,
+        )
+        assert [e.originator_version for e in found.deferred] == [
+            e.originator_version for e in reference.deferred
         ]
     listed = [*whole.subscriptions, *whole.licenses, *whole.invoices]
     assert sorted(p.aggregate.id for p in listed) == sorted(known_ids(sql, account_id, as_of))
@@ -648,6 +676,44 @@ def test_the_account_view_has_its_contracts_seats_and_invoices_then(world: World
     assert (len(then.subscriptions), len(then.licenses), len(then.invoices)) == (1, 1, 1)
     assert (len(now.subscriptions), len(now.licenses), len(now.invoices)) == (2, 2, 2)
     assert then.account.version == 1
+
+
+def test_the_account_view_reads_invoices_from_the_overview_and_folds_them_without_it(
+    world: World,
+) -> None:
+    """Caught up, the overview answers every invoice whose events are all in force; an
+    invoice paid on a later day is folded for a day before it; with the overview emptied
+    (rebuilding from 0), every invoice is folded, and the answers do not change."""
+    ledger, clock = world.ledger, world.clock
+    account_id = open_account(ledger, STAFF)
+    sub_id = ledger.start_subscription(ADMIN, account_id, {"sales-cloud": 2}).aggregate_id
+    for _ in range(3):
+        clock.advance(timedelta(days=3))
+        ledger.add_licenses(ADMIN, sub_id, "sales-cloud", 1)
+    paid = ledger.invoices_of(account_id)[1]
+    ledger.set_payment_method(ADMIN, account_id, METHOD)
+    ledger.record_payment(ADMIN, paid.id, paid.balance, METHOD)
+    world.runner.catch_up()
+    before_payment = clock.now().date() - timedelta(days=1)
+
+    def views(on: date | None) -> list[tuple[Any, ...]]:
+        with world.side.readers.transaction() as sql:
+            whole = account_at(ledger, sql, account_id, clock.now(), on)
+        return [
+            (i.id, i.version, i.in_force, i.stored is not None, i.document, i.balance)
+            for i in whole.invoices
+        ]
+
+    today, earlier = views(None), views(before_payment)
+    assert len(today) == 4
+    assert all(stored for _, _, _, stored, _, _ in today)
+    assert [(i, stored) for i, _, _, stored, _, _ in earlier if not stored] == [(paid.id, False)]
+    world.runner.reset(world.side.projection("account_overview"))
+    emptied = views(None)
+    assert not any(stored for _, _, _, stored, _, _ in emptied)
+    assert [v[:3] + v[4:] for v in emptied] == [v[:3] + v[4:] for v in today]
+    world.runner.catch_up()
+    assert views(None) == today and views(before_payment) == earlier
 
 
 def test_snapshots_restore_exactly_the_replayed_state(world: World) -> None:

@@ -52,7 +52,7 @@ def list_invoices(
         if reads.as_of is not None:
             then = account_at(ledger, sql, account_id, reads.as_of, reads.effective)
             # as in the book: only what was in force that day (issued by then)
-            documents = [invoice_document(i.aggregate) for i in then.invoices if i.in_force]
+            documents = [i.document for i in then.invoices if i.in_force]
         else:
             documents = overview.invoices_of(sql, account_id)
     return [InvoiceOut.model_validate(d) for d in documents]
