@@ -268,7 +268,7 @@ def _invoice_version(event: LedgerAggregate.Event, invoice: Invoice) -> tuple[An
         None if day is None else day.isoformat(),
         *(row[c] for c in ("number", "status", "currency", "issued_on", "due_on")),
         *(row[c] for c in ("total", "paid", "credited", "balance")),
-        json.dumps(invoice_document(once), separators=(",", ":")),
+        _DOCUMENT.encode(invoice_document(once)),
     )
 
 
