@@ -41,7 +41,14 @@ SECRET_FIELDS = frozenset({"token_hash", "secret", "secret_hash"})
 
 
 def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    if SECRET_FIELDS.isdisjoint(data):
+        return data  # most events: no credential to hide
     return {k: "[redacted]" if k in SECRET_FIELDS else v for k, v in data.items()}
+
+
+# Writes what ``json.dumps(value, sort_keys=True)`` writes, without making an encoder per
+# call as ``json.dumps`` does when given any option.
+_PAYLOAD = json.JSONEncoder(sort_keys=True)
 
 
 def account_of(aggregate: Any) -> UUID | None:
@@ -103,8 +110,13 @@ class AuditTrail:
     def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
         rows = []
         self._learn(sql, batch)
+        # A command's events share their recorded time: each distinct one written once.
+        stamps: dict[datetime, str] = {}
         for logged in batch:
             event = logged.event
+            stamp = stamps.get(event.timestamp)
+            if stamp is None:
+                stamp = stamps[event.timestamp] = recorded(event.timestamp)
             aggregate_type, account_id = self._identity(event)
             # An event that names its account is in that account's history, even when its
             # aggregate serves many accounts (a numbering series: ADR 0022).
@@ -115,7 +127,7 @@ class AuditTrail:
             rows.append(
                 (
                     logged.position,
-                    recorded(event.timestamp),
+                    stamp,
                     effective.isoformat() if effective else None,
                     aggregate_type,
                     str(event.originator_id),
@@ -127,7 +139,7 @@ class AuditTrail:
                     event.meta.request_id,
                     event.meta.correlation_id,
                     event.meta.reason,
-                    json.dumps(redacted(event_data(event)), sort_keys=True),
+                    _PAYLOAD.encode(redacted(event_data(event))),
                 )
             )
         sql.insert_many(TABLE, COLUMNS, rows)

@@ -119,15 +119,28 @@ class AggregateFolder:
         self._load_many = load_many
         self._capacity = capacity
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._batch = 0  # the aggregates of the batch being applied: all of them kept
 
     def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
+        """Load the batch's aggregates not kept, in a few queries. Every aggregate of the
+        batch is then kept until it is applied, even beyond the capacity: those kept move
+        ahead of the others, so that what makes room is never one the batch has yet to
+        use."""
         if self._load_many is None:
             return
+        ids = dict.fromkeys(event.originator_id for event in events)
+        self._batch = len(ids)
+        for aggregate_id in ids:
+            if aggregate_id in self._cache:
+                self._cache.move_to_end(aggregate_id)
         wanted = missing(events, lambda i: None if i not in self._cache else self._cache[i].version)
         for aggregate_id, aggregate in self._load_many(wanted).items() if wanted else ():
             self._cache[aggregate_id] = aggregate
             self._cache.move_to_end(aggregate_id)
-        while len(self._cache) > self._capacity:
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._cache) > max(self._capacity, self._batch):
             self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Any:
@@ -142,8 +155,7 @@ class AggregateFolder:
         aggregate = event.mutate(previous)
         assert aggregate is not None
         self._cache[aggregate_id] = aggregate
-        if len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
+        self._trim()
         return aggregate
 
     def forget(self) -> None:

@@ -41,6 +41,7 @@ from domain.license import License
 from domain.money import MINOR_UNITS, Money, round_half_up
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription, SubscriptionStatus
+from projections import book as book_module
 from projections.audit_trail import recorded
 from projections.book import (
     BOOKED,
@@ -1021,7 +1022,7 @@ def test_the_book_kept_incrementally_equals_the_book_folded_from_scratch(
 
 
 def test_corrections_and_forward_dated_changes_keep_the_book_as_from_scratch(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cases a kept state cannot simply follow: seats added for a later day (until
     that day, each day's state defers them; from it, they come before what followed),
@@ -1080,9 +1081,13 @@ def test_corrections_and_forward_dated_changes_keep_the_book_as_from_scratch(
         ledger.expire(SYSTEM, sub)
     world.runner.catch_up()
 
-    for states in (1, 2, 16):
-        assert_timelines_fold_as_from_scratch(stored_events(ledger), states, (-1, 1))
-    assert_same_book_rebuilt(world)
+    # A state carried forward to a new day, a copy left behind every CHECKPOINT days: each
+    # day a copy (1, as before), every other day, and as the book does.
+    for checkpoint in (1, 2, book_module.CHECKPOINT):
+        monkeypatch.setattr(book_module, "CHECKPOINT", checkpoint)
+        for states in (1, 2, 16):
+            assert_timelines_fold_as_from_scratch(stored_events(ledger), states, (-1, 1))
+        assert_same_book_rebuilt(world)
     assert_report_from_totals_equals_the_scan(world)
     with world.side.readers.transaction() as sql:
         assert (

@@ -1,9 +1,12 @@
 """The projection runner on a real store: exactly once, restartable, rebuildable."""
 
+import threading
+
 import pytest
 
 from adapters.store import StoreSettings
 from projections.audit_trail import AuditFilter, audit_rows, version_as_of
+from projections.runner import ProjectionRunner
 from service.reads.read_side import ProjectionsBehind, ReadSide
 from tests.builders import open_account
 
@@ -54,6 +57,58 @@ def test_a_reset_projection_rebuilds_to_the_same_rows(read_side, ledger, staff, 
 
     with read_side.readers.transaction() as sql:
         assert audit_rows(sql, AuditFilter(), 1000) == before
+
+
+def test_a_runner_behind_reads_large_batches_and_one_keeping_up_small_ones(
+    read_side, ledger, staff, admin
+):
+    for _ in range(4):
+        account_id = open_account(ledger, staff)
+        ledger.start_subscription(admin, account_id, {"sales-cloud": 2})
+    assert ledger.head_position() > 3 + 10
+    asked: list[int] = []
+
+    def read_log(after: int, limit: int):
+        asked.append(limit)
+        return read_side.read_log(after, limit)
+
+    runner = ProjectionRunner(
+        read_side.store,
+        read_log,
+        ledger.head_position,
+        read_side.projections,
+        batch_size=3,
+        catch_up_batch_size=10,
+    )
+    runner.catch_up()
+    # The first read fills its batch: behind, so the next ones are large, until one does
+    # not fill even a small batch (the last, which finds nothing).
+    assert asked[:2] == [3, 10] and set(asked) == {3, 10}
+
+    asked.clear()
+    open_account(ledger, staff)
+    runner.catch_up()
+    assert asked == [3, 3]  # keeping up: the new event, then nothing
+    with read_side.readers.transaction() as sql:
+        rows = audit_rows(sql, AuditFilter(), 1000)
+    assert [r["position"] for r in rows] == list(range(1, ledger.head_position() + 1))
+
+
+def test_a_stopped_runner_finishes_its_batch_and_stops_there(read_side, ledger, staff):
+    for _ in range(3):
+        open_account(ledger, staff)
+    runner = ProjectionRunner(
+        read_side.store,
+        read_side.read_log,
+        ledger.head_position,
+        read_side.projections,
+        batch_size=1,
+        catch_up_batch_size=1,
+    )
+    stop = threading.Event()
+    applied = runner.catch_up(progress=lambda _: stop.set(), stop=stop)
+    assert applied == len(read_side.projections)  # the first event, to each projection
+    assert set(read_side.positions().values()) == {1}
 
 
 def test_reads_wait_for_their_position_and_give_up_past_the_bound(read_side, ledger, staff):
