@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             def verify_spans() -> int:
                 nonlocal found
                 found = verify_in_parallel(
-                    settings, ledger.recorder, verifier, jobs=jobs, min_span=args.events // jobs
+                    settings, verifier, jobs=jobs, min_span=args.events // jobs
                 )
                 return found.checked
 

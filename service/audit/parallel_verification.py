@@ -27,8 +27,6 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import IO
 
-from eventsourcing.persistence import ApplicationRecorder
-
 from adapters.store import StoreSettings
 from projections.hash_chain import tip
 from service.audit.verification import ChainVerifier, Verification
@@ -56,7 +54,6 @@ def spans(start: int, end: int, jobs: int, min_span: int = MIN_SPAN) -> list[tup
 
 def verify_in_parallel(
     store: StoreSettings,
-    recorder: ApplicationRecorder,
     verifier: ChainVerifier,
     start: int = 0,
     jobs: int | None = None,
@@ -70,7 +67,7 @@ def verify_in_parallel(
     cut = spans(start, head, jobs or default_jobs(), min_span)
     if len(cut) == 1:
         return verifier.verify(start, progress=progress)
-    store_head = recorder.max_notification_id() or 0
+    store_head = verifier.recorder.max_notification_id() or 0
     reports: queue.Queue[int | None] = queue.Queue()
     children = [
         subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in cut

@@ -47,9 +47,7 @@ def verify(svc: Service, start: int, jobs: int | None) -> int:
         anchored = anchored_on(sql)
     verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers)
     with ProgressBar("verifying the hash chain", head - start) as bar:
-        found = verify_in_parallel(
-            svc.store, read_side.ledger.recorder, verifier, start, jobs, bar.advance
-        )
+        found = verify_in_parallel(svc.store, verifier, start, jobs, bar.advance)
     print(found.summary())
     if anchored is not None:  # a migrated store's chain (ADR 0023)
         print(

@@ -42,9 +42,7 @@ def both(store: StoreSettings, read_side: ReadSide, start: int = 0) -> Verificat
     verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers, batch=5)
     one = verifier.verify(start)
     counted: list[int] = []
-    cut = verify_in_parallel(
-        store, read_side.ledger.recorder, verifier, start, 2, counted.append, min_span=4
-    )
+    cut = verify_in_parallel(store, verifier, start, 2, counted.append, min_span=4)
     assert (cut.first_break, cut.checked, cut.start, cut.end, cut.sealed_head) == (
         one.first_break,
         one.checked,
@@ -67,9 +65,7 @@ def test_spans_cover_the_range_once_in_order() -> None:
 def test_an_intact_chain_verifies_in_spans_with_progress_for_every_event(store, read_side, history):
     verifier = ChainVerifier(read_side.ledger.recorder, read_side.readers, batch=5)
     counted: list[int] = []
-    found = verify_in_parallel(
-        store, read_side.ledger.recorder, verifier, 0, 2, counted.append, min_span=4
-    )
+    found = verify_in_parallel(store, verifier, 0, 2, counted.append, min_span=4)
     assert found.ok and found.checked == history == found.end
     assert sum(counted) == history
     assert both(store, read_side, start=5).checked == history - 5
