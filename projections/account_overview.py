@@ -51,6 +51,16 @@ LICENSES = "overview_licenses"
 INVOICES = "overview_invoices"
 SUPPORT_CASES = "overview_support_cases"
 INVOICE_VERSIONS = "overview_invoice_versions"  # every version of each invoice's document
+# What the views show of an invoice: its row and each of its versions' rows.
+INVOICE_FIGURES = """number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        issued_on TEXT NOT NULL,
+        due_on TEXT NOT NULL,
+        total BIGINT NOT NULL,
+        paid BIGINT NOT NULL,
+        credited BIGINT NOT NULL,
+        balance BIGINT NOT NULL"""
 
 Row = dict[str, object]
 
@@ -200,16 +210,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         INVOICES,
         Invoice,
-        """subscription_id TEXT,
-        number TEXT NOT NULL,
-        status TEXT NOT NULL,
-        currency TEXT NOT NULL,
-        issued_on TEXT NOT NULL,
-        due_on TEXT NOT NULL,
-        total BIGINT NOT NULL,
-        paid BIGINT NOT NULL,
-        credited BIGINT NOT NULL,
-        balance BIGINT NOT NULL""",
+        f"""subscription_id TEXT,
+        {INVOICE_FIGURES}""",
         {"open": "status, currency, due_on"},
         _with_document(_invoice_row, invoice_document),
     ),
@@ -315,15 +317,7 @@ class AccountOverview:
                 account_id TEXT NOT NULL,
                 recorded_at TEXT NOT NULL,
                 in_force_on TEXT,
-                number TEXT NOT NULL,
-                status TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                issued_on TEXT NOT NULL,
-                due_on TEXT NOT NULL,
-                total BIGINT NOT NULL,
-                paid BIGINT NOT NULL,
-                credited BIGINT NOT NULL,
-                balance BIGINT NOT NULL,
+                {INVOICE_FIGURES},
                 document TEXT NOT NULL,
                 PRIMARY KEY (id, version)
             )"""
