@@ -38,6 +38,7 @@ from service.ledger.application import Ledger
 from service.ledger.context import CommandContext
 
 PAGE = 5000
+WORLDS = 50  # template customers, opened evenly over a year
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 STAFF = CommandContext("staff-1", "billing_staff")
 ADMIN = CommandContext("ada", "admin")
@@ -235,3 +236,24 @@ def write_copies(
     if copied is not None and last_copy >= 0:
         copied(last_copy, copier.ids(last_copy))
     return written
+
+
+def seed_book(ledger: Ledger, clock: ControllableClock, contracts: int) -> tuple[int, int, float]:
+    """A book of about ``contracts`` contracts: the 50 worlds' real commands, then copies
+    of them, each command's copies together (not interleaved). Returns the contracts, the
+    events copied and the seconds the copying took."""
+    commands = seed_worlds(ledger, clock, WORLDS)
+    template_events = sum(map(len, commands))
+    copies = -(-(contracts - WORLDS) // WORLDS)
+    began = time.perf_counter()
+    written = write_copies(ledger.recorder, commands, copies * template_events, interleaved=False)
+    return WORLDS * (copies + 1), written, time.perf_counter() - began
+
+
+def read_through(ledger: Ledger) -> int:
+    """The whole log read once in pages of 500, nothing decoded: what a scan costs."""
+    count, after = 0, 0
+    while page := ledger.recorder.select_notifications(after + 1, 500):
+        count += len(page)
+        after = page[-1].id
+    return count

@@ -38,7 +38,7 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from _log import START, seed_worlds, write_copies
+from _log import START, read_through, seed_book
 from _stores import add_keep_argument, add_store_arguments, store_for
 
 from adapters.clock import ControllableClock
@@ -46,16 +46,6 @@ from adapters.payments import FakePaymentProvider
 from service.billing.run import BillingRun
 from service.ledger.application import Ledger
 from service.ledger.read_models import own_read_models
-
-WORLDS = 50
-
-
-def read_log(ledger: Ledger) -> int:
-    count, after = 0, 0
-    while page := ledger.recorder.select_notifications(after + 1, 500):
-        count += len(page)
-        after = page[-1].id
-    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,14 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"
             if ledger.head_position() == 0:
-                commands = seed_worlds(ledger, clock, WORLDS)
-                template_events = sum(map(len, commands))
-                copies = -(-(args.contracts - WORLDS) // WORLDS)
-                began = time.perf_counter()
-                written = write_copies(
-                    ledger.recorder, commands, copies * template_events, interleaved=False
-                )
-                copied = f"{written:,} copied in {time.perf_counter() - began:.1f} s"
+                _, written, seconds = seed_book(ledger, clock, args.contracts)
+                copied = f"{written:,} copied in {seconds:.1f} s"
             else:
                 copied = "a store kept (--keep): the same log, written before"
             events = ledger.head_position()
@@ -110,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             for label, work in (
-                ("read the log", lambda: read_log(ledger)),
+                ("read the log", lambda: read_through(ledger)),
                 ("agenda", lambda: run.next_due(today, today + timedelta(days=30))),
             ):
                 times = []

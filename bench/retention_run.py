@@ -36,7 +36,7 @@ from datetime import date, datetime
 from datetime import time as day_time
 from uuid import UUID
 
-from _log import START, seed_worlds, write_copies
+from _log import START, read_through, seed_book
 from _stores import add_store_arguments, fresh_store
 
 from adapters.clock import ControllableClock
@@ -47,16 +47,6 @@ from domain.personal_data import SubjectKind, subject_name
 from service.ledger.application import Ledger
 from service.ledger.read_models import own_read_models
 from service.privacy.retention import RetentionRun
-
-WORLDS = 50
-
-
-def read_log(ledger: Ledger) -> int:
-    count, after = 0, 0
-    while page := ledger.recorder.select_notifications(after + 1, 500):
-        count += len(page)
-        after = page[-1].id
-    return count
 
 
 def scan_pass(ledger: Ledger, today: date) -> int:
@@ -116,17 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"
-            commands = seed_worlds(ledger, clock, WORLDS)
-            template_events = sum(map(len, commands))
-            copies = -(-(args.contracts - WORLDS) // WORLDS)
-            began = time.perf_counter()
-            written = write_copies(
-                ledger.recorder, commands, copies * template_events, interleaved=False
-            )
+            contracts, written, seconds = seed_book(ledger, clock, args.contracts)
             events = ledger.head_position()
             print(
-                f"{store}, {WORLDS * (copies + 1):,} contracts, {events:,} events"
-                f" ({written:,} copied in {time.perf_counter() - began:.1f} s);"
+                f"{store}, {contracts:,} contracts, {events:,} events"
+                f" ({written:,} copied in {seconds:.1f} s);"
                 f" Python {sys.version.split()[0]}",
                 flush=True,
             )
@@ -149,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             today = clock.now().date()
             due = len(RetentionRun(ledger).due(today))
             print(f"on {today}: {due:,} buyer keys due", flush=True)
-            baseline = best_of(args.repeat, "read the log", lambda: read_log(ledger))
+            baseline = best_of(args.repeat, "read the log", lambda: read_through(ledger))
             before = best_of(args.repeat, "scan pass (before)", lambda: scan_pass(ledger, today))
             after = best_of(args.repeat, "pass (after)", lambda: RetentionRun(ledger).run())
             print(
