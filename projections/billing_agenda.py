@@ -14,9 +14,9 @@ From these the run finds each contract's next step by its dates alone (``Due.ste
 so it neither scans the log by event type nor loads every active contract.
 
 A period's invoice has an id fixed by the period (``period_invoice_id``, passed in: the
-ledger's rule), so an ``InvoiceIssued`` whose id is its first line's period's is that
-period's invoice. The projection follows those in log order, as it follows the contract's
-own events, and asks the event store nothing: ``invoice_on`` moves past a period when its
+ledger's rule), so an ``InvoiceIssued`` whose id is that of a period its lines bill is
+that period's invoice. The projection follows those in log order, as it follows the
+contract's own events, and asks the event store nothing: ``invoice_on`` moves past a period when its
 invoice is seen, and over the periods seen issued ahead of it. An issued invoice never
 goes away (a void or a credit note leaves it issued, an erasure seals only the buyer's
 details), so ``invoice_on`` only moves on within a term; a renewal starts it again at the
