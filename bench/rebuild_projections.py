@@ -49,6 +49,7 @@ from adapters.payments import FakePaymentProvider
 from projections.projection import LoggedEvent, Projection, is_permanent
 from projections.runner import ProjectionRunner
 from projections.store import Sql
+from service.config.collector import tune_for_long_running
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
 
@@ -100,8 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--profile-file", help="also save the profile there (pstats)")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep the interpreter's garbage collector settings (ADR 0031)",
+    )
     add_store_arguments(parser)
     args = parser.parse_args(argv)
+    if not args.default_gc:
+        tune_for_long_running()  # as `subledger projections rebuild` and the runner run
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
         ledger = Ledger(

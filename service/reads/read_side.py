@@ -33,8 +33,8 @@ from projections.projection import LoggedEvent, Projection
 from projections.retention import RetentionAgenda
 from projections.runner import ProjectionRunner, positions
 from projections.store import create_tables, reader_pool
-from service.ledger.application import Ledger
-from service.ledger.read_models import period_invoices_issued, read_log, read_store
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.read_models import read_log, read_store
 from service.reads.many_aggregates import events_up_to, states_at
 from service.workers.election import serve_when_elected
 
@@ -68,7 +68,7 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         # permanent: sealed once, never rebuilt (ADR 0012); the ledger's clock of the moment
         HashChain(lambda: ledger.clock.now()),
         # kept here so that their readers, who catch them up first, seldom have to
-        BillingAgenda(lambda periods: period_invoices_issued(ledger, periods)),
+        BillingAgenda(period_invoice_id),
         Lookups(),
         RetentionAgenda(),
     ]
