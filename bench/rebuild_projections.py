@@ -54,6 +54,7 @@ from adapters.payments import FakePaymentProvider
 from projections.projection import LoggedEvent, Projection, is_permanent
 from projections.runner import ProjectionRunner, ReadLog
 from projections.store import Sql
+from service.config.collector import tune_for_long_running
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
 
@@ -131,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--profile-file", help="also save the profile there (pstats)")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep the interpreter's garbage collector settings (ADR 0031)",
+    )
     add_store_arguments(parser)
     args = parser.parse_args(argv)
+    if not args.default_gc:
+        tune_for_long_running()  # as `subledger projections rebuild` and the runner run
     with fresh_store(args.database_url, args.dir) as settings:
         clock = ControllableClock(START)
         ledger = Ledger(
@@ -167,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
                 profile.disable()
             after = rss_mib()
             seal = ProjectionRunner(
-                read_side.store, read_side.read_log, ledger.head_position, chain
+                read_side.store,
+                read_side.read_log,
+                ledger.head_position,
+                chain,
+                read_stored=read_side.read_stored,  # as ReadSide's own runner seals
             )
             throughput("hash chain", lambda: catch_up(seal), events)
             assert min(read_side.positions().values()) == events
