@@ -155,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             if profile is not None:
                 profile.disable()
             seal = ProjectionRunner(
-                read_side.store, read_side.read_log, ledger.head_position, chain
+                read_side.store,
+                read_side.read_log,
+                ledger.head_position,
+                chain,
+                read_stored=read_side.read_stored,  # as ReadSide's own runner seals
             )
             throughput("hash chain", lambda: catch_up(seal), events)
             assert min(read_side.positions().values()) == events
