@@ -9,7 +9,9 @@ projections left to another process) on a fresh SQLite store holding one contrac
 billing-staff token, sends it requests in-process (httpx's ASGI transport: no socket, no
 uvicorn) after a warm-up, and prints per request, for the POST of bench/http_api.py and
 for ``GET /healthz``: the Python function calls made in every thread (the client's
-included, the same for both), and the store's SQL statements by kind.
+included, the same for both), the hand-offs to a worker thread of anyio's pool (each a
+wake-up of a worker and of the event loop, under the GIL), and the store's SQL
+statements by kind.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+import anyio.to_thread
 import eventsourcing.sqlite
 import httpx
 from _stores import fresh_store
@@ -45,6 +48,17 @@ def _counted_execute(self: Any, statement: Any, *args: Any, **kwargs: Any) -> An
     if counting:
         calls["SQL " + " ".join(str(statement).split()[:4])] += 1
     return _execute(self, statement, *args, **kwargs)
+
+
+_run_sync = anyio.to_thread.run_sync
+
+
+async def _counted_run_sync(*args: Any, **kwargs: Any) -> Any:
+    # Starlette's run_in_threadpool and FastAPI's sync dependencies and endpoints all go
+    # through anyio.to_thread.run_sync: one call, one hand-off to a worker thread and back.
+    if counting:
+        calls["hand-offs"] += 1
+    return await _run_sync(*args, **kwargs)
 
 
 async def measure(app: Any, token: str, path: str, posts: int) -> None:
@@ -69,7 +83,8 @@ async def measure(app: Any, token: str, path: str, posts: int) -> None:
             counting = False
             print(
                 f"{label:14} per request: {calls['call'] / posts:6.0f} Python calls,"
-                f" {calls['c_call'] / posts:6.0f} calls of C functions"
+                f" {calls['c_call'] / posts:6.0f} calls of C functions,"
+                f" {calls['hand-offs'] / posts:3.1f} thread hand-offs"
             )
             for kind, count in sorted(calls.items()):
                 if kind.startswith("SQL "):
@@ -91,6 +106,7 @@ def main() -> int:
 
         app = app_from_environment()
         eventsourcing.sqlite.SQLiteCursor.execute = _counted_execute  # type: ignore[method-assign]
+        anyio.to_thread.run_sync = _counted_run_sync
         threading.setprofile(_profile)  # the thread pool's threads start after this
         sys.setprofile(_profile)
         path = f"/v1/subscriptions/{subscription}/licenses"

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.clock import SystemClock
@@ -26,6 +27,7 @@ from service.config.public_url import (
     checked_public_url,
 )
 from service.config.settings import Settings, load_settings
+from service.http.deps import unchecked
 from service.http.middleware import BodyGuard, RequestLog
 from service.http.openapi import install as install_openapi
 from service.http.openapi import operation_id
@@ -97,6 +99,22 @@ async def on_store_error(request: Request, error: Exception) -> JSONResponse:
         request,
         {"Retry-After": "2"},
     )
+
+
+async def on_invalid_request(request: Request, error: Exception) -> Response:
+    """A 422 of FastAPI's (an invalid header, path or body), after the caller's refusals:
+    a route that checks its caller in its command's thread (``service.http.deps.Caller``)
+    has not checked it yet when FastAPI refuses the request, so it is checked here first,
+    as ``PrincipalDep`` would have before."""
+    pending = unchecked(request)
+    if pending is not None:
+        try:
+            await run_in_threadpool(pending.check)
+        except ApiError as refusal:
+            return await on_api_error(request, refusal)
+        except STORE_ERRORS as failure:
+            return await on_store_error(request, failure)
+    return await on_validation_error(request, error)
 
 
 async def on_signing_key_unusable(request: Request, error: Exception) -> JSONResponse:
@@ -203,7 +221,7 @@ def create_app(
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(PaymentProviderUnavailable, on_provider_unavailable)
     app.add_exception_handler(SigningKeyUnusable, on_signing_key_unusable)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     for error in STORE_ERRORS:
         app.add_exception_handler(error, on_store_error)
