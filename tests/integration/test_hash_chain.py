@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from adapters.store import StoreSettings
-from projections.hash_chain import GENESIS, HashChain, seals, tip
+from projections.hash_chain import EVENT_INDEX, GENESIS, HashChain, seals, tip
 from projections.runner import PermanentProjection
 from service.audit.verification import BreakKind, ChainVerifier
 from service.ledger.application import Ledger
@@ -114,6 +114,34 @@ def test_the_chain_is_never_dropped_or_rebuilt(read_side, history):
     with pytest.raises(PermanentProjection, match="never rebuilt"):
         read_side.runner.prepare()
     assert verify(read_side).checked == history
+
+
+def _has_event_index(read_side: ReadSide) -> bool:
+    with read_side.readers.transaction() as sql:
+        if sql.dialect == "postgres":
+            return sql.scalar("SELECT to_regclass(?)", (EVENT_INDEX,)) is not None
+        return bool(sql.scalar("SELECT count(*) FROM sqlite_master WHERE name = ?", (EVENT_INDEX,)))
+
+
+def test_a_chain_sealed_with_the_index_by_event_loses_the_index_and_keeps_its_seals(
+    read_side, store, ledger, raw, history
+):
+    read_side.runner.catch_up()
+    with read_side.store.transaction() as sql:  # as an older release left it
+        sql.execute(f"CREATE INDEX {EVENT_INDEX} ON hash_chain (aggregate_id, aggregate_version)")
+        before = seals(sql, 0, 1000)
+    assert _has_event_index(read_side)
+
+    again = ReadSide(store, ledger)  # a new release starting: its runner prepares the tables
+    again.stop()
+
+    assert not _has_event_index(read_side)
+    with read_side.readers.transaction() as sql:
+        assert seals(sql, 0, 1000) == before
+    raw.swap(3, 5)  # naming the break looks events up in the seals without the index
+    found = verify(read_side)
+    assert found.first_break is not None and found.first_break.kind == BreakKind.REORDERED
+    assert "sealed at position 5, is stored here" in found.first_break.detail
 
 
 @pytest.mark.parametrize(
