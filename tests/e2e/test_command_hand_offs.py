@@ -5,13 +5,16 @@ token was checked by a dependency of its own: 401, 403, 412, then FastAPI's 422.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import combinations
 from typing import Any
 
 import anyio.to_thread
 import pytest
 from eventsourcing.persistence import OperationalError
+from fastapi.routing import APIRoute
 
 from service.access.tokens import Tokens
+from service.http.app import DOCUMENTED, MATCHED
 from tests.e2e.conftest import Api, assert_problem
 
 LICENSES = {"product_code": "sales-cloud", "quantity": 1}
@@ -131,3 +134,27 @@ def test_the_store_failing_while_the_caller_is_checked_is_503(
         response = api.post(licenses_of(api), "billing_staff", json=body)
         assert_problem(response, 503)
         assert response.json()["type"] == "/problems/store-unavailable"
+
+
+def _one_path_may_match_both(a: str, b: str) -> bool:
+    """Whether some path matches both templates (a ``{parameter}`` is one segment)."""
+    ours, theirs = a.strip("/").split("/"), b.strip("/").split("/")
+    return len(ours) == len(theirs) and all(
+        x == y or x.startswith("{") or y.startswith("{") for x, y in zip(ours, theirs, strict=True)
+    )
+
+
+def test_the_routers_order_decides_no_match() -> None:
+    """The app tries the contracts' router second (``MATCHED``) and documents it sixth:
+    that is safe while no request matches routes of two routers with one method."""
+    assert sorted(map(id, MATCHED)) == sorted(map(id, DOCUMENTED))
+    routes = [
+        (n, route)
+        for n, router in enumerate(DOCUMENTED)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    assert len(routes) > 50
+    for (n, a), (m, b) in combinations(routes, 2):
+        if n != m and a.methods & b.methods:
+            assert not _one_path_may_match_both(a.path, b.path), (a.path, b.path)
