@@ -4,25 +4,32 @@ Two tables, kept by the projection runner like every read model:
 
 - ``billing_agenda_contracts``: one row per active contract (dropped when it is
   cancelled or expires): its current term, its billing period, the term it was last
-  reminded of, whether a renewal is scheduled, and ``invoice_on``: the first billing
-  period of the term whose invoice is not issued (NULL: all are);
+  reminded of, whether a renewal is scheduled, ``invoice_on``: the first billing period
+  of the term whose invoice is not issued (NULL: all are), and ``invoiced_ahead``: the
+  periods issued after ``invoice_on`` (out of order; NULL, almost always: none);
 - ``billing_agenda_invoices``: one row per invoice neither paid, void nor marked overdue,
   with its due date.
 
 From these the run finds each contract's next step by its dates alone (``Due.steps``),
 so it neither scans the log by event type nor loads every active contract.
 
-A period's invoice has an id fixed by the period (``period_invoice_id``): whether it is
-issued is asked of the event store (``Issued``), not learnt from the log up to the
-projection's position. An issued invoice never goes away, so a row's ``invoice_on`` is
-never later than the truth; and each invoice issued for a contract (an ``InvoiceIssued``
-naming it) has the contract's row worked out again, so at the log's head it is exact.
+A period's invoice has an id fixed by the period (``period_invoice_id``, passed in: the
+ledger's rule), so an ``InvoiceIssued`` whose id is that of a period its lines bill is
+that period's invoice. The projection follows those in log order, as it follows the
+contract's own events, and asks the event store nothing: ``invoice_on`` moves past a period when its
+invoice is seen, and over the periods seen issued ahead of it. An issued invoice never
+goes away (a void or a credit note leaves it issued, an erasure seals only the buyer's
+details), so ``invoice_on`` only moves on within a term; a renewal starts it again at the
+new term's first period. The ledger records a contract's start or renewal before the
+invoice it issues with it, so at the log's head the row is exact; were an invoice ever
+seen before its contract's row, it would be missed, and ``invoice_on`` would be earlier
+than the truth, never later: the billing run checks the store before issuing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from uuid import UUID
 
@@ -39,8 +46,8 @@ CONTRACTS = "billing_agenda_contracts"
 INVOICES = "billing_agenda_invoices"
 CHUNK = 500  # ids per IN list
 
-# Which of these (contract, period start) have their period invoice issued (now).
-Issued = Callable[[Sequence[tuple[UUID, date]]], set[tuple[UUID, date]]]
+# The id of the invoice of a contract's billing period starting on a day.
+PeriodInvoiceId = Callable[[UUID, date], UUID]
 
 _CONTRACT_COLUMNS = (
     "subscription_id",
@@ -50,6 +57,7 @@ _CONTRACT_COLUMNS = (
     "reminded_for",
     "renews",
     "invoice_on",
+    "invoiced_ahead",
 )
 
 
@@ -64,6 +72,8 @@ class Contract:
     reminded_for: date | None
     renews: bool
     invoice_on: date | None  # the first period of the term not invoiced; None: all are
+    # Periods invoiced after invoice_on (the projection's bookkeeping, not the run's).
+    ahead: tuple[date, ...] = field(default=(), compare=False)
 
     def row(self) -> tuple[object, ...]:
         return (
@@ -74,11 +84,12 @@ class Contract:
             None if self.reminded_for is None else self.reminded_for.isoformat(),
             int(self.renews),
             None if self.invoice_on is None else self.invoice_on.isoformat(),
+            " ".join(d.isoformat() for d in self.ahead) or None,
         )
 
     @classmethod
     def of_row(cls, row: Sequence[object]) -> Contract:
-        sub_id, start, end, period, reminded, renews, invoice_on = row
+        sub_id, start, end, period, reminded, renews, invoice_on, ahead = row
         return cls(
             UUID(str(sub_id)),
             date.fromisoformat(str(start)),
@@ -87,6 +98,7 @@ class Contract:
             None if reminded is None else date.fromisoformat(str(reminded)),
             bool(renews),
             None if invoice_on is None else date.fromisoformat(str(invoice_on)),
+            () if ahead is None else tuple(map(date.fromisoformat, str(ahead).split())),
         )
 
     @property
@@ -122,11 +134,11 @@ class BillingAgenda:
     per 500) and written with one delete and one insert per table."""
 
     name = "billing_agenda"
-    version = 1
+    version = 2  # 2: invoiced_ahead; invoice_on followed in the log, not asked of the store
     tables: tuple[str, ...] = (CONTRACTS, INVOICES)
 
-    def __init__(self, issued: Issued) -> None:
-        self._issued = issued
+    def __init__(self, period_invoice_id: PeriodInvoiceId) -> None:
+        self._period_invoice_id = period_invoice_id
 
     def create(self, sql: Sql) -> None:
         sql.execute(
@@ -137,7 +149,8 @@ class BillingAgenda:
                 billing_period TEXT NOT NULL,
                 reminded_for TEXT,
                 renews INTEGER NOT NULL,
-                invoice_on TEXT
+                invoice_on TEXT,
+                invoiced_ahead TEXT
             )"""
         )
         sql.execute(f"CREATE INDEX IF NOT EXISTS {CONTRACTS}_invoice ON {CONTRACTS} (invoice_on)")
@@ -160,9 +173,12 @@ class BillingAgenda:
         # The contracts the batch touches (a period invoice of theirs included), from
         # their rows as the last batch left them.
         touched: set[UUID] = set()
+        periods: dict[UUID, date] = {}  # period invoice id: its period's start
         for e in events:
             if isinstance(e, Invoice.InvoiceIssued):
-                if e.subscription_id is not None:
+                start = self._period_of(e)
+                if start is not None and e.subscription_id is not None:
+                    periods[e.originator_id] = start
                     touched.add(e.subscription_id)
             elif not isinstance(e, _INVOICE_EVENTS):
                 touched.add(e.originator_id)
@@ -173,10 +189,15 @@ class BillingAgenda:
                 # Issued: unsettled, until paid, voided or marked overdue (None: gone).
                 due_on = event.due_on if isinstance(event, Invoice.InvoiceIssued) else None
                 invoices[event.originator_id] = due_on
+                if isinstance(event, Invoice.InvoiceIssued) and event.originator_id in periods:
+                    sub_id = event.subscription_id
+                    assert sub_id is not None
+                    contract = contracts[sub_id]
+                    if contract is not None:  # else inactive, or not seen started (above)
+                        contracts[sub_id] = _invoiced(contract, periods[event.originator_id])
             else:
                 sub_id = event.originator_id
                 contracts[sub_id] = _fold_contract(contracts.get(sub_id), event)
-        self._find_invoice_on(contracts)
         sql.executemany(
             f"DELETE FROM {CONTRACTS} WHERE subscription_id = ?", [(str(i),) for i in contracts]
         )
@@ -192,30 +213,43 @@ class BillingAgenda:
             [(str(i), due.isoformat()) for i, due in invoices.items() if due is not None],
         )
 
-    def _find_invoice_on(self, contracts: dict[UUID, Contract | None]) -> None:
-        """Each contract's first period not invoiced: the periods from the row's
-        ``invoice_on`` on are asked of the store, all contracts' in one call."""
-        todo: dict[UUID, list[date]] = {}
-        for sub_id, contract in contracts.items():
-            if contract is None:
-                continue
-            # A row's invoice_on is never later than the truth (see the module): the
-            # term's periods before it are issued (None: all are). A new term sets it to
-            # the term's start.
-            first = contract.invoice_on
-            periods = billing_periods(contract.term, contract.billing_period)
-            todo[sub_id] = [] if first is None else [p.start for p in periods if p.start >= first]
-        asked = [(sub_id, start) for sub_id, starts in todo.items() for start in starts]
-        issued = self._issued(asked) if asked else set()
-        for sub_id, starts in todo.items():
-            contract = contracts[sub_id]
-            assert contract is not None
-            missing = (start for start in starts if (sub_id, start) not in issued)
-            contracts[sub_id] = replace(contract, invoice_on=next(missing, None))
+    def _period_of(self, issued: Invoice.InvoiceIssued) -> date | None:
+        """The start of the billing period ``issued`` is the period invoice of (its lines
+        cover that whole period); None for an addition's own invoice or one of no contract."""
+        if issued.subscription_id is None:
+            return None
+        for start in dict.fromkeys(line.period_start for line in issued.lines):
+            if self._period_invoice_id(issued.subscription_id, start) == issued.originator_id:
+                return start
+        return None
 
     def forget(self) -> None:
         """Nothing is kept between batches: another runner may apply this projection too
         (a billing run catching it up), so every batch starts from the tables."""
+
+
+def _invoiced(contract: Contract, start: date) -> Contract:
+    """The row once the invoice of the period starting on ``start`` is seen issued."""
+    if start < contract.term_start or start in contract.ahead:
+        return contract  # an earlier term's (a renewal seen first), or seen already
+    if start < (contract.term_end if contract.invoice_on is None else contract.invoice_on):
+        return contract  # before invoice_on: known issued
+    # invoice_on's own, one after it (out of order), or the next term's (seen before its
+    # renewal, which the ledger never records so): settled against the term's periods.
+    return _settle(replace(contract, ahead=tuple(sorted((*contract.ahead, start)))))
+
+
+def _settle(contract: Contract) -> Contract:
+    """``invoice_on`` moved over the periods known issued; the rest kept ahead of it."""
+    first, ahead = contract.invoice_on, set(contract.ahead)
+    if first is not None and first in ahead:
+        starts = [p.start for p in billing_periods(contract.term, contract.billing_period)]
+        later = (s for s in starts if s > first and s not in ahead)
+        first = next(later, None)
+    # After invoice_on (or, all invoiced, in a later term); before the term: gone by.
+    after = contract.term_end if first is None else first
+    kept = tuple(sorted(d for d in ahead if d > after or (first is None and d == after)))
+    return replace(contract, invoice_on=first, ahead=kept)
 
 
 def _fold_contract(contract: Contract | None, event: LedgerAggregate.Event) -> Contract | None:
@@ -235,13 +269,15 @@ def _fold_contract(contract: Contract | None, event: LedgerAggregate.Event) -> C
     if isinstance(event, (Subscription.SubscriptionCancelled, Subscription.SubscriptionExpired)):
         return None
     if isinstance(event, Subscription.SubscriptionRenewed):
-        return replace(
+        # A new term: its periods from the first, those seen issued already skipped.
+        renewed = replace(
             contract,
             term_start=event.term_start,
             term_end=event.term_end,
             renews=False,
             invoice_on=event.term_start,
         )
+        return _settle(renewed)
     if isinstance(event, Subscription.RenewalScheduled):  # RenewalChanged too
         return replace(contract, renews=True)
     if isinstance(event, Subscription.RenewalCancelled):

@@ -13,6 +13,7 @@ from projections.runner import ProjectionRunner
 from service.bootstrap import Service
 from service.cli.progress import ProgressBar
 from service.cli.runner import fail, with_service
+from service.config.collector import freeze_what_started, tune_for_long_running
 
 
 @click.group(help="run, rebuild and inspect read models")
@@ -36,6 +37,8 @@ def run(svc: Service, exit_if_running: bool) -> int:
             return 1
         lock.release()
     print(f"projections: {', '.join(read_side.names)}; waiting to be the runner", flush=True)
+    tune_for_long_running()
+    freeze_what_started()
     signal.signal(signal.SIGTERM, lambda *_: read_side.stop_soon())
     with contextlib.suppress(KeyboardInterrupt):
         read_side.run()
@@ -62,6 +65,7 @@ def rebuild(svc: Service, name: str) -> int:
     if not lock.try_acquire():
         fail("a projection runner is active on this store; stop it, then rebuild")
         return 1
+    tune_for_long_running()
     try:
         runner = ProjectionRunner(
             read_side.store, read_side.read_log, read_side.ledger.head_position, [projection]

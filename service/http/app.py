@@ -21,6 +21,7 @@ from domain.payment_provider import PaymentProviderUnavailable
 from service.access.tokens import Tokens
 from service.billing.run import BillingSettings, BillingWorker
 from service.bootstrap import bootstrap
+from service.config.collector import freeze_what_started, tune_for_long_running
 from service.config.logs import configure_logging
 from service.config.public_url import (
     DEFAULT_PUBLIC_URL,
@@ -168,6 +169,7 @@ def create_app(
     webhook_destinations: Destinations | None = None,
     settings: Settings | None = None,
     real_time: Clock | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """The API over ``read_side.ledger``. With ``run_projections`` this process also
     competes to run the projections (one runner per store is elected); with ``billing``
@@ -176,7 +178,9 @@ def create_app(
     from ``public_url``; webhook endpoints may be registered at ``webhook_destinations``
     (default: public addresses only). ``settings`` (default: the environment's) name the
     signing key and the event streams' limits. Web sessions and sign-in links expire on
-    ``real_time`` (default: the system clock), never on the ledger's (ADR 0017)."""
+    ``real_time`` (default: the system clock), never on the ledger's (ADR 0017). With
+    ``freeze_heap`` (a served process, not the tests' many apps) the garbage collector
+    runs less often and no longer walks what was alive once the app started (ADR 0031)."""
     settings = settings or load_settings()
     configure_logging(settings)
     billing_worker = (
@@ -201,6 +205,9 @@ def create_app(
             retention_worker.start()
         if webhooks is not None:
             webhooks.start()
+        if freeze_heap:
+            tune_for_long_running()
+            freeze_what_started()
         yield
         if webhooks is not None:
             webhooks.stop()
@@ -258,4 +265,5 @@ def app_from_environment() -> FastAPI:
         public_url=settings.public_url,
         webhook_destinations=settings.destinations(),
         settings=settings,
+        freeze_heap=True,
     )

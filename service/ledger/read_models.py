@@ -14,12 +14,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from datetime import date
-from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from adapters.many_aggregates import select_events_of
 from adapters.store import PostgresSettings, StoreSettings
 from domain.base import LedgerAggregate
 from projections.billing_agenda import BillingAgenda
@@ -76,16 +73,6 @@ def store_settings(ledger: Ledger) -> StoreSettings | None:
     return StoreSettings(sqlite_path=env.get("SQLITE_DBNAME"))
 
 
-def period_invoices_issued(
-    ledger: Ledger, periods: Sequence[tuple[UUID, date]]
-) -> set[tuple[UUID, date]]:
-    """Which of these (contract, period start) have their period invoice in the store."""
-    ids = {period_invoice_id(sub_id, start): (sub_id, start) for sub_id, start in periods}
-    if store_settings(ledger) is None:  # in memory: no query to save
-        return {period for i, period in ids.items() if ledger._exists(i)}
-    return {ids[i] for i in select_events_of(ledger.recorder, [(i, 0, 1) for i in ids])}
-
-
 class OwnReadModels:
     """The Ledger's own read models, each caught up before it is read."""
 
@@ -99,20 +86,21 @@ class OwnReadModels:
         def head() -> int:
             return _alive(ref).head_position()
 
-        def issued(periods: Sequence[tuple[UUID, date]]) -> set[tuple[UUID, date]]:
-            return period_invoices_issued(_alive(ref), periods)
-
         if store is None:  # the events in memory: the read models too, each kept open
 
             def memory() -> ReadStore:
                 return ReadStore(sqlite_connector(":memory:"), "sqlite")
 
-            self.agenda = CaughtUp(memory(), log, head, [BillingAgenda(issued)], keep=True)
+            self.agenda = CaughtUp(
+                memory(), log, head, [BillingAgenda(period_invoice_id)], keep=True
+            )
             self.lookups = CaughtUp(memory(), log, head, [Lookups()], keep=True)
             self.retention = CaughtUp(memory(), log, head, [RetentionAgenda()], keep=True)
             return
         # They apply projections as the runner does: its connection settings.
-        self.agenda = CaughtUp(read_store(store, False), log, head, [BillingAgenda(issued)])
+        self.agenda = CaughtUp(
+            read_store(store, False), log, head, [BillingAgenda(period_invoice_id)]
+        )
         self.lookups = CaughtUp(read_store(store, False), log, head, [Lookups()])
         self.retention = CaughtUp(read_store(store, False), log, head, [RetentionAgenda()])
 

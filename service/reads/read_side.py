@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from adapters.raw_log import RawEvent, select_raw
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from projections import failures
@@ -32,8 +33,8 @@ from projections.projection import LoggedEvent, Projection
 from projections.retention import RetentionAgenda
 from projections.runner import ProjectionRunner, positions
 from projections.store import create_tables, reader_pool
-from service.ledger.application import Ledger
-from service.ledger.read_models import period_invoices_issued, read_log, read_store
+from service.ledger.application import Ledger, period_invoice_id
+from service.ledger.read_models import read_log, read_store
 from service.reads.many_aggregates import events_up_to, states_at
 from service.workers.election import serve_when_elected
 
@@ -67,7 +68,7 @@ def build_projections(ledger: Ledger) -> list[Projection]:
         # permanent: sealed once, never rebuilt (ADR 0012); the ledger's clock of the moment
         HashChain(lambda: ledger.clock.now()),
         # kept here so that their readers, who catch them up first, seldom have to
-        BillingAgenda(lambda periods: period_invoices_issued(ledger, periods)),
+        BillingAgenda(period_invoice_id),
         Lookups(),
         RetentionAgenda(),
     ]
@@ -82,7 +83,11 @@ class ReadSide:
         self.store = read_store(settings, sync_each_commit=False)
         self.readers = reader_pool(settings)
         self.runner = ProjectionRunner(
-            self.store, self.read_log, ledger.head_position, self.projections
+            self.store,
+            self.read_log,
+            ledger.head_position,
+            self.projections,
+            read_stored=self.read_stored,
         )
         self.names = [p.name for p in self.projections]
         self._prepare()
@@ -102,6 +107,10 @@ class ReadSide:
 
     def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
         return read_log(self.ledger, after, limit)
+
+    def read_stored(self, after: int, limit: int) -> Sequence[RawEvent]:
+        """The log as stored, never decoded: what the hash chain seals (ProjectionRunner)."""
+        return select_raw(self.ledger.recorder, after, limit)
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:

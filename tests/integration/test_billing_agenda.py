@@ -11,11 +11,13 @@ from domain.catalog import Edition
 from domain.invoice import Invoice
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription
-from projections.billing_agenda import Contract, contracts_due, unsettled_due
+from projections.billing_agenda import BillingAgenda, Contract, contracts_due, unsettled_due
+from projections.projection import LoggedEvent
+from projections.store import ReadStore, sqlite_connector
 from service.billing.run import BillingRun, Kind
 from service.ledger.application import Ledger, period_invoice_id
 from service.ledger.context import CommandContext
-from service.ledger.read_models import own_read_models
+from service.ledger.read_models import own_read_models, read_log
 from service.reads.read_side import ReadSide
 from tests.builders import open_account
 
@@ -141,3 +143,94 @@ def test_the_run_catches_the_agenda_up_whatever_the_runner_has_applied(store, le
         assert agenda(ledger) == scanned(ledger)
     finally:
         side.stop()
+
+
+def test_periods_invoiced_out_of_order_are_kept_ahead_until_the_gap_is_invoiced(ledger, clock):
+    """``invoice_on`` follows the period invoices in the log: one issued past it is kept
+    ahead, so that invoicing the gap moves ``invoice_on`` over both."""
+    account_id = open_account(ledger, STAFF, Edition.PROFESSIONAL, "EUR")
+    sub_id = ledger.start_subscription(
+        ADMIN, account_id, {"inbox": 2}, billing_period=BillingPeriod.MONTHLY
+    ).aggregate_id
+    starts = [
+        p.start for p in billing_periods(ledger.subscription(sub_id).term, BillingPeriod.MONTHLY)
+    ]
+    clock.set(at(starts[3]))
+
+    def row() -> Contract:
+        contracts, _ = agenda(ledger)
+        assert contracts == scanned(ledger)[0]
+        return contracts[sub_id]
+
+    assert (row().invoice_on, row().ahead) == (starts[1], ())
+    ledger.invoice_billing_period(ADMIN, sub_id, starts[2])
+    ledger.invoice_billing_period(ADMIN, sub_id, starts[3])
+    assert (row().invoice_on, row().ahead) == (starts[1], (starts[2], starts[3]))
+    ledger.invoice_billing_period(ADMIN, sub_id, starts[1])
+    assert (row().invoice_on, row().ahead) == (starts[4], ())
+    ledger.void_invoice(STAFF, period_invoice_id(sub_id, starts[1]))  # still issued
+    assert (row().invoice_on, row().ahead) == (starts[4], ())
+
+
+def _applied(ledger: Ledger, *batches: list[LoggedEvent]) -> dict[UUID, Contract]:
+    """The agenda's contracts after a fresh projection applies these batches."""
+    projection = BillingAgenda(period_invoice_id)
+    store = ReadStore(sqlite_connector(":memory:"), "sqlite")
+    with store.transaction() as sql:
+        projection.create(sql)
+        for batch in batches:
+            projection.apply_batch(sql, batch)
+        return {c.subscription_id: c for c in contracts_due(sql, FAR, 0)}
+
+
+def _first_period_invoice_first(log: list[LoggedEvent], topic: type) -> list[LoggedEvent]:
+    """The log with the period invoice issued by the command of its first ``topic`` event
+    moved before that event: an order the ledger never writes."""
+    at_ = next(i for i, e in enumerate(log) if isinstance(e.event, topic))
+    sub_id = log[at_].event.originator_id
+    invoice = next(
+        j
+        for j in range(at_ + 1, len(log))
+        if isinstance(log[j].event, Invoice.InvoiceIssued)
+        and log[j].event.subscription_id == sub_id
+    )
+    return [*log[:at_], log[invoice], *log[at_:invoice], *log[invoice + 1 :]]
+
+
+def test_a_renewal_seen_after_its_first_invoice_still_skips_that_period(ledger, clock):
+    """The invoice of a new term's first period, were it logged before the renewal (or in
+    the batch before), is kept ahead of the old term and counted once the term begins."""
+    account_id = open_account(ledger, STAFF, Edition.PROFESSIONAL, "EUR")
+    sub_id = ledger.start_subscription(
+        ADMIN, account_id, {"inbox": 2}, term_months=2, billing_period=BillingPeriod.MONTHLY
+    ).aggregate_id
+    ledger.schedule_renewal(ADMIN, sub_id, term_months=2)
+    clock.set(at(date(2026, 3, 6)))
+    BillingRun(ledger, reminder_days=0).run()
+    assert ledger.subscription(sub_id).terms_served == 2  # renewed once
+    log = list(read_log(ledger, 0, 10_000))
+    truth = scanned(ledger)[0]
+    assert truth[sub_id].invoice_on == date(2026, 4, 5)  # the new term's second period
+    assert _applied(ledger, log) == truth
+    reordered = _first_period_invoice_first(log, Subscription.SubscriptionRenewed)
+    assert reordered != log
+    assert _applied(ledger, reordered) == truth
+    cut = next(
+        i for i, e in enumerate(reordered) if isinstance(e.event, Subscription.SubscriptionRenewed)
+    )
+    assert _applied(ledger, reordered[:cut], reordered[cut:]) == truth
+
+
+def test_an_invoice_seen_before_its_contract_leaves_invoice_on_early_never_late(ledger):
+    """The ledger logs a contract's start before its first invoice; in the other order
+    the invoice is missed, and the row says less is invoiced than is: never more."""
+    account_id = open_account(ledger, STAFF, Edition.PROFESSIONAL, "EUR")
+    sub_id = ledger.start_subscription(
+        ADMIN, account_id, {"inbox": 2}, billing_period=BillingPeriod.MONTHLY
+    ).aggregate_id
+    log = list(read_log(ledger, 0, 10_000))
+    truth = scanned(ledger)[0][sub_id]
+    reordered = _first_period_invoice_first(log, Subscription.SubscriptionStarted)
+    (row,) = _applied(ledger, reordered).values()
+    assert row.invoice_on is not None and truth.invoice_on is not None
+    assert row.invoice_on == truth.term_start < truth.invoice_on

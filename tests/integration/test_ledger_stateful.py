@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -56,9 +56,11 @@ from domain.license import License, license_id
 from domain.money import Money, minor_unit
 from domain.period import BillingPeriod, billing_periods
 from domain.subscription import Subscription
+from projections.billing_agenda import Contract, contracts_due
 from service.ledger.application import Ledger, Receipt, period_invoice_id
 from service.ledger.context import CommandContext
 from service.ledger.errors import ConcurrencyConflict
+from service.ledger.read_models import own_read_models
 from tests.builders import billing
 from tests.conftest import T0, FreshSchema, require_postgres
 
@@ -585,6 +587,38 @@ class LedgerMachine(RuleBasedStateMachine):
                 e for e in self.reader.events.get(invoice.id) if isinstance(e, Invoice.InvoicePaid)
             ]
             assert len(paid_events) == (1 if invoice.status is InvoiceStatus.PAID else 0)
+        _check_billing_agenda(self.ledger, book)
+
+
+def _check_billing_agenda(ledger: Ledger, book: Book) -> None:
+    """The billing agenda, caught up to the head by following the log (invoices issued out
+    of order, voided or credited, renewals), holds each active contract as the book does:
+    its first period with no period invoice; the periods it keeps as invoiced ahead of
+    that are issued and later."""
+    with own_read_models(ledger).agenda.reading() as sql:
+        rows = {c.subscription_id: c for c in contracts_due(sql, date.max, 0)}
+    expected = {}
+    for sub_id, sub in book.subscriptions.items():
+        if not sub.is_active:
+            continue
+        starts = [p.start for p in billing_periods(sub.term, sub.billing_period)]
+        issued = {s for s in starts if period_invoice_id(sub_id, s) in book.invoices}
+        invoice_on = next((s for s in starts if s not in issued), None)
+        expected[sub_id] = Contract(
+            sub_id,
+            sub.term.start,
+            sub.term.end,
+            sub.billing_period,
+            sub.reminded_for,
+            sub.renewal is not None,
+            invoice_on,
+        )
+        ahead = rows[sub_id].ahead if sub_id in rows else ()
+        assert set(ahead) <= issued, f"{sub_id}: {ahead} kept as issued, {issued} are"
+        assert invoice_on is None or all(d > invoice_on for d in ahead)
+        if ahead:
+            event("the billing agenda keeps a period invoiced ahead")
+    assert rows == expected
 
 
 def _amount(invoice: Invoice, kind: str, size: int) -> Money:
