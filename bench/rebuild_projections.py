@@ -22,6 +22,10 @@ the same log:
   from position 0 on empty tables, by one ``ProjectionRunner`` as on a fresh read store
   (each batch read once, then applied to each projection in a transaction of its own);
   ``subledger projections rebuild NAME`` does the same for one of them;
+- rebuild, N processes (``--jobs``, default one per core): the same projections reset
+  and rebuilt again as ``subledger projections rebuild --all`` does, shared out among N
+  processes, this one included, each reading the log for itself
+  (service/reads/parallel_rebuild.py);
 - hash chain: the permanent projection (ADR 0012), never rebuilt, sealed once over the
   same log as the runner does on a fresh read store; timed apart, not in the rebuild.
 
@@ -56,6 +60,7 @@ from projections.runner import ProjectionRunner, ReadLog
 from projections.store import Sql
 from service.config.collector import tune_for_long_running
 from service.ledger.application import Ledger
+from service.reads.parallel_rebuild import default_jobs, rebuild_in_parallel
 from service.reads.read_side import ReadSide
 
 WORLDS = 50  # template customers, opened evenly over a year
@@ -136,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="then rebuild again shared out among this many processes (default: one per"
+        " core; 1: not)",
+    )
     parser.add_argument("--profile-file", help="also save the profile there (pstats)")
     parser.add_argument(
         "--default-gc",
@@ -203,6 +215,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"resident memory {before:,.0f} MiB before the rebuild, {after:,.0f} MiB after"
                 " (the projections' caches still held)"
             )
+            if args.jobs > 1:
+                # `subledger projections rebuild --all`: the same, shared out among processes.
+                names = [p.name for p in clocked]
+                for name in names:
+                    read_side.runner.reset(read_side.projection(name))
+                shared = throughput(
+                    f"rebuild, {args.jobs} processes",
+                    lambda: rebuild_in_parallel(read_side, names, args.jobs, min_events=0),
+                    events,
+                )
+                assert min(read_side.positions().values()) == events
+                print(f"rebuild in {args.jobs} processes / read + decode = {shared / read:.2f}")
             if profile is not None:
                 if args.profile_file:
                     profile.dump_stats(args.profile_file)
