@@ -50,7 +50,6 @@ could cost).
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -71,6 +70,7 @@ from projections.book import TABLES, TOTALS, Temporal, book_report, book_report_
 from projections.point_in_time import versions_of_account
 from projections.runner import ProjectionRunner
 from projections.store import CONNECTION_ERRORS, ReaderPool, ReadStore, Sql
+from service.config.collector import freeze_what_started, tune_for_long_running
 from service.ledger.application import Ledger
 from service.reads.point_in_time import account_at, account_at_by_folding, aggregate_at
 from service.reads.read_side import ReadSide
@@ -390,11 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         help="--only-book: then project the log again and compare (small sizes)",
     )
     parser.add_argument(
-        "--freeze",
+        "--default-gc",
         action="store_true",
-        help="before timing, move every object alive (the seeding's: templates, the"
-        " ledger's caches) out of the garbage collector's reach (gc.freeze), so that"
-        " full collections do not walk them during the reads",
+        help="keep the interpreter's garbage collector settings; by default the reads run"
+        " as in a served process: the collector tuned and what the seeding left alive"
+        " frozen once the projections are current (service/config/collector.py, ADR 0031)",
     )
     add_store_arguments(parser)
     add_keep_argument(parser)
@@ -459,9 +459,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for table in tables:
                         sql.execute(f"ANALYZE {table}")
-            if args.freeze:
-                gc.collect()
-                gc.freeze()
+            if not args.default_gc:
+                tune_for_long_running()
+                freeze_what_started()
 
             def contract(at: datetime) -> Any:
                 with readers.transaction() as sql:

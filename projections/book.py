@@ -41,18 +41,19 @@ from uuid import UUID
 from eventsourcing.persistence import EventStore
 
 from domain.base import LedgerAggregate
-from domain.invoice import Invoice
+from domain.invoice import Invoice, InvoiceStatus
 from domain.license import License
+from domain.money import Money
 from domain.subscription import Subscription
 from projections.audit_trail import recorded
 from projections.documents import MoneyDocument, minor_units, money_of_units
 from projections.in_force import (
     InForceDays,
     apply_in_force,
+    days_of,
     fold_in_force,
     in_force,
     in_force_on,
-    recorded_day,
 )
 from projections.projection import LoggedEvent, missing
 from projections.store import Sql
@@ -172,14 +173,29 @@ def facts(aggregate: Any, on: date) -> Facts:
             )
     elif isinstance(aggregate, License):
         found[(SEATS, "")] = (account_id, aggregate.product_code, aggregate.held)
-    elif isinstance(aggregate, Invoice) and aggregate.balance.is_positive:
+    elif isinstance(aggregate, Invoice) and (balance := _open_balance(aggregate)) > 0:
         found[(INVOICES, "")] = (
             account_id,
             aggregate.currency,
-            minor_units(aggregate.balance),
+            balance,
             aggregate.due_on.isoformat(),
         )
     return found
+
+
+def _open_balance(invoice: Invoice) -> int:
+    """``minor_units(invoice.balance)``: the same Decimal operations, in the same order,
+    without a Money made for each (``balance`` was a tenth of the book's time)."""
+    if invoice.status is InvoiceStatus.VOID:
+        return 0
+    currency = invoice.currency
+    subtotal = tax = Money.zero(currency).amount
+    for line in invoice.lines:
+        subtotal += line.amount.amount
+    for line in invoice.lines:
+        tax += line.tax.amount
+    balance = subtotal + tax - invoice.credited.amount - invoice.paid.amount
+    return minor_units(Money(balance, currency)) if balance > 0 else 0
 
 
 def _rows(days: Sequence[date], each_day: Sequence[Facts]) -> list[Row]:
@@ -187,14 +203,15 @@ def _rows(days: Sequence[date], each_day: Sequence[Facts]) -> list[Row]:
     rows: list[Row] = []
     open_: dict[tuple[Temporal, str], tuple[str, tuple[Any, ...]]] = {}
     for day, found in zip(days, each_day, strict=True):
+        iso = day.isoformat()
         for slot in list(open_):
             start, values = open_[slot]
             if found.get(slot) != values:
-                rows.append(Row(slot[0].name, slot[1], start, day.isoformat(), values))
+                rows.append(Row(slot[0].name, slot[1], start, iso, values))
                 del open_[slot]
         for slot, values in found.items():
             if slot not in open_:
-                open_[slot] = (day.isoformat(), values)
+                open_[slot] = (iso, values)
     rows += [Row(t.name, key, start, None, values) for (t, key), (start, values) in open_.items()]
     return rows
 
@@ -267,17 +284,22 @@ class Timeline:
         self._known: set[date] = set()
         self._states: OrderedDict[date, _InForce] = OrderedDict()
         self._capacity = states
+        # The first day the latest event is in force on its own (date.min: a creation).
+        self.since = date.min
 
-    def append(self, event: LedgerAggregate.Event) -> None:
-        in_force_day = self._rule.day(event)
+    def append(self, event: LedgerAggregate.Event) -> date | None:
+        """Add the next event; returns ``in_force_on(event)``, its own first day in force."""
+        days = days_of(event)
+        in_force_day = self._rule.moved(event, days[0])
         if in_force_day is not None:
             insort(self._by_day, (in_force_day, len(self.history)))
         self.history.append(event)
         self._in_force.append(in_force_day)
-        for day in (in_force_on(event), event.effective(), recorded_day(event)):
+        for day in days:
             if day is not None and day not in self._known:
                 self._known.add(day)
                 insort(self._days, day)
+        return days[0]
 
     def days_after(self, since: date) -> list[date]:
         """The days of the history's events (in force, effective, recorded) after ``since``."""
@@ -420,7 +442,7 @@ class Timelines:
             for stored in self._events.get(aggregate_id, lte=event.originator_version - 1):
                 if isinstance(stored, LedgerAggregate.Event):
                     timeline.append(stored)
-        timeline.append(event)
+        timeline.since = timeline.append(event) or date.min
         self._cache[aggregate_id] = timeline
         self._trim()
         return timeline
@@ -518,7 +540,7 @@ class Book:
         timeline = self.timelines.after(event)
         if isinstance(event, NO_BOOK_FACTS):
             return
-        since = in_force_on(event) or date.min
+        since = timeline.since  # in_force_on(event) or date.min
         # in_force_days only ever moves an event to another event's day: no more days.
         days = [since, *timeline.days_after(since)]
         each_day = [facts(timeline.in_force(day), day) for day in days]
@@ -555,11 +577,12 @@ class Book:
                 reach[aggregate_id] = date.max
             if aggregate_id in reach and not isinstance(event, NO_BOOK_FACTS):
                 reach[aggregate_id] = min(reach[aggregate_id], in_force_on(event) or date.min)
-        wanted = [(str(a), day.isoformat()) for a, day in reach.items() if day < date.max]
+        ids = {str(a): a for a, day in reach.items() if day < date.max}
+        wanted = [(text, reach[a].isoformat()) for text, a in ids.items()]
         for chunk in range(0, len(wanted), 400):
             part = wanted[chunk : chunk + 400]
             for table in TABLES:
-                changes.believe(table, _believed_rows(sql, table, part))
+                changes.believe(table, _believed_rows(sql, table, part), ids)
         for aggregate_id in reach:
             changes.believed.setdefault(aggregate_id, {})
 
@@ -614,11 +637,12 @@ class _Changes:
         self._inserts: dict[tuple[UUID, Row, int, str], tuple[int, str] | None] = {}
         self.totals = _Totals()
 
-    def believe(self, table: Temporal, rows: list[Any]) -> None:
+    def believe(self, table: Temporal, rows: list[Any], ids: dict[str, UUID]) -> None:
+        """Rows read (``_believed_rows``); ``ids``: the aggregates' ids by their text."""
         for aggregate_id, key, start, end, opened, position, *values in rows:
             row = Row(table.name, key, start, end, tuple(values))
             held = _Held(opened, int(position), stored=True)
-            self.believed.setdefault(UUID(aggregate_id), {})[row] = held
+            self.believed.setdefault(ids[aggregate_id], {})[row] = held
 
     def open(self, aggregate_id: UUID, row: Row, position: int, at: str) -> _Held:
         self._inserts[(aggregate_id, row, position, at)] = None

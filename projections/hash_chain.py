@@ -40,6 +40,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from adapters.raw_log import RawEvent
 from projections.audit_trail import recorded
 from projections.projection import LoggedEvent
 from projections.store import ReaderPool, Sql
@@ -61,12 +62,24 @@ def canonical_bytes(position: int, event: StoredEvent) -> bytes:
     return _canonical(b"", position, event)
 
 
+def _uuid(aggregate_id: UUID | str) -> UUID:
+    return aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+
+
+def _uuid_text(aggregate_id: bytes) -> str:
+    """``str(UUID(bytes=aggregate_id))``, without making the UUID (a seal's aggregate id)."""
+    h = aggregate_id.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _canonical(prefix: bytes, position: int, event: StoredEvent) -> bytes:
-    aggregate_id = event.originator_id
-    if not isinstance(aggregate_id, UUID):
-        aggregate_id = UUID(str(aggregate_id))
     return _encoded(
-        prefix, position, aggregate_id.bytes, event.originator_version, event.topic, event.state
+        prefix,
+        position,
+        _uuid(event.originator_id).bytes,
+        event.originator_version,
+        event.topic,
+        event.state,
     )
 
 
@@ -156,6 +169,11 @@ class HashChain:
         """Seal a batch after the tip, its seals written in one multi-row statement."""
         self.seal_all(sql, [(logged.position, logged.notification) for logged in batch])
 
+    def apply_stored(self, sql: Sql, events: Sequence[RawEvent]) -> None:
+        """Seal events read as stored (``read_stored``: the runner's cheapest way to seal,
+        no object per event but the tuple read) after the tip, as ``apply_batch`` does."""
+        self._seal_stored(sql, events)
+
     def seal(self, sql: Sql, position: int, event: StoredEvent) -> bytes:
         """Seal ``event`` at ``position`` after the tip; returns its chain hash."""
         return self.seal_all(sql, [(position, event)])
@@ -163,27 +181,39 @@ class HashChain:
     def seal_all(self, sql: Sql, events: Sequence[tuple[int, StoredEvent]]) -> bytes:
         """Seal ``events`` (position, event), in order, after the tip; returns the new tip's
         chain hash."""
+        return self._seal_stored(
+            sql,
+            [
+                (
+                    at,
+                    _uuid(event.originator_id).bytes,
+                    event.originator_version,
+                    event.topic,
+                    event.state,
+                )
+                for at, event in events
+            ],
+        )
+
+    def _seal_stored(self, sql: Sql, events: Sequence[tuple[int, bytes, int, str, bytes]]) -> bytes:
+        """Seal ``events`` as stored (position, the id's 16 bytes, version, topic, state), in
+        order, after the tip, in one multi-row statement; returns the new tip's hash."""
         tip = self._tip_in(sql)
         position, chain_hash = tip.position, tip.hash
         sealed_at = recorded(self.now())
         rows = []
-        for at, event in events:
+        for at, aggregate_id, version, topic, state in events:
             if at <= position:
                 raise ChainOutOfOrder(f"position {at} is not after the tip {position}")
-            digest = event_digest(at, event)
-            chain_hash = chained(chain_hash, digest)
+            digest = hashlib.sha256(
+                _encoded(EVENT_PREFIX, at, aggregate_id, version, topic, state)
+            ).digest()
+            chain_hash = hashlib.sha256(CHAIN_PREFIX + chain_hash + digest).digest()
             position = at
             rows.append(
-                (
-                    at,
-                    str(event.originator_id),
-                    event.originator_version,
-                    digest.hex(),
-                    chain_hash.hex(),
-                    sealed_at,
-                )
+                (at, _uuid_text(aggregate_id), version, digest.hex(), chain_hash.hex(), sealed_at)
             )
-        sql.insert_many(TABLE, COLUMNS.split(", "), rows)
+        sql.insert_many(TABLE, _COLUMN_NAMES, rows)
         self._tip = _Tip(sql, position, chain_hash)
         return chain_hash
 
@@ -242,13 +272,18 @@ def as_seal(row: SealRow) -> Seal:
 
 
 COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
-# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at).
+_COLUMN_NAMES = COLUMNS.split(", ")
+# What a chain is checked against, without the event each seal names: (position, digest
+# hex, hash hex). Verification reads these, and a whole seal only where one disagrees.
+LINKS = "position, digest, hash"
+# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at),
+# or its ``LINKS`` alone.
 SealRow = tuple[Any, ...]
 
 
-def _seal_rows(sql: Sql, after: int, limit: int) -> list[SealRow]:
+def _seal_rows(sql: Sql, after: int, limit: int, columns: str = COLUMNS) -> list[SealRow]:
     return sql.execute(
-        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+        f"SELECT {columns} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
         (after, limit),
     ).fetchall()
 
@@ -259,15 +294,15 @@ def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
 
 
 def seal_row_pages(
-    readers: ReaderPool, after: int, upto: int, page: int = 5000
+    readers: ReaderPool, after: int, upto: int, page: int = 5000, columns: str = COLUMNS
 ) -> Iterator[list[SealRow]]:
-    """Every seal after ``after`` up to ``upto`` as stored, a page per transaction. The
-    query has no upper bound: with one, PostgreSQL may sort the whole rest of the table
-    for each page."""
+    """Every seal after ``after`` up to ``upto`` as stored (``columns`` of it, the first
+    the position), a page per transaction. The query has no upper bound: with one,
+    PostgreSQL may sort the whole rest of the table for each page."""
     while after < upto:
         with readers.transaction() as sql:
-            found = _seal_rows(sql, after, page)
-        within = [row for row in found if row[0] <= upto]
+            found = _seal_rows(sql, after, page, columns)
+        within = found if not found or found[-1][0] <= upto else [r for r in found if r[0] <= upto]
         if within:
             yield within
         if len(within) < page:

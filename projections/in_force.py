@@ -56,15 +56,52 @@ def in_force_on(event: LedgerAggregate.Event) -> date | None:
     return event.effective() or recorded_day(event)
 
 
+def days_of(event: LedgerAggregate.Event) -> tuple[date | None, date | None, date]:
+    """``in_force_on(event)``, ``event.effective()`` and ``recorded_day(event)`` at once,
+    each worked out once (the first is made of the others)."""
+    effective = event.effective()
+    recorded = recorded_day(event)
+    if isinstance(event, LedgerAggregate.Created):
+        return None, effective, recorded
+    if type(event) in RECORDED_DAY_EVENTS:
+        return recorded, effective, recorded
+    return effective or recorded, effective, recorded
+
+
 def _builds_on(event: LedgerAggregate.Event) -> tuple[str, str] | None:
     """The fact an event adds to (kind, key), or None."""
-    if isinstance(event, Subscription.ProductAdded):
-        return ("line", event.line.line_id)
-    if isinstance(event, Subscription.LineQuantityIncreased):
-        return ("line", event.line_id)
-    if isinstance(event, License.LicenseAdded | License.LicenseRemoved):
-        return ("holding", str(event.subscription_id))
+    kind = _kind_of(event)
+    if kind in ("added", "removed"):
+        return ("holding", str(event.subscription_id))  # type: ignore[attr-defined]
+    if kind == "product":
+        return ("line", event.line.line_id)  # type: ignore[attr-defined]
+    if kind == "quantity":
+        return ("line", event.line_id)  # type: ignore[attr-defined]
     return None
+
+
+# Each class of event's part in ``in_force_days``, found once per class: the isinstance
+# tests cost more than the rest of it on a large book. "" for none; "product" and
+# "added" start a fact, "quantity" and "removed" build on one.
+_KINDS: dict[type, str] = {}
+_BUILDS_ON_ONE = ("quantity", "removed")
+
+
+def _kind_of(event: LedgerAggregate.Event) -> str:
+    kind = _KINDS.get(type(event))
+    if kind is None:
+        if isinstance(event, Subscription.ProductAdded):
+            kind = "product"
+        elif isinstance(event, Subscription.LineQuantityIncreased):
+            kind = "quantity"
+        elif isinstance(event, License.LicenseAdded):
+            kind = "added"
+        elif isinstance(event, License.LicenseRemoved):
+            kind = "removed"
+        else:
+            kind = ""
+        _KINDS[type(event)] = kind
+    return kind
 
 
 class InForceDays:
@@ -79,13 +116,18 @@ class InForceDays:
 
     def day(self, event: LedgerAggregate.Event) -> date | None:
         """The first day ``event``, the next in version order, is in force in this history."""
-        day = in_force_on(event)
+        return self.moved(event, in_force_on(event))
+
+    def moved(self, event: LedgerAggregate.Event, day: date | None) -> date | None:
+        """``day``, the first day ``event`` is in force on its own (``in_force_on(event)``,
+        the caller's), as this history moves it: what ``day(event)`` answers."""
+        if day is None or not _kind_of(event):
+            return day
         fact = _builds_on(event)
-        if day is not None and fact is not None:
-            if isinstance(event, Subscription.LineQuantityIncreased | License.LicenseRemoved):
-                day = max(day, self.since.get(fact, day))
-            else:
-                self.since[fact] = day
+        assert fact is not None
+        if _kind_of(event) in _BUILDS_ON_ONE:
+            return max(day, self.since.get(fact, day))
+        self.since[fact] = day
         return day
 
 

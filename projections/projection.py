@@ -110,14 +110,14 @@ def missing(
 class AggregateFolder:
     """The state of each aggregate after each event, from a bounded cache or the store;
     ``prefetch`` loads a batch's missing aggregates in a few queries instead of a few
-    each."""
+    each. ``capacity``: how many aggregates are kept (the least recently folded go)."""
 
     def __init__(
         self, load: LoadAggregate, capacity: int = 20_000, load_many: LoadAggregates | None = None
     ) -> None:
         self._load = load
         self._load_many = load_many
-        self._capacity = capacity
+        self.capacity = capacity
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._batch = 0  # the aggregates of the batch being applied: all of them kept
 
@@ -140,7 +140,7 @@ class AggregateFolder:
         self._trim()
 
     def _trim(self) -> None:
-        while len(self._cache) > max(self._capacity, self._batch):
+        while len(self._cache) > max(self.capacity, self._batch):
             self._cache.popitem(last=False)
 
     def after(self, event: LedgerAggregate.Event) -> Any:
@@ -157,6 +157,10 @@ class AggregateFolder:
         self._cache[aggregate_id] = aggregate
         self._trim()
         return aggregate
+
+    def __len__(self) -> int:
+        """How many aggregates are kept."""
+        return len(self._cache)
 
     def forget(self) -> None:
         self._cache.clear()

@@ -21,6 +21,7 @@ import time
 
 from service.bootstrap import bootstrap
 from service.cli.runner import STARTUP_ERRORS
+from service.config.collector import freeze_what_started, tune_for_long_running
 from service.config.logs import configure_logging
 from service.config.settings import load_settings
 
@@ -105,6 +106,8 @@ def child() -> int:
         log.error("the projection runner process cannot start: %s", error)
         return 2
     read_side = svc.read_side
+    tune_for_long_running()
+    freeze_what_started()
     signal.signal(signal.SIGTERM, lambda *_: read_side.stop_soon())
     # Ctrl-C in a terminal reaches the whole process group: serve stops this one itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

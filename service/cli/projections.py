@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 
 import click
 
 from adapters.runner_lock import RunnerLock
 from projections.projection import is_permanent
-from projections.runner import ProjectionRunner
 from service.bootstrap import Service
 from service.cli.progress import ProgressBar
 from service.cli.runner import fail, with_service
+from service.config.collector import freeze_what_started, tune_for_long_running
+from service.reads.parallel_rebuild import MAX_JOBS, GroupFailed, rebuild_in_parallel
 
 
 @click.group(help="run, rebuild and inspect read models")
@@ -36,25 +38,38 @@ def run(svc: Service, exit_if_running: bool) -> int:
             return 1
         lock.release()
     print(f"projections: {', '.join(read_side.names)}; waiting to be the runner", flush=True)
+    tune_for_long_running()
+    freeze_what_started()
     signal.signal(signal.SIGTERM, lambda *_: read_side.stop_soon())
     with contextlib.suppress(KeyboardInterrupt):
         read_side.run()
     return 0
 
 
-@projections.command(help="rebuild one read model from 0")
-@click.argument("name")
+@projections.command(help="rebuild read models from 0 (every one but the hash chain with --all)")
+@click.argument("names", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="every read model that can be rebuilt")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=MAX_JOBS),
+    default=None,
+    help="processes sharing the read models out (default: one per core)",
+)
 @with_service(reading=True)
-def rebuild(svc: Service, name: str) -> int:
+def rebuild(svc: Service, names: tuple[str, ...], every: bool, jobs: int | None) -> int:
     read_side = svc.read_side
+    if every == bool(names):
+        fail("name the read models to rebuild, or --all")
+        return 1
+    chosen = [p.name for p in read_side.projections if not is_permanent(p)] if every else names
     try:
-        projection = read_side.projection(name)
+        projections = [read_side.projection(name) for name in dict.fromkeys(chosen)]
     except KeyError as error:
         fail(error.args[0])
         return 1
-    if is_permanent(projection):
+    if permanent := [p.name for p in projections if is_permanent(p)]:
         fail(
-            f"{name} is permanent: sealed once, never rebuilt "
+            f"{', '.join(permanent)} is permanent: sealed once, never rebuilt "
             "(check it with `subledger audit verify`)"
         )
         return 1
@@ -62,20 +77,26 @@ def rebuild(svc: Service, name: str) -> int:
     if not lock.try_acquire():
         fail("a projection runner is active on this store; stop it, then rebuild")
         return 1
+    tune_for_long_running()
     try:
-        runner = ProjectionRunner(
-            read_side.store, read_side.read_log, read_side.ledger.head_position, [projection]
-        )
-        runner.prepare()
-        runner.reset(projection)
-        with ProgressBar(f"rebuilding {name}", read_side.ledger.head_position()) as bar:
-            runner.catch_up(progress=bar.advance)
-        if failed := runner.failures().get(name):
-            fail(failed.describe())
-            return 1
+        for projection in projections:
+            read_side.runner.reset(projection)
+        label = projections[0].name if len(projections) == 1 else f"{len(projections)} read models"
+        if len(projections) > 1:
+            print(f"read models: {', '.join(p.name for p in projections)}", file=sys.stderr)
+        total = read_side.ledger.head_position() * len(projections)
+        with ProgressBar(f"rebuilding {label}", total) as bar:
+            rebuild_in_parallel(read_side, [p.name for p in projections], jobs, bar.advance)
+    except GroupFailed as error:
+        fail(str(error))
+        return 1
     finally:
         lock.release()
-    return 0
+    failures = read_side.failures()
+    for projection in projections:
+        if failed := failures.get(projection.name):
+            fail(failed.describe())
+    return 1 if any(p.name in failures for p in projections) else 0
 
 
 @projections.command(help="each read model's position, lag and failure; exit 1 if one is stopped")

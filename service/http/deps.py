@@ -59,28 +59,34 @@ def _correlation_id(request: Request) -> str:
     return offered if is_valid_id(offered) else ""
 
 
-async def get_context(
-    request: Request,
-    principal: Annotated[Principal, Depends(get_principal)],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=255,
-            description="Retries with the same key and body return the first answer",
-        ),
-    ] = None,
-    if_match: Annotated[
-        str | None, Header(description="The ETag of the version this change is based on")
-    ] = None,
-) -> CommandContext:
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=255,
+        description="Retries with the same key and body return the first answer",
+    ),
+]
+IfMatch = Annotated[
+    str | None, Header(description="The ETag of the version this change is based on")
+]
+
+
+async def _fingerprint(request: Request) -> str:
     body = await request.body()
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True) if body else ""
     except ValueError:
         canonical = body.decode("utf-8", "replace")
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.url.path}\n{canonical}".encode()
-    ).hexdigest()
+    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+
+
+def _context(
+    request: Request,
+    principal: Principal,
+    idempotency_key: str | None,
+    if_match: str | None,
+    fingerprint: str,
+) -> CommandContext:
     return CommandContext(
         actor_id=principal.actor_id,
         actor_role=principal.role.value,
@@ -93,7 +99,105 @@ async def get_context(
     )
 
 
+async def get_context(
+    request: Request,
+    principal: Annotated[Principal, Depends(get_principal)],
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CommandContext:
+    fingerprint = await _fingerprint(request)
+    return _context(request, principal, idempotency_key, if_match, fingerprint)
+
+
+class Caller:
+    """A request's bearer token, checked in the worker thread that runs its command.
+
+    ``get_principal`` reads the store (the token, so that a revocation takes effect at
+    once), and a sync dependency costs a hand-off to a worker thread and back; a route
+    that runs its command in a thread (``service.http.responses.in_a_thread``) checks its
+    ``Command`` there first, so the token's check and the command share one hand-off.
+
+    The refusals come in the same order as with ``PrincipalDep`` and ``ContextDep``: no
+    token (401) at once, in ``get_caller``; then, in ``check``, an unknown or revoked
+    token (401) and a role the route does not allow (403). What FastAPI refuses before
+    the route runs (422: an invalid header, path or body) is answered only after the
+    caller passed, as before (``on_invalid_request`` in service/http/app.py checks the
+    caller first).
+    """
+
+    def __init__(self, request: Request, tokens: Tokens, presented: str) -> None:
+        self.request, self.tokens, self.presented = request, tokens, presented
+        self._principal: Principal | None = None
+
+    def check(self) -> Principal:
+        """The caller, or the refusal (reads the store)."""
+        if self._principal is None:
+            principal = authenticate(self.request, self.tokens, self.presented)
+            require(principal, declared_level(self.request))
+            self._principal = principal
+        return self._principal
+
+
+class Command:
+    """A command's caller and context (``Caller``); ``check`` adds the If-Match header's
+    refusal (412), which came after the caller's and before FastAPI's 422s."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        idempotency_key: str | None,
+        if_match: str | None,
+        fingerprint: str,
+    ) -> None:
+        self.caller = caller
+        self.idempotency_key, self.if_match, self.fingerprint = (
+            idempotency_key,
+            if_match,
+            fingerprint,
+        )
+
+    def check(self) -> tuple[Principal, CommandContext]:
+        """The caller and the command's context, or the refusal (reads the store)."""
+        principal = self.caller.check()
+        context = _context(
+            self.caller.request, principal, self.idempotency_key, self.if_match, self.fingerprint
+        )
+        return principal, context
+
+
+def unchecked(request: Request) -> Caller | Command | None:
+    """What a request refused by FastAPI before its route ran has left to check first."""
+    pending: Caller | Command | None = getattr(request.state, "unchecked", None)
+    return pending
+
+
+async def get_caller(
+    request: Request,
+    tokens: Annotated[Tokens, Depends(get_tokens)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    presented = credentials.credentials if credentials else None
+    if presented is None or not presented.strip():
+        authenticate(request, tokens, presented)  # raises 401: no token (no store read)
+    assert presented is not None
+    caller = Caller(request, tokens, presented)
+    request.state.unchecked = caller
+    return caller
+
+
+async def get_command(
+    request: Request,
+    caller: Annotated[Caller, Depends(get_caller)],
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Command:
+    command = Command(caller, idempotency_key, if_match, await _fingerprint(request))
+    request.state.unchecked = command
+    return command
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 TokensDep = Annotated[Tokens, Depends(get_tokens)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ContextDep = Annotated[CommandContext, Depends(get_context)]
+CommandDep = Annotated[Command, Depends(get_command)]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from service.http.problems import PROBLEM_JSON
@@ -41,13 +42,33 @@ def _typed_problems(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def install(app: FastAPI) -> None:
-    """Make ``app.openapi()`` answer the document described above (built once)."""
+def _in_order(paths: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    """``paths`` with those named in ``order`` first, in that order; the others after."""
+    return {
+        **{path: paths[path] for path in order if path in paths},
+        **{path: item for path, item in paths.items() if path not in order},
+    }
+
+
+def install(app: FastAPI, documented: Sequence[APIRouter] = ()) -> None:
+    """Make ``app.openapi()`` answer the document described above (built once), its paths
+    in the order of the ``documented`` routers' (which may differ from the order the app
+    tries them in for a request)."""
     build = app.openapi
+    order = list(
+        dict.fromkeys(
+            route.path
+            for router in documented
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.include_in_schema
+        )
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _typed_problems(build())
+            spec = _typed_problems(build())
+            spec["paths"] = _in_order(spec.get("paths", {}), order)
+            app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

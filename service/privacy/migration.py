@@ -272,7 +272,11 @@ def _seal(
             anchor(sql, old_head, old_digest, old_hash, target.clock.now())
         chain = read_side.projection("hash_chain")
         runner = ProjectionRunner(
-            read_side.store, read_side.read_log, target.head_position, [chain]
+            read_side.store,
+            read_side.read_log,
+            target.head_position,
+            [chain],
+            read_stored=read_side.read_stored,
         )
         runner.prepare()
         runner.catch_up(progress=progress)

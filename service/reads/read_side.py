@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from adapters.raw_log import RawEvent, select_raw
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
 from projections import failures
@@ -82,7 +83,11 @@ class ReadSide:
         self.store = read_store(settings, sync_each_commit=False)
         self.readers = reader_pool(settings)
         self.runner = ProjectionRunner(
-            self.store, self.read_log, ledger.head_position, self.projections
+            self.store,
+            self.read_log,
+            ledger.head_position,
+            self.projections,
+            read_stored=self.read_stored,
         )
         self.names = [p.name for p in self.projections]
         self._prepare()
@@ -102,6 +107,10 @@ class ReadSide:
 
     def read_log(self, after: int, limit: int) -> Sequence[LoggedEvent]:
         return read_log(self.ledger, after, limit)
+
+    def read_stored(self, after: int, limit: int) -> Sequence[RawEvent]:
+        """The log as stored, never decoded: what the hash chain seals (ProjectionRunner)."""
+        return select_raw(self.ledger.recorder, after, limit)
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:

@@ -94,3 +94,34 @@ def test_projections_rebuild_draws_no_frames_off_a_terminal(runner: CliRunner) -
     assert "\r" not in rebuilt.stderr and "\x1b" not in rebuilt.stderr
     (bar,) = [line for line in rebuilt.stderr.splitlines() if "rebuilding audit_trail" in line]
     assert "100%" in bar
+
+
+def test_projections_rebuild_all_rebuilds_every_read_model_but_the_hash_chain(
+    runner: CliRunner,
+) -> None:
+    runner.invoke(cli, ["tokens", "create", "--role", "operator"], standalone_mode=False)
+    rebuilt = runner.invoke(
+        cli, ["projections", "rebuild", "--all", "--jobs", "2"], standalone_mode=False
+    )
+    assert rebuilt.return_value == 0, rebuilt.output
+    (named,) = [line for line in rebuilt.stderr.splitlines() if "read models:" in line]
+    assert "audit_trail" in named and "book" in named and "hash_chain" not in named
+    (bar,) = [line for line in rebuilt.stderr.splitlines() if "rebuilding" in line]
+    assert "100%" in bar
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        ([], "name the read models to rebuild, or --all"),
+        (["book", "--all"], "name the read models to rebuild, or --all"),
+        (["hash_chain"], "hash_chain is permanent"),
+        (["no_such"], "no projection 'no_such'"),
+    ],
+)
+def test_projections_rebuild_refuses_what_it_cannot_rebuild(
+    runner: CliRunner, args: list[str], refusal: str
+) -> None:
+    refused = runner.invoke(cli, ["projections", "rebuild", *args], standalone_mode=False)
+    assert refused.return_value == 1
+    assert refusal in refused.stderr

@@ -53,14 +53,15 @@ from projections.book import (
     Timeline,
     _before,
     _merged,
+    _open_balance,
     _rows,
     book_report,
     book_report_scanned,
     facts,
     fill_totals,
 )
-from projections.documents import invoice_document
-from projections.in_force import fold_in_force, in_force_on, recorded_day
+from projections.documents import invoice_document, minor_units
+from projections.in_force import _builds_on, days_of, fold_in_force, in_force_on, recorded_day
 from projections.point_in_time import timeline
 from projections.projection import LoggedEvent
 from projections.runner import ProjectionRunner
@@ -995,6 +996,31 @@ def assert_timelines_fold_as_from_scratch(
                 assert state(timeline.in_force(day)) == state(expected), (count, day)
 
 
+def assert_shortcuts_answer_as_spelt_out(events: list[Any]) -> None:
+    """The book's shortcuts answer what they stand for, on every event and every state of
+    every invoice: ``days_of`` (three days worked out at once), ``_builds_on`` (kinds found
+    once per class of event) and ``_open_balance`` (the balance without Money objects)."""
+    invoices: dict[UUID, Any] = {}
+    for event in events:
+        assert days_of(event) == (in_force_on(event), event.effective(), recorded_day(event))
+        if isinstance(event, Subscription.ProductAdded):
+            builds_on: tuple[str, str] | None = ("line", event.line.line_id)
+        elif isinstance(event, Subscription.LineQuantityIncreased):
+            builds_on = ("line", event.line_id)
+        elif isinstance(event, License.LicenseAdded | License.LicenseRemoved):
+            builds_on = ("holding", str(event.subscription_id))
+        else:
+            builds_on = None
+        assert _builds_on(event) == builds_on, event
+        if isinstance(event, Invoice.Event):
+            invoice: Any = event.mutate(invoices.get(event.originator_id))
+            invoices[event.originator_id] = invoice
+            balance = invoice.balance
+            expected = minor_units(balance) if balance.is_positive else 0
+            assert _open_balance(invoice) == expected, (invoice.status, balance)
+    assert invoices  # the history has some
+
+
 def test_the_book_kept_incrementally_equals_the_book_folded_from_scratch(
     store: StoreSettings, tmp_path: Path
 ) -> None:
@@ -1016,6 +1042,7 @@ def test_the_book_kept_incrementally_equals_the_book_folded_from_scratch(
             states = data.draw(st.sampled_from([1, 2, 16]))
             offsets = data.draw(st.lists(st.integers(-3, 3), max_size=2))
             assert_timelines_fold_as_from_scratch(stored_events(world.ledger), states, offsets)
+            assert_shortcuts_answer_as_spelt_out(stored_events(world.ledger))
             assert_same_book_rebuilt(world)
 
     history_caught_up_step_by_step()
@@ -1089,6 +1116,7 @@ def test_corrections_and_forward_dated_changes_keep_the_book_as_from_scratch(
             assert_timelines_fold_as_from_scratch(stored_events(ledger), states, (-1, 1))
         assert_same_book_rebuilt(world)
     assert_report_from_totals_equals_the_scan(world)
+    assert_shortcuts_answer_as_spelt_out(stored_events(ledger))
     with world.side.readers.transaction() as sql:
         assert (
             book_report(sql, clock.now(), clock.now().date()).seats_held

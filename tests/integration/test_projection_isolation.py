@@ -14,9 +14,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from adapters.raw_log import RawEvent
 from adapters.store import StoreSettings
 from projections.audit_trail import AuditFilter, AuditTrail, audit_rows
 from projections.failures import pause_after
+from projections.hash_chain import HashChain
 from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner
 from projections.store import Sql
@@ -45,7 +47,12 @@ def read_side(store: StoreSettings, ledger: Ledger) -> Iterator[ReadSide]:
 
 def runner_of(side: ReadSide, projections: list[Projection], moment: Moment) -> ProjectionRunner:
     runner = ProjectionRunner(
-        side.store, side.read_log, side.ledger.head_position, projections, now=moment
+        side.store,
+        side.read_log,
+        side.ledger.head_position,
+        projections,
+        now=moment,
+        read_stored=side.read_stored,  # as ReadSide's runner: the hash chain reads it
     )
     runner.prepare()
     return runner
@@ -170,3 +177,81 @@ def test_an_event_that_cannot_be_decoded_is_sealed_and_fails_only_what_reads_it(
     assert set(failing) == set(read_side.names) - own
     assert {f.position for f in failing.values()} == {garbled}
     assert all(f.error.startswith("MapperDeserialisationError") for f in failing.values())
+
+
+class StoredPositions:
+    """A projection that reads the log as stored (as the hash chain does): the positions
+    it is given, each in a row keyed by it (a second time would fail), until a release
+    with a bug fails it on the event at ``fails_at``."""
+
+    name, version, tables = "stored_positions", 1, ("stored_positions",)
+
+    def __init__(self, fails_at: int | None = None) -> None:
+        self.fails_at = fails_at
+
+    def create(self, sql: Sql) -> None:
+        sql.execute(
+            "CREATE TABLE IF NOT EXISTS stored_positions (position BIGINT PRIMARY KEY, topic TEXT)"
+        )
+
+    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
+        raise AssertionError("given the log as stored, never a LoggedEvent")
+
+    def apply_stored(self, sql: Sql, events: list[RawEvent]) -> None:
+        for event in events:
+            assert isinstance(event, RawEvent)
+            if event.position == self.fails_at:
+                raise KeyError("a bug on this event")
+            sql.execute("INSERT INTO stored_positions VALUES (?, ?)", (event.position, event.topic))
+
+    def forget(self) -> None:
+        pass
+
+
+def test_a_projection_reading_the_log_as_stored_stops_alone_and_resumes_applying_each_once(
+    read_side, ledger, staff, admin
+):
+    for _ in range(3):
+        ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
+    head = ledger.head_position()
+    stored = StoredPositions(fails_at=4)
+    moment = Moment()
+    runner = runner_of(read_side, [stored, *read_side.projections], moment)
+
+    runner.catch_up()
+
+    # Its batch rolled back, then applied again one event at a time up to the bad one.
+    assert runner.positions() == dict.fromkeys(read_side.names, head) | {stored.name: 3}
+    (failure,) = runner.failures().values()
+    assert (failure.name, failure.position) == (stored.name, 4)
+    assert failure.error == "KeyError: 'a bug on this event'"
+
+    stored.fails_at = None  # fixed, and its pause over
+    moment.now += pause_after(1)
+    runner.catch_up()
+
+    assert runner.positions() == dict.fromkeys([*read_side.names, stored.name], head)
+    assert runner.failures() == {}
+    with read_side.readers.transaction() as sql:
+        rows = sql.execute("SELECT position FROM stored_positions ORDER BY position").fetchall()
+    assert [row[0] for row in rows] == list(range(1, head + 1))  # each once
+
+
+def test_the_hash_chain_seals_the_same_chain_from_the_log_as_stored_or_decoded(
+    read_side, ledger, staff, admin
+):
+    for _ in range(2):
+        ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
+    chain = read_side.projection("hash_chain")
+    assert isinstance(chain, HashChain)
+    columns = "SELECT position, aggregate_id, aggregate_version, digest, hash FROM hash_chain"
+    read_side.runner.catch_up()  # ReadSide's runner: the log as stored
+    with read_side.store.transaction() as sql:
+        as_stored = sql.execute(f"{columns} ORDER BY position").fetchall()
+        sql.execute("DELETE FROM hash_chain")
+        chain.forget()
+        chain.apply_batch(sql, read_side.read_log(0, 1000))  # the log decoded
+        decoded = sql.execute(f"{columns} ORDER BY position").fetchall()
+
+    assert len(as_stored) == ledger.head_position()
+    assert as_stored == decoded

@@ -7,6 +7,7 @@ import pytest
 from adapters.store import StoreSettings
 from projections.audit_trail import AuditFilter, audit_rows, version_as_of
 from projections.runner import ProjectionRunner
+from service.audit.verification import ChainVerifier
 from service.reads.read_side import ProjectionsBehind, ReadSide
 from tests.builders import open_account
 
@@ -92,6 +93,52 @@ def test_a_runner_behind_reads_large_batches_and_one_keeping_up_small_ones(
     with read_side.readers.transaction() as sql:
         rows = audit_rows(sql, AuditFilter(), 1000)
     assert [r["position"] for r in rows] == list(range(1, ledger.head_position() + 1))
+
+
+def test_the_hash_chain_reads_the_log_as_stored_in_batches_of_its_own(
+    read_side, ledger, staff, admin
+):
+    for _ in range(4):
+        account_id = open_account(ledger, staff)
+        ledger.start_subscription(admin, account_id, {"sales-cloud": 2})
+    head = ledger.head_position()
+    assert head > 3 + 20
+    decoded: list[int] = []
+    stored: list[int] = []
+
+    def read_log(after: int, limit: int):
+        decoded.append(limit)
+        return read_side.read_log(after, limit)
+
+    def read_stored(after: int, limit: int):
+        stored.append(limit)
+        return read_side.read_stored(after, limit)
+
+    runner = ProjectionRunner(
+        read_side.store,
+        read_log,
+        ledger.head_position,
+        read_side.projections,
+        batch_size=3,
+        catch_up_batch_size=5,
+        read_stored=read_stored,
+        stored_batch_size=20,
+    )
+    runner.catch_up()
+    # Behind, each kind of read goes on in its own large batches: the chain's are larger.
+    assert stored[:2] == [3, 20] and set(stored) == {3, 20}
+    assert decoded[:2] == [3, 5] and set(decoded) == {3, 5}
+    assert stored.count(20) < decoded.count(5)
+    assert read_side.positions() == dict.fromkeys(read_side.names, head)
+    found = ChainVerifier(ledger.recorder, read_side.readers).verify()
+    assert found.ok and found.checked == head, found.summary()
+
+    stored.clear()
+    decoded.clear()
+    open_account(ledger, staff)
+    runner.catch_up()
+    assert stored == decoded == [3, 3]  # keeping up: the new event, then nothing
+    assert read_side.positions() == dict.fromkeys(read_side.names, head + 1)
 
 
 def test_a_stopped_runner_finishes_its_batch_and_stops_there(read_side, ledger, staff):

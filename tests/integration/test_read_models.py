@@ -15,6 +15,7 @@ from domain.money import Money
 from domain.period import BillingPeriod
 from projections import account_overview as overview
 from projections.reports import invoice_ageing, upcoming_renewals
+from projections.runner import ProjectionRunner
 from service.demo.history import NORTHWIND, load_demo
 from service.http.schemas.common import MoneyOut
 from service.ledger.application import Ledger, Receipt
@@ -228,6 +229,35 @@ def test_a_rebuild_gives_the_rows_it_replaces(read_side, ledger, staff, admin, c
     read_side.runner.catch_up()
 
     assert all_rows(read_side) == before
+
+
+@pytest.mark.parametrize("capacity", [0, 1, 3])
+def test_a_cache_smaller_than_the_book_gives_the_same_rows(
+    read_side, ledger, staff, admin, clock, capacity
+):
+    """Aggregates the overview's cache no longer holds are loaded from the store (in a
+    batch's prefetch, or one by one) and give the rows the cache would have."""
+    build_history(ledger, staff, admin, clock)
+    read_side.runner.catch_up()
+    before = all_rows(read_side)
+
+    projection = read_side.projection("account_overview")
+    assert isinstance(projection, overview.AccountOverview)
+    projection.folder.capacity = capacity
+    read_side.runner.reset(projection)
+    # Batches of three events: most aggregates' next event is in a later batch.
+    small = ProjectionRunner(
+        read_side.store,
+        read_side.read_log,
+        ledger.head_position,
+        [projection],
+        batch_size=3,
+        catch_up_batch_size=3,
+    )
+    small.catch_up()
+
+    assert all_rows(read_side) == before
+    assert len(projection.folder) <= max(capacity, 3)
 
 
 def test_upcoming_renewals_are_those_starting_within_the_window(read_side, ledger, staff, admin):

@@ -7,6 +7,7 @@ once per type against the chain of ``isinstance``; ``recorded`` against ``strfti
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -69,6 +70,23 @@ def test_each_overview_row_is_what_the_aggregate_itself_reads_as(aggregates):
         }
         assert table.row(aggregate) == plain
     assert seen == set(ROWS)
+
+
+def test_an_invoices_figures_are_what_its_properties_say(aggregates):
+    from domain.invoice import Invoice, InvoiceStatus
+    from projections.documents import InvoiceFigures, invoice_figures
+
+    invoices = [a for a in aggregates if isinstance(a, Invoice)]
+    assert invoices
+    for invoice in invoices:
+        own = InvoiceFigures(invoice.subtotal, invoice.tax, invoice.total, invoice.balance)
+        assert invoice_figures(invoice) == own
+        # The same digits too: a document shows an amount's text, not only its value.
+        assert [str(m.amount) for m in invoice_figures(invoice)] == [str(m.amount) for m in own]
+    # A void invoice's balance is nothing (the demo voids none): a copy made void.
+    void = copy.deepcopy(next(i for i in invoices if i.status is not InvoiceStatus.VOID))
+    void.status = InvoiceStatus.VOID
+    assert invoice_figures(void).balance == void.balance == Money.zero(void.currency)
 
 
 def _to_json_before(value: Any) -> Any:
