@@ -273,13 +273,17 @@ def as_seal(row: SealRow) -> Seal:
 
 COLUMNS = "position, aggregate_id, aggregate_version, digest, hash, sealed_at"
 _COLUMN_NAMES = COLUMNS.split(", ")
-# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at).
+# What a chain is checked against, without the event each seal names: (position, digest
+# hex, hash hex). Verification reads these, and a whole seal only where one disagrees.
+LINKS = "position, digest, hash"
+# A seal as stored: (position, aggregate id, version, digest hex, hash hex, sealed_at),
+# or its ``LINKS`` alone.
 SealRow = tuple[Any, ...]
 
 
-def _seal_rows(sql: Sql, after: int, limit: int) -> list[SealRow]:
+def _seal_rows(sql: Sql, after: int, limit: int, columns: str = COLUMNS) -> list[SealRow]:
     return sql.execute(
-        f"SELECT {COLUMNS} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
+        f"SELECT {columns} FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?",
         (after, limit),
     ).fetchall()
 
@@ -290,15 +294,15 @@ def seals(sql: Sql, after: int, limit: int) -> list[Seal]:
 
 
 def seal_row_pages(
-    readers: ReaderPool, after: int, upto: int, page: int = 5000
+    readers: ReaderPool, after: int, upto: int, page: int = 5000, columns: str = COLUMNS
 ) -> Iterator[list[SealRow]]:
-    """Every seal after ``after`` up to ``upto`` as stored, a page per transaction. The
-    query has no upper bound: with one, PostgreSQL may sort the whole rest of the table
-    for each page."""
+    """Every seal after ``after`` up to ``upto`` as stored (``columns`` of it, the first
+    the position), a page per transaction. The query has no upper bound: with one,
+    PostgreSQL may sort the whole rest of the table for each page."""
     while after < upto:
         with readers.transaction() as sql:
-            found = _seal_rows(sql, after, page)
-        within = [row for row in found if row[0] <= upto]
+            found = _seal_rows(sql, after, page, columns)
+        within = found if not found or found[-1][0] <= upto else [r for r in found if r[0] <= upto]
         if within:
             yield within
         if len(within) < page:

@@ -75,6 +75,21 @@ def test_staff_see_the_account_as_it_was_and_what_changed(
     assert 'class="changed"' not in alone.text and ">5<" in alone.text
     refused = visitor.get(f"{_acct(api)}/time-travel", params={"as_of": "yesterday"})
     assert refused.status_code == 422 and 'role="alert"' in refused.text
+    assert 'value="yesterday"' in refused.text  # as typed, to be corrected
+
+
+def test_the_time_travel_form_shows_the_instant_asked_for_in_its_own_format(api: Api) -> None:
+    """A bare date (the end of that day) or an offset is no value a ``datetime-local``
+    field shows: the form gives it the instant asked for, in UTC, to the second."""
+    visitor = staff(api)
+    day = visitor.get(f"{_acct(api)}/time-travel", params={"as_of": "2026-03-31"})
+    assert 'name="as_of" type="datetime-local" step="1" value="2026-03-31T23:59:59"' in day.text
+    offset = visitor.get(
+        f"{_acct(api)}/time-travel",
+        params={"as_of": "2026-04-01T02:30:00+02:00", "compare": "2026-03-01"},
+    )
+    assert 'name="as_of" type="datetime-local" step="1" value="2026-04-01T00:30:00"' in offset.text
+    assert 'value="2026-03-01T23:59:59"' in offset.text
 
 
 def test_the_book_report_has_a_chart_drawn_on_the_server(api: Api) -> None:

@@ -203,6 +203,22 @@ def test_an_edited_seal_is_found(read_side, history):
     assert (found.first_break.position, found.first_break.kind) == (4, BreakKind.SEAL_ALTERED)
 
 
+def test_an_edited_digest_names_the_event_sealed_there(read_side, history):
+    """Verification streams only the seals' positions, digests and hashes; where one
+    disagrees, it reads that whole seal again to name its event."""
+    read_side.runner.catch_up()
+    with read_side.store.transaction() as sql:
+        sql.execute("UPDATE hash_chain SET digest = ? WHERE position = ?", ("00" * 32, 6))
+        sealed = seals(sql, 5, 1)[0]
+    found = verify(read_side)
+    assert found.first_break is not None
+    assert (found.first_break.position, found.first_break.kind) == (6, BreakKind.CHANGED)
+    assert found.first_break.detail == (
+        f"{sealed.aggregate_id} v{sealed.aggregate_version}: its stored bytes are not those sealed"
+    )
+    assert found.checked == 5
+
+
 def test_verification_from_a_position_starts_from_its_seal(read_side, raw, history):
     read_side.runner.catch_up()
     raw.delete(3)

@@ -39,6 +39,15 @@ def _instant(text: str) -> datetime | None:
     return parse_as_of(text) if text.strip() else None
 
 
+def _field(text: str, instant: datetime | None) -> str:
+    """What a ``datetime-local`` field shows for the instant asked as ``text``: in its own
+    format (UTC, to the second), which a bare date or an offset is not and the browser
+    would show empty; the text as typed if it was refused."""
+    if instant is None:
+        return text
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 @router.get("/accounts/{account_id}/time-travel", response_class=HTMLResponse)
 def time_travel_page(
     account_id: UUID,
@@ -81,8 +90,10 @@ def time_travel_page(
         rows=rows,
         changed=sum(1 for r in rows if r.changed),
         as_of=as_of,
+        as_of_field=_field(as_of, None if refusal else _instant(as_of)),
         effective=effective,
         compare=compare,
+        compare_field=_field(compare, other),
         other=other,
         moment=moment,
         day=view.account.effective,
