@@ -22,7 +22,8 @@ the same log:
   from position 0 on empty tables, by one ``ProjectionRunner`` as on a fresh read store
   (each batch read once, then applied to each projection in a transaction of its own);
   ``subledger projections rebuild NAME`` does the same for one of them;
-- rebuild, N processes (``--jobs``, default one per core): the same projections reset
+- rebuild, N processes (``--jobs``, default one per core on PostgreSQL, not run on
+  SQLite): the same projections reset
   and rebuilt again as ``subledger projections rebuild --all`` does, shared out among N
   processes, this one included, each reading the log for itself
   (service/reads/parallel_rebuild.py);
@@ -144,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=default_jobs(),
-        help="then rebuild again shared out among this many processes (default: one per"
-        " core; 1: not)",
+        default=None,
+        help="then rebuild again shared out among this many processes (default: as"
+        " `subledger projections rebuild --all`: one per core on PostgreSQL, none on SQLite)",
     )
     parser.add_argument("--profile-file", help="also save the profile there (pstats)")
     parser.add_argument(
@@ -215,18 +216,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"resident memory {before:,.0f} MiB before the rebuild, {after:,.0f} MiB after"
                 " (the projections' caches still held)"
             )
-            if args.jobs > 1:
+            jobs = args.jobs or default_jobs(settings)
+            if jobs > 1:
                 # `subledger projections rebuild --all`: the same, shared out among processes.
                 names = [p.name for p in clocked]
                 for name in names:
                     read_side.runner.reset(read_side.projection(name))
                 shared = throughput(
-                    f"rebuild, {args.jobs} processes",
-                    lambda: rebuild_in_parallel(read_side, names, args.jobs, min_events=0),
+                    f"rebuild, {jobs} processes",
+                    lambda: rebuild_in_parallel(read_side, names, jobs, min_events=0),
                     events,
                 )
                 assert min(read_side.positions().values()) == events
-                print(f"rebuild in {args.jobs} processes / read + decode = {shared / read:.2f}")
+                print(f"rebuild in {jobs} processes / read + decode = {shared / read:.2f}")
             if profile is not None:
                 if args.profile_file:
                     profile.dump_stats(args.profile_file)

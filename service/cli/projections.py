@@ -53,7 +53,8 @@ def run(svc: Service, exit_if_running: bool) -> int:
     "--jobs",
     type=click.IntRange(min=1, max=MAX_JOBS),
     default=None,
-    help="processes sharing the read models out (default: one per core)",
+    help="processes sharing the read models out (default: one per core on PostgreSQL,"
+    " one on SQLite)",
 )
 @with_service(reading=True)
 def rebuild(svc: Service, names: tuple[str, ...], every: bool, jobs: int | None) -> int:

@@ -10,7 +10,8 @@ rebuild stopped midway (a process killed) leaves every projection exact at its p
 and the next runner goes on from there.
 
 The caller holds the runner lock, so that no other runner applies these projections
-meanwhile, and has reset them (``ProjectionRunner.reset``). Below ``MIN_EVENTS`` events,
+meanwhile, and has reset them (``ProjectionRunner.reset``). On SQLite one process is the
+default (``default_jobs``). Below ``MIN_EVENTS`` events,
 starting processes costs more than it saves, and every group is caught up here.
 """
 
@@ -25,6 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import IO
 
+from adapters.store import StoreSettings
 from projections.runner import ProjectionRunner
 from service.reads.read_side import ReadSide
 
@@ -42,7 +44,13 @@ class GroupFailed(RuntimeError):
     at the last batch it committed, and the next runner goes on from there."""
 
 
-def default_jobs() -> int:
+def default_jobs(store: StoreSettings) -> int:
+    """One process per core on PostgreSQL; one on SQLite, which lets one writer at a time
+    into its file: a runner holds that lock for its whole batch (the projections fold it
+    inside their transaction), so a second group waits for the first instead of running
+    beside it (a million events rebuilt in 424 s in two processes, 426 s in one)."""
+    if store.postgres is None:
+        return 1
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
 
@@ -69,8 +77,9 @@ def rebuild_in_parallel(
     """Catch the projections ``names`` (reset by the caller) up with the log, shared out
     among up to ``jobs`` processes (default: one per core), this one included. Returns
     how many processes ran; ``progress`` is told of every (event, projection) applied."""
+    jobs = jobs or default_jobs(read_side.settings)
     head = read_side.ledger.head_position()
-    cut = groups(names, jobs or default_jobs()) if head >= min_events else [list(names)]
+    cut = groups(names, jobs) if head >= min_events else [list(names)]
     lock = threading.Lock()
 
     def told(count: int) -> None:

@@ -3,6 +3,7 @@ up with the log, hold exactly what one runner builds (service/reads/parallel_reb
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -89,3 +90,10 @@ def test_a_group_whose_process_fails_is_named_and_the_others_finish(
     positions = read_side.positions()
     assert all(positions[name] == head for name in here)
     assert all(positions[name] == 0 for name in there)
+
+
+def test_sqlite_rebuilds_in_one_process_by_default_postgres_on_every_core(
+    store: StoreSettings,
+) -> None:
+    expected = 1 if store.postgres is None else min(parallel_rebuild.MAX_JOBS, os.cpu_count() or 1)
+    assert parallel_rebuild.default_jobs(store) == expected
