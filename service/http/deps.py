@@ -150,11 +150,9 @@ class Command:
         fingerprint: str,
     ) -> None:
         self.caller = caller
-        self.idempotency_key, self.if_match, self.fingerprint = (
-            idempotency_key,
-            if_match,
-            fingerprint,
-        )
+        self.idempotency_key = idempotency_key
+        self.if_match = if_match
+        self.fingerprint = fingerprint
 
     def check(self) -> tuple[Principal, CommandContext]:
         """The caller and the command's context, or the refusal (reads the store)."""
