@@ -16,6 +16,14 @@ AXE = Axe()
 BLOCKING = ("serious", "critical")
 
 
+def go(page: Any, selector: str) -> None:
+    """Click what leads to another page and wait until that page has loaded: a bare
+    click returns once the navigation commits, which can be before the new page is
+    parsed, so what a test counts next could still be the old page."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def attach_console(page: Any, errors: list[str]) -> None:
     """Collect what the browser reports as errors (a CSP refusal is one)."""
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -12,7 +12,7 @@ import pytest
 
 from service.access.tokens import Role
 from service.demo.history import NORTHWIND
-from tests.browser.checks import Pages, attach_console
+from tests.browser.checks import Pages, attach_console, go
 from tests.browser.conftest import DESKTOP, DemoServer
 from tests.browser.test_keyboard_and_other_pages import follow, tab_to
 
@@ -27,44 +27,44 @@ def test_the_staff_console(
     attach_console(page, pages.console)
 
     page.goto(demo.link(role=Role.BILLING_STAFF))
-    page.click("main form button[type=submit]")
+    go(page, "main form button[type=submit]")
     page.fill("#q", "northw")
-    page.click("form[role=search] button")
+    go(page, "form[role=search] button")
     assert page.locator("main table tbody tr").count() == 1
     pages.check(page, "staff-search")
 
-    page.click(f"a[href$='/accounts/{NORTHWIND}']")
-    page.click("nav.sidenav a[href$='/time-travel']")
-    page.click(".shortcuts a:nth-of-type(2)")  # the end of last March
-    page.click(".shortcuts a:last-of-type")  # now, compared with it
+    go(page, f"a[href$='/accounts/{NORTHWIND}']")
+    go(page, "nav.sidenav a[href$='/time-travel']")
+    go(page, ".shortcuts a:nth-of-type(2)")  # the end of last March
+    go(page, ".shortcuts a:last-of-type")  # now, compared with it
     assert page.locator("tr.changed").count() > 0
     pages.check(page, "staff-time-travel")
 
-    page.click("nav.sidenav a[href$='/invoices']")
-    page.click("main table tbody tr:first-child a")
+    go(page, "nav.sidenav a[href$='/invoices']")
+    go(page, "main table tbody tr:first-child a")
     pages.check(page, "staff-invoice")  # with its corrections
-    page.click("nav.sidenav a[href$='/upgrade']")
+    go(page, "nav.sidenav a[href$='/upgrade']")
     assert page.locator("form[action$='/carry-out']").count() == 1
     pages.check(page, "staff-upgrade")
-    page.click("nav.sidenav a[href$='/users']")
-    page.click("a[href$='/users/ben/remove']")
+    go(page, "nav.sidenav a[href$='/users']")
+    go(page, "a[href$='/users/ben/remove']")
     pages.check(page, "staff-remove-user")
 
-    page.click("nav.console a[href$='/book']")
+    go(page, "nav.console a[href$='/book']")
     assert page.locator("svg.chart").count() >= 2
     pages.check(page, "staff-book")
 
-    page.click("nav.console a[href$='/test-clock']")
+    go(page, "nav.console a[href$='/test-clock']")
     pages.check(page, "staff-test-clock")
     before = demo.ledger.clock.now()
     page.select_option("#advance", "P1D")
-    page.click("main form button[type=submit]")
+    go(page, "main form button[type=submit]")
     assert page.locator(".alert-success").count() == 1
     assert demo.ledger.clock.now() > before
 
     page.goto(f"{demo.northwind}/support")
     page.fill("form[action$='/replies'] textarea", "Thank you, it is done.")  # the demo's case
-    page.click("form[action$='/replies'] button")
+    go(page, "form[action$='/replies'] button")
     assert page.locator(".alert-success").count() == 1
     pages.check(page, "staff-support")
     assert pages.console == []
@@ -82,15 +82,15 @@ def test_the_auditors_view(
     pages = Pages(screenshots, language)
     attach_console(page, pages.console)
     page.goto(demo.link(role=Role.AUDITOR))
-    page.click("main form button[type=submit]")
-    page.click(f"a[href$='/accounts/{NORTHWIND}']")
-    page.click("nav.sidenav a[href$='/history']")
+    go(page, "main form button[type=submit]")
+    go(page, f"a[href$='/accounts/{NORTHWIND}']")
+    go(page, "nav.sidenav a[href$='/history']")
     assert page.locator("table.timeline tbody tr").count() > 0
-    page.click("a[href*='verify=1']")
+    go(page, "a[href*='verify=1']")
     assert page.locator(".chain-ok").count() == 1
     pages.check(page, "auditor-history")
     page.fill("#event_type", "Invoice.InvoicePaid")
-    page.click("form[aria-labelledby=filter-title] button[type=submit]")
+    go(page, "form[aria-labelledby=filter-title] button[type=submit]")
     rows = page.locator("table.timeline tbody tr")
     assert rows.count() > 0
     assert all(t == "Invoice.InvoicePaid" for t in rows.locator("th").all_inner_texts())
