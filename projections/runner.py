@@ -1,17 +1,22 @@
 """The projection runner: pulls the global log in batches and applies it, exactly once.
 
-For each projection, one transaction applies a batch and moves the projection's position
-in the ``projection_positions`` table, so a crash anywhere leaves rows and position in
-step. The runner never relies on notifications to see events: it reads the log from its
-position until it is empty, then waits for a wake-up (PostgreSQL NOTIFY) or the poll
-interval, whichever comes first. A failed connection is dropped, and after a pause the
-runner goes on from the position last committed.
+Each step is one transaction: it claims the positions of every projection due (one
+statement, rows locked in the order of their names), reads the batch from the least of
+them, applies it to each projection and moves the positions in the
+``projection_positions`` table, so a crash anywhere leaves rows and positions in step.
+A step that does not commit makes every projection in it forget its memory. The runner
+never relies on notifications to see events: it reads the log from its position until
+it is empty, then waits for a wake-up (PostgreSQL NOTIFY) or the poll interval,
+whichever comes first. A failed connection is dropped, and after a pause the runner
+goes on from the positions last committed.
 
 A projection that fails on an event (anything but a lost connection) is isolated
-(projections/failures.py): the runner applies what came before that event, records the
-failure, goes on with the other projections, and tries the failed one again after a
-pause. So one event no projection of a kind can store never stops the others, the hash
-chain included.
+(projections/failures.py): the step is rolled back and taken again with each projection
+in a savepoint of its own (none while nothing fails: a savepoint is a round trip on
+PostgreSQL); the failing one is rolled back to its savepoint, its failure recorded, and
+what came before the event applied, while the others commit. The failed one is tried
+again after a pause. So one event no projection of a kind can store never stops the
+others, the hash chain included.
 
 A projection that never decodes an event (``StoredProjection``: the hash chain seals the
 record as stored) is given the log as stored tuples (``read_stored``) rather than
@@ -26,6 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from adapters.raw_log import RawEvent
@@ -61,17 +67,10 @@ CREATE TABLE IF NOT EXISTS projection_erasures (
 )"""
 
 
-def position_of(sql: Sql, name: str, claim: bool = False) -> tuple[int, int] | None:
-    """Where ``name`` has reached; ``claim`` locks its row until the transaction ends.
-
-    A claimed position keeps two runners from applying the same batch: one elected
-    while another has not yet noticed it lost the lock (a dropped lock connection)
-    waits for that batch to commit, then reads the position it left. SQLite needs no
-    row lock: its ``BEGIN IMMEDIATE`` already admits one writer at a time.
-    """
-    lock = " FOR UPDATE" if claim and sql.dialect == "postgres" else ""
+def position_of(sql: Sql, name: str) -> tuple[int, int] | None:
+    """Where ``name`` has reached, and the version of its tables."""
     row = sql.execute(
-        f"SELECT position, version FROM projection_positions WHERE name = ?{lock}", (name,)
+        "SELECT position, version FROM projection_positions WHERE name = ?", (name,)
     ).fetchone()
     return None if row is None else (int(row[0]), int(row[1]))
 
@@ -87,6 +86,67 @@ def _save_position(sql: Sql, name: str, position: int, version: int) -> None:
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version",
         (name, position, version),
     )
+
+
+@dataclass(frozen=True)
+class _Claim:
+    position: int
+    version: int
+    failed_at: int | None  # the position of the failure recorded for it, if one is
+
+
+def _claim(sql: Sql, names: Sequence[str]) -> dict[str, _Claim]:
+    """Where each named projection has reached, and the position of the failure recorded
+    for it if one is, in one statement; the positions claimed until the transaction ends.
+
+    A claimed position keeps two runners from applying the same batch: one elected
+    while another has not yet noticed it lost the lock (a dropped lock connection)
+    waits for that batch to commit, then reads the position it left and skips what it
+    applied. The rows are locked in the order of their names, whichever projections a
+    runner claims, so that two runners never wait for each other in a circle. SQLite
+    needs no row lock: its ``BEGIN IMMEDIATE`` already admits one writer at a time."""
+    marks = ", ".join("?" for _ in names)
+    lock = " FOR UPDATE OF p" if sql.dialect == "postgres" else ""
+    rows = sql.execute(
+        "SELECT p.name, p.position, p.version, f.position FROM projection_positions p"
+        f" LEFT JOIN {failures.TABLE} f ON f.name = p.name"
+        f" WHERE p.name IN ({marks}) ORDER BY p.name{lock}",
+        sorted(names),
+    ).fetchall()
+    return {
+        row[0]: _Claim(int(row[1]), int(row[2]), None if row[3] is None else int(row[3]))
+        for row in rows
+    }
+
+
+@dataclass
+class _Step:
+    """What a step did, acted on once it commits."""
+
+    applied: int = 0  # (event, projection) pairs, as ``step`` returns
+    reached: dict[str, tuple[int, int]] = field(default_factory=dict)  # moved: (position, version)
+    failures: list[tuple[Projection, Failure, Exception]] = field(default_factory=list)
+    restarted: set[str] = field(default_factory=set)  # rebuilt from 0 after an erasure
+
+
+def _save(sql: Sql, claims: dict[str, _Claim], done: _Step) -> None:
+    """Move the positions of a step, in one statement, and delete each failure a
+    projection is now past (known from the claim: no statement when none is recorded)."""
+    if done.reached:
+        values = ", ".join("(?, ?, ?)" for _ in done.reached)
+        sql.execute(
+            f"INSERT INTO projection_positions (name, position, version) VALUES {values} "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "version = excluded.version",
+            [value for name, moved in done.reached.items() for value in (name, *moved)],
+        )
+    failed_now = {projection.name for projection, _, _ in done.failures}
+    for name, claim in claims.items():
+        reached = done.reached.get(name, (claim.position, 0))[0]
+        if claim.failed_at is None or name in failed_now or name in done.restarted:
+            continue
+        if claim.failed_at <= reached:
+            failures.clear(sql, name, passed=reached)
 
 
 class StoredProjection(Projection, Protocol):
@@ -158,9 +218,14 @@ class ProjectionRunner:
         # The projections failing in this runner: the position each fails at, and when to
         # try it again. A new runner (a fixed release) tries them at once.
         self._failing: dict[str, Failure] = {}
+        # The positions this runner's last step committed, for the next step of the same
+        # catch-up: after a step that read the log to its end, the next looks for more
+        # from there before it opens a transaction (``_nothing_new``).
+        self._committed: dict[str, int] | None = None
 
     def prepare(self) -> None:
         """Create tables; a projection whose table version changed is rebuilt from 0."""
+        self._committed = None
         with self.store.transaction() as sql:
             sql.execute(POSITIONS_TABLE)
             sql.execute(FAILURES_TABLE)
@@ -192,6 +257,7 @@ class ProjectionRunner:
 
     def reset(self, projection: Projection) -> None:
         """Empty a projection's tables and position: the next runs rebuild it from 0."""
+        self._committed = None
         with self.store.transaction() as sql:
             self._drop(sql, projection)
             projection.create(sql)
@@ -211,51 +277,169 @@ class ProjectionRunner:
 
     def step(self) -> int:
         """Read the next batch once and apply it to every projection that has not seen it
-        (a failing one only when its pause is over), each in its own transaction; returns
-        how many (event, projection) pairs it applied."""
+        (a failing one only when its pause is over), all in one transaction; returns how
+        many (event, projection) pairs it applied."""
         now = self.now()
         due = [
             p
             for p in self.projections
             if p.name not in self._failing or self._failing[p.name].next_attempt_at <= now
         ]
-        if not due:
+        if not due or self._nothing_new(due):
             return 0
-        reached = self.positions()
-        applied = 0
-        # Projections that never decode read the log as stored, apart from the others:
-        # from their own positions (they may be ahead), in batches of their own.
+        try:
+            return self._step(due, isolated=False)
+        except EventFailed:
+            # A projection failed on an event, and the whole step was rolled back: again,
+            # each projection in a savepoint of its own, so that it stops alone.
+            return self._step(due, isolated=True)
+
+    def _step(self, due: Sequence[Projection], isolated: bool) -> int:
+        """One transaction: claim the positions, read the batches, apply them, move the
+        positions. ``isolated``: each projection's work in a savepoint, a failing one
+        recorded and left just before its event; else an event's failure (EventFailed)
+        rolls back the whole step. Each projection's memory is forgotten if the step does
+        not commit (its memory may be ahead of the rolled-back tables)."""
+        done = _Step()
+        self._committed = None
+        try:
+            with self.store.transaction() as sql:
+                claims = _claim(sql, [p.name for p in due])
+                for projection, batch in self._batches(due, claims):
+                    done.applied += self._apply(sql, projection, batch, claims, done, isolated)
+                _save(sql, claims, done)
+        except BaseException:
+            for projection in due:
+                projection.forget()
+            raise
+        for projection, failure, error in done.failures:
+            self._failing[projection.name] = failure
+            log.error(
+                "projection %s; the others go on; next attempt in %.0f s",
+                failure.describe(),
+                failure.next_attempt_at - self.now(),
+                exc_info=failure.attempts == 1 and error,
+            )
+        for projection in due:
+            if projection.name in done.reached:
+                self._passed(projection, done.reached[projection.name][0])
+        if done.restarted:
+            self.store.scrub()
+        else:
+            self._committed = {
+                name: done.reached.get(name, (claim.position, claim.version))[0]
+                for name, claim in claims.items()
+            }
+        return done.applied
+
+    def _nothing_new(self, due: Sequence[Projection]) -> bool:
+        """Whether the log holds nothing after the positions the last step committed,
+        read without a transaction: a step that finds the log at its end (the last of
+        each catch-up) then claims nothing and commits nothing. Only after a step that
+        read the log to its end, for the projections it claimed; whatever this finds, the
+        step reads again from the positions it claims."""
+        committed = self._committed
+        if committed is None or self._behind or self._stored_behind:
+            return False
+        if any(p.name not in committed for p in due):
+            return False
+        stored = [committed[p.name] for p in due if self._reads_stored(p)]
+        if (
+            stored
+            and self.read_stored is not None
+            and self.read_stored(min(stored), self.batch_size)
+        ):
+            return False
+        decoding = [committed[p.name] for p in due if not self._reads_stored(p)]
+        return not (decoding and self.read_log(min(decoding), self.batch_size))
+
+    def _batches(
+        self, due: Sequence[Projection], claims: dict[str, _Claim]
+    ) -> list[tuple[Projection, Sequence[Logged]]]:
+        """Each projection with the batch it is given: read from the least of the claimed
+        positions, so that no projection misses an event. Projections that never decode
+        read the log as stored, apart from the others: from their own positions (they may
+        be ahead), in batches of their own."""
+
+        def reached(projection: Projection) -> int:
+            claim = claims.get(projection.name)
+            return 0 if claim is None else claim.position
+
+        given: list[tuple[Projection, Sequence[Logged]]] = []
         stored = [p for p in due if self._reads_stored(p)]
         if stored and self.read_stored is not None:
             size = self.stored_batch_size if self._stored_behind else self.batch_size
-            found = self.read_stored(min(reached[p.name] for p in stored), size)
+            found = self.read_stored(min(reached(p) for p in stored), size)
             self._stored_behind = len(found) >= self.batch_size
-            applied += sum(self._apply_isolated(projection, found) for projection in stored)
+            given += [(projection, found) for projection in stored if found]
         decoding = [p for p in due if not self._reads_stored(p)]
         if decoding:
             size = self.catch_up_batch_size if self._behind else self.batch_size
-            batch = self.read_log(min(reached[p.name] for p in decoding), size)
+            batch = self.read_log(min(reached(p) for p in decoding), size)
             self._behind = len(batch) >= self.batch_size
-            applied += sum(self._apply_isolated(projection, batch) for projection in decoding)
-        return applied
+            given += [(projection, batch) for projection in decoding if batch]
+        return given
 
     def _reads_stored(self, projection: Projection) -> bool:
         return self.read_stored is not None and hasattr(projection, "apply_stored")
 
-    def _apply_isolated(self, projection: Projection, batch: Sequence[Logged]) -> int:
-        """Apply ``batch``; if an event fails, record the failure and apply what came
-        before it, so the projection stands just before the event it fails on."""
-        try:
-            return self._apply(projection, batch)
-        except EventFailed as failed:
-            self._record_failure(projection, failed)
-            before = [logged for logged in batch if logged.position < failed.position]
-            return self._apply_isolated(projection, before) if before else 0
+    def _folds_batches(self, projection: Projection) -> bool:
+        return self._reads_stored(projection) or hasattr(projection, "apply_batch")
 
-    def _apply(self, projection: Projection, batch: Sequence[Logged], whole: bool = True) -> int:
-        """Apply ``batch`` in one transaction: all at once if the projection folds batches
-        (``BatchProjection``, or a ``StoredProjection`` given stored events), else, or to
-        find the event a whole batch failed on, one event at a time."""
+    def _apply(
+        self,
+        sql: Sql,
+        projection: Projection,
+        batch: Sequence[Logged],
+        claims: dict[str, _Claim],
+        done: _Step,
+        isolated: bool,
+    ) -> int:
+        """Apply what ``projection`` has not seen of ``batch``; returns how many events."""
+        claim = claims.get(projection.name) or _Claim(0, projection.version, None)
+        unseen: Sequence[Logged] = [logged for logged in batch if logged.position > claim.position]
+        if self._restarted_for_erasure(sql, projection, unseen):
+            done.restarted.add(projection.name)
+            return 1  # work done: catching up goes on, to rebuild it
+        if isolated:
+            unseen = self._apply_isolated(sql, projection, unseen, done)
+        elif unseen:
+            self._fold(sql, projection, unseen, whole=True)
+        if unseen:
+            done.reached[projection.name] = (unseen[-1].position, claim.version)
+        return len(unseen)
+
+    def _apply_isolated(
+        self, sql: Sql, projection: Projection, unseen: Sequence[Logged], done: _Step
+    ) -> Sequence[Logged]:
+        """Apply ``unseen`` in a savepoint; if an event fails, roll back to it, record the
+        failure and apply what came before the event, so that the projection stands just
+        before the event it fails on. Returns the events applied."""
+        whole = True
+        while unseen:
+            try:
+                with sql.savepoint("projection"):
+                    self._fold(sql, projection, unseen, whole)
+                return unseen
+            except EventFailed as failed:
+                projection.forget()  # its memory may be ahead of the rolled-back rows
+                if whole and self._folds_batches(projection):
+                    whole = False  # which event? The same events again, one at a time.
+                    continue
+                error = failures.error_text(failed.error)
+                failure = failures.record(sql, projection.name, failed.position, error, self.now())
+                done.failures.append((projection, failure, failed.error))
+                unseen = [logged for logged in unseen if logged.position < failed.position]
+                whole = True
+        return unseen
+
+    def _fold(
+        self, sql: Sql, projection: Projection, unseen: Sequence[Logged], whole: bool
+    ) -> None:
+        """Fold ``unseen`` into the tables: all at once if the projection folds batches
+        (``BatchProjection``, or a ``StoredProjection`` given stored events) and ``whole``,
+        else one event at a time. EventFailed names the event a failure is the event's
+        (anything but a lost connection); with a whole batch, its first."""
         apply_batch: Callable[[Sql, Sequence[Any]], None] | None = None
         if whole:
             apply_batch = (
@@ -263,45 +447,21 @@ class ProjectionRunner:
                 if self._reads_stored(projection)
                 else getattr(projection, "apply_batch", None)
             )
-        restarted = False
-        at: int | None = None  # the event being applied: where a failure is recorded
+        at = unseen[0].position
         try:
-            with self.store.transaction() as sql:
-                # Claimed (FOR UPDATE on PostgreSQL): a second runner waits here, then sees
-                # the position this one leaves and skips what it applied.
-                claimed = position_of(sql, projection.name, claim=True)
-                position, version = claimed or (0, projection.version)
-                unseen = [logged for logged in batch if logged.position > position]
-                if self._restarted_for_erasure(sql, projection, unseen):
-                    restarted = True
-                    unseen = []
-                if apply_batch is not None and unseen:
-                    at = unseen[0].position
-                    apply_batch(sql, unseen)
-                else:
-                    for logged in unseen:
-                        at = logged.position
-                        if isinstance(logged, RawEvent):
-                            cast(StoredProjection, projection).apply_stored(sql, [logged])
-                        else:
-                            projection.apply(sql, logged)
-                if unseen:
-                    _save_position(sql, projection.name, unseen[-1].position, version)
-                    failures.clear(sql, projection.name, passed=unseen[-1].position)
-        except BaseException as error:
-            projection.forget()  # its memory may be ahead of the rolled-back tables
-            if at is None or lost_connection(error) or not isinstance(error, Exception):
-                raise
             if apply_batch is not None:
-                # Which event? Rolled back: the same batch again, one event at a time.
-                return self._apply(projection, batch, whole=False)
+                apply_batch(sql, unseen)
+                return
+            for logged in unseen:
+                at = logged.position
+                if isinstance(logged, RawEvent):
+                    cast(StoredProjection, projection).apply_stored(sql, [logged])
+                else:
+                    projection.apply(sql, logged)
+        except Exception as error:
+            if lost_connection(error):
+                raise
             raise EventFailed(projection, at, error) from error
-        if unseen:
-            self._passed(projection, unseen[-1].position)
-        if restarted:
-            self.store.scrub()
-            return 1  # work done: catching up goes on, to rebuild it
-        return len(unseen)
 
     def _restarted_for_erasure(
         self, sql: Sql, projection: Projection, unseen: Sequence[Logged]
@@ -331,19 +491,6 @@ class ProjectionRunner:
         log.info("projection %s rebuilds after the erasure at %d", projection.name, erasure)
         return True
 
-    def _record_failure(self, projection: Projection, failed: EventFailed) -> None:
-        with self.store.transaction() as sql:
-            failure = failures.record(
-                sql, projection.name, failed.position, failures.error_text(failed.error), self.now()
-            )
-        self._failing[projection.name] = failure
-        log.error(
-            "projection %s; the others go on; next attempt in %.0f s",
-            failure.describe(),
-            failure.next_attempt_at - self.now(),
-            exc_info=failure.attempts == 1 and failed.error,
-        )
-
     def _passed(self, projection: Projection, position: int) -> None:
         failure = self._failing.get(projection.name)
         if failure is not None and position >= failure.position:
@@ -358,6 +505,7 @@ class ProjectionRunner:
         """Apply everything in the log now (or until ``stop`` is set: the batch being
         applied is finished first); returns how many (event, projection) pairs."""
         applied = 0
+        self._committed = None  # another process may have moved a position since
         while (stop is None or not stop.is_set()) and (count := self.step()):
             applied += count
             if progress is not None:

@@ -74,6 +74,23 @@ class Sql:
         row = self.execute(statement, params).fetchone()
         return None if row is None else row[0]
 
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """Inside a transaction: if the block raises, its statements alone are undone and
+        the transaction goes on (on PostgreSQL, a failed statement otherwise aborts it).
+        Not after a lost connection or an interrupt: the whole transaction is lost then,
+        and the block's error is raised as is. If the undo itself fails, its error is
+        raised: the transaction cannot go on."""
+        self._cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException as error:
+            if isinstance(error, Exception) and not lost_connection(error):
+                self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for many rows: psycopg sends them in one pipeline (no round trip
         per row), SQLite steps one prepared statement."""
