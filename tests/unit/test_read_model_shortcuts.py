@@ -3,35 +3,52 @@
 Each shortcut is held against the code it replaced, kept here as the oracle: the overview
 row read through ``_ReadOnce`` against the row and document read from the aggregate
 itself, for every aggregate of the demo's fourteen months; ``to_json`` choosing its branch
-once per type against the chain of ``isinstance``; ``recorded`` against ``strftime``."""
+once per type against the chain of ``isinstance``; ``recorded`` against ``strftime``; the
+audit trail's rows of the demo's events against the rows the trail wrote when it made each
+created aggregate and converted each event with that chain."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
+import sqlite3
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.payments import FakePaymentProvider
+from domain.account import Account
 from domain.base import LedgerAggregate
+from domain.cause import Cause
 from domain.money import Money
 from projections import account_overview
-from projections.audit_trail import recorded
-from projections.event_json import to_json
+from projections.audit_trail import (
+    COLUMNS,
+    TABLE,
+    AuditTrail,
+    account_of,
+    created_identity,
+    recorded,
+    redacted,
+)
+from projections.event_json import ENVELOPE, event_type, to_json
+from projections.projection import LoggedEvent
+from projections.store import Sql
 from service.demo.history import load_demo
 from service.ledger.application import Ledger
+from service.ledger.read_models import read_log
 
 
 @pytest.fixture(scope="module")
-def aggregates() -> list[LedgerAggregate]:
+def demo() -> Ledger:
     ledger, _ = load_demo(
         lambda clock: Ledger(
             env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
@@ -39,6 +56,12 @@ def aggregates() -> list[LedgerAggregate]:
             payment_provider=FakePaymentProvider(),
         )
     )
+    return ledger
+
+
+@pytest.fixture(scope="module")
+def aggregates(demo: Ledger) -> list[LedgerAggregate]:
+    ledger = demo
     ids = {n.originator_id for n in ledger.recorder.select_notifications(1, 1_000_000)}
     found = [ledger.repository.get(i, deepcopy_from_cache=False) for i in ids]
     return [a for a in found if isinstance(a, LedgerAggregate)]
@@ -162,3 +185,88 @@ def test_recorded_time_is_the_text_strftime_wrote(moment, offset_minutes):
         moment = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
     utc = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     assert recorded(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Gadget(LedgerAggregate):
+    """Made by an event that names no account, it keeps one all the same."""
+
+    class Made(LedgerAggregate.Created):
+        owner: UUID
+
+    def __init__(self, owner: UUID) -> None:
+        self.account_id = owner
+
+
+def _made_gadget() -> LedgerAggregate.Event:
+    cause = Cause(datetime(2026, 1, 1, tzinfo=UTC), "staff-1", "billing_staff", "r", "c")
+    gadget = Gadget._begin(Gadget.Made, uuid4(), cause, owner=uuid4())
+    (event,) = gadget.collect_events()
+    return event  # type: ignore[return-value]
+
+
+def test_a_created_aggregates_type_and_account_are_those_of_the_aggregate_it_makes(demo):
+    events = [logged.event for logged in read_log(demo, 0, 1_000_000)]
+    ways: Counter[str] = Counter()
+    for event in [*events, _made_gadget()]:
+        if event.originator_version != 1:
+            continue
+        aggregate = event.mutate(None)
+        account_id = account_of(aggregate)
+        made = (type(aggregate).__name__, str(account_id) if account_id else None)
+        assert created_identity(event) == made, type(event).__qualname__
+        own = getattr(event, "account_id", None)
+        ways["account" if isinstance(aggregate, Account) else "named" if own else "made"] += 1
+    assert ways["account"] and ways["named"] and ways["made"], ways
+
+
+def _audit_rows_before(logged: list[LoggedEvent]) -> list[tuple[Any, ...]]:
+    """The trail's rows as it wrote them: each created aggregate made to learn its type and
+    account, each event's fields converted by the isinstance chain, then encoded."""
+    known: dict[UUID, tuple[str, str | None]] = {}
+    rows = []
+    for item in logged:
+        event = item.event
+        if event.originator_id not in known:
+            aggregate = event.mutate(None)
+            account_id = account_of(aggregate)
+            known[event.originator_id] = (
+                type(aggregate).__name__,
+                str(account_id) if account_id else None,
+            )
+        aggregate_type, account_id = known[event.originator_id]
+        own_account = getattr(event, "account_id", None)
+        if isinstance(own_account, UUID):
+            account_id = str(own_account)
+        effective = event.effective()
+        fields = {k: v for k, v in event.__dict__.items() if k not in ENVELOPE}
+        rows.append(
+            (
+                item.position,
+                recorded(event.timestamp),
+                effective.isoformat() if effective else None,
+                aggregate_type,
+                str(event.originator_id),
+                event.originator_version,
+                account_id,
+                event_type(event),
+                event.meta.actor_id,
+                event.meta.actor_role,
+                event.meta.request_id,
+                event.meta.correlation_id,
+                event.meta.reason,
+                json.dumps(redacted(_to_json_before(fields)), sort_keys=True),
+            )
+        )
+    return rows
+
+
+def test_the_audit_trails_rows_are_those_it_wrote_making_each_aggregate(demo):
+    logged = list(read_log(demo, 0, 1_000_000))
+    assert any(type(item.event).__name__ == "InvoiceIssued" for item in logged)
+    trail = AuditTrail(lambda aggregate_id, version: None)  # each creation is in the log
+    sql = Sql(sqlite3.connect(":memory:").cursor(), "sqlite")
+    trail.create(sql)
+    for start in range(0, len(logged), 50):
+        trail.apply_batch(sql, logged[start : start + 50])
+    rows = sql.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} ORDER BY position").fetchall()
+    assert rows == _audit_rows_before(logged)
