@@ -221,11 +221,11 @@ def change_renewal(
 async def start_subscription(
     account_id: UUID,
     body: SubscriptionIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         receipt = buy(ledger, principal, ctx, account_id, body)
         response = _change_out(ledger, receipt, status.HTTP_201_CREATED)
         response.headers["Location"] = f"/v1/subscriptions/{receipt.aggregate_id}"
@@ -268,11 +268,11 @@ def get_subscription(
 async def add_licenses(
     subscription_id: UUID,
     body: LicensesIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _change_out(ledger, add_licenses_to(ledger, principal, ctx, subscription_id, body))
 
     return await in_a_thread(run)
@@ -287,11 +287,11 @@ async def add_licenses(
 async def add_product(
     subscription_id: UUID,
     body: LicensesIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _change_out(ledger, add_product_to(ledger, principal, ctx, subscription_id, body))
 
     return await in_a_thread(run)
@@ -306,7 +306,6 @@ async def add_product(
 async def schedule_renewal(
     subscription_id: UUID,
     body: RenewalIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     """Quantities named change those lines of the next term, 0 drops a line, and lines not
@@ -316,6 +315,7 @@ async def schedule_renewal(
 
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _subscription_after(
             ledger, change_renewal(ledger, principal, ctx, subscription_id, body)
         )
@@ -331,12 +331,12 @@ async def schedule_renewal(
 )
 async def cancel_renewal(
     subscription_id: UUID,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
-        subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+        ledger = command.ledger
+        check_subscription(ledger, principal, ctx, subscription_id, Access.SELF_SERVICE)
         return _subscription_after(ledger, ledger.cancel_renewal(ctx, subscription_id))
 
     return await in_a_thread(run)
@@ -351,12 +351,12 @@ async def cancel_renewal(
 async def cancel_subscription(
     subscription_id: UUID,
     body: CancellationIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
-        subscription_for(ledger, principal, subscription_id, Access.STAFF)
+        ledger = command.ledger
+        check_subscription(ledger, principal, ctx, subscription_id, Access.STAFF)
         receipt = ledger.cancel_subscription(
             replace(ctx, reason=body.reason), subscription_id, body.effective
         )
@@ -394,11 +394,11 @@ async def assign_seat(
     account_id: UUID,
     product_code: str,
     user_id: str,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         account_for(ledger, principal, account_id, Access.SELF_SERVICE)
         return _license_after(ledger, ledger.assign_seat(ctx, account_id, product_code, user_id))
 
@@ -415,11 +415,11 @@ async def unassign_seat(
     account_id: UUID,
     product_code: str,
     user_id: str,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         account_for(ledger, principal, account_id, Access.SELF_SERVICE)
         return _license_after(ledger, ledger.unassign_seat(ctx, account_id, product_code, user_id))
 
