@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import service.ledger.core as core
 from domain.invoice_series import InvoiceSeries
 from domain.license import license_id
 from tests.builders import open_account
@@ -27,8 +28,6 @@ def _count_reads(ledger, monkeypatch):
     def counted(originator_id, **kwargs):
         single.append(originator_id)
         return select_events(originator_id, **kwargs)
-
-    import service.ledger.core as core
 
     select_events_of = core.select_events_of
 
@@ -78,7 +77,7 @@ def test_what_another_process_wrote_since_is_read_ahead_and_nothing_is_retried(
 def test_the_cache_keeps_what_a_command_saved_and_never_changes_it_in_place(
     ledger, make_ledger, contract, admin
 ):
-    account_id, sub_id = contract
+    _, sub_id = contract
     receipt = ledger.add_licenses(admin, sub_id, "sales-cloud", 1)
     cached = ledger.repository.cache.get(sub_id)
     assert cached.version == receipt.version
