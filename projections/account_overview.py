@@ -15,6 +15,7 @@ there instead of folding each one (ADR 0030).
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +32,6 @@ from domain.support_case import SupportCase, SupportCaseStatus
 from projections.audit_trail import recorded
 from projections.documents import (
     Document,
-    InvoiceFigures,
     MoneyDocument,
     account_document,
     invoice_document,
@@ -39,8 +39,7 @@ from projections.documents import (
     license_document,
     minor_units,
     money_of_units,
-    renewal_value,
-    subscription_document,
+    subscription_document_and_figures,
     support_case_document,
 )
 from projections.in_force import in_force_on
@@ -64,7 +63,217 @@ INVOICE_FIGURES = """number TEXT NOT NULL,
         credited BIGINT NOT NULL,
         balance BIGINT NOT NULL"""
 
-Row = dict[str, object]
+# A row as written: the table's own columns (``Table.columns``), then its version, its
+# document and its id, the order of the UPDATE's parameters (SET ... WHERE id = ?).
+Row = tuple[Any, ...]
+
+
+def _unserialisable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoder() -> Callable[[Document], str]:
+    """What ``json.dumps(value, separators=(",", ":"))`` writes, from one C encoder made
+    once and without the check for circular references (a document is a tree): each
+    ``JSONEncoder.encode`` makes an encoder, and a dict of the containers it has seen."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the json module's C part
+        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    encode = make(
+        None,  # markers: no check for cycles
+        _unserialisable,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ":",
+        ",",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+    return lambda document: "".join(encode(document, 0))
+
+
+_json = _encoder()
+
+
+# The documents rendered most (an invoice at each of its versions, a contract at each
+# batch that changes it), written as text by hand: what ``_json`` writes for their shape
+# (projections.documents), a third of its cost (it makes a list of a dict's items and
+# encodes each key again, for every dict). Every string goes through the encoder's own
+# escaping; a test holds both to ``_json`` (tests/unit/test_read_model_shortcuts.py).
+_quoted = json.encoder.encode_basestring_ascii
+
+
+def _or_null(text: str | None) -> str:
+    return "null" if text is None else _quoted(text)
+
+
+def _money_json(money: MoneyDocument) -> str:
+    return f'{{"amount":{_quoted(money["amount"])},"currency":{_quoted(money["currency"])}}}'
+
+
+def _invoice_json(document: Document) -> str:
+    lines = ",".join(
+        f'{{"description":{_quoted(line["description"])}'
+        f',"product_code":{_quoted(line["product_code"])}'
+        f',"quantity":{int(line["quantity"])}'
+        f',"unit_price":{_money_json(line["unit_price"])}'
+        f',"period_start":{_quoted(line["period_start"])}'
+        f',"period_end":{_quoted(line["period_end"])}'
+        f',"amount":{_money_json(line["amount"])}'
+        f',"tax_rate":{_quoted(line["tax_rate"])}'
+        f',"tax":{_money_json(line["tax"])}}}'
+        for line in document["lines"]
+    )
+    credit_notes = ",".join(
+        f'{{"id":{_quoted(credit["id"])}'
+        f',"number":{_quoted(credit["number"])}'
+        f',"issued_on":{_quoted(credit["issued_on"])}'
+        f',"amount":{_money_json(credit["amount"])}'
+        f',"refund":{_money_json(credit["refund"])}}}'
+        for credit in document["credit_notes"]
+    )
+    return (
+        f'{{"id":{_quoted(document["id"])}'
+        f',"version":{int(document["version"])}'
+        f',"number":{_quoted(document["number"])}'
+        f',"account_id":{_quoted(document["account_id"])}'
+        f',"subscription_id":{_or_null(document["subscription_id"])}'
+        f',"status":{_quoted(document["status"])}'
+        f',"currency":{_quoted(document["currency"])}'
+        f',"issued_on":{_quoted(document["issued_on"])}'
+        f',"due_on":{_quoted(document["due_on"])}'
+        f',"lines":[{lines}]'
+        f',"subtotal":{_money_json(document["subtotal"])}'
+        f',"tax":{_money_json(document["tax"])}'
+        f',"total":{_money_json(document["total"])}'
+        f',"paid":{_money_json(document["paid"])}'
+        f',"credited":{_money_json(document["credited"])}'
+        f',"balance":{_money_json(document["balance"])}'
+        f',"paid_on":{_or_null(document["paid_on"])}'
+        f',"credit_notes":[{credit_notes}]}}'
+    )
+
+
+def _lines_json(lines: list[Document]) -> str:
+    return ",".join(
+        f'{{"line_id":{_quoted(line["line_id"])}'
+        f',"product_code":{_quoted(line["product_code"])}'
+        f',"product_name":{_quoted(line["product_name"])}'
+        f',"quantity":{int(line["quantity"])}'
+        f',"unit_price":{_money_json(line["unit_price"])}'
+        f',"amount":{_money_json(line["amount"])}}}'
+        for line in lines
+    )
+
+
+def _subscription_json(document: Document) -> str:
+    renewal = document["renewal"]
+    renewal_json = (
+        "null"
+        if renewal is None
+        else f'{{"starts_on":{_quoted(renewal["starts_on"])}'
+        f',"term_months":{int(renewal["term_months"])}'
+        f',"lines":[{_lines_json(renewal["lines"])}]}}'
+    )
+    return (
+        f'{{"id":{_quoted(document["id"])}'
+        f',"version":{int(document["version"])}'
+        f',"account_id":{_quoted(document["account_id"])}'
+        f',"status":{_quoted(document["status"])}'
+        f',"currency":{_quoted(document["currency"])}'
+        f',"billing_period":{_quoted(document["billing_period"])}'
+        f',"term_start":{_quoted(document["term_start"])}'
+        f',"term_end":{_quoted(document["term_end"])}'
+        f',"lines":[{_lines_json(document["lines"])}]'
+        f',"period_amount":{_money_json(document["period_amount"])}'
+        f',"renewal":{renewal_json}'
+        f',"ended_on":{_or_null(document["ended_on"])}}}'
+    )
+
+
+def _account_row(account: Account) -> Row:
+    document = account_document(account)
+    return (
+        document["id"],  # its own account
+        document["name"],
+        document["edition"],
+        document["currency"],
+        document["payment_method"],
+        document["identity_licenses"]["used"],
+        document["upgrade_requested"],
+        account.version,
+        _json(document),
+        document["id"],
+    )
+
+
+def _subscription_row(sub: Subscription) -> Row:
+    document, figures = subscription_document_and_figures(sub)
+    renewal = document["renewal"]
+    value = figures.renewal_value
+    return (
+        document["account_id"],
+        document["status"],
+        document["currency"],
+        document["billing_period"],
+        document["term_start"],
+        document["term_end"],
+        minor_units(figures.period_amount),
+        None if renewal is None else renewal["starts_on"],
+        None if renewal is None else renewal["term_months"],
+        None if value is None else minor_units(value),
+        sub.version,
+        _subscription_json(document),
+        document["id"],
+    )
+
+
+def _license_row(lic: License) -> Row:
+    document = license_document(lic)
+    return (
+        str(lic.account_id),
+        document["product_code"],
+        document["held"],
+        len(document["assigned"]),
+        lic.version,
+        _json(document),
+        str(lic.id),
+    )
+
+
+def _invoice_row(invoice: Invoice) -> Row:
+    """An invoice's row: the sums over its lines made once for its columns and its
+    document."""
+    figures = invoice_figures(invoice)
+    document = invoice_document(invoice, figures)
+    return (
+        document["account_id"],
+        document["subscription_id"],
+        document["number"],
+        document["status"],
+        document["currency"],
+        document["issued_on"],
+        document["due_on"],
+        minor_units(figures.total),
+        minor_units(invoice.paid),
+        minor_units(invoice.credited),
+        minor_units(figures.balance),
+        invoice.version,
+        _invoice_json(document),
+        document["id"],
+    )
+
+
+def _support_case_row(case: SupportCase) -> Row:
+    document = support_case_document(case)
+    return (
+        document["account_id"],
+        document["status"],
+        case.version,
+        _json(document),
+        document["id"],
+    )
 
 
 @dataclass(frozen=True)
@@ -75,117 +284,16 @@ class Table:
     aggregate: type[LedgerAggregate]
     columns: str  # DDL of the columns beyond those every table has
     indexes: dict[str, str]
-    row: Callable[[Any], Row]  # the aggregate's state as its row (without the id)
+    row: Callable[[Any], Row]  # the aggregate's state as its row
+    written: tuple[str, ...]  # the names of the row's values, in its order
+
+    @property
+    def update(self) -> str:
+        sets = ", ".join(f"{column} = ?" for column in self.written[:-1])
+        return f"UPDATE {self.name} SET {sets} WHERE id = ?"
 
 
-def _account_row(account: Account) -> Row:
-    return {
-        "account_id": str(account.id),
-        "name": account.name,
-        "edition": account.edition.value,
-        "currency": account.currency,
-        "payment_method": account.payment_method,
-        "identity_licenses_used": len(account.identity_licenses),
-        "upgrade_requested": None
-        if account.upgrade_requested is None
-        else account.upgrade_requested.value,
-    }
-
-
-def _subscription_row(sub: Subscription) -> Row:
-    renewal = renewal_value(sub)
-    return {
-        "account_id": str(sub.account_id),
-        "status": sub.status.value,
-        "currency": sub.currency,
-        "billing_period": sub.billing_period.value,
-        "term_start": sub.term.start.isoformat(),
-        "term_end": sub.term.end.isoformat(),
-        "period_amount": minor_units(sub.period_amount),
-        "renewal_starts_on": None if sub.renewal is None else sub.term.end.isoformat(),
-        "renewal_term_months": None if sub.renewal is None else sub.renewal.term_months,
-        "renewal_value": None if renewal is None else minor_units(renewal),
-    }
-
-
-def _license_row(lic: License) -> Row:
-    return {
-        "account_id": str(lic.account_id),
-        "product_code": lic.product_code,
-        "held": lic.held,
-        "assigned_count": len(lic.assigned),
-    }
-
-
-def _invoice_row(invoice: Invoice, figures: InvoiceFigures | None = None) -> Row:
-    """``figures``: the invoice's own (``invoice_figures``), when the caller has them."""
-    if figures is None:
-        figures = invoice_figures(invoice)
-    return {
-        "account_id": str(invoice.account_id),
-        "subscription_id": None
-        if invoice.subscription_id is None
-        else str(invoice.subscription_id),
-        "number": invoice.number,
-        "status": invoice.status.value,
-        "currency": invoice.currency,
-        "issued_on": invoice.issued_on.isoformat(),
-        "due_on": invoice.due_on.isoformat(),
-        "total": minor_units(figures.total),
-        "paid": minor_units(invoice.paid),
-        "credited": minor_units(invoice.credited),
-        "balance": minor_units(figures.balance),
-    }
-
-
-def _support_case_row(case: SupportCase) -> Row:
-    return {"account_id": str(case.account_id), "status": case.status.value}
-
-
-# Writes what ``json.dumps(value, separators=(",", ":"))`` writes, without making an
-# encoder per call as ``json.dumps`` does when given any option.
-_DOCUMENT = json.JSONEncoder(separators=(",", ":"))
-
-
-def _with_document(
-    row: Callable[[Any], Row], document: Callable[[Any], Document]
-) -> Callable[[Any], Row]:
-    def both(aggregate: Any) -> Row:
-        once = _ReadOnce(aggregate)
-        return {
-            **row(once),
-            "version": aggregate.version,
-            "document": _DOCUMENT.encode(document(once)),
-        }
-
-    return both
-
-
-def _invoice_with_document(invoice: Invoice) -> Row:
-    """An invoice's row with its document: the sums over its lines made once for both
-    (not through ``_ReadOnce``: an invoice is rendered at each of its versions, and the
-    attribute reads through it cost more than the sums they save)."""
-    figures = invoice_figures(invoice)
-    return {
-        **_invoice_row(invoice, figures),
-        "version": invoice.version,
-        "document": _DOCUMENT.encode(invoice_document(invoice, figures)),
-    }
-
-
-class _ReadOnce:
-    """An aggregate whose attributes are each read once: the row and the document read
-    the same derived figures (an invoice's total and balance are sums over its lines,
-    made again at each read)."""
-
-    def __init__(self, aggregate: Any) -> None:
-        self._aggregate = aggregate
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._aggregate, name)
-        setattr(self, name, value)
-        return value
-
+_LAST = ("version", "document", "id")  # every row ends with these
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -198,7 +306,17 @@ TABLES: tuple[Table, ...] = (
         identity_licenses_used INTEGER NOT NULL,
         upgrade_requested TEXT""",
         {},
-        _with_document(_account_row, account_document),
+        _account_row,
+        (
+            "account_id",
+            "name",
+            "edition",
+            "currency",
+            "payment_method",
+            "identity_licenses_used",
+            "upgrade_requested",
+            *_LAST,
+        ),
     ),
     Table(
         SUBSCRIPTIONS,
@@ -213,7 +331,20 @@ TABLES: tuple[Table, ...] = (
         renewal_term_months INTEGER,
         renewal_value BIGINT""",
         {"renewal": "status, renewal_starts_on"},
-        _with_document(_subscription_row, subscription_document),
+        _subscription_row,
+        (
+            "account_id",
+            "status",
+            "currency",
+            "billing_period",
+            "term_start",
+            "term_end",
+            "period_amount",
+            "renewal_starts_on",
+            "renewal_term_months",
+            "renewal_value",
+            *_LAST,
+        ),
     ),
     Table(
         LICENSES,
@@ -222,7 +353,8 @@ TABLES: tuple[Table, ...] = (
         held INTEGER NOT NULL,
         assigned_count INTEGER NOT NULL""",
         {},
-        _with_document(_license_row, license_document),
+        _license_row,
+        ("account_id", "product_code", "held", "assigned_count", *_LAST),
     ),
     Table(
         INVOICES,
@@ -230,14 +362,29 @@ TABLES: tuple[Table, ...] = (
         f"""subscription_id TEXT,
         {INVOICE_FIGURES}""",
         {"open": "status, currency, due_on"},
-        _invoice_with_document,
+        _invoice_row,
+        (
+            "account_id",
+            "subscription_id",
+            "number",
+            "status",
+            "currency",
+            "issued_on",
+            "due_on",
+            "total",
+            "paid",
+            "credited",
+            "balance",
+            *_LAST,
+        ),
     ),
     Table(
         SUPPORT_CASES,
         SupportCase,
         "status TEXT NOT NULL",
         {},
-        _with_document(_support_case_row, support_case_document),
+        _support_case_row,
+        ("account_id", "status", *_LAST),
     ),
 )
 
@@ -274,22 +421,20 @@ _INVOICE_VERSION_COLUMNS = (
 )
 
 
-def _invoice_version(
-    event: LedgerAggregate.Event, invoice_id: str, row: Row, stamp: str
-) -> tuple[Any, ...]:
+def _invoice_version(event: LedgerAggregate.Event, row: Row, stamp: str) -> tuple[Any, ...]:
     """The row of ``overview_invoice_versions`` for the invoice right after ``event``,
-    from its row in ``overview_invoices`` then (``_invoice_with_document``) and the text
-    of ``event``'s recorded time."""
+    from its row in ``overview_invoices`` then (``_invoice_row``) and the text of
+    ``event``'s recorded time."""
     day = in_force_on(event)
+    # row: account_id, subscription_id, number .. balance (2:11), version, document, id
     return (
-        invoice_id,
+        row[13],
         event.originator_version,
-        row["account_id"],
+        row[0],
         stamp,
         None if day is None else day.isoformat(),
-        *(row[c] for c in ("number", "status", "currency", "issued_on", "due_on")),
-        *(row[c] for c in ("total", "paid", "credited", "balance")),
-        row["document"],
+        *row[2:11],
+        row[12],
     )
 
 
@@ -366,53 +511,54 @@ class AccountOverview:
         """Fold the batch, then write each aggregate it touched once, in its state after
         the batch: the new ones in one multi-row INSERT per table, the others in one
         ``executemany`` UPDATE per table."""
-        touched: dict[UUID, tuple[Table, Any, int | None]] = {}
+        mine: list[tuple[LoggedEvent, Table]] = []
+        for logged in batch:
+            kind = type(logged.event)
+            table = _TABLE_OF[kind] if kind in _TABLE_OF else _table_of(kind)
+            if table is not None:  # not tokens, idempotency records: no account shows them
+                mine.append((logged, table))
+        self.folder.prefetch([logged.event for logged, _ in mine])
+        after = self.folder.after
+        # Each aggregate touched: its table, its state after the batch, the log position of
+        # its creation if the batch created it.
+        touched: dict[int, tuple[Table, Any, int | None]] = {}
         invoice_versions: list[tuple[Any, ...]] = []
         # Each invoice's row as rendered for its last version in the batch: the state the
         # batch leaves it in, so its row in overview_invoices too.
-        rendered: dict[UUID, Row] = {}
+        rendered: dict[int, Row] = {}
         stamps: dict[datetime, str] = {}  # a command's events share their recorded time
-        self.folder.prefetch(
-            [logged.event for logged in batch if _table_of(type(logged.event)) is not None]
-        )
-        for logged in batch:
+        for logged, table in mine:
             event = logged.event
-            table = _table_of(type(event))
-            if table is None:
-                continue  # tokens, idempotency records: not part of any account's overview
-            aggregate_id = event.originator_id
-            created = logged.position if event.originator_version == 1 else None
-            if created is None and aggregate_id in touched:
-                created = touched[aggregate_id][2]
-            aggregate = self.folder.after(event)
+            # Keyed by the id's number: a UUID's hash and equality are Python code.
+            aggregate_id = event.originator_id.int
+            if event.originator_version == 1:
+                created: int | None = logged.position
+            else:
+                seen = touched.get(aggregate_id)
+                created = None if seen is None else seen[2]
+            aggregate = after(event)
             touched[aggregate_id] = (table, aggregate, created)
             if table is _INVOICES:
                 # Now: the folder goes on mutating the same aggregate with the next event.
-                row = rendered[aggregate_id] = table.row(aggregate)
+                row = rendered[aggregate_id] = _invoice_row(aggregate)
                 stamp = stamps.get(event.timestamp)
                 if stamp is None:
                     stamp = stamps[event.timestamp] = recorded(event.timestamp)
-                invoice_versions.append(_invoice_version(event, str(aggregate_id), row, stamp))
+                invoice_versions.append(_invoice_version(event, row, stamp))
         sql.insert_many(INVOICE_VERSIONS, _INVOICE_VERSION_COLUMNS, invoice_versions)
-        by_table: dict[str, list[tuple[UUID, Any, int | None]]] = {t.name: [] for t in TABLES}
+        new: dict[str, list[Row]] = {table.name: [] for table in TABLES}
+        changed: dict[str, list[Row]] = {table.name: [] for table in TABLES}
         for aggregate_id, (table, aggregate, created) in touched.items():
-            by_table[table.name].append((aggregate_id, aggregate, created))
+            row = rendered.get(aggregate_id) or table.row(aggregate)
+            if created is None:
+                changed[table.name].append(row)
+            else:
+                new[table.name].append((*row, created))
         for table in TABLES:
-            new: list[tuple[Any, ...]] = []
-            changed: list[tuple[Any, ...]] = []
-            columns: tuple[str, ...] = ()
-            for aggregate_id, aggregate, created in by_table[table.name]:
-                row = rendered.get(aggregate_id) or table.row(aggregate)
-                columns = tuple(row)
-                if created is None:
-                    changed.append((*row.values(), str(aggregate_id)))
-                else:
-                    new.append((*row.values(), str(aggregate_id), created))
-            if new:
-                sql.insert_many(table.name, (*columns, "id", "created_position"), new)
-            if changed:
-                sets = ", ".join(f"{column} = ?" for column in columns)
-                sql.executemany(f"UPDATE {table.name} SET {sets} WHERE id = ?", changed)
+            if new[table.name]:
+                sql.insert_many(table.name, (*table.written, "created_position"), new[table.name])
+            if changed[table.name]:
+                sql.executemany(table.update, changed[table.name])
 
     def forget(self) -> None:
         self.folder.forget()

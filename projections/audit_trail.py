@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import resolve_topic
+
 from domain.account import Account
 from domain.base import LedgerAggregate
 from projections.event_json import event_data, event_type
@@ -47,8 +49,30 @@ def redacted(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # Writes what ``json.dumps(value, sort_keys=True)`` writes, without making an encoder per
-# call as ``json.dumps`` does when given any option.
-_PAYLOAD = json.JSONEncoder(sort_keys=True)
+# call as ``json.dumps`` does when given any option; no check for cycles, which
+# ``event_data``'s fresh tree never has (it costs a set entry per dict and list).
+_PAYLOAD = json.JSONEncoder(sort_keys=True, check_circular=False)
+
+
+def created_identity(event: LedgerAggregate.Event) -> tuple[str, str | None]:
+    """The type and account of the aggregate ``event`` creates: as the aggregate it makes
+    has them, read from the event itself where it names them (most do). Making the
+    aggregate was a sixth of the trail's time over the rebuild benchmark's log.
+
+    The class is the one the event names (``mutate`` makes one of it); an account's id
+    is its own; an aggregate made by an event that names an account belongs to that
+    account, as ``_learn`` reads it from the trail's row of that event."""
+    topic = getattr(event, "originator_topic", None)
+    if topic is not None:
+        kind = resolve_topic(topic)
+        if issubclass(kind, Account):
+            return kind.__name__, str(event.originator_id)
+        own_account = getattr(event, "account_id", None)
+        if isinstance(own_account, UUID):
+            return kind.__name__, str(own_account)
+    aggregate = event.mutate(None)
+    account_id = account_of(aggregate)
+    return type(aggregate).__name__, str(account_id) if account_id else None
 
 
 def account_of(aggregate: Any) -> UUID | None:
@@ -110,6 +134,8 @@ class AuditTrail:
     def apply_batch(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
         rows = []
         self._learn(sql, batch)
+        known = self._known
+        encode = _PAYLOAD.encode
         # A command's events share their recorded time: each distinct one written once.
         stamps: dict[datetime, str] = {}
         for logged in batch:
@@ -117,13 +143,14 @@ class AuditTrail:
             stamp = stamps.get(event.timestamp)
             if stamp is None:
                 stamp = stamps[event.timestamp] = recorded(event.timestamp)
-            aggregate_type, account_id = self._identity(event)
+            aggregate_type, account_id = known.get(event.originator_id) or self._identity(event)
             # An event that names its account is in that account's history, even when its
             # aggregate serves many accounts (a numbering series: ADR 0022).
             own_account = getattr(event, "account_id", None)
             if isinstance(own_account, UUID):
                 account_id = str(own_account)
             effective = event.effective()
+            meta = event.meta
             rows.append(
                 (
                     logged.position,
@@ -134,12 +161,12 @@ class AuditTrail:
                     event.originator_version,
                     account_id,
                     event_type(event),
-                    event.meta.actor_id,
-                    event.meta.actor_role,
-                    event.meta.request_id,
-                    event.meta.correlation_id,
-                    event.meta.reason,
-                    _PAYLOAD.encode(redacted(event_data(event))),
+                    meta.actor_id,
+                    meta.actor_role,
+                    meta.request_id,
+                    meta.correlation_id,
+                    meta.reason,
+                    encode(redacted(event_data(event))),
                 )
             )
         sql.insert_many(TABLE, COLUMNS, rows)
@@ -166,17 +193,14 @@ class AuditTrail:
                 self._keep(UUID(aggregate_id), (aggregate_type, account_id))
 
     def _identity(self, event: LedgerAggregate.Event) -> tuple[str, str | None]:
-        aggregate_id = event.originator_id
-        known = self._known.get(aggregate_id)
-        if known is None:
-            aggregate = (
-                event.mutate(None)
-                if event.originator_version == 1
-                else self._load(aggregate_id, event.originator_version)
-            )
+        """The type and account of an aggregate not known yet, kept from now on."""
+        if event.originator_version == 1:
+            known = created_identity(event)
+        else:
+            aggregate = self._load(event.originator_id, event.originator_version)
             account_id = account_of(aggregate)
             known = (type(aggregate).__name__, str(account_id) if account_id else None)
-            self._keep(aggregate_id, known)
+        self._keep(event.originator_id, known)
         return known
 
     def _keep(self, aggregate_id: UUID, known: tuple[str, str | None]) -> None:

@@ -12,12 +12,14 @@ that sum money keep integers of minor units instead (``minor_units``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple, TypedDict
 
 from domain import catalog
 from domain.account import Account
+from domain.errors import CurrencyMismatch
 from domain.invoice import Invoice, InvoiceLine, InvoiceStatus
 from domain.license import License
 from domain.money import MINOR_UNITS, Money, minor_unit
@@ -47,7 +49,14 @@ _UNIT_OF = {code: minor_unit(code) for code in MINOR_UNITS}
 
 
 def money(value: Money) -> MoneyDocument:
-    return {"amount": str(_rounded(value)), "currency": value.currency}
+    currency = value.currency
+    unit = _UNIT_OF.get(currency)  # ``_rounded``, inlined (the call costs as much again)
+    if unit is None:
+        unit = minor_unit(currency)  # refuses an unknown currency as the domain does
+    return {
+        "amount": str(value.amount.quantize(unit, rounding=ROUND_HALF_UP)),
+        "currency": currency,
+    }
 
 
 def minor_units(value: Money) -> int:
@@ -122,19 +131,58 @@ def account_document(account: Account) -> Document:
     }
 
 
-def line_document(line: Line) -> Document:
+def line_document(line: Line, amount: Money | None = None) -> Document:
+    """``amount``: the line's own (``line.amount``, made again at each read), when the
+    caller has it."""
     return {
         "line_id": line.line_id,
         "product_code": line.product_code,
         "product_name": catalog.product(line.product_code).name,
         "quantity": line.quantity,
         "unit_price": money(line.unit_price),
-        "amount": money(line.amount),
+        "amount": money(line.amount if amount is None else amount),
     }
 
 
+class SubscriptionFigures(NamedTuple):
+    """A contract's sums over its lines, each line's amount made once for its document
+    and its sum."""
+
+    period_amount: Money  # ``Subscription.period_amount``
+    renewal_value: Money | None  # ``renewal_value``
+
+
+def _lines(lines: Iterable[Line], currency: str) -> tuple[list[Document], Money]:
+    """The lines' documents and the sum of their amounts, added as ``period_amount`` and
+    ``renewal_value`` add them (from zero, in order)."""
+    documents = []
+    result = Money.zero(currency)
+    for line in lines:
+        amount = line.amount
+        documents.append(line_document(line, amount))
+        result = result + amount
+    return documents, result
+
+
 def subscription_document(sub: Subscription) -> Document:
-    return {
+    return subscription_document_and_figures(sub)[0]
+
+
+def subscription_document_and_figures(sub: Subscription) -> tuple[Document, SubscriptionFigures]:
+    """The contract's document and the sums beside it (read models store both)."""
+    lines, period_amount = _lines(sub.lines.values(), sub.currency)
+    end = sub.term.end.isoformat()
+    renewal = sub.renewal
+    value: Money | None = None
+    renewal_document: Document | None = None
+    if renewal is not None:
+        renewal_lines, value = _lines(renewal.lines, sub.currency)
+        renewal_document = {
+            "starts_on": end,
+            "term_months": renewal.term_months,
+            "lines": renewal_lines,
+        }
+    document = {
         "id": str(sub.id),
         "version": sub.version,
         "account_id": str(sub.account_id),
@@ -142,18 +190,13 @@ def subscription_document(sub: Subscription) -> Document:
         "currency": sub.currency,
         "billing_period": sub.billing_period.value,
         "term_start": sub.term.start.isoformat(),
-        "term_end": sub.term.end.isoformat(),
-        "lines": [line_document(line) for line in sub.lines.values()],
-        "period_amount": money(sub.period_amount),
-        "renewal": None
-        if sub.renewal is None
-        else {
-            "starts_on": sub.term.end.isoformat(),
-            "term_months": sub.renewal.term_months,
-            "lines": [line_document(line) for line in sub.renewal.lines],
-        },
+        "term_end": end,
+        "lines": lines,
+        "period_amount": money(period_amount),
+        "renewal": renewal_document,
         "ended_on": _iso(sub.ended_on),
     }
+    return document, SubscriptionFigures(period_amount, value)
 
 
 def renewal_value(sub: Subscription) -> Money | None:
@@ -199,15 +242,32 @@ class InvoiceFigures(NamedTuple):
 
 
 def invoice_figures(invoice: Invoice) -> InvoiceFigures:
-    """What ``Invoice``'s properties of those names give (a test holds them to it)."""
-    subtotal, tax = invoice.subtotal, invoice.tax
+    """What ``Invoice``'s properties of those names give (a test holds them to it): the
+    same Decimal additions in the same order, both sums in one pass over the lines and
+    one Money made per figure (the properties make one per step)."""
+    currency = invoice.currency
+    subtotal = tax = Money.zero(currency).amount
+    for line in invoice.lines:
+        amount, line_tax = line.amount, line.tax
+        if amount.currency != currency:
+            raise CurrencyMismatch(currency, amount.currency)
+        if line_tax.currency != currency:
+            raise CurrencyMismatch(currency, line_tax.currency)
+        subtotal += amount.amount
+        tax += line_tax.amount
     total = subtotal + tax
-    balance = (
-        Money.zero(invoice.currency)
-        if invoice.status is InvoiceStatus.VOID
-        else total - invoice.credited - invoice.paid
+    if invoice.status is InvoiceStatus.VOID:
+        balance = Money.zero(currency)
+    else:
+        credited, paid = invoice.credited, invoice.paid
+        if credited.currency != currency:
+            raise CurrencyMismatch(currency, credited.currency)
+        if paid.currency != currency:
+            raise CurrencyMismatch(currency, paid.currency)
+        balance = Money(total - credited.amount - paid.amount, currency)
+    return InvoiceFigures(
+        Money(subtotal, currency), Money(tax, currency), Money(total, currency), balance
     )
-    return InvoiceFigures(subtotal, tax, total, balance)
 
 
 def invoice_document(invoice: Invoice, figures: InvoiceFigures | None = None) -> Document:
