@@ -17,6 +17,8 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from adapters.sqlite_factory import read
+
 CHUNK = 500  # aggregates per query: well within both databases' parameter limits
 
 
@@ -91,8 +93,6 @@ def _select(
         )
         # The library stores a UUID as its hex (``UUID.hex``).
         params = [value.hex if isinstance(value, UUID) else value for row in rows for value in row]
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(query, params)
-            found = cursor.fetchall()
+        found = read(recorder.datastore, query, params)  # one statement, no BEGIN
         return [StoredEvent(UUID(row[0]), row[1], row[2], row[3]) for row in found]
     raise TypeError(f"unsupported recorder {type(recorder).__name__}")

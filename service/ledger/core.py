@@ -9,11 +9,14 @@ fresh state, so the retry can only succeed if the change is still valid.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 import time as timer
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -25,10 +28,19 @@ from eventsourcing.application import (
     Repository,
 )
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Recording
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresAggregateRecorder as PgRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from adapters.data_keys import data_keys_for
 from adapters.log_position import position_of
+from adapters.many_aggregates import select_events_of
 from adapters.sealing import SealedTextAsDict, SealingMapper
 from adapters.transcoding import register_domain_transcodings
 from adapters.wakeup import Pulse
@@ -64,6 +76,12 @@ AGGREGATE_CACHE_SIZE = "5000"
 # A command whose document's number another process took first is run again on the
 # fresh series: this many attempts in all (a command stale otherwise: 2), a few ms apart.
 NUMBERED_ATTEMPTS = 30
+# The aggregates a command loaded are read ahead, in one query, for the next command on
+# the same subject (``LedgerRepository.reading``): the ids of this many subjects, at most
+# this many ids each.
+READ_SETS = 5000
+READ_SET_SIZE = 16
+MAX_VERSION = 2**62
 
 
 def fold(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -75,9 +93,116 @@ def fold(aggregate: Any, events: Iterable[Any]) -> Any:
 
 
 class LedgerRepository(Repository[UUID]):
-    def get(self, aggregate_id: UUID, **kwargs: Any) -> Any:
-        kwargs.setdefault("projector_func", fold)
-        return super().get(aggregate_id, **kwargs)
+    """The library's repository, with its cache of aggregates copy-on-write, and reads of
+    several aggregates in one query (``reading``).
+
+    As the library's, every use of a cached aggregate first reads the events saved after
+    it (another process may have saved some), so nothing stale is ever served. Unlike the
+    library's, a cached aggregate is never changed in place: a newer one replaces it.
+    Then no lock is needed to copy one while another thread fast-forwards it, and a
+    command's saved aggregates can replace theirs (``remember``): the next command on
+    them reads no event back from the store to fold."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()  # this thread's ``Reads``, in a command's attempt
+
+    def get(
+        self,
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        projector_func: Any = fold,
+        deepcopy_from_cache: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        cache = self.cache
+        if cache is None or version is not None or kwargs:
+            return super().get(
+                aggregate_id,
+                version=version,
+                projector_func=projector_func,
+                deepcopy_from_cache=deepcopy_from_cache,
+                **kwargs,
+            )
+        reads: Reads | None = getattr(self._local, "reads", None)
+        if reads is not None:
+            reads.loaded.setdefault(aggregate_id)
+            fresh = reads.fresh.pop(aggregate_id, None)
+            if fresh is not None:
+                return fresh
+        try:
+            cached: Any = cache.get(aggregate_id)
+        except KeyError:
+            aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+            cache.put(aggregate_id, aggregate)
+            return deepcopy(aggregate) if deepcopy_from_cache else aggregate
+        stored = self.event_store.recorder.select_events(aggregate_id, gt=cached.version)
+        aggregate = self._forwarded(cached, stored, projector_func)
+        return deepcopy(aggregate) if deepcopy_from_cache else aggregate
+
+    def _forwarded(self, cached: Any, stored: Sequence[StoredEvent], projector: Any) -> Any:
+        """``cached`` with the events saved after it, replacing it in the cache."""
+        if not stored:
+            return cached
+        to_domain_event = self.event_store.mapper.to_domain_event
+        aggregate = projector(deepcopy(cached), map(to_domain_event, stored))
+        if aggregate is None:
+            raise AggregateNotFoundError(cached.id)
+        assert self.cache is not None
+        self.cache.put(aggregate.id, aggregate)
+        return aggregate
+
+    @contextmanager
+    def reading(self, ids: Iterable[UUID]) -> Iterator[dict[UUID, None]]:
+        """The scope of one attempt of a command: the cached ones of ``ids`` are brought up
+        to date in one query as it begins (one read of the store, not one each), and this
+        thread's first ``get`` of each in the scope is served from that read. Yields the
+        ids the scope loaded (in order), for the next command on the same subject."""
+        outer: Reads | None = getattr(self._local, "reads", None)
+        reads = Reads(self._fetch(ids))
+        self._local.reads = reads
+        try:
+            yield reads.loaded
+        finally:
+            self._local.reads = outer
+
+    def _fetch(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
+        cache, recorder = self.cache, self.event_store.recorder
+        if cache is None or not isinstance(recorder, SQLiteAggregateRecorder | PgRecorder):
+            return {}
+        cached: list[Any] = []
+        for aggregate_id in ids:
+            with contextlib.suppress(KeyError):
+                aggregate = cache.get(aggregate_id)
+                # A series is read when a number is taken, under the numbering lock
+                # (numbering.py): read ahead of it, it would be stale behind another
+                # thread's save, and refused.
+                if not isinstance(aggregate, InvoiceSeries):
+                    cached.append(aggregate)
+        if len(cached) < 2:  # one is read as cheaply by ``get``
+            return {}
+        stored = select_events_of(recorder, [(a.id, a.version, MAX_VERSION) for a in cached])
+        return {a.id: deepcopy(self._forwarded(a, stored.get(a.id, ()), fold)) for a in cached}
+
+    def remember(self, aggregates: Iterable[Any]) -> None:
+        """Aggregates just saved, as saved, in place of their cached versions (a copy: the
+        command's answer is rendered from the saved ones). Only those already cached: a
+        new invoice need not push out an account."""
+        cache = self.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            if aggregate.id in cache.cache:
+                cache.put(aggregate.id, deepcopy(aggregate))
+
+
+@dataclass
+class Reads:
+    """One attempt's reads: aggregates read ahead (each served once), and the ids loaded."""
+
+    fresh: dict[UUID, Any]
+    loaded: dict[UUID, None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +262,9 @@ class LedgerCore(Application[UUID]):
         self.retention: Retention = retention or Retention()
         self.saved = Pulse()
         self._subjects = SubjectLocks()
+        # What the last command on each subject loaded (``_read_set``).
+        self._read_sets: dict[UUID, tuple[UUID, ...]] = {}
+        self._read_sets_lock = threading.Lock()
         self.numbering = Numbering(self._series)
         register_moved_modules()  # a store written before ADR 0020's move keeps loading
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": AGGREGATE_CACHE_SIZE, **(env or {})})
@@ -153,12 +281,15 @@ class LedgerCore(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
+        self.repository.remember(processing_event.aggregates.values())
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.saved.pulse()  # wakes an in-process projection runner
         return recordings
 
-    def construct_repository(self) -> Repository[UUID]:
+    repository: LedgerRepository
+
+    def construct_repository(self) -> LedgerRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         # Always fast-forwarded: another process may have saved since (never serve stale).
         return LedgerRepository(
@@ -260,9 +391,12 @@ class LedgerCore(Application[UUID]):
             with self.numbering.attempt(ordered=not out_of_order) as numbered:
                 cause = ctx.cause(self.clock.now())
                 try:
-                    aggregates = work(cause)
+                    with self.repository.reading(self._read_sets.get(subject, ())) as loaded:
+                        aggregates = work(cause)
                 except NumberedOutOfOrder:
                     aggregates, out_of_order = None, True
+                else:
+                    self._read_set(subject, loaded)
                 if aggregates is not None:
                     receipt = self._save_attempt(
                         ctx, subject, aggregates, numbered, key_id, cause, refund
@@ -277,6 +411,17 @@ class LedgerCore(Application[UUID]):
                 )
             if numbered.loaded:
                 timer.sleep(random.uniform(0, 0.005))  # let another process's save pass
+
+    def _read_set(self, subject: UUID, loaded: Iterable[UUID]) -> None:
+        """Remember what a command on ``subject`` loaded: the next one reads it ahead."""
+        ids = tuple(loaded)[:READ_SET_SIZE]
+        if self._read_sets.get(subject) == ids:
+            return
+        with self._read_sets_lock:
+            self._read_sets.pop(subject, None)
+            self._read_sets[subject] = ids
+            if len(self._read_sets) > READ_SETS:
+                del self._read_sets[next(iter(self._read_sets))]
 
     def _save_attempt(
         self,

@@ -230,3 +230,27 @@ def test_staff_end_a_contract_early_only_with_a_reason(api: Api) -> None:
 def test_a_missing_contract_is_404(api: Api) -> None:
     api.refused(404, "GET", f"/v1/subscriptions/{uuid4()}", "admin")
     api.refused(404, "DELETE", f"/v1/subscriptions/{uuid4()}/renewal", "billing_staff")
+
+
+def test_a_command_on_a_missing_contract_is_404_before_its_idempotency_key_is_judged(
+    api: Api,
+) -> None:
+    """Staff's commands leave the contract's lookup to the command, which makes it first;
+    with an Idempotency-Key the route still looks it up first, so a key used before for
+    another request does not answer 422 for a contract that does not exist."""
+    body = {"product_code": "sales-cloud", "quantity": 1}
+    for who in ("billing_staff", "admin"):
+        sub = f"/v1/subscriptions/{uuid4()}"
+        api.refused(404, "POST", f"{sub}/licenses", who, json=body)
+        api.refused(404, "POST", f"{sub}/products", who, json=body)
+        api.refused(404, "PUT", f"{sub}/renewal", who, json={"term_months": 12})
+        api.refused(404, "DELETE", f"{sub}/renewal", who)
+    key = {"Idempotency-Key": "used-once"}
+    path = f"/v1/subscriptions/{api.acme.subscription_id}/licenses"
+    api.wrote(api.post(path, "billing_staff", json=body, headers=key))
+    missing = f"/v1/subscriptions/{uuid4()}/licenses"
+    api.refused(404, "POST", missing, "billing_staff", json=body, headers=key)
+    reused = api.refused(
+        422, "POST", path, "billing_staff", json={**body, "quantity": 2}, headers=key
+    )
+    assert reused["type"] == "/problems/idempotency-key-reused"

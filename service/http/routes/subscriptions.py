@@ -51,6 +51,25 @@ def subscription_for(
     return sub
 
 
+def check_subscription(
+    ledger: Ledger,
+    principal: Principal,
+    ctx: CommandContext,
+    subscription_id: UUID,
+    level: Access,
+) -> None:
+    """``subscription_for`` before a command on the contract, which loads it first thing.
+
+    A staff caller's command without an Idempotency-Key refuses an unknown contract (404)
+    as the lookup here would, before anything else, so the lookup is left to it: one read
+    of the store fewer. With a key, the command first looks the key up, and a key used
+    before would be refused ahead of the 404 this lookup answers."""
+    if principal.role in CUSTOMER_ROLES or ctx.idempotency_key is not None:
+        subscription_for(ledger, principal, subscription_id, level)
+    else:
+        require(principal, level)
+
+
 def _subscription(ledger: Ledger, receipt: Receipt) -> Subscription:
     """The contract at the receipt's version: as the command saved it, or (a replay, a
     command that did not change it) loaded at that version."""
@@ -147,7 +166,7 @@ def add_licenses_to(
     subscription_id: UUID,
     body: LicensesIn,
 ) -> Receipt:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    check_subscription(ledger, principal, ctx, subscription_id, Access.SELF_SERVICE)
     return ledger.add_licenses(
         replace(ctx, reason=body.reason),
         subscription_id,
@@ -164,7 +183,7 @@ def add_product_to(
     subscription_id: UUID,
     body: LicensesIn,
 ) -> Receipt:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    check_subscription(ledger, principal, ctx, subscription_id, Access.SELF_SERVICE)
     return ledger.add_product(
         replace(ctx, reason=body.reason),
         subscription_id,
@@ -181,7 +200,7 @@ def change_renewal(
     subscription_id: UUID,
     body: RenewalIn,
 ) -> Receipt:
-    subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+    check_subscription(ledger, principal, ctx, subscription_id, Access.SELF_SERVICE)
     return ledger.schedule_renewal(ctx, subscription_id, body.term_months, body.quantities)
 
 
@@ -202,11 +221,11 @@ def change_renewal(
 async def start_subscription(
     account_id: UUID,
     body: SubscriptionIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         receipt = buy(ledger, principal, ctx, account_id, body)
         response = _change_out(ledger, receipt, status.HTTP_201_CREATED)
         response.headers["Location"] = f"/v1/subscriptions/{receipt.aggregate_id}"
@@ -249,11 +268,11 @@ def get_subscription(
 async def add_licenses(
     subscription_id: UUID,
     body: LicensesIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _change_out(ledger, add_licenses_to(ledger, principal, ctx, subscription_id, body))
 
     return await in_a_thread(run)
@@ -268,11 +287,11 @@ async def add_licenses(
 async def add_product(
     subscription_id: UUID,
     body: LicensesIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _change_out(ledger, add_product_to(ledger, principal, ctx, subscription_id, body))
 
     return await in_a_thread(run)
@@ -287,7 +306,6 @@ async def add_product(
 async def schedule_renewal(
     subscription_id: UUID,
     body: RenewalIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     """Quantities named change those lines of the next term, 0 drops a line, and lines not
@@ -297,6 +315,7 @@ async def schedule_renewal(
 
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         return _subscription_after(
             ledger, change_renewal(ledger, principal, ctx, subscription_id, body)
         )
@@ -312,12 +331,12 @@ async def schedule_renewal(
 )
 async def cancel_renewal(
     subscription_id: UUID,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
-        subscription_for(ledger, principal, subscription_id, Access.SELF_SERVICE)
+        ledger = command.ledger
+        check_subscription(ledger, principal, ctx, subscription_id, Access.SELF_SERVICE)
         return _subscription_after(ledger, ledger.cancel_renewal(ctx, subscription_id))
 
     return await in_a_thread(run)
@@ -332,12 +351,12 @@ async def cancel_renewal(
 async def cancel_subscription(
     subscription_id: UUID,
     body: CancellationIn,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
-        subscription_for(ledger, principal, subscription_id, Access.STAFF)
+        ledger = command.ledger
+        check_subscription(ledger, principal, ctx, subscription_id, Access.STAFF)
         receipt = ledger.cancel_subscription(
             replace(ctx, reason=body.reason), subscription_id, body.effective
         )
@@ -375,11 +394,11 @@ async def assign_seat(
     account_id: UUID,
     product_code: str,
     user_id: str,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         account_for(ledger, principal, account_id, Access.SELF_SERVICE)
         return _license_after(ledger, ledger.assign_seat(ctx, account_id, product_code, user_id))
 
@@ -396,11 +415,11 @@ async def unassign_seat(
     account_id: UUID,
     product_code: str,
     user_id: str,
-    ledger: LedgerDep,
     command: CommandDep,
 ) -> Response:
     def run() -> Response:
         principal, ctx = command.check()
+        ledger = command.ledger
         account_for(ledger, principal, account_id, Access.SELF_SERVICE)
         return _license_after(ledger, ledger.unassign_seat(ctx, account_id, product_code, user_id))
 
