@@ -33,6 +33,7 @@ from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
 from domain.account import Account, User
+from domain.base import LedgerAggregate
 from domain.catalog import Edition
 from domain.errors import DomainError, NotFound
 from domain.invoice import Invoice, InvoiceStatus
@@ -52,6 +53,7 @@ from projections.book import (
     Row,
     Timeline,
     _before,
+    _each_day,
     _merged,
     _open_balance,
     _rows,
@@ -61,7 +63,14 @@ from projections.book import (
     fill_totals,
 )
 from projections.documents import invoice_document, minor_units
-from projections.in_force import _builds_on, days_of, fold_in_force, in_force_on, recorded_day
+from projections.in_force import (
+    _builds_on,
+    created,
+    days_of,
+    fold_in_force,
+    in_force_on,
+    recorded_day,
+)
 from projections.point_in_time import timeline
 from projections.projection import LoggedEvent
 from projections.runner import ProjectionRunner
@@ -980,7 +989,10 @@ def assert_timelines_fold_as_from_scratch(
 ) -> None:
     """Each aggregate's timeline, one event at a time, answers for the days the book asks
     about, then for the days ``offsets`` away from those, with the state ``fold_in_force``
-    folds from scratch: every attribute, the version it last applied included."""
+    folds from scratch: every attribute, the version it last applied included; and the
+    book's facts on the days it asks about (``_each_day``, which reads one state for the
+    days no event comes into force between) are each day's facts of that state (the
+    book's aggregates)."""
     by_aggregate: dict[UUID, list[Any]] = defaultdict(list)
     for event in events:
         by_aggregate[event.originator_id].append(event)
@@ -991,6 +1003,10 @@ def assert_timelines_fold_as_from_scratch(
             since = in_force_on(event) or date.min
             days = [since, *timeline.days_after(since)]
             near = sorted({d + timedelta(days=o) for d in days if d != date.min for o in offsets})
+            if isinstance(event, BOOKED):
+                assert _each_day(timeline, days) == [
+                    facts(fold_in_force(history[:count], day).aggregate, day) for day in days
+                ], count
             for day in [*days, *near]:
                 expected = fold_in_force(history[:count], day).aggregate
                 assert state(timeline.in_force(day)) == state(expected), (count, day)
@@ -999,10 +1015,14 @@ def assert_timelines_fold_as_from_scratch(
 def assert_shortcuts_answer_as_spelt_out(events: list[Any]) -> None:
     """The book's shortcuts answer what they stand for, on every event and every state of
     every invoice: ``days_of`` (three days worked out at once), ``_builds_on`` (kinds found
-    once per class of event) and ``_open_balance`` (the balance without Money objects)."""
+    once per class of event), ``_open_balance`` (the balance without Money objects) and
+    ``created`` (a creation's ``mutate``, its arguments found once per class)."""
     invoices: dict[UUID, Any] = {}
     for event in events:
         assert days_of(event) == (in_force_on(event), event.effective(), recorded_day(event))
+        if isinstance(event, LedgerAggregate.Created):
+            made, mutated = created(event), event.mutate(None)
+            assert type(made) is type(mutated) and state(made) == state(mutated), event
         if isinstance(event, Subscription.ProductAdded):
             builds_on: tuple[str, str] | None = ("line", event.line.line_id)
         elif isinstance(event, Subscription.LineQuantityIncreased):

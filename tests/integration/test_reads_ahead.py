@@ -7,8 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import service.ledger.core as core
+from adapters.payments import FakePaymentProvider
+from adapters.store import StoreSettings
 from domain.invoice_series import InvoiceSeries
 from domain.license import license_id
+from service.demo.history import load_demo
+from service.ledger.application import Ledger
 from tests.builders import open_account
 
 
@@ -118,3 +122,26 @@ def test_commands_numbering_from_one_series_in_one_process_are_never_refused_as_
         )
 
     assert len(saves) == 40  # one save per command: none retried
+
+
+def test_every_aggregate_the_cache_keeps_after_the_demo_is_what_its_events_replay(tmp_path):
+    """What a command saved goes into the cache as it is in memory: it must be what
+    folding its stored events gives, for every aggregate the demo's commands touched."""
+    ledger, _ = load_demo(
+        lambda clock: Ledger(
+            env=StoreSettings(sqlite_path=str(tmp_path / "ledger.db")).eventsourcing_env(),
+            clock=clock,
+            payment_provider=FakePaymentProvider(),
+        )
+    )
+    try:
+        cache = ledger.repository.cache
+        ids = list(cache.cache)
+        assert len(ids) > 20
+        for aggregate_id in ids:
+            cached = cache.get(aggregate_id)
+            replayed = ledger.repository.get(aggregate_id, version=cached.version)
+            assert type(replayed) is type(cached)
+            assert vars(replayed) == vars(cached), aggregate_id
+    finally:
+        ledger.close()
