@@ -8,7 +8,7 @@ from domain.account import BillingDetails, Contact, ContactRole, User
 from domain.bank_account import BankAccount
 from domain.catalog import Edition
 from domain.cause import Provenance
-from domain.invoice import InvoiceLine, InvoiceStatus
+from domain.invoice import CreditNote, InvoiceLine, InvoiceStatus
 from domain.invoicing import Tranche
 from domain.money import Money
 from domain.period import BillingPeriod, DateRange
@@ -16,6 +16,7 @@ from domain.postal_address import PostalAddress
 from domain.seller import LatePaymentTerms, Seller
 from domain.siren import Siren, Siret
 from domain.subscription import Line, Renewal, SubscriptionStatus
+from domain.support_case import Reply, SupportCaseStatus
 from domain.vat_number import VatNumber
 
 VALUE_TYPES: tuple[type, ...] = (
@@ -29,6 +30,8 @@ VALUE_TYPES: tuple[type, ...] = (
     Renewal,
     Tranche,
     InvoiceLine,
+    CreditNote,  # in an invoice's state alone: its snapshots carry it
+    Reply,  # in a support case's state alone
     # the seller as an invoice records it at issue (configuration, not input)
     Seller,
     PostalAddress,
@@ -45,4 +48,5 @@ ENUM_TYPES: tuple[type, ...] = (
     ContactRole,
     SubscriptionStatus,
     InvoiceStatus,
+    SupportCaseStatus,  # in a support case's state alone: its snapshots carry it
 )

@@ -204,6 +204,11 @@ COMPUTED = {
     ("Siret", "value"),
     ("BankAccount", "iban"),
     ("BankAccount", "bic"),
+    # Held in aggregates' state alone (their snapshots), made from events' fields:
+    ("CreditNote", "id"),  # the ledger's id for it
+    ("CreditNote", "number"),  # taken from its series
+    ("Reply", "message"),  # checked by SupportCase.reply (safe_text) before its event
+    ("Reply", "replied_by"),  # the actor's id (Cause)
 }
 USD = Money(Decimal("10.00"), "USD")
 EXAMPLES = {
