@@ -41,6 +41,11 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 WEBHOOK_WORKER = CommandContext("subledger:webhooks", "system")
 
 
+# At most this many events since the last search are read for a registration (about 1.4 kB
+# each); after more, the lookup is caught up and searched.
+REGISTRATIONS_READ = 1000
+
+
 class WebhookEndpoint(LedgerAggregate):
     class Registered(LedgerAggregate.Created):
         url: str
@@ -276,7 +281,21 @@ class WebhookEndpoints:
 
     def registered_after(self, position: int) -> tuple[list[UUID], int]:
         """Endpoints registered after ``position``, and the log position searched up to
-        (the lookup is caught up to the log's head first)."""
+        (the lookup is caught up to the log's head first, unless the events after
+        ``position`` are few and none is a registration)."""
+        if position:
+            # The webhook worker asks after every save: the few events since it last did
+            # are read instead of catching the lookup up (a connection to the read store
+            # opened and closed, the events applied ahead of the runner): about 1 ms of
+            # the server's CPU per save with no runner, 0.03 to 0.04 ms with one. A
+            # registration among them (as the lookup tells one: by its topic's class
+            # name), or too many to read, and the lookup is searched.
+            since = self.ledger.recorder.select_notifications(position + 1, REGISTRATIONS_READ)
+            created = WEBHOOK_ENDPOINTS.created
+            if len(since) < REGISTRATIONS_READ and not any(
+                n.topic.partition(":")[2] == created for n in since
+            ):
+                return [], since[-1].id if since else position
         head = self.ledger.head_position()
         with own_read_models(self.ledger).lookups.reading() as sql:
             rows = found(sql, WEBHOOK_ENDPOINTS, after=position)

@@ -10,6 +10,7 @@ from service.access.tokens import Role, Tokens
 from service.access.user_removal import remove_user
 from service.ledger.context import CommandContext
 from service.sharing.links import ShareLinks
+from service.webhooks import endpoint as endpoint_module
 from service.webhooks.endpoint import WebhookEndpoints
 from service.webhooks.store import WebhookStore
 from tests.builders import open_account
@@ -67,3 +68,27 @@ def test_share_links_of_an_invoice_and_webhook_endpoints(store, ledger, staff):
     assert endpoints.registered_after(searched) == ([two], ledger.head_position())
     endpoints.delete(OPERATOR, one)
     assert [e.id for e in endpoints.all()] == [two]
+
+
+def test_a_webhook_search_after_a_position_reads_the_events_since_or_the_lookup(
+    store, ledger, staff, monkeypatch
+):
+    """The webhook worker searches after every save: a few events since its last search
+    are read for a registration; after more than REGISTRATIONS_READ, the lookup is."""
+    endpoints = WebhookEndpoints(ledger, WebhookStore(store), LOOPBACK)
+    one = endpoints.register(OPERATOR, "http://127.0.0.1:9/one", []).endpoint_id
+    assert endpoints.registered_after(0) == ([one], ledger.head_position())
+    searched = ledger.head_position()
+    assert endpoints.registered_after(searched) == ([], searched)  # nothing since
+    account_id = open_account(ledger, staff)
+    assert endpoints.registered_after(searched) == ([], ledger.head_position())
+    two = endpoints.register(OPERATOR, "http://127.0.0.1:9/two", []).endpoint_id
+    ledger.set_payment_method(staff, account_id, "pm_card_visa")
+    assert endpoints.registered_after(searched) == ([two], ledger.head_position())
+    monkeypatch.setattr(endpoint_module, "REGISTRATIONS_READ", 2)
+    three = endpoints.register(OPERATOR, "http://127.0.0.1:9/three", []).endpoint_id
+    ledger.start_subscription(staff, account_id, {"sales-cloud": 1})  # events after it
+    after_two = ledger.head_position()
+    assert endpoints.registered_after(searched) == ([two, three], after_two)
+    ledger.start_subscription(staff, account_id, {"sales-cloud": 1})
+    assert endpoints.registered_after(after_two) == ([], ledger.head_position())
