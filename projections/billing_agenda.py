@@ -183,11 +183,15 @@ class BillingAgenda:
             elif not isinstance(e, _INVOICE_EVENTS):
                 touched.add(e.originator_id)
         contracts = _contracts(sql, touched)
+        stored = dict(contracts)  # as read: None for a contract without a row
         invoices: dict[UUID, date | None] = {}
+        issued: set[UUID] = set()  # invoices the batch issues: none has a row yet
         for event in events:
             if isinstance(event, _INVOICE_EVENTS):
                 # Issued: unsettled, until paid, voided or marked overdue (None: gone).
                 due_on = event.due_on if isinstance(event, Invoice.InvoiceIssued) else None
+                if event.originator_version == 1:
+                    issued.add(event.originator_id)
                 invoices[event.originator_id] = due_on
                 if isinstance(event, Invoice.InvoiceIssued) and event.originator_id in periods:
                     sub_id = event.subscription_id
@@ -198,14 +202,19 @@ class BillingAgenda:
             else:
                 sub_id = event.originator_id
                 contracts[sub_id] = _fold_contract(contracts.get(sub_id), event)
+        # Written: only what changed. Deleted: only rows there are (read above, or issued
+        # before the batch): a command's batch issues an invoice, whose row is new.
+        changed = {i: c for i, c in contracts.items() if _row(stored.get(i)) != _row(c)}
         sql.executemany(
-            f"DELETE FROM {CONTRACTS} WHERE subscription_id = ?", [(str(i),) for i in contracts]
+            f"DELETE FROM {CONTRACTS} WHERE subscription_id = ?",
+            [(str(i),) for i in changed if stored.get(i) is not None],
         )
         sql.insert_many(
-            CONTRACTS, _CONTRACT_COLUMNS, [c.row() for c in contracts.values() if c is not None]
+            CONTRACTS, _CONTRACT_COLUMNS, [c.row() for c in changed.values() if c is not None]
         )
         sql.executemany(
-            f"DELETE FROM {INVOICES} WHERE invoice_id = ?", [(str(i),) for i in invoices]
+            f"DELETE FROM {INVOICES} WHERE invoice_id = ?",
+            [(str(i),) for i in invoices if i not in issued],
         )
         sql.insert_many(
             INVOICES,
@@ -285,6 +294,11 @@ def _fold_contract(contract: Contract | None, event: LedgerAggregate.Event) -> C
     if isinstance(event, Subscription.RenewalReminderSent):
         return replace(contract, reminded_for=event.term_end)
     return contract
+
+
+def _row(contract: Contract | None) -> tuple[object, ...] | None:
+    """A contract's row (None: none), every column compared (``ahead`` included)."""
+    return None if contract is None else contract.row()
 
 
 def _contracts(sql: Sql, ids: set[UUID]) -> dict[UUID, Contract | None]:

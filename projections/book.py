@@ -172,6 +172,25 @@ def _role(event: Any) -> int:
     return role
 
 
+# The tables an aggregate has rows in (``_contributed``), by the class of its events.
+_TABLES_OF: dict[type, tuple[Temporal, ...]] = {}
+
+
+def _tables_of(event_class: type) -> tuple[Temporal, ...]:
+    tables = _TABLES_OF.get(event_class)
+    if tables is None:
+        if issubclass(event_class, Subscription.Event):
+            tables = (CONTRACTS, LINES)
+        elif issubclass(event_class, License.Event):
+            tables = (SEATS,)
+        elif issubclass(event_class, Invoice.Event):
+            tables = (INVOICES,)
+        else:
+            tables = TABLES  # booked, of no kind known here: every table, as before
+        _TABLES_OF[event_class] = tables
+    return tables
+
+
 def facts(aggregate: Any, on: date) -> Facts:
     """What ``aggregate``, in its state in force on ``on``, contributes to the book that day."""
     return _contributed(aggregate) if in_force(aggregate, on) else {}
@@ -656,6 +675,7 @@ class Book:
         aggregate ages. An aggregate created in the batch has none."""
         first_seen: set[UUID] = set()
         reach: dict[UUID, date] = {}
+        kinds: dict[UUID, type] = {}  # each aggregate's first event's class
         for logged in batch:
             event = logged.event
             if _role(event) == _NOT_BOOKED:
@@ -666,14 +686,23 @@ class Book:
                 if event.originator_version == 1:
                     continue  # born in this batch: nothing stored yet
                 reach[aggregate_id] = date.max
+                kinds[aggregate_id] = type(event)
             if aggregate_id in reach and _role(event) == _FACTS:
                 reach[aggregate_id] = min(reach[aggregate_id], in_force_on(event) or date.min)
-        ids = {str(a): a for a, day in reach.items() if day < date.max}
-        wanted = [(text, reach[a].isoformat()) for text, a in ids.items()]
-        for chunk in range(0, len(wanted), 400):
-            part = wanted[chunk : chunk + 400]
-            for table in TABLES:
-                changes.believe(table, _believed_rows(sql, table, part), ids)
+        ids: dict[str, UUID] = {}
+        # Only the tables an aggregate's kind has rows in (a contract's two, a seat pool's
+        # and an invoice's one each): a command's batch asked all four tables, each a query.
+        wanted: dict[Temporal, list[tuple[str, str]]] = {}
+        for aggregate_id, day in reach.items():
+            if day < date.max:
+                text = str(aggregate_id)
+                ids[text] = aggregate_id
+                for table in _tables_of(kinds[aggregate_id]):
+                    wanted.setdefault(table, []).append((text, day.isoformat()))
+        for table in TABLES:
+            pairs = wanted.get(table, [])
+            for chunk in range(0, len(pairs), 400):
+                changes.believe(table, _believed_rows(sql, table, pairs[chunk : chunk + 400]), ids)
         for aggregate_id in reach:
             changes.believed.setdefault(aggregate_id, {})
 
@@ -815,18 +844,21 @@ class _Totals:
 
     def write(self, sql: Sql) -> None:
         changed = [(*key, n, amount) for key, (n, amount) in self.deltas.items() if n or amount]
-        sql.executemany(
-            f"INSERT INTO {TOTALS} (table_name, grp, recorded_day, effective, n, amount)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (table_name, recorded_day, effective, grp)"
+        sums = sql.returning_many(
+            f"INSERT INTO {TOTALS} (table_name, grp, recorded_day, effective, n, amount)",
+            "ON CONFLICT (table_name, recorded_day, effective, grp)"
             f" DO UPDATE SET n = {TOTALS}.n + excluded.n,"
-            f" amount = {TOTALS}.amount + excluded.amount",
+            f" amount = {TOTALS}.amount + excluded.amount"
+            " RETURNING table_name, grp, recorded_day, effective, n, amount",
+            6,
             changed,
         )
-        # No sums of zero kept: the totals are the same however the log was batched.
+        # No sums of zero kept: the totals are the same however the log was batched. Only
+        # those the upsert left at zero are deleted (most batches: none, no statement).
         sql.executemany(
             f"DELETE FROM {TOTALS} WHERE table_name = ? AND grp = ? AND recorded_day = ?"
             " AND effective = ? AND n = 0 AND amount = 0",
-            [row[:4] for row in changed],
+            [row[:4] for row in sums if not int(row[4]) and not int(row[5])],
         )
 
 

@@ -161,9 +161,12 @@ class RetentionAgenda:
             key = changed.get((account_id, subject_id)) or keys.get((account_id, subject_id))
             key = key or BuyerKey(account_id, subject_id, None, None, False)
             changed[(account_id, subject_id)] = _fold(key, logged.event)
+        # Written: the keys the batch changed. Most invoices are issued in a year whose key
+        # the account has already: its row stays as it is, two statements fewer.
+        changed = {at: key for at, key in changed.items() if keys.get(at) != key}
         sql.executemany(
             f"DELETE FROM {KEYS} WHERE account_id = ? AND subject_id = ?",
-            [(str(a), s) for a, s in changed],
+            [(str(a), s) for a, s in changed if (a, s) in keys],
         )
         sql.insert_many(KEYS, _KEY_COLUMNS, [key.row() for key in changed.values()])
 

@@ -343,15 +343,15 @@ class ProjectionRunner:
             return False
         if any(p.name not in committed for p in due):
             return False
+        # One event read is enough to know (a runner keeping up asks after each step).
         stored = [committed[p.name] for p in due if self._reads_stored(p)]
-        if (
-            stored
-            and self.read_stored is not None
-            and self.read_stored(min(stored), self.batch_size)
-        ):
-            return False
         decoding = [committed[p.name] for p in due if not self._reads_stored(p)]
-        return not (decoding and self.read_log(min(decoding), self.batch_size))
+        if stored and self.read_stored is not None:
+            if self.read_stored(min(stored), 1):
+                return False
+            if not decoding or min(decoding) >= min(stored):
+                return True  # the same log, empty after an earlier position: one read
+        return not (decoding and self.read_log(min(decoding), 1))
 
     def _batches(
         self, due: Sequence[Projection], claims: dict[str, _Claim]

@@ -138,6 +138,30 @@ def test_a_fixed_release_resumes_from_the_failed_position_applying_each_event_on
     assert [row["position"] for row in rows] == list(range(1, head + 1))  # each once
 
 
+def test_a_projection_behind_the_hash_chain_is_tried_again_once_due_in_the_same_catch_up(
+    read_side, ledger, staff, admin
+):
+    # After a step that read the log to its end, the runner asks the log as stored
+    # whether anything is new; the chain is at the head then, and a projection failing
+    # before it is not: once its pause is over, the log as decoded is asked from there.
+    for _ in range(3):
+        ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
+    audit = read_side.projection("audit_trail")
+    assert isinstance(audit, AuditTrail)
+    others = [p for p in read_side.projections if p is not audit]
+    moment = Moment()
+    runner = runner_of(read_side, [BuggyRelease(audit, fails_at=4), *others], moment)
+
+    def time_passes(_: int) -> None:
+        moment.now += pause_after(1)
+
+    runner.catch_up(progress=time_passes)
+
+    assert runner.failures()["audit_trail"].attempts == 2  # again, without a new event
+    assert runner.positions()["audit_trail"] == 3
+    assert runner.positions()["hash_chain"] == ledger.head_position()
+
+
 def test_a_statement_error_filed_as_operational_stops_the_projection_not_the_runner(
     read_side, ledger, staff, admin
 ):
