@@ -22,7 +22,7 @@ import pytest
 
 from adapters.store import StoreSettings
 from projections.audit_trail import AuditFilter, AuditTrail, audit_rows
-from projections.projection import LoggedEvent, Projection, is_permanent
+from projections.projection import Projection, is_permanent
 from projections.runner import ProjectionRunner
 from projections.store import ReadStore, Sql, postgres_connector, sqlite_connector
 from service.audit.verification import ChainVerifier
@@ -30,6 +30,7 @@ from service.ledger.application import Ledger
 from service.ledger.read_models import read_store
 from service.reads.read_side import ReadSide, build_projections
 from tests.builders import open_account
+from tests.integration.test_projection_isolation import BuggyRelease
 
 
 @pytest.fixture
@@ -138,26 +139,6 @@ def test_each_catch_up_starts_from_the_positions_it_claims(read_side, ledger, st
     assert runner.catch_up() == head
 
     assert runner.positions() == dict.fromkeys(read_side.names, head)
-
-
-class BuggyRelease:
-    """The audit trail in a release with a bug that fails it on one event."""
-
-    def __init__(self, inner: AuditTrail, fails_at: int, error: Exception | None = None) -> None:
-        self.inner, self.fails_at = inner, fails_at
-        self.error = error or KeyError("a bug on this event")
-        self.name, self.version, self.tables = inner.name, inner.version, inner.tables
-
-    def create(self, sql: Sql) -> None:
-        self.inner.create(sql)
-
-    def apply(self, sql: Sql, logged: LoggedEvent) -> None:
-        if logged.position == self.fails_at:
-            raise self.error
-        self.inner.apply(sql, logged)
-
-    def forget(self) -> None:
-        self.inner.forget()
 
 
 def test_a_projection_failing_in_a_step_leaves_the_others_committed_in_that_step(
