@@ -12,7 +12,8 @@ waits is one POST's catch-up, as in live serving. It prints per POST: the runner
 time (no profiler hooked; best of three rounds) and, counted in a round of their own,
 its Python function calls and SQL statements on the read store and the event store by
 kind (their first two words; on SQLite BEGIN and ROLLBACK included, on PostgreSQL the
-commits but not psycopg's implicit BEGIN).
+commits but not psycopg's implicit BEGIN); then the same per wake-up that finds nothing
+new (its events applied by the step before: frequent under load).
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ def main() -> int:
         def post(sub: UUID = subscription) -> None:
             ledger.add_licenses(ADMIN, sub, "sales-cloud", 1)
 
-        def live(posts: int, on: Callable[[], None], off: Callable[[], None]) -> list[float]:
+        def live(
+            posts: int, on: Callable[[], None], off: Callable[[], None], send: Callable[[], None]
+        ) -> list[float]:
             """``runner.run`` as the live runner runs it, its wait sending the next POST:
             what it does between two waits is one POST's catch-up. Its CPU time each."""
             stop, spans, left = threading.Event(), [], posts
@@ -145,7 +148,7 @@ def main() -> int:
                     stop.set()
                     return
                 left -= 1
-                post()
+                send()
                 on()
                 began = time.process_time()
 
@@ -155,9 +158,6 @@ def main() -> int:
         def nothing() -> None:
             pass
 
-        live(20, nothing, nothing)  # warm-up: caches, lazily built statements
-        best = min(sum(live(args.posts, nothing, nothing)) / args.posts for _ in range(3))
-
         def count(on: bool) -> Callable[[], None]:
             def switch() -> None:
                 global counting
@@ -166,21 +166,30 @@ def main() -> int:
 
             return switch
 
-        counts.clear()
-        live(args.posts, count(True), count(False))
+        def measure(label: str, send: Callable[[], None]) -> None:
+            live(20, nothing, nothing, send)  # warm-up: caches, lazily built statements
+            n = args.posts
+            best = min(sum(live(n, nothing, nothing, send)) / n for _ in range(3))
+            counts.clear()
+            live(n, count(True), count(False), send)
+            print(
+                f"{label}: runner CPU {best * 1000:.3f} ms (best of 3 x {n}),"
+                f" {counts.pop('Python calls', 0) / n:.0f} Python calls"
+            )
+            for where in ("read store", "event store"):
+                mine = {k: v for k, v in counts.items() if k.startswith(where)}
+                print(f"  {where}: {sum(mine.values()) / n:.1f} statements")
+                for kind, times in sorted(mine.items(), key=lambda kv: -kv[1]):
+                    print(f"    {times / n:5.1f} {kind.split(': ', 1)[1]}")
+
         store = "PostgreSQL" if settings.postgres else "SQLite"
-        print(
-            f"{store}, per POST of 4 events: runner CPU {best * 1000:.2f} ms (best of 3 x"
-            f" {args.posts}), {counts.pop('Python calls') / args.posts:.0f} Python calls"
-        )
-        for where in ("read store", "event store"):
-            mine = {k: v for k, v in counts.items() if k.startswith(where)}
-            print(f"  {where}: {sum(mine.values()) / args.posts:.1f} statements")
-            for kind, count in sorted(mine.items(), key=lambda kv: -kv[1]):
-                print(f"    {count / args.posts:5.1f} {kind.split(': ', 1)[1]}")
+        measure(f"{store}, per POST of 4 events", post)
+        # A wake-up for events the step before already applied (under load, written
+        # between the wake-up that began that step and its read).
+        measure(f"{store}, per wake-up with nothing new", nothing)
         if args.profile:
             profiler = cProfile.Profile()
-            live(args.posts, profiler.enable, profiler.disable)
+            live(args.posts, profiler.enable, profiler.disable, post)
             for order in ("tottime", "cumulative"):
                 pstats.Stats(profiler).sort_stats(order).print_stats(args.profile)
         read_side.stop()
