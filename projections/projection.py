@@ -118,7 +118,9 @@ class AggregateFolder:
         self._load = load
         self._load_many = load_many
         self.capacity = capacity
-        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        # Keyed by the id's number, as the book's timelines: a UUID's hash and equality
+        # are Python code, a few times per event.
+        self._cache: OrderedDict[int, Aggregate] = OrderedDict()
         self._batch = 0  # the aggregates of the batch being applied: all of them kept
 
     def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
@@ -128,15 +130,25 @@ class AggregateFolder:
         use."""
         if self._load_many is None:
             return
-        ids = dict.fromkeys(event.originator_id for event in events)
-        self._batch = len(ids)
-        for aggregate_id in ids:
-            if aggregate_id in self._cache:
-                self._cache.move_to_end(aggregate_id)
-        wanted = missing(events, lambda i: None if i not in self._cache else self._cache[i].version)
+        cache = self._cache
+        # ``missing``, by the ids' numbers.
+        wanted: dict[UUID, int] = {}
+        seen: set[int] = set()
+        for event in events:
+            number = event.originator_id.int
+            if number in seen:
+                continue
+            seen.add(number)
+            kept = cache.get(number)
+            if kept is not None:
+                cache.move_to_end(number)
+            before = event.originator_version - 1
+            if before > 0 and (kept is None or kept.version != before):
+                wanted[event.originator_id] = before
+        self._batch = len(seen)
         for aggregate_id, aggregate in self._load_many(wanted).items() if wanted else ():
-            self._cache[aggregate_id] = aggregate
-            self._cache.move_to_end(aggregate_id)
+            cache[aggregate_id.int] = aggregate
+            cache.move_to_end(aggregate_id.int)
         self._trim()
 
     def _trim(self) -> None:
@@ -145,7 +157,8 @@ class AggregateFolder:
 
     def after(self, event: LedgerAggregate.Event) -> Any:
         aggregate_id = event.originator_id
-        previous: Aggregate | None = self._cache.pop(aggregate_id, None)
+        number = aggregate_id.int
+        previous: Aggregate | None = self._cache.pop(number, None)
         if previous is None or previous.version != event.originator_version - 1:
             previous = (
                 self._load(aggregate_id, event.originator_version - 1)
@@ -154,7 +167,7 @@ class AggregateFolder:
             )
         aggregate = event.mutate(previous)
         assert aggregate is not None
-        self._cache[aggregate_id] = aggregate
+        self._cache[number] = aggregate
         self._trim()
         return aggregate
 
