@@ -36,6 +36,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -319,16 +320,21 @@ def _each_day(timeline: Timeline, days: Sequence[date]) -> list[Facts]:
 
 # -- what a timeline keeps of each event ---------------------------------------------------
 
-# Per class of event, the record a timeline keeps in its place (``_record_class``), or
-# None: the event is kept whole.
-_RECORDS: dict[type, type | None] = {}
+# Per class of event, how a timeline keeps it (``_record_class``), or None: whole.
+_RECORDS: dict[type, _Recording | None] = {}
 # The ids events name (an invoice's contract, seats' contract, an account), one object
 # per id: by the number, bounded (emptied when full, as ``documents.id_text``).
 _IDS: dict[int, UUID] = {}
 _IDS_KEPT = 50_000
 
 
-def _record_class(event_class: type) -> type | None:
+class _Recording(NamedTuple):
+    record: type  # a named tuple of the event's fields, ``originator_id`` first
+    rest: Callable[[dict[str, Any]], tuple[Any, ...]]  # the other fields' values, at once
+    ids: tuple[int, ...]  # the places of the fields that may hold an id
+
+
+def _record_class(event_class: type) -> _Recording | None:
     """A named tuple of the event's fields, its provenance (``meta``) left out, with the
     event's own ``apply``: all the book reads of a kept event is what ``apply`` reads,
     its version and its recorded time. One object per event (the event was an object
@@ -341,43 +347,45 @@ def _record_class(event_class: type) -> type | None:
     code = getattr(apply, "__code__", None)
     if code is None or "__class__" in code.co_freevars or not dataclasses.is_dataclass(event_class):
         return None
-    names = tuple(f.name for f in dataclasses.fields(event_class) if f.name != "meta")
-    if names[:1] != ("originator_id",):
+    fields = [f for f in dataclasses.fields(event_class) if f.name != "meta"]
+    names = tuple(f.name for f in fields)
+    if names[:1] != ("originator_id",) or len(names) < 3:
         return None
     try:
-        fields = namedtuple(f"{event_class.__name__}Kept", names)  # type: ignore[misc]
+        base = namedtuple(f"{event_class.__name__}Kept", names)  # type: ignore[misc]
     except ValueError:
         return None
-    return type(
-        fields.__name__, (fields,), {"__slots__": (), "apply": apply, "event_class": event_class}
+    record = type(
+        base.__name__, (base,), {"__slots__": (), "apply": apply, "event_class": event_class}
     )
+    ids = tuple(at for at, f in enumerate(fields) if at and "UUID" in str(f.type))
+    return _Recording(record, itemgetter(*names[1:]), ids)
 
 
 def _kept(event: LedgerAggregate.Event, aggregate_id: UUID) -> Any:
     """What a timeline keeps of ``event``: its record (``_record_class``), sharing the
     timeline's ``aggregate_id`` and one object per other id named; else the event."""
-    record: Any
+    recording: _Recording | None
     if type(event) in _RECORDS:
-        record = _RECORDS[type(event)]
+        recording = _RECORDS[type(event)]
     else:
-        record = _RECORDS[type(event)] = _record_class(type(event))
-    if record is None:
+        recording = _RECORDS[type(event)] = _record_class(type(event))
+    if recording is None:
         return event
-    fields = vars(event)
     try:
-        values = [fields[name] for name in record._fields]
+        values = [aggregate_id, *recording.rest(vars(event))]
     except KeyError:
         return event  # not every field stored: kept as it is
-    values[0] = aggregate_id
-    for at, value in enumerate(values):
-        if type(value) is UUID and at:
+    for at in recording.ids:
+        value = values[at]
+        if type(value) is UUID:
             shared = _IDS.get(value.int)
             if shared is None:
                 if len(_IDS) >= _IDS_KEPT:
                     _IDS.clear()
                 shared = _IDS[value.int] = value
             values[at] = shared
-    return tuple.__new__(record, values)
+    return tuple.__new__(recording.record, values)
 
 
 def _whole(kept: Any) -> Any:
