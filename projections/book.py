@@ -30,13 +30,11 @@ kept day is still folded from the first event.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from bisect import bisect_left, bisect_right, insort
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -318,87 +316,6 @@ def _each_day(timeline: Timeline, days: Sequence[date]) -> list[Facts]:
     return each_day
 
 
-# -- what a timeline keeps of each event ---------------------------------------------------
-
-# Per class of event, how a timeline keeps it (``_record_class``), or None: whole.
-_RECORDS: dict[type, _Recording | None] = {}
-# The ids events name (an invoice's contract, seats' contract, an account), one object
-# per id: by the number, bounded (emptied when full, as ``documents.id_text``).
-_IDS: dict[int, UUID] = {}
-_IDS_KEPT = 50_000
-
-
-class _Recording(NamedTuple):
-    record: type  # a named tuple of the event's fields, ``originator_id`` first
-    rest: Callable[[dict[str, Any]], tuple[Any, ...]]  # the other fields' values, at once
-    ids: tuple[int, ...]  # the places of the fields that may hold an id
-
-
-def _record_class(event_class: type) -> _Recording | None:
-    """A named tuple of the event's fields, its provenance (``meta``) left out, with the
-    event's own ``apply``: all the book reads of a kept event is what ``apply`` reads,
-    its version and its recorded time. One object per event (the event was an object
-    with its ``UUID``, a ``Provenance`` and its strings: 1.1 million objects kept after a
-    50,000-event rebuild, 465,000 of them walked by the garbage collector).
-
-    None (kept whole) for an ``apply`` that needs the event itself (``super()``: the
-    eventsourcing's decorated methods) or fields that would not make a named tuple."""
-    apply = getattr(event_class, "apply", None)
-    code = getattr(apply, "__code__", None)
-    if code is None or "__class__" in code.co_freevars or not dataclasses.is_dataclass(event_class):
-        return None
-    fields = [f for f in dataclasses.fields(event_class) if f.name != "meta"]
-    names = tuple(f.name for f in fields)
-    if names[:1] != ("originator_id",) or len(names) < 3:
-        return None
-    try:
-        base = namedtuple(f"{event_class.__name__}Kept", names)  # type: ignore[misc]
-    except ValueError:
-        return None
-    record = type(
-        base.__name__, (base,), {"__slots__": (), "apply": apply, "event_class": event_class}
-    )
-    ids = tuple(at for at, f in enumerate(fields) if at and "UUID" in str(f.type))
-    return _Recording(record, itemgetter(*names[1:]), ids)
-
-
-def _kept(event: LedgerAggregate.Event, aggregate_id: UUID) -> Any:
-    """What a timeline keeps of ``event``: its record (``_record_class``), sharing the
-    timeline's ``aggregate_id`` and one object per other id named; else the event."""
-    recording: _Recording | None
-    if type(event) in _RECORDS:
-        recording = _RECORDS[type(event)]
-    else:
-        recording = _RECORDS[type(event)] = _record_class(type(event))
-    if recording is None:
-        return event
-    try:
-        values = [aggregate_id, *recording.rest(vars(event))]
-    except KeyError:
-        return event  # not every field stored: kept as it is
-    for at in recording.ids:
-        value = values[at]
-        if type(value) is UUID:
-            shared = _IDS.get(value.int)
-            if shared is None:
-                if len(_IDS) >= _IDS_KEPT:
-                    _IDS.clear()
-                shared = _IDS[value.int] = value
-            values[at] = shared
-    return tuple.__new__(recording.record, values)
-
-
-def _whole(kept: Any) -> Any:
-    """The event again from its record (for ``created``, which reads it as a whole);
-    its provenance, which no aggregate keeps, left out."""
-    event_class = getattr(type(kept), "event_class", None)
-    if event_class is None:
-        return kept
-    event = object.__new__(event_class)
-    object.__setattr__(event, "__dict__", dict(zip(kept._fields, kept, strict=True)))
-    return event
-
-
 @dataclass(slots=True)  # no __dict__: one object fewer per state kept
 class _InForce:
     """An aggregate's state in force on a day, having seen the history's first ``seen`` events;
@@ -443,7 +360,6 @@ class Timeline:
         "_by_day",
         "_capacity",
         "_days",
-        "_id",
         "_in_force",
         "_rule",
         "_states",
@@ -452,9 +368,7 @@ class Timeline:
     )
 
     def __init__(self, states: int = 16) -> None:
-        # What the book reads of each event (``_kept``): a record, or the event whole.
-        self.history: list[Any] = []
-        self._id: UUID | None = None  # the aggregate's, shared by its records
+        self.history: list[LedgerAggregate.Event] = []
         self._in_force: list[date | None] = []  # each event's day, as in_force_days says
         self._rule = InForceDays()
         self._by_day: list[tuple[date, int]] = []  # (day in force, index), sorted; no creation
@@ -472,9 +386,7 @@ class Timeline:
         in_force_day = self._rule.moved(event, days[0])
         if in_force_day is not None:
             insort(self._by_day, (in_force_day, len(self.history)))
-        if self._id is None:
-            self._id = event.originator_id
-        self.history.append(_kept(event, self._id))
+        self.history.append(event)
         self._in_force.append(in_force_day)
         known = self._days
         for day in days:
@@ -498,7 +410,7 @@ class Timeline:
             # Else folded from the first event, as ``fold_in_force`` does: the creation,
             # then (``_catch_up``) each later event in force on ``on``, by the same days.
             derived = self._derived(on) if self._states else None
-            state = derived or _InForce(created(_whole(self.history[0])), 1)
+            state = derived or _InForce(created(self.history[0]), 1)
         if state.seen < len(self.history):
             self._catch_up(state, on)
         self._keep(on, state)
