@@ -83,6 +83,12 @@ _SHARED: set[type] = set()
 def _copied(value: Any) -> Any:
     if type(value) in _SHARED:
         return value
+    # A plain list or dict of shared values only (a contract's additions, its lines) is
+    # copied in C: the same shallow copy the comprehensions below would build item by item.
+    if type(value) is list and _SHARED.issuperset(map(type, value)):
+        return value.copy()
+    if type(value) is dict and _SHARED.issuperset(map(type, value.values())):
+        return value.copy()
     if isinstance(value, dict):
         return {
             key: item if type(item) in _SHARED else _copied(item) for key, item in value.items()

@@ -162,7 +162,10 @@ class Tokens:
             return None
         digest = token_hash(presented)
         try:
-            api_token: object = self.ledger.repository.get(token_id_for_hash(digest))
+            # Read, never changed: the cached token itself (fast-forwarded), not a copy.
+            api_token: object = self.ledger.repository.get(
+                token_id_for_hash(digest), deepcopy_from_cache=False
+            )
         except AggregateNotFoundError:
             return None
         if not isinstance(api_token, ApiToken) or api_token.revoked:

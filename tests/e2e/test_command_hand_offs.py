@@ -84,6 +84,7 @@ def test_buying_answers_201_with_its_location(api: Api) -> None:
     ("who", "headers", "body", "status"),
     [
         ("sl_not-a-real-token", {}, INVALID, 401),  # the token, before the body
+        ("sl_not-a-real-token", {"Idempotency-Key": "k" * 300}, LICENSES, 401),  # a header
         ("auditor", {}, INVALID, 403),  # the role, before the body
         ("auditor", {"Idempotency-Key": "k" * 300}, LICENSES, 403),  # ... before a header
         ("billing_staff", {"Idempotency-Key": "k" * 300}, LICENSES, 422),

@@ -97,3 +97,18 @@ def test_changing_a_copy_leaves_the_original_as_it_was(
             if isinstance(value, dict | list | set):
                 value.clear()
         assert aggregate.__dict__ == before
+
+
+def test_a_container_of_values_is_copied_whole_and_one_of_containers_item_by_item() -> None:
+    """``_copied`` copies a list or dict of shared values in one step (``list.copy``);
+    one holding a container still gets each container copied."""
+    from domain.base import _copied
+
+    values = [date(2026, 1, 1), Decimal("1.00"), "x"]
+    nested = [[1, 2], {"a": [3]}]
+    keyed = {"a": date(2026, 1, 1), "b": [date(2026, 1, 2)]}
+    for original in (values, nested, keyed, {"a": 1, "b": "c"}):
+        clone = _copied(original)
+        assert clone == original and clone is not original
+        assert type(clone) is type(original)
+        assert list(_shared_mutables(original, clone, "value")) == []

@@ -180,3 +180,17 @@ def test_times_a_whole_number_is_the_exact_product_rounded_as_a_fraction_is(held
     exact = round_half_up(Fraction(amount) * factor, currency)
     assert str(fast.amount) == str(exact)
     assert fast == Money(exact, currency)
+
+
+@given(
+    currencies.flatmap(lambda c: st.tuples(amounts(c, extra_places=4), st.just(c))),
+    st.fractions(min_value=-1000, max_value=1000, max_denominator=10_000),
+)
+def test_times_a_fraction_is_the_exact_product_rounded_as_a_fraction_is(held, factor):
+    """``times`` rounds a Fraction's product in whole numbers; it must give what
+    ``round_half_up`` of the Fraction product gives, digit for digit (zeros included)."""
+    amount, currency = held
+    fast = Money(amount, currency).times(factor)
+    exact = round_half_up(Fraction(amount) * factor, currency)
+    assert str(fast.amount) == str(exact)
+    assert fast.amount.as_tuple() == exact.as_tuple()
