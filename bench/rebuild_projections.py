@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
+import hashlib
 import pstats
 import resource
 import sys
@@ -52,7 +54,7 @@ import time
 from collections.abc import Sequence
 
 from _log import START, catch_up, seed_worlds, write_copies
-from _stores import add_store_arguments, fresh_store
+from _stores import add_keep_argument, add_store_arguments, store_for
 from _timing import throughput
 
 from adapters.clock import ControllableClock
@@ -131,6 +133,40 @@ def rss_mib() -> float:
         return 0.0
 
 
+class Collections:
+    """The time the cyclic garbage collector takes, and how often it runs, per generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.runs = [0, 0, 0]
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._began
+            self.runs[info["generation"]] += 1
+
+    def __enter__(self) -> Collections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def digests(read_side: ReadSide, tables: Sequence[str]) -> dict[str, str]:
+    """Per table, a digest of its rows (as text, sorted): the same rows, the same digest."""
+    found = {}
+    with read_side.readers.transaction() as sql:
+        for table in tables:
+            rows = sql.execute(f"SELECT * FROM {table}").fetchall()
+            text = repr(sorted(tuple(map(str, row)) for row in rows)).encode()
+            found[table] = f"{hashlib.sha256(text).hexdigest()[:16]} ({len(rows):,} rows)"
+    return found
+
+
 def read_pass(read_side: ReadSide, batch: int) -> int:
     count, after = 0, 0
     while page := read_side.read_log(after, batch):
@@ -156,11 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the interpreter's garbage collector settings (ADR 0031)",
     )
+    parser.add_argument(
+        "--digest", action="store_true", help="print a digest of each read-model table"
+    )
     add_store_arguments(parser)
+    add_keep_argument(parser)
     args = parser.parse_args(argv)
     if not args.default_gc:
         tune_for_long_running()  # as `subledger projections rebuild` and the runner run
-    with fresh_store(args.database_url, args.dir) as settings:
+    with store_for(args.database_url, args.dir, args.keep) as settings:
         clock = ControllableClock(START)
         ledger = Ledger(
             env=settings.eventsourcing_env(), clock=clock, payment_provider=FakePaymentProvider()
@@ -169,13 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             store = "PostgreSQL" if settings.postgres else "SQLite"
             print(f"{store}, {args.events:,} events; Python {sys.version.split()[0]}", flush=True)
-            commands = seed_worlds(ledger, clock, WORLDS)
-            seeded = ledger.head_position()
-            throughput(
-                "write the log",
-                lambda: write_copies(ledger.recorder, commands, args.events - seeded, True),
-                args.events - seeded,
-            )
+            if ledger.head_position() == 0:  # else a kept log (--keep), written before
+                commands = seed_worlds(ledger, clock, WORLDS)
+                seeded = ledger.head_position()
+                throughput(
+                    "write the log",
+                    lambda: write_copies(ledger.recorder, commands, args.events - seeded, True),
+                    args.events - seeded,
+                )
             events = ledger.head_position()
             read_side = ReadSide(settings, ledger)  # creates every projection's tables
             batch = read_side.runner.batch_size
@@ -184,12 +225,15 @@ def main(argv: list[str] | None = None) -> int:
             clocked = [Clocked(p) for p in read_side.projections if not is_permanent(p)]
             chain = [p for p in read_side.projections if is_permanent(p)]
             decoding = Decoding(read_side.read_log)
+            for projection in clocked:  # empty already, unless kept (--keep)
+                read_side.runner.reset(projection)
             rebuild = ProjectionRunner(read_side.store, decoding, ledger.head_position, clocked)
             before = rss_mib()
             profile = cProfile.Profile() if args.profile else None
             if profile is not None:
                 profile.enable()
-            rebuilt = throughput("rebuild", lambda: catch_up(rebuild), events)
+            with Collections() as collected:
+                rebuilt = throughput("rebuild", lambda: catch_up(rebuild), events)
             if profile is not None:
                 profile.disable()
             after = rss_mib()
@@ -215,8 +259,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(
                 f"resident memory {before:,.0f} MiB before the rebuild, {after:,.0f} MiB after"
-                " (the projections' caches still held)"
+                " (the projections' caches still held); garbage collector"
+                f" {collected.seconds:.2f} s of the rebuild"
+                f" (collections of generations 0, 1, 2: {collected.runs})"
             )
+            if args.digest:
+                for table, digest in digests(
+                    read_side, [t for p in clocked for t in p.tables]
+                ).items():
+                    print(f"  {table:30} {digest}")
             jobs = args.jobs or default_jobs(settings)
             if jobs > 1:
                 # `subledger projections rebuild --all`: the same, shared out among processes.

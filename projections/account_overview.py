@@ -34,6 +34,7 @@ from projections.documents import (
     Document,
     MoneyDocument,
     account_document,
+    id_text,
     invoice_document,
     invoice_figures,
     license_document,
@@ -232,7 +233,7 @@ def _subscription_row(sub: Subscription) -> Row:
 def _license_row(lic: License) -> Row:
     document = license_document(lic)
     return (
-        str(lic.account_id),
+        id_text(lic.account_id),
         document["product_code"],
         document["held"],
         len(document["assigned"]),

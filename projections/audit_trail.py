@@ -54,6 +54,10 @@ def redacted(data: dict[str, Any]) -> dict[str, Any]:
 _PAYLOAD = json.JSONEncoder(sort_keys=True, check_circular=False)
 
 
+# What the trail keeps of an aggregate: its type, its account (None: none) and its id as text.
+_Known = tuple[str, str | None, str]
+
+
 def created_identity(event: LedgerAggregate.Event) -> tuple[str, str | None]:
     """The type and account of the aggregate ``event`` creates: as the aggregate it makes
     has them, read from the event itself where it names them (most do). Making the
@@ -98,7 +102,11 @@ class AuditTrail:
     def __init__(self, load: LoadAggregate, capacity: int = 200_000) -> None:
         self._load = load  # only for an aggregate whose creation the trail has no row of
         self._capacity = capacity
-        self._known: OrderedDict[UUID, tuple[str, str | None]] = OrderedDict()
+        # Per aggregate, keyed by its id's number (a UUID's hash and equality are Python
+        # code, asked once or twice per event): its type, its account and its id as text
+        # (made once per aggregate kept, not once per event).
+        self._known: OrderedDict[int, _Known] = OrderedDict()
+        self._accounts: dict[int, str] = {}  # accounts' ids as text, by number
 
     def create(self, sql: Sql) -> None:
         sql.execute(
@@ -136,6 +144,7 @@ class AuditTrail:
         self._learn(sql, batch)
         known = self._known
         encode = _PAYLOAD.encode
+        accounts = self._accounts
         # A command's events share their recorded time: each distinct one written once.
         stamps: dict[datetime, str] = {}
         for logged in batch:
@@ -143,12 +152,15 @@ class AuditTrail:
             stamp = stamps.get(event.timestamp)
             if stamp is None:
                 stamp = stamps[event.timestamp] = recorded(event.timestamp)
-            aggregate_type, account_id = known.get(event.originator_id) or self._identity(event)
+            originator_id = event.originator_id
+            aggregate_type, account_id, aggregate_id = known.get(
+                originator_id.int
+            ) or self._identity(event)
             # An event that names its account is in that account's history, even when its
             # aggregate serves many accounts (a numbering series: ADR 0022).
             own_account = getattr(event, "account_id", None)
             if isinstance(own_account, UUID):
-                account_id = str(own_account)
+                account_id = accounts.get(own_account.int) or self._account_text(own_account)
             effective = event.effective()
             meta = event.meta
             rows.append(
@@ -157,7 +169,7 @@ class AuditTrail:
                     stamp,
                     effective.isoformat() if effective else None,
                     aggregate_type,
-                    str(event.originator_id),
+                    aggregate_id,
                     event.originator_version,
                     account_id,
                     event_type(event),
@@ -174,14 +186,15 @@ class AuditTrail:
     def _learn(self, sql: Sql, batch: Sequence[LoggedEvent]) -> None:
         """Know the type and account of every aggregate ``batch`` names."""
         events = [logged.event for logged in batch]
-        created = {event.originator_id for event in events if event.originator_version == 1}
+        created = {event.originator_id.int for event in events if event.originator_version == 1}
+        known = self._known
         # Not ``- self._known.keys()``: that iterates all that is known (200,000) per batch.
         missing = {
-            event.originator_id
+            number: event.originator_id
             for event in events
-            if event.originator_id not in created and event.originator_id not in self._known
+            if (number := event.originator_id.int) not in created and number not in known
         }
-        ids = [str(aggregate_id) for aggregate_id in missing]
+        ids = [str(aggregate_id) for aggregate_id in missing.values()]
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
             marks = ", ".join("?" for _ in part)
@@ -190,27 +203,36 @@ class AuditTrail:
                 f" WHERE aggregate_version = 1 AND aggregate_id IN ({marks})",
                 part,
             ).fetchall():
-                self._keep(UUID(aggregate_id), (aggregate_type, account_id))
+                self._keep(UUID(aggregate_id).int, (aggregate_type, account_id, aggregate_id))
 
-    def _identity(self, event: LedgerAggregate.Event) -> tuple[str, str | None]:
+    def _identity(self, event: LedgerAggregate.Event) -> _Known:
         """The type and account of an aggregate not known yet, kept from now on."""
         if event.originator_version == 1:
-            known = created_identity(event)
+            aggregate_type, account_id = created_identity(event)
         else:
             aggregate = self._load(event.originator_id, event.originator_version)
-            account_id = account_of(aggregate)
-            known = (type(aggregate).__name__, str(account_id) if account_id else None)
-        self._keep(event.originator_id, known)
+            found = account_of(aggregate)
+            aggregate_type, account_id = type(aggregate).__name__, str(found) if found else None
+        known = (aggregate_type, account_id, str(event.originator_id))
+        self._keep(event.originator_id.int, known)
         return known
 
-    def _keep(self, aggregate_id: UUID, known: tuple[str, str | None]) -> None:
-        self._known[aggregate_id] = known
-        self._known.move_to_end(aggregate_id)
+    def _account_text(self, account_id: UUID) -> str:
+        """``str(account_id)``, kept: an account names many events' rows."""
+        if len(self._accounts) >= self._capacity:
+            self._accounts.clear()  # bounded; made again as asked
+        text = self._accounts[account_id.int] = str(account_id)
+        return text
+
+    def _keep(self, number: int, known: _Known) -> None:
+        self._known[number] = known
+        self._known.move_to_end(number)
         if len(self._known) > self._capacity:
             self._known.popitem(last=False)
 
     def forget(self) -> None:
         self._known.clear()
+        self._accounts.clear()
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from domain.license import License
 from domain.money import Money
 from domain.subscription import Subscription
 from projections.audit_trail import recorded
-from projections.documents import MoneyDocument, minor_units, money_of_units
+from projections.documents import MoneyDocument, id_text, minor_units, money_of_units
 from projections.in_force import (
     InForceDays,
     apply_in_force,
@@ -55,7 +55,7 @@ from projections.in_force import (
     in_force,
     in_force_on,
 )
-from projections.projection import LoggedEvent, missing
+from projections.projection import LoggedEvent
 from projections.store import Sql
 
 # Many aggregates' events up to a version each, at once: {id: version} -> {id: events}.
@@ -200,7 +200,7 @@ def _contributed(aggregate: Any) -> Facts:
     """What ``aggregate`` contributes to the book on a day it is in force (``facts``: the
     day counts only through ``in_force``)."""
     found: Facts = {}
-    account_id = str(aggregate.account_id)
+    account_id = id_text(aggregate.account_id)
     if isinstance(aggregate, Subscription):
         found[(CONTRACTS, "")] = (account_id, aggregate.currency)
         per_year = 12 // aggregate.billing_period.months
@@ -316,7 +316,7 @@ def _each_day(timeline: Timeline, days: Sequence[date]) -> list[Facts]:
     return each_day
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: one object fewer per state kept
 class _InForce:
     """An aggregate's state in force on a day, having seen the history's first ``seen`` events;
     ``moved``: days it was carried forward since a copy of it was last left behind."""
@@ -354,13 +354,28 @@ class Timeline:
     days).
     """
 
+    # A rebuild keeps 20,000 timelines: no __dict__ for each (memory, and one object
+    # fewer for the garbage collector to walk).
+    __slots__ = (
+        "_by_day",
+        "_capacity",
+        "_days",
+        "_in_force",
+        "_rule",
+        "_states",
+        "history",
+        "since",
+    )
+
     def __init__(self, states: int = 16) -> None:
         self.history: list[LedgerAggregate.Event] = []
         self._in_force: list[date | None] = []  # each event's day, as in_force_days says
         self._rule = InForceDays()
         self._by_day: list[tuple[date, int]] = []  # (day in force, index), sorted; no creation
         self._days: list[date] = []  # sorted, distinct
-        self._states: OrderedDict[date, _InForce] = OrderedDict()
+        # Least recently used first: each use pops a state and puts it back (a dict: an
+        # OrderedDict is twice its size, kept per timeline).
+        self._states: dict[date, _InForce] = {}
         self._capacity = states
         # The first day the latest event is in force on its own (date.min: a creation).
         self.since = date.min
@@ -419,7 +434,7 @@ class Timeline:
         if self._capacity > 0:
             self._states[on] = state
             if len(self._states) > self._capacity:
-                self._states.popitem(last=False)
+                del self._states[next(iter(self._states))]
 
     def _derived(self, on: date) -> _InForce | None:
         """The state in force on ``on`` from the nearest earlier kept day's, or None.
@@ -487,7 +502,9 @@ class Timelines:
         self._histories = histories
         self._capacity = capacity
         self._states = states
-        self._cache: OrderedDict[UUID, Timeline] = OrderedDict()
+        # Keyed by the id's number: a UUID's hash and equality are Python code, a few
+        # times per event.
+        self._cache: OrderedDict[int, Timeline] = OrderedDict()
         self._batch = 0  # the aggregates of the batch being applied: all of them kept
 
     def prefetch(self, events: Sequence[LedgerAggregate.Event]) -> None:
@@ -498,17 +515,25 @@ class Timelines:
         so that what makes room is never one the batch has yet to use."""
         if self._histories is None:
             return
-        ids = dict.fromkeys(event.originator_id for event in events)
-        self._batch = len(ids)
-        for aggregate_id in ids:
-            if aggregate_id in self._cache:
-                self._cache.move_to_end(aggregate_id)
-
-        def kept(aggregate_id: UUID) -> int | None:
-            timeline = self._cache.get(aggregate_id)
-            return None if timeline is None else timeline.history[-1].originator_version
-
-        wanted = missing(events, kept)
+        cache = self._cache
+        # ``projections.projection.missing``, by the ids' numbers: the version before each
+        # aggregate's first event in the batch, for those not kept at that version.
+        wanted: dict[UUID, int] = {}
+        seen: set[int] = set()
+        for event in events:
+            number = event.originator_id.int
+            if number in seen:
+                continue
+            seen.add(number)
+            timeline = cache.get(number)
+            if timeline is not None:
+                cache.move_to_end(number)
+            before = event.originator_version - 1
+            if before > 0 and (
+                timeline is None or timeline.history[-1].originator_version != before
+            ):
+                wanted[event.originator_id] = before
+        self._batch = len(seen)
         for aggregate_id, history in self._histories(wanted).items() if wanted else ():
             if not history or history[-1].originator_version != wanted[aggregate_id]:
                 continue  # not what the store should hold: left to ``after`` to load
@@ -516,8 +541,8 @@ class Timelines:
             for stored in history:
                 if isinstance(stored, LedgerAggregate.Event):
                     timeline.append(stored)
-            self._cache[aggregate_id] = timeline
-            self._cache.move_to_end(aggregate_id)
+            cache[aggregate_id.int] = timeline
+            cache.move_to_end(aggregate_id.int)
         self._trim()
 
     def _trim(self) -> None:
@@ -526,7 +551,7 @@ class Timelines:
 
     def after(self, event: LedgerAggregate.Event) -> Timeline:
         aggregate_id = event.originator_id
-        timeline = self._cache.pop(aggregate_id, None)
+        timeline = self._cache.pop(aggregate_id.int, None)
         if event.originator_version == 1:
             timeline = Timeline(self._states)  # a creation has no past: no need to ask the store
         elif (
@@ -538,7 +563,7 @@ class Timelines:
                 if isinstance(stored, LedgerAggregate.Event):
                     timeline.append(stored)
         timeline.since = timeline.append(event) or date.min
-        self._cache[aggregate_id] = timeline
+        self._cache[aggregate_id.int] = timeline
         if len(self._cache) > self._capacity:
             self._trim()
         return timeline
@@ -644,15 +669,16 @@ class Book:
         days = [since, *timeline.days_after(since)]
         rows = _rows(days, _each_day(timeline, days))
         # A creation finds no rows of its aggregate.
-        held = changes.believed.setdefault(event.originator_id, {})
+        held = changes.believed.setdefault(event.originator_id.int, {})
         if not held and not rows:
             return  # nothing believed, nothing to open (seats opened, none held yet)
         if event.timestamp != self._recorded[0]:  # the events of a command share it
             self._recorded = (event.timestamp, recorded(event.timestamp))
         at = self._recorded[1]
+        text = changes.text(event.originator_id)
         if not held:
             for row in rows:  # ``_rows`` makes each row once
-                held[row] = changes.open(event.originator_id, row, logged.position, at)
+                held[row] = changes.open(text, row, logged.position, at)
             return
         reach = since.isoformat()
         believed = {row for row in held if row.end is None or row.end >= reach}
@@ -661,9 +687,9 @@ class Book:
         # kept from before can join one.
         wanted = _merged(before + rows) if before else set(rows)
         for row in believed - wanted:
-            changes.close(event.originator_id, row, held.pop(row), logged.position, at)
+            changes.close(text, row, held.pop(row), logged.position, at)
         for row in wanted - believed:
-            held[row] = changes.open(event.originator_id, row, logged.position, at)
+            held[row] = changes.open(text, row, logged.position, at)
 
     def _read_believed(self, sql: Sql, batch: Sequence[LoggedEvent], changes: _Changes) -> None:
         """The rows still believed of the batch's aggregates that its events can change:
@@ -673,31 +699,33 @@ class Book:
         keeps them whole, and they join no row (the rows believed are already merged), so
         there is no need to read them: one a day a slot changed, ever more as an
         aggregate ages. An aggregate created in the batch has none."""
-        first_seen: set[UUID] = set()
-        reach: dict[UUID, date] = {}
-        kinds: dict[UUID, type] = {}  # each aggregate's first event's class
+        # By the ids' numbers (a UUID's hash and equality are Python code).
+        first_seen: set[int] = set()
+        reach: dict[int, date] = {}
+        kinds: dict[int, LedgerAggregate.Event] = {}  # each aggregate's first event
         for logged in batch:
             event = logged.event
             if _role(event) == _NOT_BOOKED:
                 continue
-            aggregate_id = event.originator_id
+            aggregate_id = event.originator_id.int
             if aggregate_id not in first_seen:
                 first_seen.add(aggregate_id)
                 if event.originator_version == 1:
                     continue  # born in this batch: nothing stored yet
                 reach[aggregate_id] = date.max
-                kinds[aggregate_id] = type(event)
+                kinds[aggregate_id] = event
             if aggregate_id in reach and _role(event) == _FACTS:
                 reach[aggregate_id] = min(reach[aggregate_id], in_force_on(event) or date.min)
-        ids: dict[str, UUID] = {}
+        ids: dict[str, int] = {}
         # Only the tables an aggregate's kind has rows in (a contract's two, a seat pool's
         # and an invoice's one each): a command's batch asked all four tables, each a query.
         wanted: dict[Temporal, list[tuple[str, str]]] = {}
         for aggregate_id, day in reach.items():
             if day < date.max:
-                text = str(aggregate_id)
+                first = kinds[aggregate_id]
+                text = changes.text(first.originator_id)
                 ids[text] = aggregate_id
-                for table in _tables_of(kinds[aggregate_id]):
+                for table in _tables_of(type(first)):
                     wanted.setdefault(table, []).append((text, day.isoformat()))
         for table in TABLES:
             pairs = wanted.get(table, [])
@@ -746,28 +774,38 @@ class _Changes:
     as the batch's events left them)."""
 
     def __init__(self) -> None:
-        self.believed: dict[UUID, dict[Row, _Held]] = {}
+        # By the aggregate id's number.
+        self.believed: dict[int, dict[Row, _Held]] = {}
+        self._texts: dict[int, str] = {}  # the batch's aggregate ids as text, made once
         self._deleted: dict[str, list[_Key]] = {t.name: [] for t in TABLES}
         self._closed: dict[str, list[tuple[int, str, *tuple[Any, ...]]]] = {
             t.name: [] for t in TABLES
         }
-        # Rows opened by the batch, in order: (aggregate id, row, position, opened) -> the
-        # position and time that closed it again (None: still believed).
-        self._inserts: dict[tuple[UUID, Row, int, str], tuple[int, str] | None] = {}
+        # Rows opened by the batch, in order: (aggregate id as text, row, position, opened)
+        # -> the position and time that closed it again (None: still believed).
+        self._inserts: dict[tuple[str, Row, int, str], tuple[int, str] | None] = {}
         self.totals = _Totals()
 
-    def believe(self, table: Temporal, rows: list[Any], ids: dict[str, UUID]) -> None:
-        """Rows read (``_believed_rows``); ``ids``: the aggregates' ids by their text."""
+    def text(self, aggregate_id: UUID) -> str:
+        """``str(aggregate_id)``, made once per batch."""
+        text = self._texts.get(aggregate_id.int)
+        if text is None:
+            text = self._texts[aggregate_id.int] = str(aggregate_id)
+        return text
+
+    def believe(self, table: Temporal, rows: list[Any], ids: dict[str, int]) -> None:
+        """Rows read (``_believed_rows``); ``ids``: the aggregates' ids' numbers by their
+        text."""
         for aggregate_id, key, start, end, opened, position, *values in rows:
             row = Row(table.name, key, start, end, tuple(values))
             held = _Held(opened, int(position), stored=True)
             self.believed.setdefault(ids[aggregate_id], {})[row] = held
 
-    def open(self, aggregate_id: UUID, row: Row, position: int, at: str) -> _Held:
+    def open(self, aggregate_id: str, row: Row, position: int, at: str) -> _Held:
         self._inserts[(aggregate_id, row, position, at)] = None
         return _Held(at, position, stored=False)
 
-    def close(self, aggregate_id: UUID, row: Row, held: _Held, position: int, at: str) -> None:
+    def close(self, aggregate_id: str, row: Row, held: _Held, position: int, at: str) -> None:
         """No longer believed from ``at``; deleted if opened at that same instant: no one
         ever saw it."""
         if not held.stored:
@@ -777,7 +815,7 @@ class _Changes:
             else:
                 self._inserts[opened] = (position, at)
             return
-        key = (str(aggregate_id), row.key, row.start, held.position)
+        key = (aggregate_id, row.key, row.start, held.position)
         self.totals.add(row, at, -1)  # deleted (opened at ``at``) or closed at ``at``
         if held.opened == at:
             self._deleted[row.table].append(key)
@@ -794,7 +832,7 @@ class _Changes:
         add = self.totals.add
         for (aggregate_id, row, position, at), closed in self._inserts.items():
             inserts[row.table].append(
-                (str(aggregate_id), row.key, *row.values, row.start, row.end, position, at)
+                (aggregate_id, row.key, *row.values, row.start, row.end, position, at)
                 + (closed or (None, None))
             )
             add(row, at, 1)

@@ -114,8 +114,12 @@ class InForceDays:
     version order, instead of rescanning the history.
     """
 
+    # One per timeline the book keeps (20,000): no __dict__.
+    __slots__ = ("since",)
+
     def __init__(self) -> None:
-        self.since: dict[tuple[str, str], date] = {}
+        # Made at the first fact (most histories have none: invoices, accounts).
+        self.since: dict[tuple[str, str], date] | None = None
 
     def day(self, event: LedgerAggregate.Event) -> date | None:
         """The first day ``event``, the next in version order, is in force in this history."""
@@ -129,7 +133,9 @@ class InForceDays:
         fact = _builds_on(event)
         assert fact is not None
         if _kind_of(event) in _BUILDS_ON_ONE:
-            return max(day, self.since.get(fact, day))
+            return day if self.since is None else max(day, self.since.get(fact, day))
+        if self.since is None:
+            self.since = {}
         self.since[fact] = day
         return day
 
