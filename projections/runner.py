@@ -22,7 +22,11 @@ A projection that never decodes an event (``StoredProjection``: the hash chain s
 record as stored) is given the log as stored tuples (``read_stored``) rather than
 ``LoggedEvent``s, read apart from the others' batches and, while it is behind, in
 batches of ``stored_batch_size``: no ``UUID``, ``Notification`` or ``LoggedEvent`` per
-event, and a few statements per 10,000 events rather than per 2,000.
+event, and a few statements per 10,000 events rather than per 2,000. Keeping up (given
+``decode_stored``), a step reads the log once, as stored, and the others are given the
+same events to decode; ``run`` ends each catch-up on a read short of a batch, and
+remembers the positions it committed for its poll interval, so that a wake-up with
+nothing new costs one read and no transaction (ADR 0005).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ ReadLog = Callable[[int, int], Sequence[LoggedEvent]]
 ReadStored = Callable[[int, int], Sequence[RawEvent]]
 # An event of a batch, as a projection is given it.
 Logged = LoggedEvent | RawEvent
+# The same events as ``ReadLog`` would read, from the stored ones (none read again).
+DecodeStored = Callable[[Sequence[RawEvent]], Sequence[LoggedEvent]]
 # Blocks until something may have been written, or ``timeout`` seconds pass.
 Wait = Callable[[float], None]
 
@@ -194,10 +200,14 @@ class ProjectionRunner:
         catch_up_batch_size: int = 2_000,
         read_stored: ReadStored | None = None,
         stored_batch_size: int = 10_000,
+        decode_stored: DecodeStored | None = None,
     ) -> None:
         self.store = store
         self.read_log = read_log
         self.read_stored = read_stored
+        # Given with ``read_stored``: a runner keeping up reads the log once per step, as
+        # stored, and gives the others the same events to decode (``_batches``).
+        self.decode_stored = decode_stored
         self.head = head
         self.projections = list(projections)
         self.batch_size = batch_size
@@ -222,6 +232,12 @@ class ProjectionRunner:
         # catch-up: after a step that read the log to its end, the next looks for more
         # from there before it opens a transaction (``_nothing_new``).
         self._committed: dict[str, int] | None = None
+        self._committed_at = 0.0  # when (time.monotonic())
+        # What ``_nothing_new`` found after those positions (from, events), for the step.
+        self._prefetched: tuple[int, Sequence[RawEvent]] | None = None
+        # The last step committed and read the log to its end (each of its reads came
+        # back short of a batch): ``catch_up(confirm_end=False)`` stops there.
+        self._at_end = False
 
     def prepare(self) -> None:
         """Create tables; a projection whose table version changed is rebuilt from 0."""
@@ -285,6 +301,7 @@ class ProjectionRunner:
             for p in self.projections
             if p.name not in self._failing or self._failing[p.name].next_attempt_at <= now
         ]
+        self._prefetched = None
         if not due or self._nothing_new(due):
             return 0
         try:
@@ -293,6 +310,8 @@ class ProjectionRunner:
             # A projection failed on an event, and the whole step was rolled back: again,
             # each projection in a savepoint of its own, so that it stops alone.
             return self._step(due, isolated=True)
+        finally:
+            self._prefetched = None
 
     def _step(self, due: Sequence[Projection], isolated: bool) -> int:
         """One transaction: claim the positions, read the batches, apply them, move the
@@ -302,6 +321,7 @@ class ProjectionRunner:
         not commit (its memory may be ahead of the rolled-back tables)."""
         done = _Step()
         self._committed = None
+        self._at_end = False
         try:
             with self.store.transaction() as sql:
                 claims = _claim(sql, [p.name for p in due])
@@ -324,8 +344,10 @@ class ProjectionRunner:
             if projection.name in done.reached:
                 self._passed(projection, done.reached[projection.name][0])
         if done.restarted:
-            self.store.scrub()
+            self.store.scrub()  # and catching up goes on: it rebuilds from 0
         else:
+            self._at_end = not (self._behind or self._stored_behind)
+            self._committed_at = time.monotonic()
             self._committed = {
                 name: done.reached.get(name, (claim.position, claim.version))[0]
                 for name, claim in claims.items()
@@ -336,18 +358,25 @@ class ProjectionRunner:
         """Whether the log holds nothing after the positions the last step committed,
         read without a transaction: a step that finds the log at its end (the last of
         each catch-up) then claims nothing and commits nothing. Only after a step that
-        read the log to its end, for the projections it claimed; whatever this finds, the
-        step reads again from the positions it claims."""
+        read the log to its end, for the projections it claimed. What it finds, read as
+        the step would (stored, a batch), is the step's batch if the step claims the
+        positions it read from (``_prefetched``); else the step reads again."""
         committed = self._committed
         if committed is None or self._behind or self._stored_behind:
             return False
         if any(p.name not in committed for p in due):
             return False
-        # One event read is enough to know (a runner keeping up asks after each step).
         stored = [committed[p.name] for p in due if self._reads_stored(p)]
         decoding = [committed[p.name] for p in due if not self._reads_stored(p)]
         if stored and self.read_stored is not None:
-            if self.read_stored(min(stored), 1):
+            start = min(stored)
+            if self.decode_stored is not None and decoding:
+                # Read as the step reads, so that what is found is read once.
+                found = self.read_stored(start, self.batch_size)
+                if found:
+                    self._prefetched = (start, found)
+                    return False
+            elif self.read_stored(start, 1):  # one event is enough to know
                 return False
             if not decoding or min(decoding) >= min(stored):
                 return True  # the same log, empty after an earlier position: one read
@@ -367,12 +396,33 @@ class ProjectionRunner:
 
         given: list[tuple[Projection, Sequence[Logged]]] = []
         stored = [p for p in due if self._reads_stored(p)]
+        decoding = [p for p in due if not self._reads_stored(p)]
+        if (
+            stored
+            and decoding
+            and self.read_stored is not None
+            and self.decode_stored is not None
+            and not (self._behind or self._stored_behind)
+        ):
+            # Keeping up (a step per POST, in live serving): one read of the log, as
+            # stored, serves both kinds; the others are given the same events to decode.
+            start = min(reached(p) for p in due)
+            prefetched = self._prefetched
+            if prefetched is not None and prefetched[0] == start:
+                found = prefetched[1]  # read by ``_nothing_new``, from the same position
+            else:
+                found = self.read_stored(start, self.batch_size)
+            self._behind = self._stored_behind = len(found) >= self.batch_size
+            if found:
+                batch = self.decode_stored(found)
+                given += [(projection, found) for projection in stored]
+                given += [(projection, batch) for projection in decoding]
+            return given
         if stored and self.read_stored is not None:
             size = self.stored_batch_size if self._stored_behind else self.batch_size
             found = self.read_stored(min(reached(p) for p in stored), size)
             self._stored_behind = len(found) >= self.batch_size
             given += [(projection, found) for projection in stored if found]
-        decoding = [p for p in due if not self._reads_stored(p)]
         if decoding:
             size = self.catch_up_batch_size if self._behind else self.batch_size
             batch = self.read_log(min(reached(p) for p in decoding), size)
@@ -501,15 +551,34 @@ class ProjectionRunner:
         self,
         progress: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        confirm_end: bool = True,
+        remember: float = 0.0,
     ) -> int:
         """Apply everything in the log now (or until ``stop`` is set: the batch being
-        applied is finished first); returns how many (event, projection) pairs."""
+        applied is finished first); returns how many (event, projection) pairs.
+
+        ``confirm_end``: after a step that read the log to its end, look once more for
+        events written meanwhile. ``run`` does not: the wait that follows each catch-up
+        returns at once for their wake-ups (a datagram or a NOTIFY waits to be read), and
+        a missed one costs the poll interval, as ever; so a live step per POST reads the
+        log once.
+
+        ``remember``: for how many seconds after a step committed the positions it left
+        are trusted to find that the log holds nothing new, with one read and no
+        transaction (after that, the catch-up claims afresh: another process may have
+        moved a position since, e.g. reset one). ``run`` gives its poll interval: a
+        wake-up for events a step already applied (they were written after the wake-up
+        that began it) costs a read, and a position moved back elsewhere is seen within
+        the poll interval, as it was at the next poll before."""
         applied = 0
-        self._committed = None  # another process may have moved a position since
+        if time.monotonic() - self._committed_at >= remember:
+            self._committed = None  # another process may have moved a position since
         while (stop is None or not stop.is_set()) and (count := self.step()):
             applied += count
             if progress is not None:
                 progress(count)
+            if not confirm_end and self._at_end:
+                break
         return applied
 
     def run(self, stop: threading.Event, wait: Wait, poll: float = 1.0, pause: float = 1.0) -> None:
@@ -520,7 +589,8 @@ class ProjectionRunner:
                 if not prepared:
                     self.prepare()
                     prepared = True
-                self.catch_up(stop=stop)  # a stop asked for waits for one batch, not all
+                # A stop asked for waits for one batch, not all.
+                self.catch_up(stop=stop, confirm_end=False, remember=poll)
                 self.last_error = None
                 wait(poll)
             except CONNECTION_ERRORS as error:

@@ -17,10 +17,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
 
 from adapters.raw_log import RawEvent, select_raw
 from adapters.runner_lock import RunnerLock
 from adapters.store import StoreSettings
+from domain.base import LedgerAggregate
 from projections import failures
 from projections.account_overview import AccountOverview
 from projections.audit_trail import AuditTrail
@@ -88,6 +90,7 @@ class ReadSide:
             ledger.head_position,
             self.projections,
             read_stored=self.read_stored,
+            decode_stored=self.decode_stored,
         )
         self.names = [p.name for p in self.projections]
         self._prepare()
@@ -111,6 +114,30 @@ class ReadSide:
     def read_stored(self, after: int, limit: int) -> Sequence[RawEvent]:
         """The log as stored, never decoded: what the hash chain seals (ProjectionRunner)."""
         return select_raw(self.ledger.recorder, after, limit)
+
+    def decode_stored(self, events: Sequence[RawEvent]) -> Sequence[LoggedEvent]:
+        """The events ``read_log`` reads, made from the same events as ``read_stored`` read
+        them: the runner reads the log once per step (ProjectionRunner)."""
+        decode = self._decode
+        return [
+            LoggedEvent(
+                event.position,
+                Notification(
+                    id=event.position,
+                    originator_id=UUID(bytes=event.aggregate_id),
+                    originator_version=event.version,
+                    topic=event.topic,
+                    state=event.state,
+                ),
+                decode,
+            )
+            for event in events
+        ]
+
+    def _decode(self, notification: Notification) -> LedgerAggregate.Event:
+        event = self.ledger.mapper.to_domain_event(notification)
+        assert isinstance(event, LedgerAggregate.Event)
+        return event
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:

@@ -55,6 +55,7 @@ def runner_of(
         side.ledger.head_position,
         projections,
         read_stored=side.read_stored,
+        decode_stored=side.decode_stored,
         **options,
     )
     runner.prepare()
@@ -138,6 +139,79 @@ def test_each_catch_up_starts_from_the_positions_it_claims(read_side, ledger, st
 
     assert runner.catch_up() == head
 
+    assert runner.positions() == dict.fromkeys(read_side.names, head)
+
+
+def counting_reads(
+    monkeypatch: pytest.MonkeyPatch, runner: ProjectionRunner, store: ReadStore
+) -> Counter[str]:
+    """How many times ``runner`` reads the log, each way, and opens a transaction."""
+    done: Counter[str] = Counter()
+    read_stored, read_log, transaction = runner.read_stored, runner.read_log, store.transaction
+    assert read_stored is not None
+
+    def stored(after: int, limit: int) -> Any:
+        done["read_stored"] += 1
+        return read_stored(after, limit)
+
+    def logged(after: int, limit: int) -> Any:
+        done["read_log"] += 1
+        return read_log(after, limit)
+
+    @contextmanager
+    def counted() -> Iterator[Sql]:
+        done["transaction"] += 1
+        with transaction() as sql:
+            yield sql
+
+    monkeypatch.setattr(runner, "read_stored", stored)
+    monkeypatch.setattr(runner, "read_log", logged)
+    monkeypatch.setattr(store, "transaction", counted)
+    return done
+
+
+def test_a_live_runner_reads_the_log_once_per_step_and_a_late_wake_up_costs_a_read(
+    read_side, ledger, staff, admin, monkeypatch
+):
+    """Keeping up (``run``, a step per command): one read of the log, as stored, gives
+    the hash chain its events and the others the same events to decode; the catch-up
+    ends there (the wait that follows returns at once for a wake-up sent meanwhile). A
+    wake-up for events a step already applied costs one read and no transaction."""
+    runner = read_side.runner
+    write_some(ledger, staff, admin, accounts=1)
+    runner.catch_up()
+    done = counting_reads(monkeypatch, runner, read_side.store)
+    cycles: list[Counter[str]] = []
+    stop = threading.Event()
+
+    def wait(timeout: float) -> None:
+        cycles.append(done.copy())
+        done.clear()
+        if len(cycles) == 1:
+            write_some(ledger, staff, admin, accounts=1)  # a command: its wake-up
+        elif len(cycles) == 3:
+            stop.set()  # after a wake-up that finds nothing new
+
+    runner.run(stop, wait)
+
+    assert cycles[1] == {"read_stored": 1, "transaction": 1}
+    assert cycles[2] == {"read_stored": 1}
+    assert_each_event_once(read_side, ledger.head_position())
+
+
+def test_positions_moved_back_elsewhere_are_claimed_once_remembering_ends(
+    read_side, ledger, staff, admin
+):
+    """``remember``: the positions a step committed find that nothing is new for that
+    long; a reset made elsewhere meanwhile is rebuilt by the first catch-up after."""
+    head = write_some(ledger, staff, admin)
+    runner = runner_of(read_side, read_side.projections)
+    runner.catch_up()
+    elsewhere = runner_of(read_side, read_side.projections)
+    elsewhere.reset(read_side.projection("book"))
+
+    assert runner.catch_up(remember=60.0) == 0
+    assert runner.catch_up(remember=0.0) == head
     assert runner.positions() == dict.fromkeys(read_side.names, head)
 
 
