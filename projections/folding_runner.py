@@ -22,6 +22,7 @@ lock.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from domain.personal_data import is_erasure
@@ -51,14 +52,16 @@ class FoldingRunner(ProjectionRunner):
             for p in self.projections
             if p.name not in self._failing or self._failing[p.name].next_attempt_at <= now
         ]
-        if not due or self._nothing_new(due):
-            return 0
         if any(is_permanent(p) or self._reads_stored(p) for p in due):
             return super().step()
+        self._prefetched = None  # only read for projections reading the log as stored
+        if not due or self._nothing_new(due):
+            return 0
         return self._step_each(due)
 
     def _step_each(self, due: Sequence[Projection]) -> int:
         self._committed = None
+        self._at_end = False
         with self.store.write_when_needed(_never) as sql:  # a read: no lock taken
             claims = _claim(sql, [p.name for p in due])
         start = min((c.position for c in claims.values()), default=0)
@@ -93,7 +96,9 @@ class FoldingRunner(ProjectionRunner):
                 for each in due:
                     each.forget()
                 raise
-        if not ordinary:
+        if not ordinary:  # as ``ProjectionRunner._step`` leaves them
+            self._at_end = not self._behind
+            self._committed_at = time.monotonic()
             self._committed = reached
         return applied
 
