@@ -11,6 +11,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import select
+import time
 from typing import IO, Any
 
 import psycopg
@@ -19,10 +21,16 @@ from adapters.store import StoreSettings
 
 
 class RunnerLock:
-    def __init__(self, settings: StoreSettings, name: str = "projections") -> None:
+    def __init__(
+        self, settings: StoreSettings, name: str = "projections", confirm_every: float = 1.0
+    ) -> None:
         self.settings = settings
         self.name = name
+        # PostgreSQL: how often ``still_held`` asks the server (a round trip) when nothing
+        # came on the lock's connection meanwhile.
+        self.confirm_every = confirm_every
         self._connection: psycopg.Connection[Any] | None = None
+        self._confirmed_at = 0.0  # when the server last answered on it (time.monotonic())
         self._file: IO[bytes] | None = None
 
     def _key(self) -> int:
@@ -36,6 +44,7 @@ class RunnerLock:
             row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key(),)).fetchone()
             if row is not None and row[0]:
                 self._connection = connection
+                self._confirmed_at = time.monotonic()
                 return True
             connection.close()
             return False
@@ -81,13 +90,25 @@ class RunnerLock:
             return False
 
     def still_held(self) -> bool:
-        """False once the PostgreSQL session holding the lock has gone."""
+        """False once the PostgreSQL session holding the lock has gone.
+
+        The server is asked (``SELECT 1``, a round trip) only when something came on the
+        lock's idle connection (a session ended by the server sends its error, or the
+        socket closes: both make it readable) or ``confirm_every`` seconds have passed
+        (a connection lost without a word), not before every wait of a busy runner. A
+        runner deposed meanwhile goes on for that long at most, as it did until its next
+        wait: the claimed positions keep two runners from applying a batch twice."""
         if self._connection is not None:
+            if time.monotonic() - self._confirmed_at < self.confirm_every and not _readable(
+                self._connection
+            ):
+                return True
             try:
                 self._connection.execute("SELECT 1")
             except psycopg.Error:
                 self.release()
                 return False
+            self._confirmed_at = time.monotonic()
             return True
         return self._file is not None
 
@@ -100,3 +121,12 @@ class RunnerLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def _readable(connection: psycopg.Connection[Any]) -> bool:
+    """Whether anything waits to be read on an idle connection (a closed one counts)."""
+    try:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)

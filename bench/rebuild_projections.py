@@ -26,7 +26,8 @@ the same log:
   SQLite): the same projections reset
   and rebuilt again as ``subledger projections rebuild --all`` does, shared out among N
   processes, this one included, each reading the log for itself
-  (service/reads/parallel_rebuild.py);
+  (service/reads/parallel_rebuild.py; on SQLite each folds its batches outside the
+  write lock, projections/folding_runner.py), the CPU of the other processes apart;
 - hash chain: the permanent projection (ADR 0012), never rebuilt, sealed once over the
   same log as the runner does on a fresh read store; timed apart, not in the rebuild.
 
@@ -273,11 +274,15 @@ def main(argv: list[str] | None = None) -> int:
                 names = [p.name for p in clocked]
                 for name in names:
                     read_side.runner.reset(read_side.projection(name))
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
                 shared = throughput(
                     f"rebuild, {jobs} processes",
                     lambda: rebuild_in_parallel(read_side, names, jobs, min_events=0),
                     events,
                 )
+                grown = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = grown.ru_utime + grown.ru_stime - children.ru_utime - children.ru_stime
+                print(f"  (CPU of the other processes: {cpu:.2f} s)")
                 assert min(read_side.positions().values()) == events
                 print(f"rebuild in {jobs} processes / read + decode = {shared / read:.2f}")
             if profile is not None:

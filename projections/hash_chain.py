@@ -219,11 +219,18 @@ class HashChain:
 
     def _tip_in(self, sql: Sql) -> _Tip:
         # Another runner may have sealed since this one last did (after an election), so
-        # the tip is read again in every new transaction, then carried in memory.
+        # the tip is read again in every new transaction, then carried in memory; unless
+        # the runner vouches that the chain is where it left it (``resume``).
         if self._tip is None or self._tip.sql is not sql:
             position, chain_hash = tip(sql)
             self._tip = _Tip(sql, position, chain_hash)
         return self._tip
+
+    def resume(self, sql: Sql) -> None:
+        """The chain is at the tip this one last sealed (the runner claimed the position it
+        committed): seal after it in ``sql`` without reading it again."""
+        if self._tip is not None:
+            self._tip = _Tip(sql, self._tip.position, self._tip.hash)
 
     def forget(self) -> None:
         self._tip = None

@@ -72,6 +72,21 @@ class BatchProjection(Projection, Protocol):
         """Fold ``batch`` (in log order) into the tables, inside the runner's transaction."""
 
 
+class RememberingProjection(Projection, Protocol):
+    """A projection that keeps what it wrote from one step to the next (the hash chain's
+    tip, rows it reads back), rather than read it again in each transaction.
+
+    Other processes apply projections too (``CaughtUp``, a deposed runner), so memory is
+    only trusted when the runner vouches for it: at the start of each step that applies
+    the projection it calls ``resume(sql)`` if the position it claimed (and the tables'
+    version) is the one the projection's last committed step left, else ``forget()``.
+    Memory is used in the transaction ``sql`` only; any other transaction (a caller
+    outside the runner) reads the tables, as a projection without ``resume`` always does."""
+
+    def resume(self, sql: Sql) -> None:
+        """The tables are as this projection's memory has them: use it in ``sql``."""
+
+
 def is_permanent(projection: Projection) -> bool:
     """A projection that sets ``permanent = True`` keeps its rows for good: the runner
     never drops, resets or rebuilds it (the hash chain, ADR 0012)."""

@@ -19,6 +19,7 @@ No personal data is kept: account ids, invoice numbers, years and days.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -35,6 +36,7 @@ from projections.store import Sql
 KEYS = "retention_keys"
 INVOICES = "retention_invoices"
 CHUNK = 500  # ids per IN list
+REMEMBERED = 10_000  # accounts whose key rows are kept between steps (least recent go)
 
 _KEY_COLUMNS = ("account_id", "subject_id", "financial_year", "held_until", "erased")
 _INVOICE_COLUMNS = (
@@ -92,11 +94,18 @@ class IssuedInvoice:
 
 class RetentionAgenda:
     """A batch is folded in memory (the key rows of the accounts it touches read in one
-    query per 500) and written with one delete and one insert per table."""
+    query per 500) and written with one delete and one insert per table. The key rows of
+    the accounts recently touched are kept for the runner's next step (``resume``)."""
 
     name = "retention"
     version = 1
     tables: tuple[str, ...] = (KEYS, INVOICES)
+
+    def __init__(self) -> None:
+        # Every key row of each account kept (an account without keys: empty), as the
+        # transaction ``_in`` leaves them; used in that transaction only.
+        self._accounts: OrderedDict[UUID, dict[str, BuyerKey]] = OrderedDict()
+        self._in: Sql | None = None
 
     def create(self, sql: Sql) -> None:
         sql.execute(
@@ -155,7 +164,7 @@ class RetentionAgenda:
         sql.insert_many(INVOICES, _INVOICE_COLUMNS, invoices)
         if not folded:
             return
-        keys = _keys(sql, {account_id for (account_id, _), _ in folded})
+        keys = self._keys(sql, {account_id for (account_id, _), _ in folded})
         changed: dict[tuple[UUID, str], BuyerKey] = {}
         for (account_id, subject_id), logged in folded:
             key = changed.get((account_id, subject_id)) or keys.get((account_id, subject_id))
@@ -169,10 +178,43 @@ class RetentionAgenda:
             [(str(a), s) for a, s in changed if (a, s) in keys],
         )
         sql.insert_many(KEYS, _KEY_COLUMNS, [key.row() for key in changed.values()])
+        for (account_id, subject_id), key in changed.items():
+            self._accounts[account_id][subject_id] = key
+
+    def _keys(self, sql: Sql, accounts: set[UUID]) -> dict[tuple[UUID, str], BuyerKey]:
+        """The key rows of these accounts: those kept for this transaction, the others
+        read (and kept from now on)."""
+        if self._in is not sql:
+            self.forget()
+            self._in = sql
+        kept = self._accounts
+        for account_id in accounts:
+            if account_id in kept:
+                kept.move_to_end(account_id)
+        wanted = {account_id for account_id in accounts if account_id not in kept}
+        read = _keys(sql, wanted) if wanted else {}
+        for account_id in wanted:
+            kept[account_id] = {}
+        for (account_id, subject_id), key in read.items():
+            kept[account_id][subject_id] = key
+        while len(kept) > max(REMEMBERED, len(accounts)):
+            kept.popitem(last=False)
+        return {
+            (account_id, subject_id): key
+            for account_id in accounts
+            for subject_id, key in kept[account_id].items()
+        }
+
+    def resume(self, sql: Sql) -> None:
+        """The tables are as this projection's last committed step left them (the runner
+        claimed its position): the key rows kept are used in ``sql``."""
+        self._in = sql
 
     def forget(self) -> None:
-        """Nothing is kept between batches: another runner may apply this projection too
-        (a retention run catching it up), so every batch starts from the tables."""
+        """Another runner may apply this projection too (a retention run catching it up),
+        so what is kept is used only while the runner vouches for it (``resume``)."""
+        self._accounts.clear()
+        self._in = None
 
 
 def _fold(key: BuyerKey, event: object) -> BuyerKey:

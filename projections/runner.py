@@ -4,7 +4,9 @@ Each step is one transaction: it claims the positions of every projection due (o
 statement, rows locked in the order of their names), reads the batch from the least of
 them, applies it to each projection and moves the positions in the
 ``projection_positions`` table, so a crash anywhere leaves rows and positions in step.
-A step that does not commit makes every projection in it forget its memory. The runner
+A step that does not commit makes every projection in it forget its memory; a
+projection uses what it kept of its tables (``RememberingProjection``) only while the
+position a step claims is the one its last committed step here left. The runner
 never relies on notifications to see events: it reads the log from its position until
 it is empty, then waits for a wake-up (PostgreSQL NOTIFY) or the poll interval,
 whichever comes first. A failed connection is dropped, and after a pause the runner
@@ -238,6 +240,9 @@ class ProjectionRunner:
         # The last step committed and read the log to its end (each of its reads came
         # back short of a batch): ``catch_up(confirm_end=False)`` stops there.
         self._at_end = False
+        # Per projection, the (position, version) its last committed step here left: a
+        # step that claims the same may let it use what it remembers (``_resume``).
+        self._left: dict[str, tuple[int, int]] = {}
 
     def prepare(self) -> None:
         """Create tables; a projection whose table version changed is rebuilt from 0."""
@@ -269,6 +274,7 @@ class ProjectionRunner:
         sql.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
         failures.clear(sql, projection.name)
         self._failing.pop(projection.name, None)
+        self._left.pop(projection.name, None)
         projection.forget()
 
     def reset(self, projection: Projection) -> None:
@@ -325,11 +331,13 @@ class ProjectionRunner:
         try:
             with self.store.transaction() as sql:
                 claims = _claim(sql, [p.name for p in due])
+                self._resume(sql, due, claims)
                 for projection, batch in self._batches(due, claims):
                     done.applied += self._apply(sql, projection, batch, claims, done, isolated)
                 _save(sql, claims, done)
         except BaseException:
             for projection in due:
+                self._left.pop(projection.name, None)
                 projection.forget()
             raise
         for projection, failure, error in done.failures:
@@ -343,6 +351,10 @@ class ProjectionRunner:
         for projection in due:
             if projection.name in done.reached:
                 self._passed(projection, done.reached[projection.name][0])
+        for name, claim in claims.items():
+            self._left[name] = done.reached.get(name, (claim.position, claim.version))
+        for name in done.restarted | {p.name for p, _, _ in done.failures}:
+            self._left.pop(name, None)  # rebuilt, or rolled back to a savepoint: read again
         if done.restarted:
             self.store.scrub()  # and catching up goes on: it rebuilds from 0
         else:
@@ -353,6 +365,24 @@ class ProjectionRunner:
                 for name, claim in claims.items()
             }
         return done.applied
+
+    def _resume(self, sql: Sql, due: Sequence[Projection], claims: dict[str, _Claim]) -> None:
+        """Let each projection use what it remembers of its tables in this step only if
+        the position claimed is the one its last committed step here left: another
+        process may have moved it since (``CaughtUp`` applies projections too, a deposed
+        runner, a reset), and then its tables are not what it remembers."""
+        for projection in due:
+            claim = claims.get(projection.name)
+            left = self._left.get(projection.name)
+            resume = getattr(projection, "resume", None)
+            if claim is not None and left == (claim.position, claim.version):
+                if resume is not None:
+                    resume(sql)
+            elif self._left.pop(projection.name, None) is not None:
+                # Moved elsewhere since: what it kept is not of these tables. (Without an
+                # entry it kept nothing vouched for: forgotten already, or of a
+                # transaction of its own, which ``resume`` alone carries over.)
+                projection.forget()
 
     def _nothing_new(self, due: Sequence[Projection]) -> bool:
         """Whether the log holds nothing after the positions the last step committed,

@@ -8,6 +8,7 @@ units with their currency, so sums in SQL stay exact on both databases.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -154,6 +155,76 @@ class Sql:
         self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
+_READ = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+def reads_only(statement: str) -> bool:
+    """Whether ``statement`` only reads: a SELECT (or WITH ... SELECT) naming no write.
+    Conservative: a read that merely mentions such a word counts as a write."""
+    return _READ.match(statement) is not None and _WRITES.search(statement) is None
+
+
+class WriteWhenNeeded(Sql):
+    """SQLite: a transaction opened at the first write, not before. Until then every
+    statement reads (``reads_only``) and runs in autocommit, each its own short read
+    transaction, holding no lock; the first write, or ``begin``, takes the write lock
+    (``BEGIN IMMEDIATE``) and calls ``on_begin`` inside the new transaction, and
+    everything after runs in it. So a projection folds its batch (reads of its tables,
+    then Python) while another process writes, and holds the lock only for its writes.
+
+    A read transaction is never upgraded: in WAL mode one that began before another
+    writer committed could not become a writer (SQLITE_BUSY_SNAPSHOT). Reads are
+    fetched whole and their cursors closed, so none is left open at the BEGIN."""
+
+    def __init__(self, connection: sqlite3.Connection, on_begin: Callable[[Sql], None]) -> None:
+        super().__init__(connection.cursor(), "sqlite")
+        self._connection = connection
+        self._on_begin = on_begin
+        self.began = False
+        self._read: list[Any] | None = None  # the last autocommit read's rows
+
+    def begin(self) -> None:
+        if not self.began:
+            self._connection.execute("BEGIN IMMEDIATE")
+            self.began = True
+            self._on_begin(self)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Sql:
+        if not self.began and reads_only(statement):
+            cursor = self._connection.cursor()
+            try:
+                self._read = cursor.execute(statement, tuple(params)).fetchall()
+            finally:
+                cursor.close()
+            return self
+        self.begin()
+        self._read = None
+        return super().execute(statement, params)
+
+    def fetchone(self) -> Any:
+        if self._read is not None:
+            return self._read.pop(0) if self._read else None
+        return super().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        if self._read is not None:
+            rows, self._read = self._read, []
+            return rows
+        return super().fetchall()
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.begin()
+        super().executemany(statement, rows)
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        self.begin()
+        with super().savepoint(name):
+            yield
+
+
 class ReadStore:
     """One connection to the read store, made again after it fails."""
 
@@ -183,6 +254,25 @@ class ReadStore:
             raise
         except BaseException:
             self._rollback()
+            raise
+
+    @contextmanager
+    def write_when_needed(self, on_begin: Callable[[Sql], None]) -> Iterator[WriteWhenNeeded]:
+        """SQLite only: a transaction opened at the block's first write (``WriteWhenNeeded``),
+        committed if the block succeeds and rolled back if it raises."""
+        assert self.dialect == "sqlite"
+        connection = self.connection
+        sql = WriteWhenNeeded(connection, on_begin)
+        try:
+            yield sql
+            if sql.began:
+                connection.commit()
+        except CONNECTION_ERRORS:
+            self.reset()
+            raise
+        except BaseException:
+            if sql.began:
+                self._rollback()
             raise
 
     def _rollback(self) -> None:

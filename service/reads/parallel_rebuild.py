@@ -11,8 +11,10 @@ and the next runner goes on from there.
 
 The caller holds the runner lock, so that no other runner applies these projections
 meanwhile, and has reset them (``ProjectionRunner.reset``). On SQLite one process is the
-default (``default_jobs``). Below ``MIN_EVENTS`` events,
-starting processes costs more than it saves, and every group is caught up here.
+default (``default_jobs``); when there are more, each runner folds its batches outside
+the write lock (``FoldingRunner``), so that they can share the file. Below
+``MIN_EVENTS`` events, starting processes costs more than it saves, and every group is
+caught up here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import IO
 
 from adapters.store import StoreSettings
+from projections.folding_runner import FoldingRunner
 from projections.runner import ProjectionRunner
 from service.reads.read_side import ReadSide
 
@@ -46,9 +49,10 @@ class GroupFailed(RuntimeError):
 
 def default_jobs(store: StoreSettings) -> int:
     """One process per core on PostgreSQL; one on SQLite, which lets one writer at a time
-    into its file: a runner holds that lock for its whole batch (the projections fold it
-    inside their transaction), so a second group waits for the first instead of running
-    beside it (a million events rebuilt in 424 s in two processes, 426 s in one)."""
+    into its file. With ``--jobs 2`` each group folds its batches outside that lock and
+    holds it only for its writes (``FoldingRunner``), and the two no longer wait for each
+    other; but on a busy machine (two cores, other work) two were no faster than one
+    (ADR 0032), so one stays the default."""
     if store.postgres is None:
         return 1
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
@@ -102,9 +106,9 @@ def rebuild_in_parallel(
             reader.start()
             readers.append(reader)
         here = [read_side.projection(name) for name in cut[0]]
-        runner = ProjectionRunner(
-            read_side.store, read_side.read_log, read_side.ledger.head_position, here
-        )
+        # Alone, the ordinary runner: one transaction per batch, not one per projection.
+        kind = FoldingRunner if children else ProjectionRunner
+        runner = kind(read_side.store, read_side.read_log, read_side.ledger.head_position, here)
         runner.catch_up(progress=told)
         codes = [child.wait() for child in children]
         finished = True

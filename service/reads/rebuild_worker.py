@@ -16,7 +16,7 @@ from functools import partial
 from adapters.clock import SystemClock
 from adapters.payments import FakePaymentProvider
 from adapters.store import StoreSettings
-from projections.runner import ProjectionRunner
+from projections.folding_runner import FoldingRunner
 from service.config.collector import tune_for_long_running
 from service.ledger.application import Ledger
 from service.ledger.read_models import read_log, read_store
@@ -41,7 +41,7 @@ def main() -> int:
             out.write(b"+%d\n" % count)
             out.flush()
 
-        runner = ProjectionRunner(writer, partial(read_log, ledger), ledger.head_position, chosen)
+        runner = FoldingRunner(writer, partial(read_log, ledger), ledger.head_position, chosen)
         runner.catch_up(progress=report)
     finally:
         writer.close()
