@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="then rebuild again shared out among this many processes (default: as"
-        " `subledger projections rebuild --all`: one per core on PostgreSQL, none on SQLite)",
+        " `subledger projections rebuild --all`: one per core on PostgreSQL, two on SQLite)",
     )
     parser.add_argument("--profile-file", help="also save the profile there (pstats)")
     parser.add_argument(

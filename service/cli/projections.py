@@ -54,7 +54,7 @@ def run(svc: Service, exit_if_running: bool) -> int:
     type=click.IntRange(min=1, max=MAX_JOBS),
     default=None,
     help="processes sharing the read models out (default: one per core on PostgreSQL,"
-    " one on SQLite)",
+    " two on SQLite)",
 )
 @with_service(reading=True)
 def rebuild(svc: Service, names: tuple[str, ...], every: bool, jobs: int | None) -> int:

@@ -92,8 +92,10 @@ def test_a_group_whose_process_fails_is_named_and_the_others_finish(
     assert all(positions[name] == 0 for name in there)
 
 
-def test_sqlite_rebuilds_in_one_process_by_default_postgres_on_every_core(
-    store: StoreSettings,
+def test_sqlite_rebuilds_in_two_processes_by_default_postgres_on_every_core(
+    store: StoreSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = 1 if store.postgres is None else min(parallel_rebuild.MAX_JOBS, os.cpu_count() or 1)
-    assert parallel_rebuild.default_jobs(store) == expected
+    for cores in (1, 2, 16):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        expected = min(2 if store.postgres is None else parallel_rebuild.MAX_JOBS, cores)
+        assert parallel_rebuild.default_jobs(store) == expected
