@@ -328,9 +328,12 @@ class _InForce:
 
 # The aggregates whose timelines ``Timelines`` keeps. A log interleaves many: at 2,000,
 # one in six of the book's events in a 100,000-event rebuild found its aggregate gone,
-# to be loaded, decoded and folded again. About 8 kB each (measured on the rebuild
-# benchmark's log: 2 to 3 events and 1.5 states per aggregate), some 160 MB when full.
-TIMELINES = 20_000
+# to be loaded, decoded and folded again. About 5 to 8 kB each (measured on the rebuild
+# benchmark's log: 2 to 3 events and 1.5 states per aggregate), some 300 MiB when full.
+# The gap between an aggregate's events grows with the log: at 20,000, the benchmark's
+# million-event rebuild reloads the aggregate of about one in six of the book's events
+# (ADR 0025, "The book's timelines at a million events").
+TIMELINES = 50_000
 
 # A state carried forward to a later day than any kept leaves a copy of itself behind
 # once in this many days, and is moved, not copied, the other times (see ``_derived``).
