@@ -33,6 +33,7 @@ nothing new costs one read and no transaction (ADR 0005).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -188,6 +189,17 @@ class PermanentProjection(Exception):
 
     def __init__(self, projection: Projection, why: str) -> None:
         super().__init__(f"{projection.name} is permanent: {why}")
+
+
+def _thaw(frozen_before: bool) -> None:
+    """Give back to the collector what a catch-up far behind froze, so that a cycle frozen
+    with it (a cache forgotten, a projection reset) is not kept for the process's life. A
+    process that had frozen its start-up heap (``serve``'s runner child) has it frozen
+    again, with what is alive now, after one full collection."""
+    gc.unfreeze()
+    if frozen_before:
+        gc.collect()
+        gc.freeze()
 
 
 class ProjectionRunner:
@@ -603,12 +615,22 @@ class ProjectionRunner:
         applied = 0
         if time.monotonic() - self._committed_at >= remember:
             self._committed = None  # another process may have moved a position since
-        while (stop is None or not stop.is_set()) and (count := self.step()):
-            applied += count
-            if progress is not None:
-                progress(count)
-            if not confirm_end and self._at_end:
-                break
+        frozen = gc.get_freeze_count()
+        try:
+            while (stop is None or not stop.is_set()) and (count := self.step()):
+                applied += count
+                if self._behind or self._stored_behind:
+                    # Far behind (a rebuild, a runner started late): what a committed batch
+                    # leaves alive is the projections' caches, kept for many batches.
+                    # Frozen, no collection walks them again (ADR 0031).
+                    gc.freeze()
+                if progress is not None:
+                    progress(count)
+                if not confirm_end and self._at_end:
+                    break
+        finally:
+            if gc.get_freeze_count() > frozen:
+                _thaw(frozen_before=frozen > 0)
         return applied
 
     def run(self, stop: threading.Event, wait: Wait, poll: float = 1.0, pause: float = 1.0) -> None:

@@ -7,7 +7,9 @@ allocations, a full one when the older generations have grown by a quarter) a se
 process walks its ~200,000 objects of modules, routes and schemas again and again, and
 the projection runner its caches of tens of thousands of aggregates: a rebuild spent
 about a fifth of its CPU time in the collector, and a full collection during a
-point-in-time read of a large account took its p95 to three times its p50.
+point-in-time read of a large account took its p95 to three times its p50. A catch-up
+far behind (a rebuild) also freezes what each batch leaves alive, the projections'
+caches, until it ends (``ProjectionRunner.catch_up``).
 """
 
 from __future__ import annotations
