@@ -109,16 +109,19 @@ def test_a_runner_keeping_up_freezes_nothing(store, ledger, staff, thawed):
 def test_a_process_that_froze_its_start_keeps_its_heap_frozen_after_a_catch_up(
     store, ledger, staff, thawed
 ):
-    for _ in range(3):
+    for _ in range(12):  # far enough behind that the catch-up freezes (as the first test)
         open_account(ledger, staff)
+    assert ledger.head_position() > 2 * 4
     read_side = ReadSide(store, ledger)
     try:
         projection = Cyclic()
         runner = runner_for(read_side, projection)
         gc.collect()
         gc.freeze()  # as a served process's start-up does (freeze_what_started)
+        at_start = gc.get_freeze_count()
         runner.catch_up()
     finally:
         read_side.stop()
+    assert max(projection.frozen) > at_start  # the catch-up froze batches of its own
     assert gc.get_freeze_count() > 0
     assert all(ref() is None for ref in projection.dropped)  # the cycles collected first
