@@ -55,7 +55,7 @@ from projections.in_force import (
     in_force,
     in_force_on,
 )
-from projections.projection import LoggedEvent
+from projections.projection import LoggedEvent, missing_kept
 from projections.store import Sql
 
 # Many aggregates' events up to a version each, at once: {id: version} -> {id: events}.
@@ -491,6 +491,10 @@ class Timeline:
         return sorted(index for _, index in self._by_day[low:high])
 
 
+def _last_version(timeline: Timeline) -> int:
+    return timeline.history[-1].originator_version
+
+
 class Timelines:
     """Each aggregate's timeline so far, from a bounded cache or the event store."""
 
@@ -519,24 +523,7 @@ class Timelines:
         if self._histories is None:
             return
         cache = self._cache
-        # ``projections.projection.missing``, by the ids' numbers: the version before each
-        # aggregate's first event in the batch, for those not kept at that version.
-        wanted: dict[UUID, int] = {}
-        seen: set[int] = set()
-        for event in events:
-            number = event.originator_id.int
-            if number in seen:
-                continue
-            seen.add(number)
-            timeline = cache.get(number)
-            if timeline is not None:
-                cache.move_to_end(number)
-            before = event.originator_version - 1
-            if before > 0 and (
-                timeline is None or timeline.history[-1].originator_version != before
-            ):
-                wanted[event.originator_id] = before
-        self._batch = len(seen)
+        wanted, self._batch = missing_kept(events, cache, _last_version)
         for aggregate_id, history in self._histories(wanted).items() if wanted else ():
             if not history or history[-1].originator_version != wanted[aggregate_id]:
                 continue  # not what the store should hold: left to ``after`` to load

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -122,6 +122,37 @@ def missing(
     return wanted
 
 
+Kept = TypeVar("Kept")
+
+
+def missing_kept(
+    events: Sequence[LedgerAggregate.Event],
+    cache: OrderedDict[int, Kept],
+    version_of: Callable[[Kept], int],
+) -> tuple[dict[UUID, int], int]:
+    """``missing`` for a cache keyed by the ids' numbers (a UUID's hash and equality are
+    Python code), whose entries the batch names move ahead of the others, so that what
+    makes room is never one the batch has yet to use; and how many aggregates it names."""
+    wanted: dict[UUID, int] = {}
+    seen: set[int] = set()
+    for event in events:
+        number = event.originator_id.int
+        if number in seen:
+            continue
+        seen.add(number)
+        kept = cache.get(number)
+        if kept is not None:
+            cache.move_to_end(number)
+        before = event.originator_version - 1
+        if before > 0 and (kept is None or version_of(kept) != before):
+            wanted[event.originator_id] = before
+    return wanted, len(seen)
+
+
+def _version(aggregate: Aggregate) -> int:
+    return aggregate.version
+
+
 class AggregateFolder:
     """The state of each aggregate after each event, from a bounded cache or the store;
     ``prefetch`` loads a batch's missing aggregates in a few queries instead of a few
@@ -146,21 +177,7 @@ class AggregateFolder:
         if self._load_many is None:
             return
         cache = self._cache
-        # ``missing``, by the ids' numbers.
-        wanted: dict[UUID, int] = {}
-        seen: set[int] = set()
-        for event in events:
-            number = event.originator_id.int
-            if number in seen:
-                continue
-            seen.add(number)
-            kept = cache.get(number)
-            if kept is not None:
-                cache.move_to_end(number)
-            before = event.originator_version - 1
-            if before > 0 and (kept is None or kept.version != before):
-                wanted[event.originator_id] = before
-        self._batch = len(seen)
+        wanted, self._batch = missing_kept(events, cache, _version)
         for aggregate_id, aggregate in self._load_many(wanted).items() if wanted else ():
             cache[aggregate_id.int] = aggregate
             cache.move_to_end(aggregate_id.int)
