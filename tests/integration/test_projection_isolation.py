@@ -23,6 +23,7 @@ from projections.projection import LoggedEvent, Projection
 from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
+from service.ledger.context import CommandContext
 from service.reads.read_side import ReadSide
 from tests.builders import open_account
 from tests.poison import FAILS, append_raw, write_poison
@@ -108,15 +109,26 @@ class BuggyRelease:
         self.inner.forget()
 
 
-def test_a_fixed_release_resumes_from_the_failed_position_applying_each_event_once(
-    read_side, ledger, staff, admin
-):
+def audit_failing_at_4(
+    read_side: ReadSide,
+    ledger: Ledger,
+    staff: CommandContext,
+    admin: CommandContext,
+    moment: Moment,
+) -> tuple[AuditTrail, ProjectionRunner]:
+    """Three accounts paying by card, and a runner whose audit trail fails on event 4."""
     for _ in range(3):
         ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
     audit = read_side.projection("audit_trail")
     assert isinstance(audit, AuditTrail)
     others = [p for p in read_side.projections if p is not audit]
-    buggy = runner_of(read_side, [BuggyRelease(audit, fails_at=4), *others], Moment())
+    return audit, runner_of(read_side, [BuggyRelease(audit, fails_at=4), *others], moment)
+
+
+def test_a_fixed_release_resumes_from_the_failed_position_applying_each_event_once(
+    read_side, ledger, staff, admin
+):
+    _, buggy = audit_failing_at_4(read_side, ledger, staff, admin, Moment())
 
     buggy.catch_up()
     ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
@@ -144,13 +156,8 @@ def test_a_projection_behind_the_hash_chain_is_tried_again_once_due_in_the_same_
     # After a step that read the log to its end, the runner asks the log as stored
     # whether anything is new; the chain is at the head then, and a projection failing
     # before it is not: once its pause is over, the log as decoded is asked from there.
-    for _ in range(3):
-        ledger.set_payment_method(admin, open_account(ledger, staff), "pm_card_visa")
-    audit = read_side.projection("audit_trail")
-    assert isinstance(audit, AuditTrail)
-    others = [p for p in read_side.projections if p is not audit]
     moment = Moment()
-    runner = runner_of(read_side, [BuggyRelease(audit, fails_at=4), *others], moment)
+    _, runner = audit_failing_at_4(read_side, ledger, staff, admin, moment)
 
     def time_passes(_: int) -> None:
         moment.now += pause_after(1)
