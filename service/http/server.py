@@ -60,7 +60,14 @@ class ServeSettings:
             "http": PROTOCOL,  # reads header_timeout from the environment, in each worker
             "proxy_headers": bool(self.forwarded_allow_ips),
             "forwarded_allow_ips": self.forwarded_allow_ips or None,
+            # uvicorn's supervisor kills a worker that does not answer its ping within
+            # this (default 5 s) and starts another; on a loaded host a worker still
+            # opening the store missed it, and with two workers the second never came up
+            "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
         }
+
+
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 @functools.cache

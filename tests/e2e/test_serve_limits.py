@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from adapters.store import StoreSettings
 from service.config.settings import SettingsInvalid, load_settings
@@ -99,6 +100,9 @@ def test_the_settings_are_checked() -> None:
     assert serve({}) == ServeSettings(256, 10.0, "")
     options = serve({}).uvicorn_options()
     assert options["proxy_headers"] is False  # X-Forwarded-For believed from nobody
+    # uvicorn takes every option: a slow worker's ping is waited for 30 s, not 5
+    config = uvicorn.Config("service.http.app:app_from_environment", workers=2, **options)
+    assert config.timeout_worker_healthcheck == 30
     believed = serve({"SUBLEDGER_FORWARDED_ALLOW_IPS": "10.0.0.5"})
     assert believed.uvicorn_options()["forwarded_allow_ips"] == "10.0.0.5"
     for wrong in ({"SUBLEDGER_LIMIT_CONCURRENCY": "0"}, {"SUBLEDGER_HEADER_TIMEOUT_SECONDS": "x"}):
