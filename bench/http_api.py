@@ -13,8 +13,10 @@ of its own, dropped at the end) holding one contract per client and a billing-st
 token, and starts ``subledger serve`` on it as a subprocess on a free port, with
 ``SUBLEDGER_PROJECTIONS=on`` (the read models are kept current as they are by default),
 once per arrangement of the projection runner (``--runner``, ADR 0005): ``process``, a
-child process of the server's (the default deployment), and ``thread``, a thread of the
-server's process. Once the read models have caught up with the seed, for each number of
+child process of the server's (the default deployment), ``thread``, a thread of the
+server's process, and ``off`` (``SUBLEDGER_PROJECTIONS=off``, not by default): no read
+model is kept at all, so a POST costs its command alone, the ceiling no arrangement of
+the projections can pass. Once the read models have caught up with the seed, for each number of
 clients, a second process (this script with ``--load``: an httpx.AsyncClient with that
 many concurrent clients, each with a connection of its own) sends
 
@@ -167,8 +169,11 @@ def seed(settings: StoreSettings, contracts: int) -> tuple[list[UUID], str]:
 
 def server_env(settings: StoreSettings, runner: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBLEDGER_")}
-    env["SUBLEDGER_PROJECTIONS"] = "on"
-    env["SUBLEDGER_PROJECTIONS_RUNNER"] = runner
+    if runner == "off":
+        env["SUBLEDGER_PROJECTIONS"] = "off"
+    else:
+        env["SUBLEDGER_PROJECTIONS"] = "on"
+        env["SUBLEDGER_PROJECTIONS_RUNNER"] = runner
     if settings.postgres is not None:
         pg = settings.postgres
         env["SUBLEDGER_DATABASE_URL"] = (
@@ -253,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runner",
         nargs="+",
-        choices=["process", "thread"],
+        choices=["process", "thread", "off"],
         default=["process", "thread"],
-        help="where the server runs the projection runner; each is measured in turn",
+        help="where the server runs the projection runner, or `off` (no read models: the "
+        "command alone); each is measured in turn",
     )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # the load generator's spec
     args = parser.parse_args(argv)
@@ -299,11 +305,15 @@ def measure(
             headers={"Authorization": f"Bearer {token}"},
             timeout=60,
         ).raise_for_status()
-        wait_until_caught_up(url)
-        where = "a child process" if runner == "process" else "a thread of the server"
+        if runner == "off":
+            where = "off (SUBLEDGER_PROJECTIONS=off: the command alone)"
+        else:
+            wait_until_caught_up(url)
+            where = "on, in " + ("a child process" if runner == "process" else "a thread")
+            where += f" (SUBLEDGER_PROJECTIONS_RUNNER={runner})"
         print(
             f"{'PostgreSQL' if settings.postgres else 'SQLite'}, uvicorn 1 worker, "
-            f"projections on, in {where} (SUBLEDGER_PROJECTIONS_RUNNER={runner}), "
+            f"projections {where}, "
             f"{args.seconds:g} s per configuration; "
             f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
             f"server peak RSS at start {peak_rss_mb(server.pid):.0f} MB",
