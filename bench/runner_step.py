@@ -38,6 +38,7 @@ from http_api import ADMIN, seed
 
 from adapters.clock import SystemClock
 from adapters.payments import FakePaymentProvider
+from service.config.collector import freeze_what_started, tune_for_long_running
 from service.ledger.application import Ledger
 from service.reads.read_side import ReadSide
 
@@ -109,6 +110,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=200, help="POSTs per round")
     parser.add_argument("--profile", type=int, metavar="N", help="also print cProfile's top N")
+    parser.add_argument(
+        "--per-step",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="K",
+        help="also measure steps that each find K POSTs (a runner gathering under load)",
+    )
     add_store_arguments(parser)
     args = parser.parse_args()
     global counting
@@ -124,6 +133,10 @@ def main() -> int:
             payment_provider=FakePaymentProvider(),
         )
         read_side = ReadSide(settings, ledger)
+        # As serve's runner child starts (service/cli/projection_process.py): its start-up
+        # heap frozen, which a step must not walk (it did, in gc.get_freeze_count()).
+        tune_for_long_running()
+        freeze_what_started()
         runner = read_side.runner
         runner.catch_up()
         read_connections.add(id(read_side.store.connection))
@@ -184,6 +197,13 @@ def main() -> int:
 
         store = "PostgreSQL" if settings.postgres else "SQLite"
         measure(f"{store}, per POST of 4 events", post)
+        for k in args.per_step:  # the runner's CPU for each, divided by k: per POST
+
+            def posts(k: int = k) -> None:
+                for _ in range(k):
+                    post()
+
+            measure(f"{store}, per step of {k} POSTs", posts)
         # A wake-up for events the step before already applied (under load, written
         # between the wake-up that began that step and its read).
         measure(f"{store}, per wake-up with nothing new", nothing)
