@@ -32,7 +32,7 @@ from _stores import store_for
 
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
-from projections.projection import LoggedEvent
+from projections.projection import LoggedEvent, reader_indexes
 from projections.runner import ProjectionRunner
 from projections.store import Sql
 from service.ledger.application import Ledger
@@ -55,6 +55,7 @@ class Timed:
         self.name = inner.name
         self.version = inner.version
         self.tables = inner.tables
+        self.reader_indexes = reader_indexes(inner)  # made by the runner at the end
         self.cpu = self.wall = 0.0
 
     def create(self, sql: Sql) -> None:

@@ -59,7 +59,7 @@ from _timing import throughput
 
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
-from projections.projection import LoggedEvent, Projection, is_permanent
+from projections.projection import LoggedEvent, Projection, is_permanent, reader_indexes
 from projections.runner import ProjectionRunner, ReadLog
 from projections.store import Sql
 from service.config.collector import tune_for_long_running
@@ -78,6 +78,7 @@ class Clocked:
         self.name = inner.name
         self.version = inner.version
         self.tables = inner.tables
+        self.reader_indexes = reader_indexes(inner)  # made by the runner at the end
         self.seconds = 0.0
         self.cpu_seconds = 0.0  # this thread's CPU time: what a shared machine's load spares
 

@@ -98,6 +98,17 @@ class AuditTrail:
     version = 1
     personal_data = True  # each event's payload: rebuilt after an erasure
     tables: tuple[str, ...] = (TABLE,)
+    # The filters' indexes (``audit_rows``, the history pages), made once the trail is at
+    # the log's end (projections.projection.reader_indexes).
+    reader_indexes = tuple(
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} ({columns})"
+        for name, columns in {
+            "account": "account_id, position",
+            "type": "event_type, position",
+            "actor": "actor, position",
+            "recorded": "recorded_at",
+        }.items()
+    )
 
     def __init__(self, load: LoadAggregate, capacity: int = 200_000) -> None:
         self._load = load  # only for an aggregate whose creation the trail has no row of
@@ -127,14 +138,11 @@ class AuditTrail:
                 payload TEXT NOT NULL
             )"""
         )
-        for name, columns in {
-            "account": "account_id, position",
-            "aggregate": "aggregate_id, aggregate_version",
-            "type": "event_type, position",
-            "actor": "actor, position",
-            "recorded": "recorded_at",
-        }.items():
-            sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} ({columns})")
+        # The fold reads an aggregate's creation by this one; the rest only readers use.
+        sql.execute(
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_aggregate"
+            f" ON {TABLE} (aggregate_id, aggregate_version)"
+        )
 
     def apply(self, sql: Sql, logged: LoggedEvent) -> None:
         self.apply_batch(sql, [logged])

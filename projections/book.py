@@ -562,10 +562,31 @@ class Timelines:
         self._cache.clear()
 
 
+def _report_indexes() -> tuple[str, ...]:
+    statements = []
+    for table in TABLES:
+        # The report's index holds every column the report reads (a covering index): as
+        # of a recent instant nearly every row is in range, and reading each one's table
+        # row as well cost twice a plain scan of the table on SQLite.
+        reported = ", ".join(REPORTED[table.name])
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_as_of ON {table.name}"
+            f" (valid_from, valid_to, effective_from, effective_to, {reported})"
+        )
+        # The report's rows closed on the day of its instant (see ``book_report``); the
+        # rows still believed (most, as they are written) need no entry.
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_closed_at ON {table.name} (valid_to)"
+            " WHERE valid_to IS NOT NULL"
+        )
+    return tuple(statements)
+
+
 class Book:
     name = "book"
     version = 1
     tables: tuple[str, ...] = (*(t.name for t in TABLES), TOTALS)
+    reader_indexes = _report_indexes()  # projections.projection.reader_indexes
 
     def __init__(
         self,
@@ -597,25 +618,13 @@ class Book:
                     PRIMARY KEY (aggregate_id, row_key, effective_from, valid_from_position)
                 )"""
             )
-            # The report's index holds every column the report reads (a covering index):
-            # as of a recent instant nearly every row is in range, and reading each one's
-            # table row as well cost twice a plain scan of the table on SQLite.
-            reported = ", ".join(REPORTED[table.name])
             sql.execute(f"DROP INDEX IF EXISTS {table.name}_valid")
-            sql.execute(
-                f"CREATE INDEX IF NOT EXISTS {table.name}_as_of ON {table.name}"
-                f" (valid_from, valid_to, effective_from, effective_to, {reported})"
-            )
+            sql.execute(f"DROP INDEX IF EXISTS {table.name}_closed")
+            # The fold reads an aggregate's rows still believed by this one; the report's
+            # indexes (``reader_indexes``) come once the book is at the log's end.
             sql.execute(
                 f"CREATE INDEX IF NOT EXISTS {table.name}_open"
                 f" ON {table.name} (aggregate_id, valid_to_position)"
-            )
-            # The report's rows closed on the day of its instant (see ``book_report``);
-            # the rows still believed (most, as they are written) need no entry.
-            sql.execute(f"DROP INDEX IF EXISTS {table.name}_closed")
-            sql.execute(
-                f"CREATE INDEX IF NOT EXISTS {table.name}_closed_at ON {table.name} (valid_to)"
-                " WHERE valid_to IS NOT NULL"
             )
         sql.execute(
             f"""CREATE TABLE IF NOT EXISTS {TOTALS} (

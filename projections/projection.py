@@ -99,6 +99,14 @@ def holds_personal_data(projection: Projection) -> bool:
     return bool(getattr(projection, "personal_data", False)) and not is_permanent(projection)
 
 
+def reader_indexes(projection: Projection) -> tuple[str, ...]:
+    """The ``CREATE INDEX IF NOT EXISTS`` statements of a projection's indexes that only
+    its readers use (reports, filters), never its own folds, given as ``reader_indexes``:
+    ``create`` leaves them out, and the runner creates them when a catch-up reaches the
+    log's end, so that a rebuild from 0 does not keep them up row by row (ADR 0032)."""
+    return tuple(getattr(projection, "reader_indexes", ()))
+
+
 # Loads many aggregates, each at its version, at once (those absent did not exist yet).
 LoadAggregates = Callable[[dict[UUID, int]], dict[UUID, Aggregate]]
 

@@ -45,7 +45,13 @@ from adapters.raw_log import RawEvent
 from domain.personal_data import is_erasure
 from projections import failures
 from projections.failures import FAILURES_TABLE, Failure
-from projections.projection import LoggedEvent, Projection, holds_personal_data, is_permanent
+from projections.projection import (
+    LoggedEvent,
+    Projection,
+    holds_personal_data,
+    is_permanent,
+    reader_indexes,
+)
 from projections.store import CONNECTION_ERRORS, ReadStore, Sql, lost_connection
 
 log = logging.getLogger("subledger.projections")
@@ -255,6 +261,10 @@ class ProjectionRunner:
         # Per projection, the (position, version) its last committed step here left: a
         # step that claims the same may let it use what it remembers (``_resume``).
         self._left: dict[str, tuple[int, int]] = {}
+        # The projections with indexes only readers use, and those this runner has
+        # created them for (``_index_for_readers``).
+        self._for_readers = [p for p in self.projections if reader_indexes(p)]
+        self._indexed: set[str] = set()
 
     def prepare(self) -> None:
         """Create tables; a projection whose table version changed is rebuilt from 0."""
@@ -287,6 +297,7 @@ class ProjectionRunner:
         failures.clear(sql, projection.name)
         self._failing.pop(projection.name, None)
         self._left.pop(projection.name, None)
+        self._indexed.discard(projection.name)
         projection.forget()
 
     def reset(self, projection: Projection) -> None:
@@ -633,10 +644,30 @@ class ProjectionRunner:
                     progress(count)
                 if not confirm_end and self._at_end:
                     break
+            if self._for_readers and (stop is None or not stop.is_set()):
+                self._index_for_readers(again=frozen_before is not None)
         finally:
             if frozen_before is not None:
                 _thaw(frozen_before)
         return applied
+
+    def _index_for_readers(self, again: bool) -> None:
+        """At the log's end, create the indexes only readers use of the projections this
+        runner has not created them for yet; ``again`` (the catch-up was far behind: a
+        rebuild, here or in a process that stopped halfway, dropped them with its tables),
+        of all. A statement that finds its index there changes nothing."""
+        due = [p for p in self._for_readers if again or p.name not in self._indexed]
+        if not due:
+            return
+        with self.store.transaction() as sql:
+            # Claimed as a step claims them: another runner making the same indexes waits
+            # for this one, then finds them made (two at once deadlock in PostgreSQL's
+            # catalog, each inserting a name the other has).
+            _claim(sql, [p.name for p in due])
+            for projection in due:
+                for statement in reader_indexes(projection):
+                    sql.execute(statement)
+        self._indexed.update(p.name for p in due)
 
     def run(self, stop: threading.Event, wait: Wait, poll: float = 1.0, pause: float = 1.0) -> None:
         """Catch up, then wait for more, until ``stop`` is set; survive a lost connection."""
