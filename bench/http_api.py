@@ -16,8 +16,8 @@ once per arrangement of the projection runner (``--runner``, ADR 0005): ``proces
 child process of the server's (the default deployment), ``thread``, a thread of the
 server's process, and ``off`` (``SUBLEDGER_PROJECTIONS=off``, not by default): no read
 model is kept at all, so a POST costs its command alone, the ceiling no arrangement of
-the projections can pass. Once the read models have caught up with the seed, for each number of
-clients, a second process (this script with ``--load``: an httpx.AsyncClient with that
+the projections can pass. Once the read models have caught up with the seed, for each
+number of clients, a second process (this script with ``--load``: an httpx.AsyncClient with that
 many concurrent clients, each with a connection of its own) sends
 
 - baseline: ``GET /healthz`` (a trivial endpoint of the same app, same middleware);

@@ -645,6 +645,7 @@ class ProjectionRunner:
                 if not confirm_end and self._at_end:
                     break
             if self._for_readers and (stop is None or not stop.is_set()):
+                # Set by the first step far behind: a rebuild may have dropped them.
                 self._index_for_readers(again=frozen_before is not None)
         finally:
             if frozen_before is not None:
