@@ -520,9 +520,9 @@ class AccountOverview:
         ``executemany`` UPDATE per table."""
         mine: list[tuple[LoggedEvent, Table]] = []
         for logged in batch:
-            kind = type(logged.event)
+            kind = logged.kind  # from the topic: an event of no table is never decoded
             table = _TABLE_OF[kind] if kind in _TABLE_OF else _table_of(kind)
-            if table is not None:  # not tokens, idempotency records: no account shows them
+            if table is not None:  # not tokens, numbers, idempotency records: no account shows them
                 mine.append((logged, table))
         self.folder.prefetch([logged.event for logged, _ in mine])
         after = self.folder.after

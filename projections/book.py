@@ -159,16 +159,16 @@ _NOT_BOOKED, _NO_FACTS, _FACTS = 0, 1, 2
 _ROLES: dict[type, int] = {}
 
 
-def _role(event: Any) -> int:
-    role = _ROLES.get(type(event))
+def _role(kind: type) -> int:
+    role = _ROLES.get(kind)
     if role is None:
-        if not isinstance(event, BOOKED):
+        if not issubclass(kind, BOOKED):
             role = _NOT_BOOKED
-        elif isinstance(event, NO_BOOK_FACTS):
+        elif issubclass(kind, NO_BOOK_FACTS):
             role = _NO_FACTS
         else:
             role = _FACTS
-        _ROLES[type(event)] = role
+        _ROLES[kind] = role
     return role
 
 
@@ -649,7 +649,10 @@ class Book:
         then kept in memory), and write what changed at the end: per table, one
         ``executemany`` of deletes, one of closings and one multi-row insert."""
         changes = _Changes()
-        self.timelines.prefetch([e.event for e in batch if _role(e.event) != _NOT_BOOKED])
+        # Known by their topics: the events of no booked kind (accounts', numbers') are
+        # never decoded.
+        batch = [logged for logged in batch if _role(logged.kind) != _NOT_BOOKED]
+        self.timelines.prefetch([logged.event for logged in batch])
         self._read_believed(sql, batch, changes)
         for logged in batch:
             self._fold(logged, changes)
@@ -657,9 +660,7 @@ class Book:
 
     def _fold(self, logged: LoggedEvent, changes: _Changes) -> None:
         event = logged.event
-        role = _role(event)
-        if role == _NOT_BOOKED:
-            return
+        role = _role(type(event))
         timeline = self.timelines.after(event)
         if role == _NO_FACTS:
             return
@@ -702,10 +703,8 @@ class Book:
         first_seen: set[int] = set()
         reach: dict[int, date] = {}
         kinds: dict[int, LedgerAggregate.Event] = {}  # each aggregate's first event
-        for logged in batch:
+        for logged in batch:  # booked events only
             event = logged.event
-            if _role(event) == _NOT_BOOKED:
-                continue
             aggregate_id = event.originator_id.int
             if aggregate_id not in first_seen:
                 first_seen.add(aggregate_id)
@@ -713,7 +712,7 @@ class Book:
                     continue  # born in this batch: nothing stored yet
                 reach[aggregate_id] = date.max
                 kinds[aggregate_id] = event
-            if aggregate_id in reach and _role(event) == _FACTS:
+            if aggregate_id in reach and _role(type(event)) == _FACTS:
                 reach[aggregate_id] = min(reach[aggregate_id], in_force_on(event) or date.min)
         ids: dict[str, int] = {}
         # Only the tables an aggregate's kind has rows in (a contract's two, a seat pool's

@@ -201,10 +201,11 @@ def test_an_event_that_cannot_be_decoded_is_sealed_and_fails_only_what_reads_it(
 
     assert runner.positions()["hash_chain"] == head  # it seals the bytes as stored
     failing = runner.failures()
-    # The lookups and the billing and retention agendas decode only the events they keep
-    # (tokens', share links' and endpoints' creations; contracts' and invoices' events; an
-    # account's holds and erasures), never another of an account's.
-    own = {"hash_chain", "lookups", "billing_agenda", "retention"}
+    # The lookups, the billing and retention agendas and the book decode only the events
+    # they keep (tokens', share links' and endpoints' creations; contracts' and invoices'
+    # events; an account's holds and erasures; contracts', seats' and invoices'), never
+    # another of an account's; the overview and the audit trail read every account event.
+    own = {"hash_chain", "lookups", "billing_agenda", "retention", "book"}
     assert set(failing) == set(read_side.names) - own
     assert {f.position for f in failing.values()} == {garbled}
     assert all(f.error.startswith("MapperDeserialisationError") for f in failing.values())
