@@ -28,6 +28,10 @@ the same log:
   processes, this one included, each reading the log for itself
   (service/reads/parallel_rebuild.py; on SQLite each folds its batches outside the
   write lock, projections/folding_runner.py), the CPU of the other processes apart;
+- alone (``--alone``): each projection reset and rebuilt by a runner of its own, which
+  decodes only the events it reads, as ``subledger projections rebuild NAME`` does: what
+  its group costs given a core of its own, so the slowest is the rebuild's time on a
+  machine with a core for each group (and for the database);
 - hash chain: the permanent projection (ADR 0012), never rebuilt, sealed once over the
   same log as the runner does on a fresh read store; timed apart, not in the rebuild.
 
@@ -179,6 +183,26 @@ def read_pass(read_side: ReadSide, batch: int) -> int:
     return count
 
 
+def rebuild_alone(read_side: ReadSide, names: Sequence[str], read: float) -> None:
+    """Each projection rebuilt by a runner of its own, decoding only the events it reads:
+    the time its group would take given a core of its own (and the database its own), so
+    the slowest is the rebuild's on a machine with a core for each group."""
+    events = read_side.ledger.head_position()
+    rates = {}
+    for name in names:
+        projection = read_side.projection(name)
+        read_side.runner.reset(projection)
+        runner = ProjectionRunner(
+            read_side.store, read_side.read_log, read_side.ledger.head_position, [projection]
+        )
+        rates[name] = throughput(f"{name} alone", lambda r=runner: catch_up(r), events)
+    slowest = min(rates, key=rates.__getitem__)
+    print(
+        f"alone / read + decode: {', '.join(f'{n} {r / read:.2f}' for n, r in rates.items())};"
+        f" a core per projection: the slowest, {slowest}, {rates[slowest] / read:.2f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -198,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--digest", action="store_true", help="print a digest of each read-model table"
+    )
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="then rebuild each projection alone, as `subledger projections rebuild NAME`",
     )
     add_store_arguments(parser)
     add_keep_argument(parser)
@@ -290,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  (CPU of the other processes: {cpu:.2f} s)")
                 assert min(read_side.positions().values()) == events
                 print(f"rebuild in {jobs} processes / read + decode = {shared / read:.2f}")
+            if args.alone:
+                rebuild_alone(read_side, [p.name for p in clocked], read)
             if profile is not None:
                 if args.profile_file:
                     profile.dump_stats(args.profile_file)
