@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def throughput(label: str, work: Callable[[], int | None], events: int | None = None) -> float:
@@ -23,3 +25,34 @@ def throughput(label: str, work: Callable[[], int | None], events: int | None = 
         flush=True,
     )
     return rate
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """Busy and idle ticks of every core since boot (Linux's /proc/stat; None elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(f) for f in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields[:8]) - idle, idle  # user nice system idle iowait irq softirq steal
+
+
+@contextlib.contextmanager
+def machine_busy(label: str) -> Iterator[None]:
+    """Print how busy the machine's cores were during the block: every process counted,
+    the database server's too, which a process's own CPU time leaves out. Idle cores
+    during a parallel run mean groups of unequal cost; none idle, that the cores are
+    the limit."""
+    before = _cpu_ticks()
+    yield
+    after = _cpu_ticks()
+    if before is None or after is None:
+        return
+    busy, idle = after[0] - before[0], after[1] - before[1]
+    tick = os.sysconf("SC_CLK_TCK")
+    print(
+        f"  ({label}: the machine's {os.cpu_count()} cores busy {busy / tick:.1f} of"
+        f" {(busy + idle) / tick:.1f} core-seconds, {busy / max(busy + idle, 1):.0%})",
+        flush=True,
+    )

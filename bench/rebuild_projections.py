@@ -59,7 +59,7 @@ from collections.abc import Sequence
 
 from _log import START, catch_up, seed_worlds, write_copies
 from _stores import add_keep_argument, add_store_arguments, store_for
-from _timing import throughput
+from _timing import machine_busy, throughput
 
 from adapters.clock import ControllableClock
 from adapters.payments import FakePaymentProvider
@@ -195,7 +195,8 @@ def rebuild_alone(read_side: ReadSide, names: Sequence[str], read: float) -> Non
         runner = ProjectionRunner(
             read_side.store, read_side.read_log, read_side.ledger.head_position, [projection]
         )
-        rates[name] = throughput(f"{name} alone", lambda r=runner: catch_up(r), events)
+        with machine_busy(f"{name} alone"):
+            rates[name] = throughput(f"{name} alone", lambda r=runner: catch_up(r), events)
     slowest = min(rates, key=rates.__getitem__)
     print(
         f"alone / read + decode: {', '.join(f'{n} {r / read:.2f}' for n, r in rates.items())};"
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             profile = cProfile.Profile() if args.profile else None
             if profile is not None:
                 profile.enable()
-            with Collections() as collected:
+            with Collections() as collected, machine_busy("rebuild"):
                 rebuilt = throughput("rebuild", lambda: catch_up(rebuild), events)
             if profile is not None:
                 profile.disable()
@@ -309,11 +310,12 @@ def main(argv: list[str] | None = None) -> int:
                 for name in names:
                     read_side.runner.reset(read_side.projection(name))
                 children = resource.getrusage(resource.RUSAGE_CHILDREN)
-                shared = throughput(
-                    f"rebuild, {jobs} processes",
-                    lambda: rebuild_in_parallel(read_side, names, jobs, min_events=0),
-                    events,
-                )
+                with machine_busy(f"{jobs} processes"):
+                    shared = throughput(
+                        f"rebuild, {jobs} processes",
+                        lambda: rebuild_in_parallel(read_side, names, jobs, min_events=0),
+                        events,
+                    )
                 grown = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu = grown.ru_utime + grown.ru_stime - children.ru_utime - children.ru_stime
                 print(f"  (CPU of the other processes: {cpu:.2f} s)")
